@@ -1,0 +1,96 @@
+#include "backends/cpu/thread_pool.h"
+
+#include <algorithm>
+
+namespace porta::cpu {
+
+namespace {
+thread_local bool t_inside_pool = false;
+}
+
+ThreadPool::ThreadPool(int threads) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  workers_.reserve(static_cast<size_t>(threads - 1));
+  for (int t = 1; t < threads; ++t) workers_.emplace_back([this, t] { worker_loop(t); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  start_cv_.notify_all();
+  for (auto& w : workers_) w.join();
+}
+
+void ThreadPool::worker_loop(int tid) {
+  t_inside_pool = true;
+  uint64_t seen = 0;
+  for (;;) {
+    const std::function<void(int, int)>* task;
+    int nthreads;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      task = task_;
+      nthreads = task_threads_;
+    }
+    if (tid < nthreads) {
+      try {
+        (*task)(tid, nthreads);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!error_) error_ = std::current_exception();
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      if (--pending_ == 0) done_cv_.notify_one();
+    }
+  }
+}
+
+void ThreadPool::run(int nthreads, const std::function<void(int, int)>& fn) {
+  nthreads = std::clamp(nthreads, 1, size());
+  if (nthreads == 1 || t_inside_pool) {
+    fn(0, 1);
+    return;
+  }
+  std::lock_guard<std::mutex> run_lock(run_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    task_ = &fn;
+    task_threads_ = nthreads;
+    pending_ = nthreads - 1;
+    error_ = nullptr;
+    ++generation_;
+  }
+  start_cv_.notify_all();
+  std::exception_ptr mine;
+  t_inside_pool = true;
+  try {
+    fn(0, nthreads);
+  } catch (...) {
+    mine = std::current_exception();
+  }
+  t_inside_pool = false;
+  std::unique_lock<std::mutex> lock(mu_);
+  done_cv_.wait(lock, [&] { return pending_ == 0; });
+  task_ = nullptr;
+  if (mine) std::rethrow_exception(mine);
+  if (error_) std::rethrow_exception(error_);
+}
+
+void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(grain, 1);
+  const int64_t max_chunks = (n + grain - 1) / grain;
+  const int nthreads = static_cast<int>(std::min<int64_t>(size(), max_chunks));
+  run(nthreads, [&](int tid, int nt) {
+    const int64_t begin = n * tid / nt;
+    const int64_t end = n * (tid + 1) / nt;
+    if (begin < end) fn(begin, end);
+  });
+}
+
+}  // namespace porta::cpu

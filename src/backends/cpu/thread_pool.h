@@ -1,0 +1,48 @@
+// A fixed pool of worker threads for the cpu backend's kernels. The calling
+// thread takes part in the work, so a pool of N threads has N-1 workers.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace porta::cpu {
+
+class ThreadPool {
+ public:
+  /// threads <= 0: one per hardware thread.
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  /// Calls fn(tid, nthreads) on `nthreads` threads (clamped to size()) and waits.
+  /// Calls made from inside a task run inline on one thread (tid 0, nthreads 1).
+  /// An exception thrown by fn is rethrown here (the first one).
+  void run(int nthreads, const std::function<void(int tid, int nthreads)>& fn);
+
+  /// Splits [0, n) into chunks of at least `grain` items over the pool and calls
+  /// fn(begin, end) for each.
+  void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+ private:
+  void worker_loop(int tid);
+
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable start_cv_, done_cv_;
+  const std::function<void(int, int)>* task_ = nullptr;
+  int task_threads_ = 0;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+  std::mutex run_mu_;  // one run() at a time (queues of different streams share the pool)
+};
+
+}  // namespace porta::cpu

@@ -1,0 +1,257 @@
+// THE backend interface. A backend is a module (shared library, or linked into
+// libporta) exposing one extern "C" entry point, porta_backend_entry(), that
+// returns a BackendModule. Everything a backend author needs is in this file.
+//
+// Contract:
+//  * Core validates every op call before it reaches a backend (shapes, dtypes,
+//    devices, aliasing, sizes, kv_lens bounds are NOT checked: kernels clamp them).
+//    Backends do not re-check; they may assume the documented preconditions.
+//  * Backends report failure by throwing porta::Error (porta/error.h). Errc::device_lost
+//    makes core mark the device lost for good. Never abort or exit.
+//  * Objects returned as unique_ptr are owned by core. Core guarantees a Device
+//    outlives its Buffers, Queues and Events.
+//  * Thread safety: Backend::enumerate is called once, under a lock. Device methods
+//    may be called from any thread concurrently. A Queue is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "porta/device.h"
+#include "porta/dtype.h"
+#include "porta/error.h"
+#include "porta/ops.h"
+
+namespace porta::backend {
+
+/// Bumped on any change of this file's classes or structs.
+constexpr uint32_t kInterfaceVersion = 1;
+
+enum class Op : uint8_t {
+  gemm, attention, rms_norm, layer_norm, rope, softmax, silu_mul, gelu, add, mul, scale, cast,
+  copy, fill, embedding, argmax, count
+};
+const char* op_name(Op op) noexcept;
+
+// ---------------------------------------------------------------------------
+// Memory
+
+/// A device allocation. Backends subclass it; core only passes it back.
+class Buffer {
+ public:
+  explicit Buffer(uint64_t bytes) : bytes_(bytes) {}
+  virtual ~Buffer() = default;
+  uint64_t size() const { return bytes_; }
+  /// Host address of byte 0 when the memory is host-addressable (cpu backend), else null.
+  virtual void* host_ptr() { return nullptr; }
+
+ private:
+  uint64_t bytes_;
+};
+
+/// A tensor as a kernel sees it. Strides in elements (may be 0 for broadcast
+/// dims or negative never: core rejects negative strides). offset in bytes.
+struct TensorArg {
+  Buffer* buffer = nullptr;
+  int64_t offset = 0;
+  DType dtype = DType::f32;
+  int rank = 0;
+  int64_t shape[4] = {1, 1, 1, 1};
+  int64_t strides[4] = {0, 0, 0, 0};
+
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int i = 0; i < rank; ++i) n *= shape[i];
+    return n;
+  }
+  bool contiguous() const {
+    int64_t expect = 1;
+    for (int i = rank - 1; i >= 0; --i) {
+      if (shape[i] != 1 && strides[i] != expect) return false;
+      expect *= shape[i];
+    }
+    return true;
+  }
+  /// Host pointer of element 0 (cpu-like backends only).
+  template <typename T = void>
+  T* host() const {
+    return reinterpret_cast<T*>(static_cast<char*>(buffer->host_ptr()) + offset);
+  }
+};
+
+// ---------------------------------------------------------------------------
+// Op arguments. Shapes below are after core's normalisation:
+//   gemm: a [batch, M, K], b [batch, K, N], c [batch, M, N], rank 3 always; transposes
+//         are folded into strides (so strides[2] of a may be != 1); a batch stride of 0 broadcasts.
+
+struct GemmArgs {
+  TensorArg a, b, c;
+  const TensorArg* bias = nullptr;  // [N] (rank 1) or null
+  float alpha = 1.0f, beta = 0.0f;
+  ops::Activation activation = ops::Activation::none;
+};
+
+struct AttentionArgs {
+  TensorArg q, k, v, out;           // [B, Hq, Sq, D], [B, Hkv, Skv, D] x2, [B, Hq, Sq, D]
+  const TensorArg* kv_lens = nullptr;  // i32 [B]; values clamped to [0, Skv] by the kernel
+  bool causal = false;
+  float scale = 0.0f;  // resolved by core (never NaN)
+};
+
+struct NormArgs {                    // rms_norm and layer_norm over the last dim
+  TensorArg x, weight, out;          // x/out same shape, weight [D]
+  const TensorArg* bias = nullptr;   // layer_norm only, [D] or null
+  float eps = 0.0f;
+};
+
+struct RopeArgs {
+  TensorArg x, positions, out;  // x/out [B, H, S, D]; positions i32 [B, S] (batch stride 0 when shared)
+  ops::RopeStyle style = ops::RopeStyle::neox;
+  float theta = 10000.0f;
+  int rotary_dim = 0;  // resolved (> 0, even, <= D)
+};
+
+struct SoftmaxArgs {
+  TensorArg x, out;
+  const TensorArg* mask = nullptr;  // broadcast to x's shape through 0 strides (same rank as x)
+  float scale = 1.0f;
+};
+
+/// silu_mul, add, mul: a and b are broadcast to out's shape (same rank, 0 strides).
+/// gelu, scale, cast, copy: b unused. Element-wise kinds:
+enum class Elementwise : uint8_t { silu_mul, gelu_tanh, gelu_erf, add, mul, scale, cast, copy };
+struct ElementwiseArgs {
+  Elementwise kind = Elementwise::copy;
+  TensorArg a, b, out;
+  float alpha = 1.0f;  // scale
+};
+
+struct FillArgs {
+  TensorArg dst;
+  double value = 0;
+};
+
+struct EmbeddingArgs {
+  TensorArg table, ids, out;  // table [V, D]; ids i32 [N] (flattened by core); out [N, D]. ids clamped by kernel
+};
+
+struct ArgmaxArgs {
+  TensorArg x, out;  // x [R, C] (flattened by core), out i32 [R]
+};
+
+// ---------------------------------------------------------------------------
+// Execution
+
+class Event {
+ public:
+  virtual ~Event() = default;
+  /// Blocks until the recorded point has completed.
+  virtual void synchronize() = 0;
+  /// Milliseconds from `start` (same device) to this event; both recorded and complete.
+  virtual double elapsed_ms_since(Event& start) = 0;
+};
+
+/// An in-order queue. Every method may enqueue and return early; synchronize() waits.
+class Queue {
+ public:
+  virtual ~Queue() = default;
+
+  /// Copies `bytes` from host `src` into buffer at `offset`. `src` may be reused on return.
+  virtual void upload(Buffer& dst, uint64_t offset, const void* src, uint64_t bytes) = 0;
+  /// Copies from the buffer into host `dst`; `dst` is valid once synchronize() returns.
+  virtual void download(const Buffer& src, uint64_t offset, void* dst, uint64_t bytes) = 0;
+  virtual void synchronize() = 0;
+  virtual void record(Event& e) = 0;
+  virtual void wait(Event& e) = 0;
+
+  virtual void gemm(const GemmArgs& a) = 0;
+  virtual void attention(const AttentionArgs& a) = 0;
+  virtual void rms_norm(const NormArgs& a) = 0;
+  virtual void layer_norm(const NormArgs& a) = 0;
+  virtual void rope(const RopeArgs& a) = 0;
+  virtual void softmax(const SoftmaxArgs& a) = 0;
+  virtual void elementwise(const ElementwiseArgs& a) = 0;
+  virtual void fill(const FillArgs& a) = 0;
+  virtual void embedding(const EmbeddingArgs& a) = 0;
+  virtual void argmax(const ArgmaxArgs& a) = 0;
+};
+
+class Device {
+ public:
+  virtual ~Device() = default;
+  /// Filled once at enumeration; core sets `index` and `backend`.
+  virtual DeviceInfo& info() = 0;
+  /// Throws Error(out_of_memory) when the allocation cannot be satisfied.
+  virtual std::unique_ptr<Buffer> allocate(uint64_t bytes) = 0;
+  virtual std::unique_ptr<Queue> create_queue() = 0;
+  virtual std::unique_ptr<Event> create_event() = 0;
+  /// Whether the kernel for `op` reads/writes arbitrary strides. When false, core passes
+  /// contiguous copies (and copies the output back) for non-contiguous tensors.
+  virtual bool accepts_strided(Op op) const {
+    (void)op;
+    return true;
+  }
+  /// Whether `op` runs with these dtypes (inputs then output). Default: all in info().dtypes.
+  virtual bool supports(Op op, DType in, DType out) const {
+    (void)op;
+    return (info_const().dtypes & dtype_bit(in)) && (info_const().dtypes & dtype_bit(out));
+  }
+
+ private:
+  const DeviceInfo& info_const() const { return const_cast<Device*>(this)->info(); }
+};
+
+/// Settings parsed from the environment by core, handed to backends (backends never getenv).
+struct Options {
+  int cpu_threads = 0;  // PORTA_CPU_THREADS; 0 = one per core
+  /// Backend-specific switches: PORTA_<BACKEND>_<KEY>=value (e.g. PORTA_CUDA_GEMM_PATH=sm80
+  /// is {"GEMM_PATH", "sm80"} for backend "cuda"). Returns fallback when unset.
+  std::string (*get)(const char* backend, const char* key, const char* fallback) = nullptr;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;  // "cpu", "vulkan", ...
+  /// All usable devices. May return none (no driver); then diagnostics() says why.
+  /// Throws only for broken installations.
+  virtual std::vector<std::unique_ptr<Device>> enumerate(const Options& opts) = 0;
+  /// Human-readable notes on what enumerate() skipped and why.
+  virtual std::vector<std::string> diagnostics() const { return {}; }
+};
+
+struct BackendModule {
+  uint32_t interface_version;  // kInterfaceVersion the module was built with
+  const char* name;
+  /// Creates the backend object (owned by core).
+  Backend* (*create)();
+};
+
+// ---- services libporta offers to backends ----
+enum class LogLevel : uint8_t { trace, debug, info, warn, error };
+/// Logs through porta's logger (PORTA_LOG_LEVEL).
+void log(LogLevel level, const std::string& message);
+
+}  // namespace porta::backend
+
+// Each backend module defines its entry with this macro. In plugin builds the
+// symbol is porta_backend_entry; when linked into libporta it is
+// porta_backend_entry_<name>, which core's static table references.
+#if defined(_WIN32)
+#define PORTA_BACKEND_EXPORT extern "C" __declspec(dllexport)
+#else
+#define PORTA_BACKEND_EXPORT extern "C" __attribute__((visibility("default")))
+#endif
+#ifdef PORTA_BACKEND_STATIC
+#define PORTA_BACKEND_ENTRY_NAME(name) porta_backend_entry_##name
+#else
+#define PORTA_BACKEND_ENTRY_NAME(name) porta_backend_entry
+#endif
+#define PORTA_DEFINE_BACKEND(name, factory)                                              \
+  PORTA_BACKEND_EXPORT const ::porta::backend::BackendModule* PORTA_BACKEND_ENTRY_NAME(name)() { \
+    static const ::porta::backend::BackendModule module{::porta::backend::kInterfaceVersion, \
+                                                        #name, factory};                 \
+    return &module;                                                                      \
+  }
