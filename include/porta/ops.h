@@ -25,8 +25,8 @@ struct GemmOptions {
 
 /// C[..., M, N] = act(alpha * op(A)[..., M, K] · op(B)[..., K, N] + beta*C + bias).
 /// Ranks 2–4; leading (batch) dims of A and B broadcast (B of rank 2 is shared).
-/// A and B have the same dtype (f32, f16 or bf16), or A is f32/f16/bf16 and B (weights)
-/// f16/bf16; C is f32, f16 or bf16. Accumulates in f32.
+/// A, B and C are each f32, f16 or bf16, in any combination (e.g. f32 activations times
+/// bf16 weights); bias any of them. Accumulates in f32. C must not overlap A, B or bias.
 void gemm(Stream& s, const Tensor& a, const Tensor& b, Tensor& c, const GemmOptions& opt = {});
 
 struct AttentionOptions {

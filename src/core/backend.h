@@ -206,6 +206,7 @@ class Device {
 /// Settings parsed from the environment by core, handed to backends (backends never getenv).
 struct Options {
   int cpu_threads = 0;  // PORTA_CPU_THREADS; 0 = one per core
+  int cpu_devices = 1;  // PORTA_CPU_DEVICES: logical cpu devices (several let tests cover multi-device rules)
   /// Backend-specific switches: PORTA_<BACKEND>_<KEY>=value (e.g. PORTA_CUDA_GEMM_PATH=sm80
   /// is {"GEMM_PATH", "sm80"} for backend "cuda"). Returns fallback when unset.
   std::string (*get)(const char* backend, const char* key, const char* fallback) = nullptr;

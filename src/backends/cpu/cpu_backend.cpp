@@ -2,6 +2,7 @@
 // Kernels run on the calling thread plus a shared pool, so "enqueue" means "run now".
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <cstdlib>
@@ -35,10 +36,10 @@ class HostBuffer final : public Buffer {
   void* data_ = nullptr;
 };
 
-class HostEvent final : public Event {
+class HostEvent final : public backend::Event {
  public:
   void synchronize() override {}
-  double elapsed_ms_since(Event& start) override {
+  double elapsed_ms_since(backend::Event& start) override {
     auto& s = static_cast<HostEvent&>(start);
     return std::chrono::duration<double, std::milli>(time - s.time).count();
   }
@@ -57,8 +58,8 @@ class HostQueue final : public Queue {
                 static_cast<size_t>(bytes));
   }
   void synchronize() override {}
-  void record(Event& e) override { static_cast<HostEvent&>(e).time = std::chrono::steady_clock::now(); }
-  void wait(Event&) override {}
+  void record(backend::Event& e) override { static_cast<HostEvent&>(e).time = std::chrono::steady_clock::now(); }
+  void wait(backend::Event&) override {}
 
   void gemm(const GemmArgs& a) override { cpu::gemm(pool_, a); }
   void attention(const AttentionArgs& a) override { cpu::attention(pool_, a); }
@@ -170,7 +171,7 @@ class CpuDevice final : public porta::backend::Device {
     return std::make_unique<HostBuffer>(bytes);
   }
   std::unique_ptr<Queue> create_queue() override { return std::make_unique<HostQueue>(pool_); }
-  std::unique_ptr<Event> create_event() override { return std::make_unique<HostEvent>(); }
+  std::unique_ptr<backend::Event> create_event() override { return std::make_unique<HostEvent>(); }
 
  private:
   ThreadPool pool_;
@@ -182,7 +183,8 @@ class CpuBackend final : public Backend {
   const char* name() const override { return "cpu"; }
   std::vector<std::unique_ptr<porta::backend::Device>> enumerate(const Options& opts) override {
     std::vector<std::unique_ptr<porta::backend::Device>> out;
-    out.push_back(std::make_unique<CpuDevice>(opts.cpu_threads));
+    // Logical devices share nothing but the host: each has its own pool so they can run concurrently.
+    for (int i = 0; i < std::max(1, opts.cpu_devices); ++i) out.push_back(std::make_unique<CpuDevice>(opts.cpu_threads));
     return out;
   }
 };
