@@ -38,11 +38,11 @@ struct DeviceInfo {
   int subgroup_size = 0;              // warp / wavefront / SIMD width
   uint64_t shared_memory_bytes = 0;   // per workgroup
   int max_workgroup_size = 0;
-  bool matrix_units = false;     // tensor cores / cooperative matrix usable by porta
-  double peak_tflops_f32 = 0;    // dense FMA peak
-  double peak_tflops_f16 = 0;    // dense f16/bf16 peak with the units porta uses
-  double peak_gbps = 0;          // memory bandwidth
-  std::string peak_source;       // how the peaks were obtained ("measured", "nominal", ...)
+  bool matrix_units = false;   // tensor cores / cooperative matrix usable by porta
+  double peak_tflops_f32 = 0;  // dense FMA peak
+  double peak_tflops_f16 = 0;  // dense f16/bf16 peak with the units porta uses
+  double peak_gbps = 0;        // memory bandwidth
+  std::string peak_source;     // how the peaks were obtained ("measured", "nominal", ...)
 
   bool supports(DType t) const { return (dtypes & dtype_bit(t)) != 0; }
 };

@@ -72,9 +72,9 @@ inline uint16_t float_to_f16(float f) {
   uint32_t u = float_to_bits(f);
   const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
   u &= 0x7fffffffu;
-  if (u > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);  // NaN
+  if (u > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);   // NaN
   if (u >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow to inf
-  if (u < 0x38800000u) {  // subnormal or zero in f16
+  if (u < 0x38800000u) {                                               // subnormal or zero in f16
     // scale to the f16 subnormal grid with round-to-nearest-even via float addition
     float a = bits_to_float(u) + 0.5f;  // 0.5 = 2^-1: aligns mantissa so ulp is 2^-24
     return static_cast<uint16_t>(sign | static_cast<uint16_t>(float_to_bits(a) - 0x3f000000u));

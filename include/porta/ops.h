@@ -18,7 +18,7 @@ struct GemmOptions {
   bool trans_a = false;  // use A^T (a transposed view of the last two dims)
   bool trans_b = false;  // use B^T
   float alpha = 1.0f;
-  float beta = 0.0f;            // C = alpha*op(A)*op(B) + beta*C; C's old value is read only when beta != 0
+  float beta = 0.0f;             // C = alpha*op(A)*op(B) + beta*C; C's old value is read only when beta != 0
   const Tensor* bias = nullptr;  // [N], added after alpha scaling, before the activation
   Activation activation = Activation::none;
 };

@@ -30,8 +30,23 @@ namespace porta::backend {
 constexpr uint32_t kInterfaceVersion = 1;
 
 enum class Op : uint8_t {
-  gemm, attention, rms_norm, layer_norm, rope, softmax, silu_mul, gelu, add, mul, scale, cast,
-  copy, fill, embedding, argmax, count
+  gemm,
+  attention,
+  rms_norm,
+  layer_norm,
+  rope,
+  softmax,
+  silu_mul,
+  gelu,
+  add,
+  mul,
+  scale,
+  cast,
+  copy,
+  fill,
+  embedding,
+  argmax,
+  count
 };
 const char* op_name(Op op) noexcept;
 
@@ -94,15 +109,15 @@ struct GemmArgs {
 };
 
 struct AttentionArgs {
-  TensorArg q, k, v, out;           // [B, Hq, Sq, D], [B, Hkv, Skv, D] x2, [B, Hq, Sq, D]
+  TensorArg q, k, v, out;              // [B, Hq, Sq, D], [B, Hkv, Skv, D] x2, [B, Hq, Sq, D]
   const TensorArg* kv_lens = nullptr;  // i32 [B]; values clamped to [0, Skv] by the kernel
   bool causal = false;
   float scale = 0.0f;  // resolved by core (never NaN)
 };
 
-struct NormArgs {                    // rms_norm and layer_norm over the last dim
-  TensorArg x, weight, out;          // x/out same shape, weight [D]
-  const TensorArg* bias = nullptr;   // layer_norm only, [D] or null
+struct NormArgs {                   // rms_norm and layer_norm over the last dim
+  TensorArg x, weight, out;         // x/out same shape, weight [D]
+  const TensorArg* bias = nullptr;  // layer_norm only, [D] or null
   float eps = 0.0f;
 };
 
@@ -134,7 +149,8 @@ struct FillArgs {
 };
 
 struct EmbeddingArgs {
-  TensorArg table, ids, out;  // table [V, D]; ids i32 [N] (flattened by core); out [N, D]. ids clamped by kernel
+  TensorArg table, ids,
+      out;  // table [V, D]; ids i32 [N] (flattened by core); out [N, D]. ids clamped by kernel
 };
 
 struct ArgmaxArgs {
@@ -250,9 +266,9 @@ void log(LogLevel level, const std::string& message);
 #else
 #define PORTA_BACKEND_ENTRY_NAME(name) porta_backend_entry
 #endif
-#define PORTA_DEFINE_BACKEND(name, factory)                                              \
-  PORTA_BACKEND_EXPORT const ::porta::backend::BackendModule* PORTA_BACKEND_ENTRY_NAME(name)() { \
-    static const ::porta::backend::BackendModule module{::porta::backend::kInterfaceVersion, \
-                                                        #name, factory};                 \
-    return &module;                                                                      \
+#define PORTA_DEFINE_BACKEND(name, factory)                                                         \
+  PORTA_BACKEND_EXPORT const ::porta::backend::BackendModule* PORTA_BACKEND_ENTRY_NAME(name)() {    \
+    static const ::porta::backend::BackendModule module{::porta::backend::kInterfaceVersion, #name, \
+                                                        factory};                                   \
+    return &module;                                                                                 \
   }

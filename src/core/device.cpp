@@ -1,8 +1,9 @@
+#include "porta/device.h"
+
 #include <cstdio>
 
 #include "core/impl.h"
 #include "core/registry.h"
-#include "porta/device.h"
 #include "porta/stream.h"
 
 namespace porta {
@@ -44,7 +45,9 @@ Stream& DeviceImpl::default_stream(const Device& self) {
 
 namespace {
 detail::DeviceImpl& need(const std::shared_ptr<detail::DeviceImpl>& impl) {
-  if (!impl) throw Error(Errc::invalid_argument, "porta::Device: the handle is empty; obtain one from porta::devices() or Device::select()");
+  if (!impl)
+    throw Error(Errc::invalid_argument,
+                "porta::Device: the handle is empty; obtain one from porta::devices() or Device::select()");
   return *impl;
 }
 }  // namespace

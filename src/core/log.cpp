@@ -29,7 +29,8 @@ spdlog::logger& logger() {
     }
     l->set_level(level);
     if (!bad.empty())
-      l->warn("PORTA_LOG_LEVEL='{}' is not one of trace, debug, info, warn, error, critical, off; using warn", bad);
+      l->warn("PORTA_LOG_LEVEL='{}' is not one of trace, debug, info, warn, error, critical, off; using warn",
+              bad);
     for (const auto& w : opts.warnings) l->warn("{}", w);
     return l;
   }();

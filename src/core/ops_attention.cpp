@@ -22,15 +22,17 @@ void attention(Stream& s, const Tensor& q, const Tensor& k, const Tensor& v, Ten
   const int64_t B = q.dim(0), Hq = q.dim(1), Sq = q.dim(2), D = q.dim(3);
   const std::string shapes = "q " + q.str() + ", k " + k.str() + ", v " + v.str() + ", out " + out.str();
   if (k.dim(0) != B || k.dim(3) != D)
-    call.fail(Errc::shape_mismatch, shapes + ": k must be [B=" + std::to_string(B) + ", Hkv, Skv, D=" +
-                                        std::to_string(D) + "] (layout [B, H, S, D]; pass [B, S, H, D] caches as "
+    call.fail(Errc::shape_mismatch, shapes + ": k must be [B=" + std::to_string(B) +
+                                        ", Hkv, Skv, D=" + std::to_string(D) +
+                                        "] (layout [B, H, S, D]; pass [B, S, H, D] caches as "
                                         "transpose(1, 2) views)");
   if (v.shape() != k.shape()) call.fail(Errc::shape_mismatch, shapes + ": v must have k's shape");
   if (out.shape() != q.shape()) call.fail(Errc::shape_mismatch, shapes + ": out must have q's shape");
   const int64_t Hkv = k.dim(1);
   if (Hq % Hkv != 0)
     call.fail(Errc::shape_mismatch, shapes + ": query heads (" + std::to_string(Hq) +
-                                        ") must be a multiple of key/value heads (" + std::to_string(Hkv) + ")");
+                                        ") must be a multiple of key/value heads (" + std::to_string(Hkv) +
+                                        ")");
   if (D != 64 && D != 80 && D != 96 && D != 128 && D != 256)
     call.fail(Errc::unsupported, shapes + ": head dim " + std::to_string(D) +
                                      " is not supported; supported head dims are 64, 80, 96, 128, 256");

@@ -10,8 +10,8 @@ using detail::OpCall;
 
 namespace {
 
-void binary(const char* op, backend::Op kind, backend::Elementwise ew, Stream& s, const Tensor& a, const char* an,
-            const Tensor& b, const char* bn, Tensor& out) {
+void binary(const char* op, backend::Op kind, backend::Elementwise ew, Stream& s, const Tensor& a,
+            const char* an, const Tensor& b, const char* bn, Tensor& out) {
   OpCall call(op, kind, s);
   call.tensor(a, an);
   call.tensor(b, bn);
@@ -62,8 +62,9 @@ void mul(Stream& s, const Tensor& a, const Tensor& b, Tensor& out) {
   binary("mul", backend::Op::mul, backend::Elementwise::mul, s, a, "a", b, "b", out);
 }
 void gelu(Stream& s, const Tensor& x, Tensor& out, bool approximate) {
-  unary("gelu", backend::Op::gelu, approximate ? backend::Elementwise::gelu_tanh : backend::Elementwise::gelu_erf, s,
-        x, out, 1.0f, true);
+  unary("gelu", backend::Op::gelu,
+        approximate ? backend::Elementwise::gelu_tanh : backend::Elementwise::gelu_erf, s, x, out, 1.0f,
+        true);
 }
 void scale(Stream& s, const Tensor& x, float alpha, Tensor& out) {
   if (!std::isfinite(alpha))

@@ -12,7 +12,7 @@ namespace {
 Tensor swap_last(const Tensor& t) { return t.transpose(-1, -2); }
 
 struct BatchDims {
-  int count = 0;            // 0, 1 or 2 batch dims of C
+  int count = 0;  // 0, 1 or 2 batch dims of C
   int64_t extent[2] = {1, 1};
 };
 
@@ -39,7 +39,8 @@ void gemm(Stream& s, const Tensor& a_in, const Tensor& b_in, Tensor& c, const Ge
     call.fail(Errc::shape_mismatch, shapes + ": inner dims differ (K = " + std::to_string(K) + " vs " +
                                         std::to_string(b.dim(-2)) + "); check trans_a/trans_b");
   if (c.dim(-2) != M || c.dim(-1) != N)
-    call.fail(Errc::shape_mismatch, shapes + ": C must be [..., " + std::to_string(M) + ", " + std::to_string(N) + "]");
+    call.fail(Errc::shape_mismatch,
+              shapes + ": C must be [..., " + std::to_string(M) + ", " + std::to_string(N) + "]");
   if (a.rank() > c.rank() || b.rank() > c.rank())
     call.fail(Errc::shape_mismatch, shapes + ": A and B may not have more batch dims than C");
   call.writable(c, "C");
@@ -49,7 +50,8 @@ void gemm(Stream& s, const Tensor& a_in, const Tensor& b_in, Tensor& c, const Ge
     call.tensor(*opt.bias, "bias");
     call.floating(*opt.bias, "bias");
     if (opt.bias->rank() != 1 || opt.bias->dim(0) != N)
-      call.fail(Errc::shape_mismatch, "bias " + opt.bias->str() + " must be [" + std::to_string(N) + "] for " + shapes);
+      call.fail(Errc::shape_mismatch,
+                "bias " + opt.bias->str() + " must be [" + std::to_string(N) + "] for " + shapes);
     call.no_overlap(c, "C", *opt.bias, "bias", false);
   }
   call.supported(a.dtype(), c.dtype());

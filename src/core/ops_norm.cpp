@@ -28,8 +28,8 @@ void check_vector(OpCall& call, const Tensor& w, const char* name, const Tensor&
   call.no_overlap(out, "out", w, name, false);
 }
 
-void norm(const char* op, backend::Op kind, Stream& s, const Tensor& x, const Tensor& weight, const Tensor* bias,
-          Tensor& out, float eps) {
+void norm(const char* op, backend::Op kind, Stream& s, const Tensor& x, const Tensor& weight,
+          const Tensor* bias, Tensor& out, float eps) {
   OpCall call(op, kind, s);
   check_row_op(call, x, out);
   check_vector(call, weight, "weight", x, out);
@@ -58,7 +58,8 @@ void rms_norm(Stream& s, const Tensor& x, const Tensor& weight, Tensor& out, flo
   norm("rms_norm", backend::Op::rms_norm, s, x, weight, nullptr, out, eps);
 }
 
-void layer_norm(Stream& s, const Tensor& x, const Tensor& weight, const Tensor* bias, Tensor& out, float eps) {
+void layer_norm(Stream& s, const Tensor& x, const Tensor& weight, const Tensor* bias, Tensor& out,
+                float eps) {
   norm("layer_norm", backend::Op::layer_norm, s, x, weight, bias, out, eps);
 }
 
@@ -96,10 +97,12 @@ void rope(Stream& s, const Tensor& x, const Tensor& positions, Tensor& out, cons
                                         "] for x " + x.str() + " (layout [B, H, S, D])");
   const int rot = opt.rotary_dim == 0 ? static_cast<int>(D) : opt.rotary_dim;
   if (rot <= 0 || rot > D || rot % 2 != 0)
-    call.fail(Errc::invalid_argument, "rotary_dim " + std::to_string(opt.rotary_dim) + " must be even and in (0, " +
-                                          std::to_string(D) + "] for x " + x.str() + " (0 means all of D)");
+    call.fail(Errc::invalid_argument, "rotary_dim " + std::to_string(opt.rotary_dim) +
+                                          " must be even and in (0, " + std::to_string(D) + "] for x " +
+                                          x.str() + " (0 means all of D)");
   call.finite(opt.theta, "theta");
-  if (opt.theta <= 0) call.fail(Errc::invalid_argument, "theta must be > 0, got " + std::to_string(opt.theta));
+  if (opt.theta <= 0)
+    call.fail(Errc::invalid_argument, "theta must be > 0, got " + std::to_string(opt.theta));
   call.no_overlap(out, "out", positions, "positions", false);
   backend::RopeArgs a;
   a.x = detail::to_arg(call.input(x));

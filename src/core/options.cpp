@@ -28,7 +28,8 @@ int parse_int(const char* name, int fallback, int lo, int hi, std::vector<std::s
 
 std::string backend_switch(const char* backend, const char* key, const char* fallback) {
   std::string name = "PORTA_";
-  for (const char* p = backend; *p; ++p) name += static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
+  for (const char* p = backend; *p; ++p)
+    name += static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
   name += '_';
   name += key;
   const char* v = std::getenv(name.c_str());
@@ -44,7 +45,8 @@ EnvOptions parse() {
   size_t start = 0;
   while (start <= path.size() && !path.empty()) {
     const size_t colon = path.find(':', start);
-    const std::string dir = path.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    const std::string dir =
+        path.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
     if (!dir.empty()) o.plugin_path.push_back(dir);
     if (colon == std::string::npos) break;
     start = colon + 1;

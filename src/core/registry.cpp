@@ -92,7 +92,8 @@ void Registry::add_backend(const std::string& origin, const backend::BackendModu
   }
   try {
     // The shared_ptr's deleter keeps the module mapped as long as the backend lives.
-    std::shared_ptr<backend::Backend> be(module->create(), [library](backend::Backend* b) { delete b; });
+    std::shared_ptr<backend::Backend> be(module->create(),
+                                         [lib = std::move(library)](backend::Backend* b) { delete b; });
     if (!be) throw Error(Errc::internal, "create() returned null");
     auto found = be->enumerate(env_options().backend);
     for (const auto& note : be->diagnostics()) diagnostics_.push_back(name + ": " + note);
@@ -127,8 +128,8 @@ void Registry::load_modules() {
   std::set<std::string> seen;
   for (const auto& dir : dirs) {
     for (const auto& file : module_files(dir)) {
-      const std::string name = file.substr(std::string(kModulePrefix).size(),
-                                           file.size() - std::string(kModulePrefix).size() - 3);
+      const std::string name =
+          file.substr(std::string(kModulePrefix).size(), file.size() - std::string(kModulePrefix).size() - 3);
       if (!seen.insert(name).second) continue;  // earlier directories win
       const std::string path = dir + "/" + file;
       dlerror();
@@ -145,7 +146,8 @@ void Registry::load_modules() {
       using EntryFn = const backend::BackendModule* (*)();
       auto entry = reinterpret_cast<EntryFn>(dlsym(handle, "porta_backend_entry"));
       if (!entry) {
-        const std::string why = "module " + path + " has no porta_backend_entry symbol; it is not a porta backend";
+        const std::string why =
+            "module " + path + " has no porta_backend_entry symbol; it is not a porta backend";
         load_errors_[name] = why;
         diagnostics_.push_back(name + ": " + why);
         log_warn(why);
@@ -173,7 +175,8 @@ Device Registry::select(const std::string& spec_arg) const {
   }
   ctx.load_errors = load_errors_;
   for (const auto& n : kWellKnown) {
-    if (std::find(backend_names_.begin(), backend_names_.end(), n) == backend_names_.end() && !load_errors_.count(n))
+    if (std::find(backend_names_.begin(), backend_names_.end(), n) == backend_names_.end() &&
+        !load_errors_.count(n))
       ctx.load_errors[n] = "not built or no module found";
   }
   const Selection sel = select_device(spec, ctx);

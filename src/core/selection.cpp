@@ -17,26 +17,31 @@ std::string listing(const SelectionContext& ctx) {
   std::string out = "devices found:";
   if (ctx.devices.empty()) out += " none";
   for (const auto& d : ctx.devices) {
-    out += "\n  " + d.backend + ":" + std::to_string(d.index) + "  " + d.name + " [" + device_type_name(d.type) +
-           (d.software ? ", software" : "") + (d.uuid.empty() ? "" : ", uuid=" + d.uuid) + "]";
+    out += "\n  " + d.backend + ":" + std::to_string(d.index) + "  " + d.name + " [" +
+           device_type_name(d.type) + (d.software ? ", software" : "") +
+           (d.uuid.empty() ? "" : ", uuid=" + d.uuid) + "]";
   }
   for (const auto& [name, why] : ctx.load_errors) out += "\n  " + name + ": " + why;
   return out;
 }
 
 [[noreturn]] void malformed(const std::string& spec, const std::string& why, const SelectionContext& ctx) {
-  throw Error(Errc::invalid_argument, "PORTA_DEVICE='" + spec + "' is malformed: " + why +
-                                          ". Grammar: backend[:index|gpu|igpu|cpu|uuid=HEX|name=TEXT] or auto, "
-                                          "comma-separated in order of preference (e.g. 'cuda:0,vulkan,cpu'). " +
-                                          listing(ctx));
+  throw Error(Errc::invalid_argument,
+              "PORTA_DEVICE='" + spec + "' is malformed: " + why +
+                  ". Grammar: backend[:index|gpu|igpu|cpu|uuid=HEX|name=TEXT] or auto, "
+                  "comma-separated in order of preference (e.g. 'cuda:0,vulkan,cpu'). " +
+                  listing(ctx));
 }
 
 bool all_digits(const std::string& s) {
-  return !s.empty() && s.size() <= 6 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return !s.empty() && s.size() <= 6 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 bool is_hex(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == '-'; });
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isxdigit(static_cast<unsigned char>(c)) || c == '-';
+  });
 }
 
 int auto_rank(const Candidate& d) {
@@ -56,7 +61,8 @@ Term parse_term(const std::string& spec, const std::string& raw, const Selection
   Term t;
   t.text = raw;
   if (raw.empty()) malformed(spec, "an empty term (two commas, or a leading/trailing comma)", ctx);
-  if (raw.find_first_of(" \t") != std::string::npos) malformed(spec, "term '" + raw + "' contains white space", ctx);
+  if (raw.find_first_of(" \t") != std::string::npos)
+    malformed(spec, "term '" + raw + "' contains white space", ctx);
   if (raw == "auto") {
     t.kind = "auto";
     return t;
@@ -66,8 +72,12 @@ Term parse_term(const std::string& spec, const std::string& raw, const Selection
   if (t.backend.empty() || !std::all_of(t.backend.begin(), t.backend.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
       }))
-    malformed(spec, "'" + t.backend + "' in term '" + raw + "' is not a backend name (lower case, e.g. cuda, vulkan, opencl, cpu)", ctx);
-  if (std::find(ctx.known_backends.begin(), ctx.known_backends.end(), t.backend) == ctx.known_backends.end()) {
+    malformed(spec,
+              "'" + t.backend + "' in term '" + raw +
+                  "' is not a backend name (lower case, e.g. cuda, vulkan, opencl, cpu)",
+              ctx);
+  if (std::find(ctx.known_backends.begin(), ctx.known_backends.end(), t.backend) ==
+      ctx.known_backends.end()) {
     std::string names;
     for (const auto& n : ctx.known_backends) names += (names.empty() ? "" : ", ") + n;
     malformed(spec, "unknown backend '" + t.backend + "' (known: " + names + ")", ctx);
@@ -84,14 +94,17 @@ Term parse_term(const std::string& spec, const std::string& raw, const Selection
   } else if (sel.rfind("uuid=", 0) == 0) {
     t.kind = "uuid";
     t.value = lower(sel.substr(5));
-    if (!is_hex(t.value)) malformed(spec, "term '" + raw + "' needs a hexadecimal uuid prefix after 'uuid='", ctx);
+    if (!is_hex(t.value))
+      malformed(spec, "term '" + raw + "' needs a hexadecimal uuid prefix after 'uuid='", ctx);
   } else if (sel.rfind("name=", 0) == 0) {
     t.kind = "name";
     t.value = lower(sel.substr(5));
     if (t.value.empty()) malformed(spec, "term '" + raw + "' needs text after 'name='", ctx);
   } else {
-    malformed(spec, "selector '" + sel + "' in term '" + raw +
-                        "' is none of: a non-negative index, gpu, igpu, cpu, uuid=HEX, name=TEXT", ctx);
+    malformed(spec,
+              "selector '" + sel + "' in term '" + raw +
+                  "' is none of: a non-negative index, gpu, igpu, cpu, uuid=HEX, name=TEXT",
+              ctx);
   }
   return t;
 }
@@ -119,7 +132,8 @@ Selection select_device(const std::string& spec_in, const SelectionContext& ctx)
   size_t start = 0;
   for (;;) {
     const size_t comma = spec.find(',', start);
-    terms.push_back(parse_term(spec, spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start), ctx));
+    terms.push_back(parse_term(
+        spec, spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start), ctx));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -136,9 +150,10 @@ Selection select_device(const std::string& spec_in, const SelectionContext& ctx)
         }
       }
       if (best)
-        return {best_pos, "'auto' ranks discrete GPUs, then integrated GPUs, then other hardware, then the cpu "
-                          "backend, skipping software devices; picked a " +
-                              std::string(device_type_name(best->type))};
+        return {best_pos,
+                "'auto' ranks discrete GPUs, then integrated GPUs, then other hardware, then the cpu "
+                "backend, skipping software devices; picked a " +
+                    std::string(device_type_name(best->type))};
       continue;
     }
     for (size_t i = 0; i < ctx.devices.size(); ++i) {
@@ -147,8 +162,10 @@ Selection select_device(const std::string& spec_in, const SelectionContext& ctx)
     }
   }
   throw Error(Errc::backend_unavailable,
-              "PORTA_DEVICE='" + spec + "': no device matches any term. End the list with ',cpu' to fall back "
-              "to the CPU. " + listing(ctx));
+              "PORTA_DEVICE='" + spec +
+                  "': no device matches any term. End the list with ',cpu' to fall back "
+                  "to the CPU. " +
+                  listing(ctx));
 }
 
 }  // namespace porta::detail

@@ -32,8 +32,8 @@ struct Selection {
 };
 
 struct SelectionContext {
-  std::vector<Candidate> devices;                 // in porta::devices() order
-  std::vector<std::string> known_backends;        // names a term may use
+  std::vector<Candidate> devices;                  // in porta::devices() order
+  std::vector<std::string> known_backends;         // names a term may use
   std::map<std::string, std::string> load_errors;  // backend -> why it did not load or found nothing
 };
 

@@ -7,7 +7,8 @@ namespace porta {
 namespace {
 detail::DeviceImpl& need_device(const Device& d, const char* what) {
   if (!d.valid())
-    throw Error(Errc::invalid_argument, std::string(what) + ": the device handle is empty; use porta::Device::select()");
+    throw Error(Errc::invalid_argument,
+                std::string(what) + ": the device handle is empty; use porta::Device::select()");
   return *d.impl();
 }
 }  // namespace
@@ -29,8 +30,9 @@ void Stream::synchronize() {
 
 void Stream::record(Event& event) {
   if (event.impl()->device != impl_->device)
-    throw Error(Errc::device_mismatch, "Stream::record: the event belongs to " + event.impl()->device.description() +
-                                           ", the stream to " + impl_->device.description() +
+    throw Error(Errc::device_mismatch, "Stream::record: the event belongs to " +
+                                           event.impl()->device.description() + ", the stream to " +
+                                           impl_->device.description() +
                                            "; create the event on the stream's device");
   impl_->device.impl()->call("Stream::record", [&] { impl_->queue->record(*event.impl()->event); });
   event.impl()->recorded = true;
@@ -38,11 +40,13 @@ void Stream::record(Event& event) {
 
 void Stream::wait(const Event& event) {
   if (event.impl()->device != impl_->device)
-    throw Error(Errc::device_mismatch, "Stream::wait: the event belongs to " + event.impl()->device.description() +
-                                           ", the stream to " + impl_->device.description() +
-                                           "; synchronize the event on the host to order work across devices");
+    throw Error(Errc::device_mismatch,
+                "Stream::wait: the event belongs to " + event.impl()->device.description() +
+                    ", the stream to " + impl_->device.description() +
+                    "; synchronize the event on the host to order work across devices");
   if (!event.impl()->recorded)
-    throw Error(Errc::invalid_argument, "Stream::wait: the event was never recorded; call Stream::record first");
+    throw Error(Errc::invalid_argument,
+                "Stream::wait: the event was never recorded; call Stream::record first");
   impl_->device.impl()->call("Stream::wait", [&] { impl_->queue->wait(*event.impl()->event); });
 }
 

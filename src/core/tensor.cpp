@@ -15,8 +15,9 @@ using detail::checked_mul;
 
 Shape::Shape(std::initializer_list<int64_t> d) {
   if (d.size() > static_cast<size_t>(kMaxRank))
-    throw Error(Errc::invalid_argument, "Shape: rank " + std::to_string(d.size()) + " exceeds the maximum rank " +
-                                            std::to_string(kMaxRank) + "; merge dimensions with reshape");
+    throw Error(Errc::invalid_argument, "Shape: rank " + std::to_string(d.size()) +
+                                            " exceeds the maximum rank " + std::to_string(kMaxRank) +
+                                            "; merge dimensions with reshape");
   rank = static_cast<int>(d.size());
   std::copy(d.begin(), d.end(), dims.begin());
 }
@@ -59,8 +60,8 @@ void check_shape(const char* what, const Shape& shape) {
                                             " is not supported; tensors have rank 1 to 4");
   for (int i = 0; i < shape.rank; ++i) {
     if (shape[i] < 1)
-      throw Error(Errc::invalid_argument, std::string(what) + ": extent " + std::to_string(shape[i]) + " of dim " +
-                                              std::to_string(i) + " in " + shape.str() +
+      throw Error(Errc::invalid_argument, std::string(what) + ": extent " + std::to_string(shape[i]) +
+                                              " of dim " + std::to_string(i) + " in " + shape.str() +
                                               " is not positive; porta tensors are never empty");
   }
 }
@@ -77,23 +78,30 @@ int64_t span_bytes(const Shape& shape, const Shape& strides, DType t) {
 
 Tensor::Tensor(Device device, std::shared_ptr<detail::BufferImpl> buffer, DType dtype, const Shape& shape,
                const Shape& strides, int64_t offset_bytes)
-    : device_(std::move(device)), buffer_(std::move(buffer)), dtype_(dtype), shape_(shape), strides_(strides),
+    : device_(std::move(device)),
+      buffer_(std::move(buffer)),
+      dtype_(dtype),
+      shape_(shape),
+      strides_(strides),
       offset_(offset_bytes) {}
 
 Tensor Tensor::empty(const Device& device, DType dtype, const Shape& shape) {
   if (!device.valid())
-    throw Error(Errc::invalid_argument, "Tensor::empty: the device handle is empty; use porta::Device::select()");
+    throw Error(Errc::invalid_argument,
+                "Tensor::empty: the device handle is empty; use porta::Device::select()");
   check_shape("Tensor::empty", shape);
   const int64_t bytes = checked_mul(shape.numel(), static_cast<int64_t>(dtype_size(dtype)),
                                     std::string("Tensor::empty ") + dtype_name(dtype) + shape.str());
   auto* dev = device.impl();
   const auto& info = dev->info();
   if (info.max_allocation_bytes != 0 && static_cast<uint64_t>(bytes) > info.max_allocation_bytes)
-    throw Error(Errc::out_of_memory, std::string("Tensor::empty: ") + dtype_name(dtype) + shape.str() + " needs " +
-                                         std::to_string(bytes) + " bytes, more than the largest allocation " +
-                                         device.description() + " allows (" +
-                                         std::to_string(info.max_allocation_bytes) + " bytes); split the tensor");
-  auto buf = dev->call("Tensor::empty", [&] { return dev->backend().allocate(static_cast<uint64_t>(bytes)); });
+    throw Error(Errc::out_of_memory, std::string("Tensor::empty: ") + dtype_name(dtype) + shape.str() +
+                                         " needs " + std::to_string(bytes) +
+                                         " bytes, more than the largest allocation " + device.description() +
+                                         " allows (" + std::to_string(info.max_allocation_bytes) +
+                                         " bytes); split the tensor");
+  auto buf =
+      dev->call("Tensor::empty", [&] { return dev->backend().allocate(static_cast<uint64_t>(bytes)); });
   auto impl = std::make_shared<detail::BufferImpl>(device.shared_impl(), std::move(buf));
   return Tensor(device, std::move(impl), dtype, shape, contiguous_strides(shape), 0);
 }
@@ -107,14 +115,16 @@ Tensor Tensor::from_host(Stream& stream, DType dtype, const Shape& shape, const 
 
 static void need_defined(const Tensor& t, const char* what) {
   if (!t.defined())
-    throw Error(Errc::invalid_argument, std::string(what) + ": the tensor is undefined (default-constructed)");
+    throw Error(Errc::invalid_argument,
+                std::string(what) + ": the tensor is undefined (default-constructed)");
 }
 
 int64_t Tensor::dim(int i) const {
   need_defined(*this, "Tensor::dim");
   const int r = i < 0 ? i + rank() : i;
   if (r < 0 || r >= rank())
-    throw Error(Errc::invalid_argument, "Tensor::dim: dim " + std::to_string(i) + " is out of range for " + str());
+    throw Error(Errc::invalid_argument,
+                "Tensor::dim: dim " + std::to_string(i) + " is out of range for " + str());
   return shape_[r];
 }
 
@@ -122,7 +132,8 @@ int64_t Tensor::stride(int i) const {
   need_defined(*this, "Tensor::stride");
   const int r = i < 0 ? i + rank() : i;
   if (r < 0 || r >= rank())
-    throw Error(Errc::invalid_argument, "Tensor::stride: dim " + std::to_string(i) + " is out of range for " + str());
+    throw Error(Errc::invalid_argument,
+                "Tensor::stride: dim " + std::to_string(i) + " is out of range for " + str());
   return strides_[r];
 }
 
@@ -146,16 +157,17 @@ Tensor Tensor::slice(int dim, int64_t start, int64_t end, int64_t step) const {
   need_defined(*this, "Tensor::slice");
   const int d = dim < 0 ? dim + rank() : dim;
   if (d < 0 || d >= rank())
-    throw Error(Errc::invalid_argument, "Tensor::slice: dim " + std::to_string(dim) + " is out of range for " + str());
+    throw Error(Errc::invalid_argument,
+                "Tensor::slice: dim " + std::to_string(dim) + " is out of range for " + str());
   if (step < 1 || start < 0 || end > shape_[d] || start >= end)
-    throw Error(Errc::invalid_argument, "Tensor::slice: [" + std::to_string(start) + ", " + std::to_string(end) +
-                                            ") step " + std::to_string(step) + " on dim " + std::to_string(d) +
-                                            " of " + str() + " is invalid; need 0 <= start < end <= " +
-                                            std::to_string(shape_[d]) + " and step >= 1");
+    throw Error(Errc::invalid_argument,
+                "Tensor::slice: [" + std::to_string(start) + ", " + std::to_string(end) + ") step " +
+                    std::to_string(step) + " on dim " + std::to_string(d) + " of " + str() +
+                    " is invalid; need 0 <= start < end <= " + std::to_string(shape_[d]) + " and step >= 1");
   Tensor t = *this;
   t.shape_[d] = (end - start + step - 1) / step;
-  t.offset_ = checked_add(offset_, checked_mul(start, strides_[d] * static_cast<int64_t>(dtype_size(dtype_)), "slice"),
-                          "slice");
+  t.offset_ = checked_add(
+      offset_, checked_mul(start, strides_[d] * static_cast<int64_t>(dtype_size(dtype_)), "slice"), "slice");
   t.strides_[d] = checked_mul(strides_[d], step, "slice");
   return t;
 }
@@ -178,7 +190,8 @@ Tensor Tensor::reshape(const Shape& shape) const {
   check_shape("Tensor::reshape", shape);
   if (shape.numel() != numel())
     throw Error(Errc::shape_mismatch, "Tensor::reshape: " + str() + " has " + std::to_string(numel()) +
-                                          " elements, " + shape.str() + " has " + std::to_string(shape.numel()));
+                                          " elements, " + shape.str() + " has " +
+                                          std::to_string(shape.numel()));
   if (!is_contiguous())
     throw Error(Errc::invalid_argument, "Tensor::reshape: " + str() +
                                             " is not contiguous, so the reshape cannot be a view; "
@@ -193,21 +206,22 @@ Tensor Tensor::view(const Shape& shape, const Shape& strides, int64_t offset_byt
   need_defined(*this, "Tensor::view");
   check_shape("Tensor::view", shape);
   if (strides.rank != shape.rank)
-    throw Error(Errc::invalid_argument, "Tensor::view: strides " + strides.str() + " and shape " + shape.str() +
-                                            " differ in rank");
+    throw Error(Errc::invalid_argument,
+                "Tensor::view: strides " + strides.str() + " and shape " + shape.str() + " differ in rank");
   for (int i = 0; i < strides.rank; ++i)
     if (strides[i] < 0)
-      throw Error(Errc::invalid_argument, "Tensor::view: negative stride in " + strides.str() + " is not supported");
+      throw Error(Errc::invalid_argument,
+                  "Tensor::view: negative stride in " + strides.str() + " is not supported");
   const auto esize = static_cast<int64_t>(dtype_size(dtype_));
   if (offset_bytes < 0 || offset_bytes % esize != 0)
     throw Error(Errc::invalid_argument, "Tensor::view: byte offset " + std::to_string(offset_bytes) +
                                             " must be a non-negative multiple of " + std::to_string(esize));
   const int64_t end = checked_add(offset_bytes, span_bytes(shape, strides, dtype_), "Tensor::view");
   if (static_cast<uint64_t>(end) > buffer_->size())
-    throw Error(Errc::invalid_argument, "Tensor::view: " + std::string(dtype_name(dtype_)) + shape.str() +
-                                            " strides " + strides.str() + " at byte offset " +
-                                            std::to_string(offset_bytes) + " reaches byte " + std::to_string(end) +
-                                            " of a " + std::to_string(buffer_->size()) + "-byte buffer");
+    throw Error(Errc::invalid_argument,
+                "Tensor::view: " + std::string(dtype_name(dtype_)) + shape.str() + " strides " +
+                    strides.str() + " at byte offset " + std::to_string(offset_bytes) + " reaches byte " +
+                    std::to_string(end) + " of a " + std::to_string(buffer_->size()) + "-byte buffer");
   Tensor t = *this;
   t.shape_ = shape;
   t.strides_ = strides;
@@ -224,7 +238,8 @@ void Tensor::copy_from_host(Stream& stream, const void* host) {
   if (is_contiguous()) {
     auto* dev = device_.impl();
     dev->call("Tensor::copy_from_host", [&] {
-      stream.impl()->queue->upload(buffer_->get(), static_cast<uint64_t>(offset_), host, static_cast<uint64_t>(nbytes()));
+      stream.impl()->queue->upload(buffer_->get(), static_cast<uint64_t>(offset_), host,
+                                   static_cast<uint64_t>(nbytes()));
     });
     return;
   }

@@ -28,7 +28,8 @@ backend::TensorArg to_arg(const Tensor& t) {
 std::string describe(const char* name, const Tensor& t) { return std::string(name) + " " + t.str(); }
 
 OpCall::OpCall(const char* op, backend::Op kind, Stream& s) : op_(op), kind_(kind), stream_(s) {
-  if (s.impl() == nullptr) throw Error(Errc::invalid_argument, std::string(op) + ": the stream was moved from");
+  if (s.impl() == nullptr)
+    throw Error(Errc::invalid_argument, std::string(op) + ": the stream was moved from");
   dev_ = s.device().impl();
   dev_->check_alive(op);
 }
@@ -47,18 +48,17 @@ void OpCall::tensor(const Tensor& t, const char* name) const {
 
 void OpCall::rank_in(const Tensor& t, const char* name, int lo, int hi) const {
   if (t.rank() < lo || t.rank() > hi)
-    fail(Errc::shape_mismatch, describe(name, t) + " has rank " + std::to_string(t.rank()) + "; expected rank " +
-                                   (lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi)));
+    fail(Errc::shape_mismatch,
+         describe(name, t) + " has rank " + std::to_string(t.rank()) + "; expected rank " +
+             (lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi)));
 }
 
 void OpCall::floating(const Tensor& t, const char* name) const {
-  if (!is_floating(t.dtype()))
-    fail(Errc::dtype_mismatch, describe(name, t) + " must be f32, f16 or bf16");
+  if (!is_floating(t.dtype())) fail(Errc::dtype_mismatch, describe(name, t) + " must be f32, f16 or bf16");
 }
 
 void OpCall::dtype_is(const Tensor& t, const char* name, DType d) const {
-  if (t.dtype() != d)
-    fail(Errc::dtype_mismatch, describe(name, t) + " must have dtype " + dtype_name(d));
+  if (t.dtype() != d) fail(Errc::dtype_mismatch, describe(name, t) + " must have dtype " + dtype_name(d));
 }
 
 void OpCall::same_dtype(const Tensor& a, const char* an, const Tensor& b, const char* bn) const {
@@ -75,8 +75,9 @@ void OpCall::same_shape(const Tensor& a, const char* an, const Tensor& b, const 
 void OpCall::writable(const Tensor& out, const char* name) const {
   for (int i = 0; i < out.rank(); ++i)
     if (out.shape()[i] > 1 && out.strides()[i] == 0)
-      fail(Errc::invalid_argument, describe(name, out) + " has stride 0 on dim " + std::to_string(i) +
-                                       ", so elements would be written twice; use a tensor without broadcast dims");
+      fail(Errc::invalid_argument,
+           describe(name, out) + " has stride 0 on dim " + std::to_string(i) +
+               ", so elements would be written twice; use a tensor without broadcast dims");
 }
 
 namespace {
@@ -100,20 +101,23 @@ void OpCall::no_overlap(const Tensor& out, const char* on, const Tensor& in, con
   const auto a = byte_range(out);
   const auto b = byte_range(in);
   if (a.first < b.second && b.first < a.second)
-    fail(Errc::invalid_argument, describe(on, out) + " overlaps " + describe(in_name, in) +
-                                     (allow_same_view ? "; the output must be exactly the input's view (in place) or "
-                                                        "not overlap it at all"
-                                                      : "; this op needs an output separate from its inputs"));
+    fail(Errc::invalid_argument,
+         describe(on, out) + " overlaps " + describe(in_name, in) +
+             (allow_same_view ? "; the output must be exactly the input's view (in place) or "
+                                "not overlap it at all"
+                              : "; this op needs an output separate from its inputs"));
 }
 
 void OpCall::finite(double v, const char* name) const {
-  if (!std::isfinite(v)) fail(Errc::invalid_argument, std::string(name) + " must be finite, got " + std::to_string(v));
+  if (!std::isfinite(v))
+    fail(Errc::invalid_argument, std::string(name) + " must be finite, got " + std::to_string(v));
 }
 
 void OpCall::supported(DType in, DType out) const {
   if (!dev_->backend().supports(kind_, in, out))
-    fail(Errc::unsupported, std::string(dev_->label()) + " cannot run " + op_ + " with " + dtype_name(in) + " -> " +
-                                dtype_name(out) + "; check Device::info().dtypes or use another device");
+    fail(Errc::unsupported, std::string(dev_->label()) + " cannot run " + op_ + " with " + dtype_name(in) +
+                                " -> " + dtype_name(out) +
+                                "; check Device::info().dtypes or use another device");
 }
 
 backend::TensorArg OpCall::broadcast(const Tensor& t, const char* name, const Shape& shape) const {

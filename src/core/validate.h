@@ -66,7 +66,7 @@ class OpCall {
   backend::Op kind_;
   Stream& stream_;
   DeviceImpl* dev_;
-  std::vector<Tensor> keep_alive_;                     // staged copies live until the call is enqueued
+  std::vector<Tensor> keep_alive_;                    // staged copies live until the call is enqueued
   std::vector<std::pair<Tensor, Tensor>> copy_back_;  // (temporary, destination)
 };
 

@@ -13,8 +13,8 @@ const char* version() noexcept {
 
 namespace porta::backend {
 const char* op_name(Op op) noexcept {
-  static const char* const names[] = {"gemm",     "attention", "rms_norm", "layer_norm", "rope",  "softmax",
-                                      "silu_mul", "gelu",      "add",      "mul",        "scale", "cast",
+  static const char* const names[] = {"gemm",     "attention", "rms_norm",  "layer_norm", "rope",  "softmax",
+                                      "silu_mul", "gelu",      "add",       "mul",        "scale", "cast",
                                       "copy",     "fill",      "embedding", "argmax"};
   const auto i = static_cast<size_t>(op);
   return i < sizeof(names) / sizeof(names[0]) ? names[i] : "?";

@@ -97,9 +97,9 @@ TEST(Selection, NoMatchIsBackendUnavailableAndListsDevices) {
 }
 
 TEST(Selection, MalformedSpecsAreInvalidArgument) {
-  for (const char* spec : {",", "cpu,", ",cpu", "cpu,,cpu", "cpu:", "cpu:-1", "cpu:+1", "cpu:0:1", "cpu:x",
-                           "cpu:uuid=", "cpu:uuid=xyz", "cpu:name=", "CPU", "c pu", "cpu ", "nonsense",
-                           "cuda:gpu0", "auto:0"}) {
+  for (const char* spec :
+       {",", "cpu,", ",cpu", "cpu,,cpu", "cpu:", "cpu:-1", "cpu:+1", "cpu:0:1", "cpu:x",
+        "cpu:uuid=", "cpu:uuid=xyz", "cpu:name=", "CPU", "c pu", "cpu ", "nonsense", "cuda:gpu0", "auto:0"}) {
     std::string msg;
     EXPECT_EQ(error_of(spec, rack(), &msg), Errc::invalid_argument) << spec;
     EXPECT_NE(msg.find("cuda:0"), std::string::npos) << "lists devices for '" << spec << "': " << msg;

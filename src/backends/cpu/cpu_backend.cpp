@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <new>
 #include <string>
@@ -23,8 +23,8 @@ class HostBuffer final : public Buffer {
  public:
   explicit HostBuffer(uint64_t bytes) : Buffer(bytes) {
     const uint64_t padded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-    data_ = ::operator new(static_cast<size_t>(padded == 0 ? kAlignment : padded), std::align_val_t(kAlignment),
-                           std::nothrow);
+    data_ = ::operator new(static_cast<size_t>(padded == 0 ? kAlignment : padded),
+                           std::align_val_t(kAlignment), std::nothrow);
     if (data_ == nullptr)
       throw Error(Errc::out_of_memory, "cpu: host allocation of " + std::to_string(bytes) +
                                            " bytes failed; free tensors or reduce the size");
@@ -58,7 +58,9 @@ class HostQueue final : public Queue {
                 static_cast<size_t>(bytes));
   }
   void synchronize() override {}
-  void record(backend::Event& e) override { static_cast<HostEvent&>(e).time = std::chrono::steady_clock::now(); }
+  void record(backend::Event& e) override {
+    static_cast<HostEvent&>(e).time = std::chrono::steady_clock::now();
+  }
   void wait(backend::Event&) override {}
 
   void gemm(const GemmArgs& a) override { cpu::gemm(pool_, a); }
@@ -144,7 +146,8 @@ class CpuDevice final : public porta::backend::Device {
     info_.software = true;
     const long pages = sysconf(_SC_PHYS_PAGES);
     const long page_size = sysconf(_SC_PAGESIZE);
-    info_.memory_bytes = pages > 0 && page_size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size) : 0;
+    info_.memory_bytes =
+        pages > 0 && page_size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size) : 0;
     info_.max_allocation_bytes = info_.memory_bytes;
     info_.dtypes = dtype_bit(DType::f32) | dtype_bit(DType::f16) | dtype_bit(DType::bf16) |
                    dtype_bit(DType::i8) | dtype_bit(DType::i32);
@@ -184,7 +187,8 @@ class CpuBackend final : public Backend {
   std::vector<std::unique_ptr<porta::backend::Device>> enumerate(const Options& opts) override {
     std::vector<std::unique_ptr<porta::backend::Device>> out;
     // Logical devices share nothing but the host: each has its own pool so they can run concurrently.
-    for (int i = 0; i < std::max(1, opts.cpu_devices); ++i) out.push_back(std::make_unique<CpuDevice>(opts.cpu_threads));
+    for (int i = 0; i < std::max(1, opts.cpu_devices); ++i)
+      out.push_back(std::make_unique<CpuDevice>(opts.cpu_threads));
     return out;
   }
 };
