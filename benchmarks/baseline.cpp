@@ -1,0 +1,18 @@
+// Picks the baseline library for the selected device's backend.
+#include "baseline.h"
+
+namespace porta_bench {
+
+std::unique_ptr<Baseline> make_baseline(const porta::Device& device, int threads) {
+  const std::string& backend = device.info().backend;
+#if defined(PORTA_BENCH_HAVE_OPENBLAS)
+  // OpenBLAS is the reference for the cpu backend only: comparing it with a GPU
+  // (or a software GPU like lavapipe) would compare different devices.
+  if (backend == "cpu") return make_openblas_baseline(threads);
+#endif
+  (void)backend;
+  (void)threads;
+  return nullptr;  // cuBLAS (cuda) and CLBlast (opencl) plug in here.
+}
+
+}  // namespace porta_bench

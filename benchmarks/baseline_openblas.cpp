@@ -1,0 +1,61 @@
+// OpenBLAS cblas_sgemm as the CPU baseline (f32 only: OpenBLAS's bf16 path is
+// a slow reference on CPUs without AVX512-BF16, so it would flatter porta).
+#include <cblas.h>
+
+#include <random>
+#include <vector>
+
+#include "baseline.h"
+
+namespace porta_bench {
+namespace {
+
+class OpenBlasGemm final : public BaselineCase {
+ public:
+  explicit OpenBlasGemm(const GemmProblem& p) : p_(p) {
+    a_.resize(static_cast<size_t>(p.m * p.k));
+    b_.resize(static_cast<size_t>(p.k * p.n));
+    c_.resize(static_cast<size_t>(p.m * p.n));
+    std::mt19937 rng(1234);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    for (auto& x : a_) x = dist(rng);
+    for (auto& x : b_) x = dist(rng);
+  }
+  void run() override {
+    const auto m = static_cast<blasint>(p_.m), n = static_cast<blasint>(p_.n), k = static_cast<blasint>(p_.k);
+    // Row-major: A is [M,K] (or [K,M] when transposed), B is [K,N] (or [N,K]).
+    cblas_sgemm(CblasRowMajor, p_.trans_a ? CblasTrans : CblasNoTrans, p_.trans_b ? CblasTrans : CblasNoTrans,
+                m, n, k, 1.0f, a_.data(), p_.trans_a ? m : k, b_.data(), p_.trans_b ? k : n, 0.0f, c_.data(),
+                n);
+  }
+
+ private:
+  GemmProblem p_;
+  std::vector<float> a_, b_, c_;
+};
+
+class OpenBlas final : public Baseline {
+ public:
+  explicit OpenBlas(int threads) : threads_(threads > 0 ? threads : openblas_get_num_threads()) {
+    openblas_set_num_threads(threads_);
+  }
+  std::string name() const override { return "openblas"; }
+  std::string description() const override {
+    return std::string("OpenBLAS cblas_sgemm (") + openblas_get_config() + ", " + std::to_string(threads_) +
+           " threads)";
+  }
+  std::unique_ptr<BaselineCase> prepare_gemm(const GemmProblem& p) override {
+    using porta::DType;
+    if (p.a != DType::f32 || p.b != DType::f32 || p.c != DType::f32) return nullptr;
+    return std::make_unique<OpenBlasGemm>(p);
+  }
+
+ private:
+  int threads_;
+};
+
+}  // namespace
+
+std::unique_ptr<Baseline> make_openblas_baseline(int threads) { return std::make_unique<OpenBlas>(threads); }
+
+}  // namespace porta_bench

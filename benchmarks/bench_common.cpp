@@ -1,0 +1,107 @@
+#include "bench_common.h"
+
+#include <vector>
+
+namespace porta_bench {
+
+BenchEnv& env() {
+  static BenchEnv e;
+  return e;
+}
+
+porta::Tensor random_tensor(porta::DType dtype, const porta::Shape& shape, uint64_t seed, float lo,
+                            float hi) {
+  const auto n = static_cast<size_t>(shape.numel());
+  std::vector<float> host(n);
+  // xorshift64*: fast enough for hundreds of millions of elements, fixed seed per tensor.
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  const float span = hi - lo;
+  for (size_t i = 0; i < n; ++i) {
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    const uint64_t r = x * 0x2545F4914F6CDD1Dull;
+    host[i] = lo + span * static_cast<float>(r >> 40) * (1.0f / 16777216.0f);
+  }
+  porta::Stream& s = env().stream();
+  porta::Tensor t = porta::Tensor::empty(env().device, dtype, shape);
+  if (dtype == porta::DType::f32) {
+    t.copy_from_host(s, host.data());
+  } else {
+    std::vector<unsigned char> conv(n * porta::dtype_size(dtype));
+    porta::convert_host(porta::DType::f32, host.data(), dtype, conv.data(), n);
+    t.copy_from_host(s, conv.data());
+  }
+  s.synchronize();
+  return t;
+}
+
+double run_timed(benchmark::State& state, const std::function<void()>& op, BaselineCase* baseline,
+                 double* baseline_seconds) {
+  using Clock = std::chrono::steady_clock;
+  porta::Stream& s = env().stream();
+  try {
+    op();  // warm-up: lazy kernel compilation, packing buffers, page faults
+    s.synchronize();
+    if (baseline) baseline->run();
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return -1;
+  }
+  double total = 0, base_total = 0;
+  for (auto _ : state) {
+    try {
+      const auto t0 = Clock::now();
+      op();
+      s.synchronize();
+      const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+      state.SetIterationTime(dt);
+      total += dt;
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
+      return -1;
+    }
+    if (baseline) {
+      const auto t0 = Clock::now();
+      baseline->run();
+      base_total += std::chrono::duration<double>(Clock::now() - t0).count();
+    }
+  }
+  if (baseline_seconds) *baseline_seconds = base_total;
+  return total;
+}
+
+double peak_tflops_for(porta::DType dtype) {
+  return dtype == porta::DType::f32 ? env().peak_tflops_f32 : env().peak_tflops_f16;
+}
+
+void set_flops_counters(benchmark::State& state, double flops_per_iter, double seconds, double peak_tflops) {
+  if (seconds <= 0) return;
+  const double tflops = flops_per_iter * static_cast<double>(state.iterations()) / seconds / 1e12;
+  state.counters["TFLOPS"] = tflops;
+  state.counters["flop"] = flops_per_iter;
+  if (peak_tflops > 0) state.counters["pct_peak"] = 100.0 * tflops / peak_tflops;
+}
+
+void set_bytes_counters(benchmark::State& state, double bytes_per_iter, double seconds) {
+  if (seconds <= 0) return;
+  const double gbps = bytes_per_iter * static_cast<double>(state.iterations()) / seconds / 1e9;
+  state.counters["GBps"] = gbps;
+  state.counters["bytes"] = bytes_per_iter;
+  if (env().peak_gbps > 0) state.counters["pct_peak"] = 100.0 * gbps / env().peak_gbps;
+}
+
+void set_baseline_counters(benchmark::State& state, double porta_seconds, double baseline_seconds) {
+  if (porta_seconds <= 0 || baseline_seconds <= 0) return;
+  state.counters["vs_baseline"] = baseline_seconds / porta_seconds;
+  state.counters["baseline_ms"] = 1e3 * baseline_seconds / static_cast<double>(state.iterations());
+}
+
+benchmark::internal::Benchmark* register_bench(const std::string& name,
+                                               std::function<void(benchmark::State&)> fn) {
+  auto* b = benchmark::RegisterBenchmark(name.c_str(), [fn](benchmark::State& st) { fn(st); });
+  b->UseManualTime()->Unit(benchmark::kMillisecond);
+  return b;
+}
+
+}  // namespace porta_bench
