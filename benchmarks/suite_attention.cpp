@@ -2,6 +2,8 @@
 // Prefill is compute-bound (reported in TFLOP/s, causal work halved); decode is
 // one query per sequence against a KV cache and bandwidth-bound (reported in GB/s
 // of K+V read).
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "bench_common.h"
@@ -34,12 +36,25 @@ void bench_prefill(benchmark::State& state, DType dtype, int64_t seq, bool causa
   set_flops_counters(state, flops, seconds, peak_tflops_for(dtype));
 }
 
+// Decode caches of a few MiB fit in the last-level cache, which a real model's
+// per-layer caches never do; rotating over copies that together exceed any LLC
+// makes every call read K/V from memory, as it would in a decoder.
+constexpr double kRotateBytes = 256.0 * (1 << 20);
+constexpr int kMaxCopies = 8;
+
 void bench_decode(benchmark::State& state, DType dtype, int64_t batch, int64_t kv) {
-  porta::Tensor q, k, v, out;
+  const double kv_bytes =
+      2.0 * static_cast<double>(batch * kHkv * kv * kD) * static_cast<double>(porta::dtype_size(dtype));
+  const int copies =
+      static_cast<int>(std::clamp(std::ceil(kRotateBytes / kv_bytes), 1.0, double{kMaxCopies}));
+  porta::Tensor q, out;
+  std::vector<porta::Tensor> ks, vs;
   try {
     q = random_tensor(dtype, {batch, kHq, 1, kD}, 21);
-    k = random_tensor(dtype, {batch, kHkv, kv, kD}, 22);
-    v = random_tensor(dtype, {batch, kHkv, kv, kD}, 23);
+    for (int i = 0; i < copies; ++i) {
+      ks.push_back(random_tensor(dtype, {batch, kHkv, kv, kD}, 22 + 2 * static_cast<uint64_t>(i)));
+      vs.push_back(random_tensor(dtype, {batch, kHkv, kv, kD}, 23 + 2 * static_cast<uint64_t>(i)));
+    }
     out = porta::Tensor::empty(env().device, dtype, {batch, kHq, 1, kD});
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
@@ -47,13 +62,16 @@ void bench_decode(benchmark::State& state, DType dtype, int64_t batch, int64_t k
   }
   porta::ops::AttentionOptions opt;
   opt.causal = true;  // decode: the single query sees the whole cache either way
-  const double seconds = run_timed(state, [&] { porta::ops::attention(env().stream(), q, k, v, out, opt); });
+  size_t next = 0;
+  const double seconds = run_timed(state, [&] {
+    porta::ops::attention(env().stream(), q, ks[next], vs[next], out, opt);
+    next = (next + 1) % ks.size();
+  });
   if (seconds <= 0) return;
-  const double kv_bytes =
-      2.0 * static_cast<double>(batch * kHkv * kv * kD) * static_cast<double>(porta::dtype_size(dtype));
   set_bytes_counters(state, kv_bytes, seconds);
   const double flops = 4.0 * static_cast<double>(batch) * kHq * static_cast<double>(kv) * kD;
   state.counters["TFLOPS"] = flops * static_cast<double>(state.iterations()) / seconds / 1e12;
+  state.counters["kv_copies"] = copies;
 }
 
 std::string geometry(int64_t b) {
