@@ -17,6 +17,9 @@ struct GemmProblem {
   int64_t m = 0, n = 0, k = 0;
   bool trans_a = false, trans_b = false;
   porta::DType a = porta::DType::f32, b = porta::DType::f32, c = porta::DType::f32;
+  /// Distinct B operands to rotate through, one per run: decode-sized GEMMs stream
+  /// their weights, so the suite keeps them from sitting in the last-level cache.
+  int b_copies = 1;
 };
 
 /// A prepared baseline run: owns its operands (filled with random data) so it

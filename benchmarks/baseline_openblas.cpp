@@ -2,6 +2,7 @@
 // a slow reference on CPUs without AVX512-BF16, so it would flatter porta).
 #include <cblas.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -14,7 +15,7 @@ class OpenBlasGemm final : public BaselineCase {
  public:
   explicit OpenBlasGemm(const GemmProblem& p) : p_(p) {
     a_.resize(static_cast<size_t>(p.m * p.k));
-    b_.resize(static_cast<size_t>(p.k * p.n));
+    b_.resize(static_cast<size_t>(p.k * p.n * std::max(p.b_copies, 1)));
     c_.resize(static_cast<size_t>(p.m * p.n));
     std::mt19937 rng(1234);
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
@@ -22,16 +23,18 @@ class OpenBlasGemm final : public BaselineCase {
     for (auto& x : b_) x = dist(rng);
   }
   void run() override {
+    const float* b = b_.data() + static_cast<size_t>(p_.k * p_.n) * next_b_;
+    next_b_ = (next_b_ + 1) % std::max(p_.b_copies, 1);
     const auto m = static_cast<blasint>(p_.m), n = static_cast<blasint>(p_.n), k = static_cast<blasint>(p_.k);
     // Row-major: A is [M,K] (or [K,M] when transposed), B is [K,N] (or [N,K]).
     cblas_sgemm(CblasRowMajor, p_.trans_a ? CblasTrans : CblasNoTrans, p_.trans_b ? CblasTrans : CblasNoTrans,
-                m, n, k, 1.0f, a_.data(), p_.trans_a ? m : k, b_.data(), p_.trans_b ? k : n, 0.0f, c_.data(),
-                n);
+                m, n, k, 1.0f, a_.data(), p_.trans_a ? m : k, b, p_.trans_b ? k : n, 0.0f, c_.data(), n);
   }
 
  private:
   GemmProblem p_;
   std::vector<float> a_, b_, c_;
+  int next_b_ = 0;
 };
 
 class OpenBlas final : public Baseline {

@@ -174,7 +174,10 @@ def gemm_section(results):
         return None
     unit, mult = flops_unit(r for _, r in rows_in)
     with_base = any("vs_baseline" in r for _, r in rows_in)
+    with_bw = any("weight_GBps" in r for _, r in rows_in)
     head = ["shape", "M", "N", "K", "dtype", "time (ms)", unit, "% peak"]
+    if with_bw:
+        head += ["weights GB/s (% of bw)"]
     if with_base:
         head += ["baseline (ms)", "vs baseline"]
     rows = []
@@ -183,12 +186,18 @@ def gemm_section(results):
         layout = "x·Wᵀ" if "BT" in words else "A·B"
         row = [f"{r.get('label', '')} ({layout})", kv.get("M"), kv.get("N"), kv.get("K"), words[1], f3(ms(r)),
                f3(r.get("TFLOPS", 0) * mult), pct(r)]
+        if with_bw:
+            row += [f"{f3(r['weight_GBps'])} ({f3(r.get('pct_peak_bw'))} %)" if "weight_GBps" in r else ""]
         if with_base:
             row += [f3(r.get("baseline_ms")), f3(r.get("vs_baseline")) + "×" if "vs_baseline" in r else "—"]
         rows.append(row)
+    notes = []
+    if with_bw:
+        notes.append("M ≤ 16 streams the weights: their GB/s is the figure that matters there; weights are "
+                     "rotated over copies larger than the LLC (for the baseline too).")
     note = ("vs baseline = baseline time / porta time on the same shape, runs interleaved (> 1: porta faster)."
             if with_base else "No baseline for this device in this build: no ratio column.")
-    return "## GEMM\n\n" + table(head, rows) + "\n\n" + note
+    return "## GEMM\n\n" + table(head, rows) + "\n\n" + " ".join(notes + [note])
 
 
 def attention_section(results):
