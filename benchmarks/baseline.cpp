@@ -3,6 +3,14 @@
 
 namespace porta_bench {
 
+void prepare_baseline_process(char** argv) {
+#if defined(PORTA_BENCH_HAVE_OPENBLAS)
+  prepare_openblas_process(argv);
+#else
+  (void)argv;
+#endif
+}
+
 std::unique_ptr<Baseline> make_baseline(const porta::Device& device, int threads) {
   const std::string& backend = device.info().backend;
 #if defined(PORTA_BENCH_HAVE_OPENBLAS)

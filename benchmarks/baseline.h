@@ -41,12 +41,18 @@ class Baseline {
   virtual std::unique_ptr<BaselineCase> prepare_gemm(const GemmProblem& p) = 0;
 };
 
+/// Called first in main(): process-level settings a baseline library reads when it
+/// loads (so before main) are put in place here, re-executing the program if needed.
+/// Returns only when the process is ready; never when it re-executed itself.
+void prepare_baseline_process(char** argv);
+
 /// The baseline for `device`, or nullptr when none was built for its backend.
 /// `threads`: host threads the baseline may use (the cpu device's pool size).
 std::unique_ptr<Baseline> make_baseline(const porta::Device& device, int threads);
 
 #if defined(PORTA_BENCH_HAVE_OPENBLAS)
 std::unique_ptr<Baseline> make_openblas_baseline(int threads);
+void prepare_openblas_process(char** argv);
 #endif
 
 }  // namespace porta_bench

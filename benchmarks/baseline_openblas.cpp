@@ -1,8 +1,11 @@
 // OpenBLAS cblas_sgemm as the CPU baseline (f32 only: OpenBLAS's bf16 path is
 // a slow reference on CPUs without AVX512-BF16, so it would flatter porta).
 #include <cblas.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <vector>
 
@@ -44,8 +47,9 @@ class OpenBlas final : public Baseline {
   }
   std::string name() const override { return "openblas"; }
   std::string description() const override {
+    const char* timeout = std::getenv("OPENBLAS_THREAD_TIMEOUT");
     return std::string("OpenBLAS cblas_sgemm (") + openblas_get_config() + ", " + std::to_string(threads_) +
-           " threads)";
+           " threads, OPENBLAS_THREAD_TIMEOUT=" + (timeout ? timeout : "default") + ")";
   }
   std::unique_ptr<BaselineCase> prepare_gemm(const GemmProblem& p) override {
     using porta::DType;
@@ -58,6 +62,20 @@ class OpenBlas final : public Baseline {
 };
 
 }  // namespace
+
+// OpenBLAS's idle workers spin (sched_yield) for ~2^28 cycles after each call; on
+// a 2-core host that steals a third of the cores from the porta run interleaved
+// right after it (measured: a 110 ms 2-thread FMA loop took 160 ms after an sgemm).
+// OPENBLAS_THREAD_TIMEOUT=4 makes them sleep at once and costs OpenBLAS nothing
+// measurable (2048³ sgemm 176 vs 180 GFLOP/s). OpenBLAS reads it when it loads,
+// before main(), so the program re-executes itself once with it set.
+void prepare_openblas_process(char** argv) {
+  if (std::getenv("OPENBLAS_THREAD_TIMEOUT") != nullptr) return;
+  setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
+  execv("/proc/self/exe", argv);
+  std::perror(
+      "porta-bench: re-exec with OPENBLAS_THREAD_TIMEOUT=4 failed; OpenBLAS workers may skew timings");
+}
 
 std::unique_ptr<Baseline> make_openblas_baseline(int threads) { return std::make_unique<OpenBlas>(threads); }
 

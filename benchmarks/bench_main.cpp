@@ -48,6 +48,7 @@ double measure_porta_copy_gbps() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  porta_bench::prepare_baseline_process(argv);
   std::vector<char*> args;
   bool min_time_given = false;
   for (int i = 0; i < argc; ++i) {
