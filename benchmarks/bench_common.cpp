@@ -71,6 +71,26 @@ double run_timed(benchmark::State& state, const std::function<void()>& op, Basel
   return total;
 }
 
+namespace {
+class CopyReference final : public BaselineCase {
+ public:
+  explicit CopyReference(int64_t elements)
+      : src_(random_tensor(porta::DType::f32, {elements}, 99)),
+        dst_(porta::Tensor::empty(env().device, porta::DType::f32, {elements})) {}
+  void run() override {
+    porta::ops::copy(env().stream(), src_, dst_);
+    env().stream().synchronize();
+  }
+
+ private:
+  porta::Tensor src_, dst_;
+};
+}  // namespace
+
+std::unique_ptr<BaselineCase> make_copy_reference(int64_t elements) {
+  return std::make_unique<CopyReference>(elements);
+}
+
 double peak_tflops_for(porta::DType dtype) {
   return dtype == porta::DType::f32 ? env().peak_tflops_f32 : env().peak_tflops_f16;
 }

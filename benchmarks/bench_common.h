@@ -48,6 +48,10 @@ porta::Tensor random_tensor(porta::DType dtype, const porta::Shape& shape, uint6
 double run_timed(benchmark::State& state, const std::function<void()>& op, BaselineCase* baseline = nullptr,
                  double* baseline_seconds = nullptr);
 
+/// A BaselineCase that runs porta::ops::copy of `elements` f32 (read + write) on
+/// the selected device and waits: the plain-copy bandwidth reference.
+std::unique_ptr<BaselineCase> make_copy_reference(int64_t elements);
+
 /// Sets TFLOPS (and GFLOPS), pct_peak against `peak_tflops` (omitted when 0).
 void set_flops_counters(benchmark::State& state, double flops_per_iter, double seconds, double peak_tflops);
 /// Sets GBps and pct_peak against env().peak_gbps (omitted when 0).
