@@ -286,7 +286,7 @@ def target_rows(ctx, results):
 
     copy_bw, src = num(ctx, "porta_copy_gbps"), "porta::ops::copy"
     if not copy_bw:
-        copy_bw, src = rate("elementwise/copy/f32/4096x4096", "GBps"), "elementwise copy"
+        copy_bw, src = rate("elementwise/copy/f32/8192x4096", "GBps"), "elementwise copy"
     for dtype in ("f16", "f32"):
         d = rate(DECODE_4096.format(dtype), "GBps")
         ref, ref_src = rate(DECODE_4096.format(dtype), "copy_GBps"), "ops::copy interleaved with decode"
