@@ -9,15 +9,15 @@ namespace porta::cpu {
 
 using namespace porta::backend;
 
-void gemm(ThreadPool& pool, const GemmArgs& a);            // gemm.cpp
-void attention(ThreadPool& pool, const AttentionArgs& a);  // attention.cpp
-void rms_norm(ThreadPool& pool, const NormArgs& a);        // norm.cpp
-void layer_norm(ThreadPool& pool, const NormArgs& a);      // norm.cpp
-void rope(ThreadPool& pool, const RopeArgs& a);            // rope.cpp
-void softmax(ThreadPool& pool, const SoftmaxArgs& a);      // softmax.cpp
+void gemm(ThreadPool& pool, const GemmArgs& a);                // gemm.cpp
+void attention(ThreadPool& pool, const AttentionArgs& a);      // attention.cpp
+void rms_norm(ThreadPool& pool, const NormArgs& a);            // norm.cpp
+void layer_norm(ThreadPool& pool, const NormArgs& a);          // norm.cpp
+void rope(ThreadPool& pool, const RopeArgs& a);                // rope.cpp
+void softmax(ThreadPool& pool, const SoftmaxArgs& a);          // softmax.cpp
 void elementwise(ThreadPool& pool, const ElementwiseArgs& a);  // elementwise.cpp
-void fill(ThreadPool& pool, const FillArgs& a);            // fill.cpp
-void embedding(ThreadPool& pool, const EmbeddingArgs& a);  // embedding.cpp
-void argmax(ThreadPool& pool, const ArgmaxArgs& a);        // argmax.cpp
+void fill(ThreadPool& pool, const FillArgs& a);                // fill.cpp
+void embedding(ThreadPool& pool, const EmbeddingArgs& a);      // embedding.cpp
+void argmax(ThreadPool& pool, const ArgmaxArgs& a);            // argmax.cpp
 
 }  // namespace porta::cpu

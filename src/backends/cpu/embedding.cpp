@@ -22,7 +22,8 @@ void embedding(ThreadPool& pool, const EmbeddingArgs& e) {
       if (st == 1 && so == 1) {
         std::memcpy(po, pt, static_cast<size_t>(D * es));
       } else {
-        for (int64_t d = 0; d < D; ++d) std::memcpy(po + d * so * es, pt + d * st * es, static_cast<size_t>(es));
+        for (int64_t d = 0; d < D; ++d)
+          std::memcpy(po + d * so * es, pt + d * st * es, static_cast<size_t>(es));
       }
     }
   });

@@ -4,8 +4,8 @@
 #include "backends/cpu/cpu_kernels.h"
 
 namespace porta::cpu {
-#define PORTA_PENDING(fn, Args)                                                            \
-  __attribute__((weak)) void fn(ThreadPool&, const Args&) {                                \
+#define PORTA_PENDING(fn, Args)                                                             \
+  __attribute__((weak)) void fn(ThreadPool&, const Args&) {                                 \
     throw Error(Errc::unsupported, "cpu: " #fn " is not implemented yet (bring-up build)"); \
   }
 PORTA_PENDING(gemm, GemmArgs)

@@ -40,7 +40,8 @@ void for_each_row_chunk(ThreadPool& pool, const TensorArg& shape_of, Fn&& fn) {
   const int64_t threads = pool.size();
   // Split long rows when there are too few rows to feed the threads.
   int64_t chunks_per_row = 1;
-  if (rows < threads * 4 && cols >= 2 * kMinWork) chunks_per_row = std::min<int64_t>(cols / kMinWork, threads * 4);
+  if (rows < threads * 4 && cols >= 2 * kMinWork)
+    chunks_per_row = std::min<int64_t>(cols / kMinWork, threads * 4);
   const int64_t chunk = (cols + chunks_per_row - 1) / chunks_per_row;
   const int64_t units = rows * chunks_per_row;
   const int64_t grain = std::max<int64_t>(1, kMinWork / std::max<int64_t>(chunk, 1));
