@@ -19,7 +19,8 @@ void micro(int64_t kc, const float* a, const float* b, float* tile) {
          c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c40 = _mm256_setzero_ps(),
          c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
-    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    // Unaligned loads: packed panels inside attention scratch are only 16-byte aligned.
+    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
     _mm_prefetch(reinterpret_cast<const char*>(b + 64), _MM_HINT_T0);
     __m256 av = _mm256_broadcast_ss(a + 0);
     c00 = _mm256_fmadd_ps(av, b0, c00);
@@ -92,8 +93,19 @@ inline const char* advance(DType t, const void* p, int64_t n) {
 
 void to_f32(DType t, const void* src, float* dst, int64_t n) {
   int64_t i = 0;
-  if (t == DType::f32 || t == DType::f16 || t == DType::bf16)
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load8(t, advance(t, src, i)));
+  // One loop per dtype so the conversion is not re-dispatched every 8 elements.
+  if (t == DType::f16) {
+    const auto* p = static_cast<const __m128i*>(src);
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(p + i / 8)));
+  } else if (t == DType::bf16) {
+    const auto* p = static_cast<const __m128i*>(src);
+    for (; i + 8 <= n; i += 8)
+      _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(
+                                    _mm256_cvtepu16_epi32(_mm_loadu_si128(p + i / 8)), 16)));
+  } else if (t == DType::f32) {
+    std::copy_n(static_cast<const float*>(src), n, dst);
+    return;
+  }
   for (; i < n; ++i) dst[i] = load_f32(t, src, i);
 }
 

@@ -1,0 +1,162 @@
+// Split-KV decode ("flash-decoding"): the KV range of each (batch, kv head) is cut into
+// chunks that run in parallel; a chunk serves every query row of the GQA group, so each
+// K/V row is read from memory once. Partials (max, sum, accumulator) are combined after.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "backends/cpu/attention_common.h"
+#include "backends/cpu/gemm_kernels.h"
+
+namespace porta::cpu {
+
+#if defined(PORTA_CPU_X86)
+namespace avx2 {
+void scores(const float* q, int64_t R, int64_t D, const float* k, int64_t ks, int64_t n, float* s);
+void accumulate(const float* p, int64_t R, int64_t n, const float* v, int64_t vs, int64_t D, float* acc);
+}  // namespace avx2
+#endif
+
+namespace generic {
+#include "backends/cpu/attention_blocks.h"
+}  // namespace generic
+
+namespace {
+
+constexpr int64_t kMinChunk = 256;  // keys per task at least (amortises the partial's write)
+constexpr int64_t kBlock = 32;      // keys converted and scored together
+
+struct BlockKernels {
+  void (*scores)(const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*);
+  void (*accumulate)(const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*);
+};
+
+BlockKernels block_kernels() {
+#if defined(PORTA_CPU_X86)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return {&avx2::scores, &avx2::accumulate};
+#endif
+  return {&generic::decode_scores, &generic::decode_accumulate};
+}
+
+void load_row_f32(const GemmKernels& K, const TensorArg& t, const char* p, int64_t D, float* out) {
+  if (t.strides[3] == 1)
+    K.to_f32(t.dtype, p, out, D);
+  else
+    for (int64_t d = 0; d < D; ++d) out[d] = load_f32(t.dtype, p, d * t.strides[3]);
+}
+
+}  // namespace
+
+void attention_decode(ThreadPool& pool, const AttentionArgs& a) {
+  const GemmKernels& K = gemm_kernels();
+  static const BlockKernels blocks = block_kernels();
+  const int64_t B = a.q.shape[0], Hq = a.q.shape[1], Sq = a.q.shape[2], D = a.q.shape[3];
+  const int64_t Hkv = a.k.shape[1], Skv = a.k.shape[2], group = Hq / Hkv;
+  const int64_t R = group * Sq;  // query rows sharing one kv head
+  const int64_t heads = B * Hkv;
+  const int64_t want = pool.size() * 4;
+  const int64_t chunks =
+      std::clamp<int64_t>((want + heads - 1) / heads, 1, std::max<int64_t>(1, Skv / kMinChunk));
+  const int64_t chunk_len = (Skv + chunks - 1) / chunks;
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  // Partials per (head, chunk, row): running max m, sum l, then D accumulators.
+  const int64_t stride = D + 2;
+  std::vector<float> part(static_cast<size_t>(heads * chunks * R * stride));
+  const bool k_direct = a.k.dtype == DType::f32 && a.k.strides[3] == 1;
+  const bool v_direct = a.v.dtype == DType::f32 && a.v.strides[3] == 1;
+
+  pool.parallel_for(heads * chunks, 1, [&](int64_t t0, int64_t t1) {
+    std::vector<float> q(static_cast<size_t>(R * D)), kb(static_cast<size_t>(kBlock * D)),
+        vb(static_cast<size_t>(kBlock * D)), s(static_cast<size_t>(R * kBlock)), lim(static_cast<size_t>(R));
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t hd = t / chunks, c = t % chunks, b = hd / Hkv, hk = hd % Hkv;
+      const int64_t len = kv_length(a, b);
+      const int64_t j0 = c * chunk_len, j1 = std::min(len, j0 + chunk_len);
+      float* P = part.data() + (hd * chunks + c) * R * stride;
+      std::vector<float> acc(static_cast<size_t>(R * D), 0.0f);
+      for (int64_t r = 0; r < R; ++r) {
+        P[r * stride] = neg_inf;
+        P[r * stride + 1] = 0.0f;
+        const int64_t h = hk * group + r / Sq, i = r % Sq;
+        load_row_f32(K, a.q, attn_row(a.q, b, h, i), D, q.data() + r * D);
+        for (int64_t d = 0; d < D; ++d) q[static_cast<size_t>(r * D + d)] *= a.scale;
+        lim[static_cast<size_t>(r)] = static_cast<float>(key_limit(a, i, len));
+      }
+      for (int64_t k0 = j0; k0 < j1; k0 += kBlock) {
+        const int64_t n = std::min(kBlock, j1 - k0);
+        // f32 rows with unit stride are read in place; other layouts are converted into scratch.
+        const float *kp = kb.data(), *vp = vb.data();
+        int64_t ks = D, vs = D;
+        if (k_direct) {
+          kp = reinterpret_cast<const float*>(attn_row(a.k, b, hk, k0));
+          ks = a.k.strides[2];
+        } else {
+          for (int64_t j = 0; j < n; ++j)
+            load_row_f32(K, a.k, attn_row(a.k, b, hk, k0 + j), D, kb.data() + j * D);
+        }
+        if (v_direct) {
+          vp = reinterpret_cast<const float*>(attn_row(a.v, b, hk, k0));
+          vs = a.v.strides[2];
+        } else {
+          for (int64_t j = 0; j < n; ++j)
+            load_row_f32(K, a.v, attn_row(a.v, b, hk, k0 + j), D, vb.data() + j * D);
+        }
+        blocks.scores(q.data(), R, D, kp, ks, n, s.data());
+        for (int64_t r = 0; r < R; ++r) {  // online softmax, one rescale per block
+          float* sr = s.data() + r * n;
+          float* pr = P + r * stride;
+          const int64_t visible =
+              std::clamp<int64_t>(static_cast<int64_t>(lim[static_cast<size_t>(r)]) - k0, 0, n);
+          float mx = pr[0];
+          for (int64_t j = 0; j < visible; ++j) mx = std::max(mx, sr[j]);
+          if (visible == 0 || mx == neg_inf) {
+            std::fill_n(sr, n, 0.0f);
+            continue;
+          }
+          const float corr = std::exp(pr[0] - mx);
+          float sum = 0.0f;
+          for (int64_t j = 0; j < n; ++j) {
+            sr[j] = j < visible ? std::exp(sr[j] - mx) : 0.0f;
+            sum += sr[j];
+          }
+          pr[1] = pr[1] * corr + sum;
+          pr[0] = mx;
+          if (corr != 1.0f)
+            for (int64_t d = 0; d < D; ++d) acc[static_cast<size_t>(r * D + d)] *= corr;
+        }
+        blocks.accumulate(s.data(), R, n, vp, vs, D, acc.data());
+      }
+      for (int64_t r = 0; r < R; ++r) std::copy_n(acc.data() + r * D, D, P + r * stride + 2);
+    }
+  });
+
+  // Combine the chunks of each query row.
+  pool.parallel_for(heads * R, 4, [&](int64_t t0, int64_t t1) {
+    std::vector<float> acc(static_cast<size_t>(D));
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t hd = t / R, r = t % R, b = hd / Hkv, hk = hd % Hkv;
+      float mx = neg_inf;
+      for (int64_t c = 0; c < chunks; ++c)
+        mx = std::max(mx, part[static_cast<size_t>(((hd * chunks + c) * R + r) * stride)]);
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      float l = 0.0f;
+      if (mx != neg_inf) {
+        for (int64_t c = 0; c < chunks; ++c) {
+          const float* pr = part.data() + ((hd * chunks + c) * R + r) * stride;
+          if (pr[0] == neg_inf) continue;
+          const float w = std::exp(pr[0] - mx);
+          l += w * pr[1];
+          for (int64_t d = 0; d < D; ++d) acc[static_cast<size_t>(d)] += w * pr[2 + d];
+        }
+      }
+      const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+      const int64_t h = hk * group + r / Sq, i = r % Sq;
+      char* orow = attn_row(a.out, b, h, i);
+      for (int64_t d = 0; d < D; ++d)
+        store_f32(a.out.dtype, orow, d * a.out.strides[3], acc[static_cast<size_t>(d)] * inv);
+    }
+  });
+}
+
+}  // namespace porta::cpu
