@@ -1,0 +1,119 @@
+// attention against the float64 reference: head dims, GQA/MQA, causal with Sq < Skv,
+// ragged kv_lens (0 and past Skv), [B, S, H, D] caches via views, dtypes, decode.
+#include <cmath>
+
+#include "support/harness.h"
+
+namespace porta::test {
+namespace {
+
+class Attention : public DeviceTest {};
+
+struct AttnCase {
+  int64_t B, Hq, Hkv, Sq, Skv, D;
+  DType t;
+  bool causal = false;
+  std::vector<int32_t> lens;  // empty: none
+  bool bshd_cache = false;    // K/V stored [B, S, H, D]
+  Layout out_layout = Layout::contiguous;
+};
+
+// [B, H, S, D] values re-laid as [B, S, H, D] storage.
+HostTensor to_bshd(const HostTensor& x) {
+  const int64_t B = x.shape[0], H = x.shape[1], S = x.shape[2], D = x.shape[3];
+  HostTensor y({B, S, H, D});
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t s = 0; s < S; ++s)
+        for (int64_t d = 0; d < D; ++d) y[((b * S + s) * H + h) * D + d] = x[((b * H + h) * S + s) * D + d];
+  return y;
+}
+
+void run(Stream& s, const AttnCase& c, uint32_t seed) {
+  SCOPED_TRACE(::testing::Message() << "B=" << c.B << " Hq=" << c.Hq << " Hkv=" << c.Hkv << " Sq=" << c.Sq
+                                    << " Skv=" << c.Skv << " D=" << c.D << " " << dtype_name(c.t)
+                                    << " causal=" << c.causal << " lens=" << c.lens.size()
+                                    << " bshd=" << c.bshd_cache);
+  const HostTensor q = random({c.B, c.Hq, c.Sq, c.D}, c.t, seed);
+  const HostTensor k = random({c.B, c.Hkv, c.Skv, c.D}, c.t, seed + 1);
+  const HostTensor v = random({c.B, c.Hkv, c.Skv, c.D}, c.t, seed + 2);
+  Tensor Q = upload(s, q, c.t);
+  Tensor K = c.bshd_cache ? upload(s, to_bshd(k), c.t).transpose(1, 2) : upload(s, k, c.t);
+  Tensor V = c.bshd_cache ? upload(s, to_bshd(v), c.t).transpose(1, 2) : upload(s, v, c.t);
+  GuardedOutput out(s, {c.B, c.Hq, c.Sq, c.D}, c.t, c.out_layout);
+  Tensor lens;
+  ops::AttentionOptions o;
+  o.causal = c.causal;
+  if (!c.lens.empty()) {
+    lens = Tensor::from_host(s, DType::i32, {c.B}, c.lens.data());
+    o.kv_lens = &lens;
+  }
+  ops::attention(s, Q, K, V, out.tensor(), o);
+  const HostTensor want = ref::attention(q, k, v, c.causal, 1.0 / std::sqrt(static_cast<double>(c.D)),
+                                         c.lens.empty() ? nullptr : &c.lens);
+  // Rows that see no key are zero by definition, so ragged/causal cases are not "weak".
+  EXPECT_TRUE(close(out.result(s), want, OpClass::matmul, c.t, c.lens.empty() && c.Sq <= c.Skv));
+}
+
+TEST_P(Attention, HeadDims) {
+  Stream s(device());
+  uint32_t seed = 1000;
+  for (int64_t D : {64, 80, 96, 128, 256}) run(s, {1, 2, 2, 7, 33, D, DType::f32}, seed++);
+}
+
+TEST_P(Attention, PrefillShapesGqaAndCausal) {
+  Stream s(device());
+  uint32_t seed = 1100;
+  for (int64_t Sq : {1, 7, 33})
+    for (int64_t Skv : {1, 7, 33}) {
+      if (Sq > Skv) continue;
+      for (bool causal : {false, true}) run(s, {2, 4, 2, Sq, Skv, 64, DType::f32, causal}, seed++);
+    }
+  run(s, {1, 8, 1, 20, 40, 64, DType::f32, true}, seed++);  // MQA
+  run(s, {1, 8, 2, 50, 50, 128, DType::f32, true}, seed++);
+  run(s, {1, 4, 4, 100, 100, 80, DType::f32, false}, seed++);
+}
+
+TEST_P(Attention, RaggedKvLengths) {
+  Stream s(device());
+  AttnCase c{3, 4, 2, 5, 40, 64, DType::f32, false, {0, 17, 99}};
+  run(s, c, 1200);
+  c.causal = true;
+  run(s, c, 1201);
+  AttnCase d{3, 4, 1, 1, 300, 96, DType::f32, true, {300, 1, 123}};
+  run(s, d, 1202);
+}
+
+TEST_P(Attention, CacheLayoutsAndStridedOutput) {
+  Stream s(device());
+  AttnCase c{2, 4, 2, 9, 33, 64, DType::f32, true};
+  c.bshd_cache = true;
+  c.out_layout = Layout::padded;
+  run(s, c, 1300);
+  AttnCase d{1, 8, 2, 1, 200, 128, DType::f32};
+  d.bshd_cache = true;
+  run(s, d, 1301);
+}
+
+TEST_P(Attention, HalfPrecision) {
+  Stream s(device());
+  uint32_t seed = 1400;
+  for (DType t : {DType::f16, DType::bf16}) {
+    if (!supports(t)) continue;
+    run(s, {1, 4, 2, 33, 33, 128, t, true}, seed++);
+    run(s, {2, 8, 2, 1, 257, 64, t, false, {257, 100}}, seed++);
+    run(s, {1, 2, 1, 7, 20, 256, t, false}, seed++);
+  }
+}
+
+TEST_P(Attention, DecodeLongKv) {
+  Stream s(device());
+  run(s, {2, 8, 2, 1, 1000, 128, DType::f32}, 1500);
+  run(s, {1, 4, 4, 3, 1000, 64, DType::f32, true}, 1501);
+}
+
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Attention);
+PORTA_INSTANTIATE_ON_DEVICES(Attention);
+
+}  // namespace
+}  // namespace porta::test
