@@ -208,7 +208,9 @@ void gemm_small_m(ThreadPool& pool, const GemmKernels& K, const GemmArgs& g, con
         for (int64_t k = 0; k < Kd; ++k)
           arows[static_cast<size_t>(m * Kd + k)] = load_f32(a.t, a.at(m, k), 0);
     }
-    const int64_t chunk = b.rs == 1 ? 8 : 256;  // columns per task
+    // Columns per task: dot products need few; axpy over rows wants long contiguous runs
+    // of each B row, so one slice per thread.
+    const int64_t chunk = b.rs == 1 ? 8 : std::max<int64_t>(256, ((N + pool.size() - 1) / pool.size() + 63) / 64 * 64);
     const int64_t tasks = (N + chunk - 1) / chunk;
     pool.parallel_for(tasks, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(Kd * chunk / 64, 1)),
                       [&](int64_t t0, int64_t t1) {

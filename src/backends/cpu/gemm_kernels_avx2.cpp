@@ -76,21 +76,6 @@ void merge(const float* tile, float* c, int64_t ldc, float alpha, float beta) {
   }
 }
 
-// 8 elements of dtype t at p, as f32.
-inline __m256 load8(DType t, const void* p) {
-  switch (t) {
-    case DType::f16: return _mm256_cvtph_ps(_mm_loadu_si128(static_cast<const __m128i*>(p)));
-    case DType::bf16:
-      return _mm256_castsi256_ps(
-          _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(static_cast<const __m128i*>(p))), 16));
-    default: return _mm256_loadu_ps(static_cast<const float*>(p));
-  }
-}
-
-inline const char* advance(DType t, const void* p, int64_t n) {
-  return static_cast<const char*>(p) + n * static_cast<int64_t>(dtype_size(t));
-}
-
 void to_f32(DType t, const void* src, float* dst, int64_t n) {
   int64_t i = 0;
   // One loop per dtype so the conversion is not re-dispatched every 8 elements.
@@ -116,28 +101,61 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-float dot(const float* a, DType t, const void* b, int64_t n) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(),
-         s3 = _mm256_setzero_ps();
+// Loads of 8 elements of a fixed dtype, so dot/axpy loops carry no dtype dispatch.
+struct LoadF32 {
+  static __m256 at(const void* p, int64_t i) { return _mm256_loadu_ps(static_cast<const float*>(p) + i); }
+};
+struct LoadF16 {
+  static __m256 at(const void* p, int64_t i) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
+  }
+};
+struct LoadBF16 {
+  static __m256 at(const void* p, int64_t i) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(
+        _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i))),
+        16));
+  }
+};
+
+template <typename L>
+float dot_t(const float* a, DType t, const void* b, int64_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(t, advance(t, b, i)), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load8(t, advance(t, b, i + 8)), s1);
-    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), load8(t, advance(t, b, i + 16)), s2);
-    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), load8(t, advance(t, b, i + 24)), s3);
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), L::at(b, i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), L::at(b, i + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), L::at(b, i + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), L::at(b, i + 24), s3);
   }
-  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(t, advance(t, b, i)), s0);
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), L::at(b, i), s0);
   float s = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
   for (; i < n; ++i) s += a[i] * load_f32(t, b, i);
   return s;
 }
 
-void axpy(float alpha, DType t, const void* x, float* y, int64_t n) {
+float dot(const float* a, DType t, const void* b, int64_t n) {
+  switch (t) {
+    case DType::f16: return dot_t<LoadF16>(a, t, b, n);
+    case DType::bf16: return dot_t<LoadBF16>(a, t, b, n);
+    default: return dot_t<LoadF32>(a, t, b, n);
+  }
+}
+
+template <typename L>
+void axpy_t(float alpha, DType t, const void* x, float* y, int64_t n) {
   const __m256 av = _mm256_set1_ps(alpha);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, load8(t, advance(t, x, i)), _mm256_loadu_ps(y + i)));
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, L::at(x, i), _mm256_loadu_ps(y + i)));
   for (; i < n; ++i) y[i] += alpha * load_f32(t, x, i);
+}
+
+void axpy(float alpha, DType t, const void* x, float* y, int64_t n) {
+  switch (t) {
+    case DType::f16: return axpy_t<LoadF16>(alpha, t, x, y, n);
+    case DType::bf16: return axpy_t<LoadBF16>(alpha, t, x, y, n);
+    default: return axpy_t<LoadF32>(alpha, t, x, y, n);
+  }
 }
 
 }  // namespace
