@@ -41,6 +41,7 @@ const char* layout_name(Layout l) {
     case Layout::contiguous: return "contiguous";
     case Layout::padded: return "padded";
     case Layout::transposed: return "transposed";
+    case Layout::stepped: return "stepped";
   }
   return "?";
 }
@@ -92,9 +93,11 @@ Placement place(const std::vector<int64_t>& logical, Layout layout) {
   Shape store = p.shape;
   if (layout == Layout::padded) store[r - 1] += 3;
   if (layout == Layout::transposed) std::swap(store[r - 1], store[r - 2]);
+  if (layout == Layout::stepped) store[r - 1] *= 2;
   Shape cs = contiguous_strides(store);
   p.strides = cs;
   if (layout == Layout::transposed) std::swap(p.strides[r - 1], p.strides[r - 2]);
+  if (layout == Layout::stepped) p.strides[r - 1] = 2;
   p.storage_elems = store.numel();
   return p;
 }

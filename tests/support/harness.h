@@ -26,6 +26,7 @@ enum class Layout {
   contiguous,
   padded,      // rows of the last dim padded by 3 elements: non-contiguous, gaps between rows
   transposed,  // stored with the last two dims swapped and viewed through transpose (rank >= 2)
+  stepped,     // every other element of a twice-as-wide last dim (slice with step 2): inner stride 2
 };
 const char* layout_name(Layout l);
 
