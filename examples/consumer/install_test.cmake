@@ -4,7 +4,9 @@
 #     find_package(porta) and again with pkg-config
 #  3. run both consumers and the installed porta-info with PORTA_DEVICE=cpu
 # Inputs (-D): PORTA_BUILD_DIR CONSUMER_SOURCE_DIR WORK_DIR GENERATOR CXX_COMPILER
-#              [CXX_LAUNCHER] [CONFIG]
+#              [CXX_LAUNCHER] [CONFIG] [SANITIZE]
+# With SANITIZE=ON (a PORTA_SANITIZE build) the consumer is built with the same
+# sanitizers, since an ASan libporta needs the ASan runtime first in the executable.
 cmake_minimum_required(VERSION 3.22)
 
 foreach(v PORTA_BUILD_DIR CONSUMER_SOURCE_DIR WORK_DIR GENERATOR CXX_COMPILER)
@@ -54,6 +56,10 @@ get_filename_component(pc_dir "${pc_file}" DIRECTORY)
 
 set(common -G "${GENERATOR}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
     -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF)
+if(SANITIZE)
+  list(APPEND common "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-omit-frame-pointer"
+       "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
+endif()
 if(CXX_LAUNCHER)
   list(APPEND common -DCMAKE_CXX_COMPILER_LAUNCHER=${CXX_LAUNCHER})
 endif()
