@@ -11,9 +11,11 @@
 namespace porta::cpu {
 
 #if defined(PORTA_CPU_X86)
-namespace avx2 {
-void scores(const float* q, int64_t R, int64_t D, const float* k, int64_t ks, int64_t n, float* s);
-void accumulate(const float* p, int64_t R, int64_t n, const float* v, int64_t vs, int64_t D, float* acc);
+namespace avx2 {  // attention_blocks_avx2.cpp
+bool supports(DType t, int64_t D);
+void scores(DType t, const float* q, int64_t R, int64_t D, const void* k, int64_t ks, int64_t n, float* s);
+void accumulate(DType t, const float* p, int64_t R, int64_t n, const void* v, int64_t vs, int64_t D,
+                float* acc);
 }  // namespace avx2
 #endif
 
@@ -26,17 +28,18 @@ namespace {
 constexpr int64_t kMinChunk = 256;  // keys per task at least (amortises the partial's write)
 constexpr int64_t kBlock = 32;      // keys converted and scored together
 
-struct BlockKernels {
-  void (*scores)(const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*);
-  void (*accumulate)(const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*);
-};
-
-BlockKernels block_kernels() {
+// AVX2 kernels read K/V rows in place in their own dtype; the portable ones read f32
+// rows, converted into scratch first.
+bool use_avx2(const AttentionArgs& a) {
 #if defined(PORTA_CPU_X86)
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    return {&avx2::scores, &avx2::accumulate};
+  static const bool cpu_ok =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  return cpu_ok && a.k.dtype == a.v.dtype && a.k.strides[3] == 1 && a.v.strides[3] == 1 &&
+         avx2::supports(a.k.dtype, a.k.shape[3]);
+#else
+  (void)a;
+  return false;
 #endif
-  return {&generic::decode_scores, &generic::decode_accumulate};
 }
 
 void load_row_f32(const GemmKernels& K, const TensorArg& t, const char* p, int64_t D, float* out) {
@@ -50,7 +53,7 @@ void load_row_f32(const GemmKernels& K, const TensorArg& t, const char* p, int64
 
 void attention_decode(ThreadPool& pool, const AttentionArgs& a) {
   const GemmKernels& K = gemm_kernels();
-  static const BlockKernels blocks = block_kernels();
+  const bool fast = use_avx2(a);
   const int64_t B = a.q.shape[0], Hq = a.q.shape[1], Sq = a.q.shape[2], D = a.q.shape[3];
   const int64_t Hkv = a.k.shape[1], Skv = a.k.shape[2], group = Hq / Hkv;
   const int64_t R = group * Sq;  // query rows sharing one kv head
@@ -63,8 +66,7 @@ void attention_decode(ThreadPool& pool, const AttentionArgs& a) {
   // Partials per (head, chunk, row): running max m, sum l, then D accumulators.
   const int64_t stride = D + 2;
   std::vector<float> part(static_cast<size_t>(heads * chunks * R * stride));
-  const bool k_direct = a.k.dtype == DType::f32 && a.k.strides[3] == 1;
-  const bool v_direct = a.v.dtype == DType::f32 && a.v.strides[3] == 1;
+  const int64_t row_bytes = D * static_cast<int64_t>(dtype_size(a.k.dtype));
 
   pool.parallel_for(heads * chunks, 1, [&](int64_t t0, int64_t t1) {
     std::vector<float> q(static_cast<size_t>(R * D)), kb(static_cast<size_t>(kBlock * D)),
@@ -85,24 +87,27 @@ void attention_decode(ThreadPool& pool, const AttentionArgs& a) {
       }
       for (int64_t k0 = j0; k0 < j1; k0 += kBlock) {
         const int64_t n = std::min(kBlock, j1 - k0);
-        // f32 rows with unit stride are read in place; other layouts are converted into scratch.
-        const float *kp = kb.data(), *vp = vb.data();
-        int64_t ks = D, vs = D;
-        if (k_direct) {
-          kp = reinterpret_cast<const float*>(attn_row(a.k, b, hk, k0));
-          ks = a.k.strides[2];
+        // Decode is a stream over K/V: ask for the next block now so its DRAM latency overlaps
+        // this block's math (the hardware prefetcher alone leaves two threads latency-bound).
+        for (int64_t j = k0 + kBlock; j < std::min(j1, k0 + 2 * kBlock); ++j) {
+          const char* kr = attn_row(a.k, b, hk, j);
+          const char* vr = attn_row(a.v, b, hk, j);
+          for (int64_t off = 0; off < row_bytes; off += 64) {
+            __builtin_prefetch(kr + off);
+            __builtin_prefetch(vr + off);
+          }
+        }
+        if (fast) {
+#if defined(PORTA_CPU_X86)
+          avx2::scores(a.k.dtype, q.data(), R, D, attn_row(a.k, b, hk, k0), a.k.strides[2], n, s.data());
+#endif
         } else {
-          for (int64_t j = 0; j < n; ++j)
+          for (int64_t j = 0; j < n; ++j) {
             load_row_f32(K, a.k, attn_row(a.k, b, hk, k0 + j), D, kb.data() + j * D);
-        }
-        if (v_direct) {
-          vp = reinterpret_cast<const float*>(attn_row(a.v, b, hk, k0));
-          vs = a.v.strides[2];
-        } else {
-          for (int64_t j = 0; j < n; ++j)
             load_row_f32(K, a.v, attn_row(a.v, b, hk, k0 + j), D, vb.data() + j * D);
+          }
+          generic::decode_scores(q.data(), R, D, kb.data(), D, n, s.data());
         }
-        blocks.scores(q.data(), R, D, kp, ks, n, s.data());
         for (int64_t r = 0; r < R; ++r) {  // online softmax, one rescale per block
           float* sr = s.data() + r * n;
           float* pr = P + r * stride;
@@ -125,7 +130,14 @@ void attention_decode(ThreadPool& pool, const AttentionArgs& a) {
           if (corr != 1.0f)
             for (int64_t d = 0; d < D; ++d) acc[static_cast<size_t>(r * D + d)] *= corr;
         }
-        blocks.accumulate(s.data(), R, n, vp, vs, D, acc.data());
+        if (fast) {
+#if defined(PORTA_CPU_X86)
+          avx2::accumulate(a.v.dtype, s.data(), R, n, attn_row(a.v, b, hk, k0), a.v.strides[2], D,
+                           acc.data());
+#endif
+        } else {
+          generic::decode_accumulate(s.data(), R, n, vb.data(), D, D, acc.data());
+        }
       }
       for (int64_t r = 0; r < R; ++r) std::copy_n(acc.data() + r * D, D, P + r * stride + 2);
     }

@@ -7,9 +7,15 @@
 
 #include "backends/cpu/dtype_io.h"
 #include "backends/cpu/gemm_kernels.h"
+#include "backends/cpu/simd_avx2.h"
 
 namespace porta::cpu {
 namespace {
+
+using simd::hsum;
+using simd::LoadBF16;
+using simd::LoadF16;
+using simd::LoadF32;
 
 constexpr int kMr = 6, kNr = 16;
 
@@ -94,33 +100,10 @@ void to_f32(DType t, const void* src, float* dst, int64_t n) {
   for (; i < n; ++i) dst[i] = load_f32(t, src, i);
 }
 
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-// Loads of 8 elements of a fixed dtype, so dot/axpy loops carry no dtype dispatch.
-struct LoadF32 {
-  static __m256 at(const void* p, int64_t i) { return _mm256_loadu_ps(static_cast<const float*>(p) + i); }
-};
-struct LoadF16 {
-  static __m256 at(const void* p, int64_t i) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
-  }
-};
-struct LoadBF16 {
-  static __m256 at(const void* p, int64_t i) {
-    return _mm256_castsi256_ps(_mm256_slli_epi32(
-        _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i))),
-        16));
-  }
-};
-
 template <typename L>
 float dot_t(const float* a, DType t, const void* b, int64_t n) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(),
+         s3 = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
     s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), L::at(b, i), s0);
@@ -146,7 +129,8 @@ template <typename L>
 void axpy_t(float alpha, DType t, const void* x, float* y, int64_t n) {
   const __m256 av = _mm256_set1_ps(alpha);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, L::at(x, i), _mm256_loadu_ps(y + i)));
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, L::at(x, i), _mm256_loadu_ps(y + i)));
   for (; i < n; ++i) y[i] += alpha * load_f32(t, x, i);
 }
 
