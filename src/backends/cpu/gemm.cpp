@@ -1,191 +1,234 @@
-// cpu GEMM driver: BLIS-style blocking (jc -> pc -> ic -> jr -> ir) around a packed
-// register-tile micro-kernel, a streaming path for small M (decode), and the epilogue
-// (alpha, beta, bias, activation, dtype and strides of C).
+// cpu GEMM driver: C = act(alpha * A.B + beta * C + bias) over strided batches.
 //
-// Threads split the (batch, M, N) space into independent tasks, so each task runs a
-// sequential blocked GEMM with its own packing buffers and no barriers.
+// Large products follow BLIS: jc (nc columns) -> pc (kc depth) -> ic (mc rows) -> jr -> ir
+// around a packed register-tile micro-kernel (gemm_microkernel.h). The threads of a team
+// pack each kc x nc panel of B together (double-buffered, one barrier per panel), then
+// each computes its own rows (or panel columns, when M is short) from its own packed A.
+// Small M (decode) streams B once without packing. Many small entries of a batch run one
+// per thread. Partial sums over K live in C when C is f32 with unit column stride, else
+// in a per-thread f32 workspace; the epilogue (bias, activation, dtype) runs on the last
+// K block while the tile is still in cache.
 #include <algorithm>
-#include <cmath>
+#include <atomic>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <string>
+#include <thread>
 #include <vector>
 
+#include "backends/cpu/convert.h"
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/dtype_io.h"
-#include "backends/cpu/gemm_kernels.h"
+#include "backends/cpu/gemm_microkernel.h"
+#include "backends/cpu/gemm_pack.h"
 
 namespace porta::cpu {
 namespace {
 
-/// A strided matrix of one batch entry: element (r, c) at base + (r*rs + c*cs) elements.
-struct Mat {
-  const char* base;
-  DType t;
-  int64_t rs, cs;
-  int64_t es() const { return static_cast<int64_t>(dtype_size(t)); }
-  const char* at(int64_t r, int64_t c) const { return base + (r * rs + c * cs) * es(); }
+constexpr int64_t kSmallM = 16;            // rows up to which B is streamed unpacked
+constexpr int64_t kWorkspaceRows = 1024;   // rows per thread of the f32 workspace (non-f32 C)
+constexpr int64_t kWorkspaceCols = 1024;   // panel width used with the workspace
+constexpr int64_t kSmallAccFloats = 4096;  // small-M accumulators per task (16 KiB, L1)
+
+/// 64-byte aligned float scratch that only grows; one per thread (thread_local) or per call.
+class AlignedScratch {
+ public:
+  float* get(int64_t n) {
+    if (n > size_) {
+      const auto bytes = static_cast<size_t>((n * 4 + 63) / 64 * 64);
+      void* p = std::aligned_alloc(64, bytes);
+      if (!p)
+        throw Error(Errc::out_of_memory,
+                    "gemm: cannot allocate " + std::to_string(bytes) + " bytes of packing scratch");
+      data_.reset(static_cast<float*>(p));
+      size_ = n;
+    }
+    return data_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data_;
+  int64_t size_ = 0;
 };
 
-Mat mat(const TensorArg& x, int64_t batch) {
-  const auto es = static_cast<int64_t>(dtype_size(x.dtype));
-  return {x.host<char>() + batch * x.strides[0] * es, x.dtype, x.strides[1], x.strides[2]};
-}
-
-inline float activate(ops::Activation act, float v) {
-  switch (act) {
-    case ops::Activation::none: return v;
-    case ops::Activation::relu: return v > 0.0f ? v : 0.0f;
-    case ops::Activation::gelu: {
-      const float k = 0.7978845608028654f;
-      return 0.5f * v * (1.0f + std::tanh(k * (v + 0.044715f * v * v * v)));
+/// Sense-reversing barrier for a team of `n` pool threads; spins briefly, then yields
+/// (the cores may be shared with other work).
+class SpinBarrier {
+ public:
+  void wait(int n) {
+    const unsigned phase = phase_.load(std::memory_order_acquire);
+    if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == n) {
+      arrived_.store(0, std::memory_order_relaxed);
+      phase_.store(phase + 1u, std::memory_order_release);
+      return;
     }
-    case ops::Activation::silu: return v / (1.0f + std::exp(-v));
-  }
-  return v;
-}
-
-/// Float aligned scratch, grown on demand and reused across calls on this thread.
-float* scratch(std::vector<float>& v, int64_t n) {
-  if (static_cast<int64_t>(v.size()) < n + 16) v.resize(static_cast<size_t>(n + 16));
-  auto p = reinterpret_cast<uintptr_t>(v.data());
-  return reinterpret_cast<float*>((p + 63) & ~uintptr_t(63));
-}
-
-// A block rows [m0, m0+mc) x depth [k0, k0+kc) into MR-row panels, k-major, zero-padded.
-void pack_a(const GemmKernels& K, const Mat& a, int64_t m0, int64_t mc, int64_t k0, int64_t kc, float* dst,
-            float* row) {
-  const int mr = K.tiles.mr;
-  for (int64_t p = 0; p * mr < mc; ++p) {
-    float* panel = dst + p * kc * mr;
-    const int rows = static_cast<int>(std::min<int64_t>(mr, mc - p * mr));
-    if (a.rs == 1 && rows == mr) {  // columns of the panel are contiguous (transposed A)
-      for (int64_t k = 0; k < kc; ++k) K.to_f32(a.t, a.at(m0 + p * mr, k0 + k), panel + k * mr, mr);
-      continue;
-    }
-    for (int i = 0; i < mr; ++i) {
-      if (i >= rows) {
-        for (int64_t k = 0; k < kc; ++k) panel[k * mr + i] = 0.0f;
-        continue;
-      }
-      const int64_t r = m0 + p * mr + i;
-      if (a.cs == 1) {
-        K.to_f32(a.t, a.at(r, k0), row, kc);
-        for (int64_t k = 0; k < kc; ++k) panel[k * mr + i] = row[k];
-      } else {
-        for (int64_t k = 0; k < kc; ++k) panel[k * mr + i] = load_f32(a.t, a.at(r, k0 + k), 0);
-      }
+    for (int spin = 0; phase_.load(std::memory_order_acquire) == phase; ++spin) {
+      if (spin > 4000) std::this_thread::yield();
+#if defined(PORTA_CPU_X86)
+      else
+        __builtin_ia32_pause();
+#endif
     }
   }
+
+  /// A thread could not start (allocation failed); the others see it after the next wait.
+  void fail() { failed_.store(true, std::memory_order_relaxed); }
+  bool failed() const { return failed_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int> arrived_{0};
+  std::atomic<unsigned> phase_{0};
+  std::atomic<bool> failed_{false};
+};
+
+/// Start of part i of `parts` over [0, extent), cut at multiples of `align`.
+int64_t split(int64_t extent, int64_t parts, int64_t align, int64_t i) {
+  const int64_t units = (extent + align - 1) / align;
+  return std::min(extent, units * i / parts * align);
 }
 
-// B panel depth [k0, k0+kc) x cols [n0, n0+nc) into NR-column panels, k-major, zero-padded.
-void pack_b(const GemmKernels& K, const Mat& b, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst,
-            float* row) {
-  const int nr = K.tiles.nr;
-  const int64_t panels = (nc + nr - 1) / nr;
-  if (b.cs == 1) {  // rows of B are contiguous: convert a row, deal it out to the panels
-    for (int64_t k = 0; k < kc; ++k) {
-      K.to_f32(b.t, b.at(k0 + k, n0), row, nc);
-      for (int64_t p = 0; p < panels; ++p) {
-        float* out = dst + p * kc * nr + k * nr;
-        const int64_t cols = std::min<int64_t>(nr, nc - p * nr);
-        std::copy_n(row + p * nr, cols, out);
-        std::fill(out + cols, out + nr, 0.0f);
-      }
-    }
-    return;
-  }
-  for (int64_t p = 0; p < panels; ++p) {
-    float* panel = dst + p * kc * nr;
-    const int64_t cols = std::min<int64_t>(nr, nc - p * nr);
-    for (int64_t j = 0; j < nr; ++j) {
-      if (j >= cols) {
-        for (int64_t k = 0; k < kc; ++k) panel[k * nr + j] = 0.0f;
-        continue;
-      }
-      if (b.rs == 1) {  // columns contiguous (weights stored [N, K])
-        K.to_f32(b.t, b.at(k0, n0 + p * nr + j), row, kc);
-        for (int64_t k = 0; k < kc; ++k) panel[k * nr + j] = row[k];
-      } else {
-        for (int64_t k = 0; k < kc; ++k) panel[k * nr + j] = load_f32(b.t, b.at(k0 + k, n0 + p * nr + j), 0);
-      }
-    }
-  }
-}
+/// One matrix product of the batch (several batch entries when B is shared and A and C
+/// rows continue from one entry to the next: then they fold into M).
+struct Entry {
+  GemmMatrix a, b, c;
+  int64_t M;
+};
 
-struct Epilogue {
+/// What every part of the call shares.
+struct Call {
+  const GemmMicrokernel& kern;
   const GemmArgs& g;
-  Mat c;  // destination of this batch entry
-  std::vector<float> bias;
-  /// No bias and no activation: the last K block needs no per-element work.
-  bool plain() const { return bias.empty() && g.activation == ops::Activation::none; }
-  float finish(float v, int64_t col) const {
-    if (!bias.empty()) v += bias[static_cast<size_t>(col)];
-    return activate(g.activation, v);
+  int64_t N, K;
+  const float* bias;  // f32 [N] or null
+  bool epilogue;      // bias or activation present
+
+  /// C rows [r0, r0+rows) x columns [c0, c0+cols) = act(src + beta*C_old + bias), where
+  /// src (f32, row stride lds) already holds alpha*A.B. tmp holds 2*cols floats.
+  void finish(const Entry& e, const float* src, int64_t lds, int64_t r0, int64_t rows, int64_t c0,
+              int64_t cols, float* tmp) const {
+    const DType ct = e.c.dtype;
+    float* old = tmp + cols;
+    for (int64_t i = 0; i < rows; ++i) {
+      const int64_t r = r0 + i;
+      std::copy_n(src + i * lds, cols, tmp);
+      if (g.beta != 0.0f) {
+        if (e.c.cs == 1)
+          convert_row_to_f32(ct, e.c.at(r, c0), old, cols);
+        else
+          for (int64_t j = 0; j < cols; ++j) old[j] = load_f32(ct, e.c.at(r, c0 + j), 0);
+        for (int64_t j = 0; j < cols; ++j) tmp[j] += g.beta * old[j];
+      }
+      if (epilogue) kern.bias_act(tmp, cols, bias ? bias + c0 : nullptr, g.activation);
+      char* dst = const_cast<char*>(e.c.at(r, c0));
+      if (e.c.cs == 1)
+        convert_row_from_f32(ct, tmp, dst, cols);
+      else
+        for (int64_t j = 0; j < cols; ++j) store_f32(ct, const_cast<char*>(e.c.at(r, c0 + j)), 0, tmp[j]);
+    }
   }
-  float old(int64_t r, int64_t col) const {
-    return g.beta != 0.0f ? g.beta * load_f32(c.t, c.at(r, col), 0) : 0.0f;
-  }
-  void store(int64_t r, int64_t col, float v) const { store_f32(c.t, const_cast<char*>(c.at(r, col)), 0, v); }
 };
 
-// One task: rows [m0, m1) and cols [n0, n1) of batch entry `bi`, sequential.
-void gemm_block(const GemmKernels& K, const GemmArgs& g, const Epilogue& ep, int64_t bi, int64_t m0,
-                int64_t m1, int64_t n0, int64_t n1) {
-  thread_local std::vector<float> a_buf, b_buf, row_buf, work_buf;
-  const auto& T = K.tiles;
-  const Mat a = mat(g.a, bi), b = mat(g.b, bi);
-  const int64_t Kd = g.a.shape[2];
-  const int64_t mcap = ((std::min(T.mc, m1 - m0) + T.mr - 1) / T.mr) * T.mr;
-  const int64_t ncap = ((std::min(T.nc, n1 - n0) + T.nr - 1) / T.nr) * T.nr;
-  float* ap = scratch(a_buf, mcap * T.kc);
-  float* bp = scratch(b_buf, ncap * T.kc);
-  float* row = scratch(row_buf, std::max(T.kc, T.nc) + 64);
-  // Partial sums between K blocks: in C itself when C is f32 with unit column stride,
-  // else in an f32 workspace (rows of this task x one column panel).
-  const bool direct = ep.c.t == DType::f32 && ep.c.cs == 1;
-  const bool multi_k = Kd > T.kc;
-  float* work = (!direct && multi_k) ? scratch(work_buf, (m1 - m0) * ncap) : nullptr;
-  alignas(64) float tile[8 * 32];
+// ---------------------------------------------------------------------------
+// Packed, blocked path
 
-  for (int64_t jc = n0; jc < n1; jc += T.nc) {
-    const int64_t nc = std::min(T.nc, n1 - jc);
-    for (int64_t pc = 0; pc < Kd; pc += T.kc) {
-      const int64_t kc = std::min(T.kc, Kd - pc);
-      const bool first = pc == 0, last = pc + kc == Kd;
-      pack_b(K, b, pc, kc, jc, nc, bp, row);
-      for (int64_t ic = m0; ic < m1; ic += T.mc) {
-        const int64_t mc = std::min(T.mc, m1 - ic);
-        pack_a(K, a, ic, mc, pc, kc, ap, row);
-        for (int64_t jr = 0; jr < nc; jr += T.nr) {
-          const int64_t cols = std::min<int64_t>(T.nr, nc - jr);
-          for (int64_t ir = 0; ir < mc; ir += T.mr) {
-            const int64_t rows = std::min<int64_t>(T.mr, mc - ir);
-            K.micro(kc, ap + (ir / T.mr) * kc * T.mr, bp + (jr / T.nr) * kc * T.nr, tile);
-            if (direct && rows == T.mr && cols == T.nr && (!last || ep.plain())) {
-              // Hot path: whole tile straight into f32 C, vectorised.
-              float* c = reinterpret_cast<float*>(const_cast<char*>(ep.c.at(ic + ir, jc + jr)));
-              K.merge(tile, c, ep.c.rs, g.alpha, first ? g.beta : 1.0f);
-              continue;
-            }
-            for (int64_t i = 0; i < rows; ++i) {
-              const int64_t r = ic + ir + i;
-              const float* t = tile + i * T.nr;
-              float* direct_row =
-                  direct ? reinterpret_cast<float*>(const_cast<char*>(ep.c.at(r, jc + jr))) : nullptr;
-              float* work_row = work ? work + (r - m0) * ncap + jr : nullptr;
-              for (int64_t j = 0; j < cols; ++j) {
-                const int64_t col = jc + jr + j;
-                float v = g.alpha * t[j];
-                if (first)
-                  v += ep.old(r, col);
-                else
-                  v += direct ? direct_row[j] : work_row[j];
-                if (last)
-                  ep.store(r, col, ep.finish(v, col));
-                else if (direct)
-                  direct_row[j] = v;
-                else
-                  work_row[j] = v;
+/// Runs one entry on a team of `nth` threads (this is thread `tid`). b_pack points to two
+/// kc x nc buffers shared by the team; bar is null when nth == 1.
+void blocked(const Call& x, const Entry& e, int tid, int nth, SpinBarrier* bar, float* b_pack) {
+  const GemmTileSizes& T = x.kern.tiles;
+  const int64_t M = e.M, N = x.N, K = x.K;
+  const bool direct = e.c.dtype == DType::f32 && e.c.cs == 1;
+  const bool single_k = K <= T.kc;
+  const bool workspace = !direct && !single_k;
+  const int64_t nc = workspace ? std::min<int64_t>(T.nc, kWorkspaceCols / T.nr * T.nr) : T.nc;
+  const int64_t pass_rows = workspace ? kWorkspaceRows * nth : M;
+
+  // Scratch first, and every thread learns whether all got theirs before any barrier
+  // that a failed thread would never reach.
+  thread_local AlignedScratch a_scratch, w_scratch, tmp_scratch;
+  float *a_pack = nullptr, *tmp = nullptr, *work = nullptr;
+  std::exception_ptr error;
+  try {
+    a_pack = a_scratch.get(T.mc * T.kc);
+    tmp = tmp_scratch.get(2 * T.nr + T.mr * T.nr);
+    // Rows per thread: <= kWorkspaceRows when rows are split, < 4*mr*nth otherwise.
+    if (workspace) work = w_scratch.get((std::max<int64_t>(kWorkspaceRows, 4 * T.mr * nth) + T.mr) * nc);
+  } catch (...) {
+    error = std::current_exception();
+    if (bar) bar->fail();
+  }
+  if (bar) bar->wait(nth);
+  if (error) std::rethrow_exception(error);
+  if (bar && bar->failed()) return;
+  float* edge = tmp + 2 * T.nr;  // mr x nr tile for edges and the single-K epilogue
+  const int64_t panel_floats = T.kc * ((std::min(nc, N) + T.nr - 1) / T.nr * T.nr);
+  int64_t step = 0;  // (jc, pc) steps so far: picks the B buffer
+
+  for (int64_t m_pass = 0; m_pass < M; m_pass += pass_rows) {
+    const int64_t ms = std::min(pass_rows, M - m_pass);
+    // Thread grid: split rows when each thread gets a few register tiles, else columns.
+    int gm = nth;
+    while (gm > 1 && (nth % gm != 0 || ms / gm < 4 * T.mr)) --gm;
+    const int gn = nth / gm;
+    const int64_t r0 = m_pass + split(ms, gm, T.mr, tid / gn),
+                  r1 = m_pass + split(ms, gm, T.mr, tid / gn + 1);
+
+    for (int64_t jc = 0; jc < N; jc += nc) {
+      const int64_t ncur = std::min(nc, N - jc), panels = (ncur + T.nr - 1) / T.nr;
+      const int64_t p0 = split(panels, gn, 1, tid % gn), p1 = split(panels, gn, 1, tid % gn + 1);
+      for (int64_t pc = 0; pc < K; pc += T.kc, ++step) {
+        const int64_t kc = std::min(T.kc, K - pc);
+        const bool first = pc == 0, last = pc + kc == K;
+        float* bp = b_pack + (step & 1) * panel_floats;
+        const int64_t q0 = panels * tid / nth, q1 = panels * (tid + 1) / nth;
+        if (q0 < q1)
+          gemm_pack_b(e.b, pc, kc, jc + q0 * T.nr, std::min(ncur - q0 * T.nr, (q1 - q0) * T.nr), T.nr,
+                      bp + q0 * kc * T.nr);
+        // Double buffering: after this barrier nobody still reads the buffer packed next.
+        if (bar) bar->wait(nth);
+        const float beta = first ? (direct ? x.g.beta : 0.0f) : 1.0f;
+        for (int64_t ic = r0; ic < r1; ic += T.mc) {
+          const int64_t mc = std::min(T.mc, r1 - ic);
+          gemm_pack_a(e.a, ic, mc, pc, kc, T.mr, a_pack);
+          for (int64_t jp = p0; jp < p1; ++jp) {
+            const int64_t j = jc + jp * T.nr, cols = std::min<int64_t>(T.nr, N - j);
+            const float* bpanel = bp + jp * kc * T.nr;
+            for (int64_t ir = 0; ir < mc; ir += T.mr) {
+              const int64_t r = ic + ir, rows = std::min<int64_t>(T.mr, mc - ir);
+              const float* apanel = a_pack + ir * kc;
+              if (!direct && single_k) {  // one pass: tile -> epilogue -> C
+                x.kern.tile(kc, apanel, bpanel, edge, T.nr, x.g.alpha, 0.0f);
+                x.finish(e, edge, T.nr, r, rows, j, cols, tmp);
+                continue;
               }
+              float* dst;
+              int64_t ldd;
+              if (direct) {
+                dst = reinterpret_cast<float*>(const_cast<char*>(e.c.at(r, j)));
+                ldd = e.c.rs;
+              } else {
+                ldd = (p1 - p0) * T.nr;
+                dst = work + (r - r0) * ldd + (jp - p0) * T.nr;
+              }
+              if (rows == T.mr && cols == T.nr) {
+                x.kern.tile(kc, apanel, bpanel, dst, ldd, x.g.alpha, beta);
+              } else {
+                x.kern.tile(kc, apanel, bpanel, edge, T.nr, x.g.alpha, 0.0f);
+                for (int64_t i = 0; i < rows; ++i)
+                  for (int64_t jj = 0; jj < cols; ++jj) {
+                    float& d = dst[i * ldd + jj];
+                    d = edge[i * T.nr + jj] + (beta != 0.0f ? beta * d : 0.0f);
+                  }
+              }
+              if (!last) continue;
+              if (!direct)
+                x.finish(e, dst, ldd, r, rows, j, cols, tmp);
+              else if (x.epilogue)
+                for (int64_t i = 0; i < rows; ++i)
+                  x.kern.bias_act(dst + i * ldd, cols, x.bias ? x.bias + j : nullptr, x.g.activation);
             }
           }
         }
@@ -194,95 +237,107 @@ void gemm_block(const GemmKernels& K, const GemmArgs& g, const Epilogue& ep, int
   }
 }
 
-// Small M (decode): stream B once, converting on the fly; parallel over N.
-void gemm_small_m(ThreadPool& pool, const GemmKernels& K, const GemmArgs& g, const Epilogue& proto) {
-  const int64_t batch = g.c.shape[0], M = g.a.shape[1], Kd = g.a.shape[2], N = g.b.shape[2];
-  for (int64_t bi = 0; bi < batch; ++bi) {
-    const Mat a = mat(g.a, bi), b = mat(g.b, bi);
-    Epilogue ep{g, mat(g.c, bi), proto.bias};
-    std::vector<float> arows(static_cast<size_t>(M * Kd));
+// ---------------------------------------------------------------------------
+// Small-M path: B streamed once, unpacked, converted in registers.
+
+void small_m(const Call& x, const Entry& e, int64_t n0, int64_t n1) {
+  const int64_t M = e.M, K = x.K;
+  thread_local AlignedScratch a_scratch, acc_scratch, tmp_scratch;
+  const float* a = reinterpret_cast<const float*>(e.a.base);
+  int64_t lda = e.a.rs;
+  if (e.a.dtype != DType::f32 || e.a.cs != 1) {
+    float* conv = a_scratch.get(M * K);
     for (int64_t m = 0; m < M; ++m) {
-      if (a.cs == 1)
-        K.to_f32(a.t, a.at(m, 0), arows.data() + m * Kd, Kd);
+      if (e.a.cs == 1)
+        convert_row_to_f32(e.a.dtype, e.a.at(m, 0), conv + m * K, K);
       else
-        for (int64_t k = 0; k < Kd; ++k)
-          arows[static_cast<size_t>(m * Kd + k)] = load_f32(a.t, a.at(m, k), 0);
+        for (int64_t k = 0; k < K; ++k) conv[m * K + k] = load_f32(e.a.dtype, e.a.at(m, k), 0);
     }
-    // Columns per task: dot products need few; axpy over rows wants long contiguous runs
-    // of each B row, so one slice per thread.
-    const int64_t chunk = b.rs == 1 ? 8 : std::max<int64_t>(256, ((N + pool.size() - 1) / pool.size() + 63) / 64 * 64);
-    const int64_t tasks = (N + chunk - 1) / chunk;
-    pool.parallel_for(tasks, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(Kd * chunk / 64, 1)),
-                      [&](int64_t t0, int64_t t1) {
-                        std::vector<float> acc(static_cast<size_t>(M * chunk));
-                        for (int64_t t = t0; t < t1; ++t) {
-                          const int64_t c0 = t * chunk, cols = std::min(chunk, N - c0);
-                          if (b.rs == 1) {  // columns of B contiguous along K: dot products
-                            for (int64_t j = 0; j < cols; ++j)
-                              for (int64_t m = 0; m < M; ++m)
-                                acc[static_cast<size_t>(m * chunk + j)] =
-                                    K.dot(arows.data() + m * Kd, b.t, b.at(0, c0 + j), Kd);
-                          } else {  // rows of B contiguous: axpy over K
-                            std::fill(acc.begin(), acc.end(), 0.0f);
-                            for (int64_t k = 0; k < Kd; ++k)
-                              for (int64_t m = 0; m < M; ++m)
-                                K.axpy(arows[static_cast<size_t>(m * Kd + k)], b.t, b.at(k, c0),
-                                       acc.data() + m * chunk, cols);
-                          }
-                          for (int64_t m = 0; m < M; ++m)
-                            for (int64_t j = 0; j < cols; ++j) {
-                              const float v =
-                                  g.alpha * acc[static_cast<size_t>(m * chunk + j)] + ep.old(m, c0 + j);
-                              ep.store(m, c0 + j, ep.finish(v, c0 + j));
-                            }
-                        }
-                      });
+    a = conv;
+    lda = K;
   }
+  const bool by_cols = e.b.rs == 1 && (e.b.cs != 1 || x.N < 8);  // dot products along K
+  const int64_t width = std::max<int64_t>(16, kSmallAccFloats / M / 16 * 16);
+  float* acc = acc_scratch.get(M * width);
+  float* tmp = tmp_scratch.get(2 * width);
+  for (int64_t j = n0; j < n1; j += width) {
+    const int64_t n = std::min(width, n1 - j);
+    if (by_cols)
+      x.kern.small_m_cols(M, K, a, lda, e.b.dtype, e.b.at(0, j), e.b.cs, n, acc, width);
+    else
+      x.kern.small_m_rows(M, K, a, lda, e.b.dtype, e.b.at(0, j), e.b.rs, n, acc, width);
+    for (int64_t i = 0; i < M * width; i += width)  // alpha first: finish() adds beta*C
+      for (int64_t jj = 0; jj < n; ++jj) acc[i + jj] *= x.g.alpha;
+    x.finish(e, acc, width, 0, M, j, n, tmp);
+  }
+}
+
+GemmMatrix matrix(const TensorArg& t, int64_t bi) {
+  const auto es = static_cast<int64_t>(dtype_size(t.dtype));
+  return {t.host<char>() + bi * t.strides[0] * es, t.dtype, t.strides[1], t.strides[2]};
 }
 
 }  // namespace
 
 void gemm(ThreadPool& pool, const GemmArgs& g) {
-  const GemmKernels& K = gemm_kernels();
-  const int64_t batch = g.c.shape[0], M = g.c.shape[1], N = g.c.shape[2];
-  Epilogue proto{g, mat(g.c, 0), {}};
-  if (g.bias) {
-    proto.bias.resize(static_cast<size_t>(N));
-    for (int64_t n = 0; n < N; ++n)
-      proto.bias[static_cast<size_t>(n)] =
-          load_f32(g.bias->dtype, g.bias->host<char>(), n * g.bias->strides[0]);
-  }
-  const Mat b0 = mat(g.b, 0);
-  if (M <= 4 && (b0.rs == 1 || b0.cs == 1)) return gemm_small_m(pool, K, g, proto);
+  const GemmMicrokernel& kern = gemm_microkernel();
+  const int64_t batch = g.c.shape[0], M = g.c.shape[1], N = g.c.shape[2], K = g.a.shape[2];
 
-  // Tasks: batch entries first, then split the larger of M and N into tile-aligned parts.
-  const int64_t threads = pool.size();
-  int64_t gm = 1, gn = 1;
-  if (batch < threads) {
-    const int64_t parts = (threads + batch - 1) / batch;
-    const int64_t max_m = (M + K.tiles.mr - 1) / K.tiles.mr, max_n = (N + K.tiles.nr - 1) / K.tiles.nr;
-    if (N >= M) {
-      gn = std::min(parts, max_n);
-      gm = std::min((parts + gn - 1) / gn, max_m);
-    } else {
-      gm = std::min(parts, max_m);
-      gn = std::min((parts + gm - 1) / gm, max_n);
-    }
+  std::vector<float> bias;
+  if (g.bias) {
+    bias.resize(static_cast<size_t>(N));
+    for (int64_t n = 0; n < N; ++n)
+      bias[static_cast<size_t>(n)] = load_f32(g.bias->dtype, g.bias->host<char>(), n * g.bias->strides[0]);
   }
-  auto split = [](int64_t extent, int64_t parts, int64_t align, int64_t i) {
-    const int64_t units = (extent + align - 1) / align;
-    return std::min(extent, (units * i / parts) * align);
-  };
-  pool.parallel_for(batch * gm * gn, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t bi = t / (gm * gn), im = (t / gn) % gm, in = t % gn;
-      const int64_t m0 = split(M, gm, K.tiles.mr, im), m1 = split(M, gm, K.tiles.mr, im + 1);
-      const int64_t n0 = split(N, gn, K.tiles.nr, in), n1 = split(N, gn, K.tiles.nr, in + 1);
-      if (m0 >= m1 || n0 >= n1) continue;
-      Epilogue ep{g, mat(g.c, bi), proto.bias};
-      gemm_block(K, g, ep, bi, m0, m1, n0, n1);
-    }
-  });
+  const Call x{kern,
+               g,
+               N,
+               K,
+               g.bias ? bias.data() : nullptr,
+               g.bias != nullptr || g.activation != ops::Activation::none};
+
+  // Batch entries sharing B whose A and C rows run on across entries fold into one product.
+  const bool fold = batch > 1 && g.b.strides[0] == 0 && g.a.strides[0] == M * g.a.strides[1] &&
+                    g.c.strides[0] == M * g.c.strides[1];
+  const int64_t entries = fold ? 1 : batch, rows = fold ? batch * M : M;
+  auto entry = [&](int64_t bi) { return Entry{matrix(g.a, bi), matrix(g.b, bi), matrix(g.c, bi), rows}; };
+  const int nth = pool.size();
+
+  const Entry e0 = entry(0);
+  if (rows <= kSmallM && (e0.b.rs == 1 || e0.b.cs == 1)) {
+    // Tasks: entries x column slices, about one slice per thread and entry.
+    const int64_t slices = entries >= nth ? 1 : (nth + entries - 1) / entries;
+    const int64_t slice = std::max<int64_t>(16, (N + slices - 1) / slices + 15) / 16 * 16;
+    const int64_t per_entry = (N + slice - 1) / slice;
+    pool.parallel_for(entries * per_entry, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t n0 = (t % per_entry) * slice;
+        small_m(x, entry(t / per_entry), n0, std::min(N, n0 + slice));
+      }
+    });
+    return;
+  }
+
+  const GemmTileSizes& T = kern.tiles;
+  const int64_t panel_floats = T.kc * ((std::min(T.nc, N) + T.nr - 1) / T.nr * T.nr);
+  const double entry_flops =
+      2.0 * static_cast<double>(rows) * static_cast<double>(N) * static_cast<double>(K);
+  if (entries >= nth && (entries >= 4 * nth || entry_flops < 64e6)) {
+    // Many entries: one per thread at a time, each with its own B buffers.
+    pool.parallel_for(entries, 1, [&](int64_t b0, int64_t b1) {
+      thread_local AlignedScratch b_scratch;
+      float* bp = b_scratch.get(2 * panel_floats);
+      for (int64_t bi = b0; bi < b1; ++bi) blocked(x, entry(bi), 0, 1, nullptr, bp);
+    });
+    return;
+  }
+  thread_local AlignedScratch b_scratch;  // the calling thread's; the team shares it
+  float* bp = b_scratch.get(2 * panel_floats);
+  for (int64_t bi = 0; bi < entries; ++bi) {
+    const Entry e = entry(bi);
+    SpinBarrier bar;
+    pool.run(nth, [&](int tid, int n) { blocked(x, e, tid, n, n > 1 ? &bar : nullptr, bp); });
+  }
 }
 
 }  // namespace porta::cpu

@@ -1,0 +1,270 @@
+// AVX2 + FMA + F16C GEMM inner loops: a 6x16 register tile (12 accumulators; per k step
+// 2 B loads, 6 broadcasts, 12 FMAs), a vectorised bias + activation epilogue, and the
+// small-M loops that stream B once, converting f16/bf16 to f32 in registers.
+#if defined(PORTA_CPU_X86)
+#include <immintrin.h>
+
+#include "backends/cpu/dtype_io.h"
+#include "backends/cpu/gemm_microkernel.h"
+
+namespace porta::cpu {
+namespace {
+
+constexpr int kMr = 6, kNr = 16;
+
+inline void store_tile_row(float* c, __m256 lo, __m256 hi, __m256 va, __m256 vb, bool read) {
+  if (read) {
+    lo = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), _mm256_mul_ps(va, lo));
+    hi = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + 8), _mm256_mul_ps(va, hi));
+  } else {
+    lo = _mm256_mul_ps(va, lo);
+    hi = _mm256_mul_ps(va, hi);
+  }
+  _mm256_storeu_ps(c, lo);
+  _mm256_storeu_ps(c + 8, hi);
+}
+
+void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+         c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (int i = 0; i < kMr; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+#define PORTA_STEP(ai, x0, x1)                     \
+  {                                                \
+    const __m256 av = _mm256_broadcast_ss(a + ai); \
+    x0 = _mm256_fmadd_ps(av, b0, x0);              \
+    x1 = _mm256_fmadd_ps(av, b1, x1);              \
+  }
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kNr), _MM_HINT_T0);
+    PORTA_STEP(0, c00, c01)
+    PORTA_STEP(1, c10, c11)
+    PORTA_STEP(2, c20, c21)
+    PORTA_STEP(3, c30, c31)
+    PORTA_STEP(4, c40, c41)
+    PORTA_STEP(5, c50, c51)
+    a += kMr;
+    b += kNr;
+  }
+#undef PORTA_STEP
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  const bool read = beta != 0.0f;
+  store_tile_row(c, c00, c01, va, vb, read);
+  store_tile_row(c + ldc, c10, c11, va, vb, read);
+  store_tile_row(c + 2 * ldc, c20, c21, va, vb, read);
+  store_tile_row(c + 3 * ldc, c30, c31, va, vb, read);
+  store_tile_row(c + 4 * ldc, c40, c41, va, vb, read);
+  store_tile_row(c + 5 * ldc, c50, c51, va, vb, read);
+}
+
+// e^x for x in float range (Cephes-style: 2^n * polynomial on [-ln2/2, ln2/2], ~1 ulp);
+// inputs are clamped to [-88, 88], so the result never overflows to inf or NaN.
+inline __m256 exp_ps(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-88.0f)), _mm256_set1_ps(88.0f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+inline __m256 activate_ps(ops::Activation act, __m256 v) {
+  switch (act) {
+    case ops::Activation::none: return v;
+    case ops::Activation::relu: return _mm256_max_ps(v, _mm256_setzero_ps());
+    case ops::Activation::gelu: {
+      // 0.5x(1 + tanh(u)) == x * sigmoid(2u), u = sqrt(2/pi)(x + 0.044715x^3)
+      const __m256 x2 = _mm256_mul_ps(v, v);
+      const __m256 u2 = _mm256_mul_ps(_mm256_set1_ps(-2.0f * 0.7978845608028654f),
+                                      _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), _mm256_mul_ps(x2, v), v));
+      return _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), exp_ps(u2)));
+    }
+    case ops::Activation::silu:
+      return _mm256_div_ps(
+          v, _mm256_add_ps(_mm256_set1_ps(1.0f), exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), v))));
+  }
+  return v;
+}
+
+void bias_act(float* row, int64_t n, const float* bias, ops::Activation act) {
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    __m256 v = _mm256_loadu_ps(row + j);
+    if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + j));
+    _mm256_storeu_ps(row + j, activate_ps(act, v));
+  }
+  for (; j < n; ++j) row[j] = gemm_activate(act, row[j] + (bias ? bias[j] : 0.0f));
+}
+
+// Eight elements of B at p + i as f32, one struct per dtype so loops carry no dispatch.
+struct LoadF32 {
+  static __m256 at(const void* p, int64_t i) { return _mm256_loadu_ps(static_cast<const float*>(p) + i); }
+};
+struct LoadF16 {
+  static __m256 at(const void* p, int64_t i) {
+    return _mm256_cvtph_ps(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
+  }
+};
+struct LoadBF16 {
+  static __m256 at(const void* p, int64_t i) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+};
+
+inline const void* elem(DType t, const void* p, int64_t i) {
+  return static_cast<const char*>(p) + i * static_cast<int64_t>(dtype_size(t));
+}
+
+// B rows contiguous: four rows of B per pass, each 8-column vector converted once and used
+// by every row of A; accumulators live in acc (L1-sized by the caller).
+template <typename L>
+void small_m_rows_t(int64_t M, int64_t K, const float* a, int64_t lda, DType bt, const void* b, int64_t ldb,
+                    int64_t n, float* acc, int64_t ldacc) {
+  const int64_t n8 = n & ~int64_t(7);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t j = 0; j < n; ++j) acc[m * ldacc + j] = 0.0f;
+  int64_t k = 0;
+  for (; k + 4 <= K; k += 4) {
+    const void *r0 = elem(bt, b, k * ldb), *r1 = elem(bt, b, (k + 1) * ldb), *r2 = elem(bt, b, (k + 2) * ldb),
+               *r3 = elem(bt, b, (k + 3) * ldb);
+    if (M == 1) {  // decode: broadcasts hoisted, pure streaming
+      const __m256 a0 = _mm256_set1_ps(a[k]), a1 = _mm256_set1_ps(a[k + 1]), a2 = _mm256_set1_ps(a[k + 2]),
+                   a3 = _mm256_set1_ps(a[k + 3]);
+      for (int64_t j = 0; j < n8; j += 8) {
+        __m256 p = _mm256_fmadd_ps(a0, L::at(r0, j), _mm256_loadu_ps(acc + j));
+        __m256 q = _mm256_mul_ps(a1, L::at(r1, j));
+        p = _mm256_fmadd_ps(a2, L::at(r2, j), p);
+        q = _mm256_fmadd_ps(a3, L::at(r3, j), q);
+        _mm256_storeu_ps(acc + j, _mm256_add_ps(p, q));
+      }
+    } else {
+      for (int64_t j = 0; j < n8; j += 8) {
+        const __m256 b0 = L::at(r0, j), b1 = L::at(r1, j), b2 = L::at(r2, j), b3 = L::at(r3, j);
+        for (int64_t m = 0; m < M; ++m) {
+          const float* am = a + m * lda + k;
+          float* cm = acc + m * ldacc + j;
+          __m256 p = _mm256_fmadd_ps(_mm256_broadcast_ss(am), b0, _mm256_loadu_ps(cm));
+          __m256 q = _mm256_mul_ps(_mm256_broadcast_ss(am + 1), b1);
+          p = _mm256_fmadd_ps(_mm256_broadcast_ss(am + 2), b2, p);
+          q = _mm256_fmadd_ps(_mm256_broadcast_ss(am + 3), b3, q);
+          _mm256_storeu_ps(cm, _mm256_add_ps(p, q));
+        }
+      }
+    }
+  }
+  for (; k < K; ++k) {
+    const void* r = elem(bt, b, k * ldb);
+    for (int64_t j = 0; j < n8; j += 8) {
+      const __m256 bv = L::at(r, j);
+      for (int64_t m = 0; m < M; ++m) {
+        float* cm = acc + m * ldacc + j;
+        _mm256_storeu_ps(cm, _mm256_fmadd_ps(_mm256_broadcast_ss(a + m * lda + k), bv, _mm256_loadu_ps(cm)));
+      }
+    }
+  }
+  for (int64_t j = n8; j < n; ++j)  // column tail
+    for (int64_t kk = 0; kk < K; ++kk) {
+      const float bv = load_f32(bt, b, kk * ldb + j);
+      for (int64_t m = 0; m < M; ++m) acc[m * ldacc + j] += a[m * lda + kk] * bv;
+    }
+}
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// B columns contiguous: R rows of A x C columns of B as R*C dot products over K.
+template <typename L, int R, int C>
+void dots(int64_t K, const float* a, int64_t lda, DType bt, const void* b, int64_t ldb, float* out,
+          int64_t ldo) {
+  __m256 s[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) s[r][c] = _mm256_setzero_ps();
+  const void* col[C];
+  for (int c = 0; c < C; ++c) col[c] = elem(bt, b, c * ldb);
+  const int64_t k8 = K & ~int64_t(7);
+  for (int64_t k = 0; k < k8; k += 8) {
+    __m256 bv[C];
+    for (int c = 0; c < C; ++c) bv[c] = L::at(col[c], k);
+    for (int r = 0; r < R; ++r) {
+      const __m256 av = _mm256_loadu_ps(a + r * lda + k);
+      for (int c = 0; c < C; ++c) s[r][c] = _mm256_fmadd_ps(av, bv[c], s[r][c]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) {
+      float v = hsum(s[r][c]);
+      for (int64_t k = k8; k < K; ++k) v += a[r * lda + k] * load_f32(bt, col[c], k);
+      out[r * ldo + c] = v;
+    }
+}
+
+template <typename L, int C>
+void dots_all_rows(int64_t M, int64_t K, const float* a, int64_t lda, DType bt, const void* b, int64_t ldb,
+                   float* out, int64_t ldo) {
+  int64_t m = 0;
+  for (; m + 4 <= M; m += 4) dots<L, 4, C>(K, a + m * lda, lda, bt, b, ldb, out + m * ldo, ldo);
+  switch (M - m) {
+    case 3: dots<L, 3, C>(K, a + m * lda, lda, bt, b, ldb, out + m * ldo, ldo); break;
+    case 2: dots<L, 2, C>(K, a + m * lda, lda, bt, b, ldb, out + m * ldo, ldo); break;
+    case 1: dots<L, 1, C>(K, a + m * lda, lda, bt, b, ldb, out + m * ldo, ldo); break;
+    default: break;
+  }
+}
+
+template <typename L>
+void small_m_cols_t(int64_t M, int64_t K, const float* a, int64_t lda, DType bt, const void* b, int64_t ldb,
+                    int64_t n, float* acc, int64_t ldacc) {
+  int64_t j = 0;
+  if (M == 1) {  // eight independent streams keep both FMA pipes busy
+    for (; j + 8 <= n; j += 8) dots<L, 1, 8>(K, a, lda, bt, elem(bt, b, j * ldb), ldb, acc + j, ldacc);
+  } else {
+    for (; j + 2 <= n; j += 2)
+      dots_all_rows<L, 2>(M, K, a, lda, bt, elem(bt, b, j * ldb), ldb, acc + j, ldacc);
+  }
+  for (; j < n; ++j) dots_all_rows<L, 1>(M, K, a, lda, bt, elem(bt, b, j * ldb), ldb, acc + j, ldacc);
+}
+
+void small_m_rows(int64_t M, int64_t K, const float* a, int64_t lda, DType bt, const void* b, int64_t ldb,
+                  int64_t n, float* acc, int64_t ldacc) {
+  switch (bt) {
+    case DType::f16: return small_m_rows_t<LoadF16>(M, K, a, lda, bt, b, ldb, n, acc, ldacc);
+    case DType::bf16: return small_m_rows_t<LoadBF16>(M, K, a, lda, bt, b, ldb, n, acc, ldacc);
+    default: return small_m_rows_t<LoadF32>(M, K, a, lda, bt, b, ldb, n, acc, ldacc);
+  }
+}
+
+void small_m_cols(int64_t M, int64_t K, const float* a, int64_t lda, DType bt, const void* b, int64_t ldb,
+                  int64_t n, float* acc, int64_t ldacc) {
+  switch (bt) {
+    case DType::f16: return small_m_cols_t<LoadF16>(M, K, a, lda, bt, b, ldb, n, acc, ldacc);
+    case DType::bf16: return small_m_cols_t<LoadBF16>(M, K, a, lda, bt, b, ldb, n, acc, ldacc);
+    default: return small_m_cols_t<LoadF32>(M, K, a, lda, bt, b, ldb, n, acc, ldacc);
+  }
+}
+
+}  // namespace
+
+const GemmMicrokernel& gemm_microkernel_avx2() {
+  // kc*nr*4 = 16 KiB B micro-panel in L1; mc*kc*4 = 144 KiB A block in L2 (512 KiB);
+  // kc*nc*4 = 4 MiB B panel in L3 (32 MiB), shared by the threads.
+  static const GemmMicrokernel k{"avx2",       {kMr, kNr, 256, 144, 4080}, &tile, &bias_act, &small_m_rows,
+                                 &small_m_cols};
+  return k;
+}
+
+}  // namespace porta::cpu
+#endif

@@ -1,0 +1,83 @@
+// Portable GEMM inner loops (any CPU; fixed-size loops the compiler vectorises) and the
+// CPUID choice of the best kernel set.
+#include <cmath>
+
+#include "backends/cpu/dtype_io.h"
+#include "backends/cpu/gemm_microkernel.h"
+
+namespace porta::cpu {
+namespace {
+
+constexpr int kMr = 4, kNr = 8;
+
+void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta) {
+  float acc[kMr][kNr] = {};
+  for (int64_t k = 0; k < kc; ++k, a += kMr, b += kNr)
+    for (int i = 0; i < kMr; ++i)
+      for (int j = 0; j < kNr; ++j) acc[i][j] += a[i] * b[j];
+  for (int i = 0; i < kMr; ++i)
+    for (int j = 0; j < kNr; ++j)
+      c[i * ldc + j] = alpha * acc[i][j] + (beta != 0.0f ? beta * c[i * ldc + j] : 0.0f);
+}
+
+void bias_act(float* row, int64_t n, const float* bias, ops::Activation act) {
+  for (int64_t j = 0; j < n; ++j) row[j] = gemm_activate(act, row[j] + (bias ? bias[j] : 0.0f));
+}
+
+void small_m_rows(int64_t M, int64_t K, const float* a, int64_t lda, DType bt, const void* b, int64_t ldb,
+                  int64_t n, float* acc, int64_t ldacc) {
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t j = 0; j < n; ++j) acc[m * ldacc + j] = 0.0f;
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t j = 0; j < n; ++j) {
+      const float bv = load_f32(bt, b, k * ldb + j);
+      for (int64_t m = 0; m < M; ++m) acc[m * ldacc + j] += a[m * lda + k] * bv;
+    }
+}
+
+void small_m_cols(int64_t M, int64_t K, const float* a, int64_t lda, DType bt, const void* b, int64_t ldb,
+                  int64_t n, float* acc, int64_t ldacc) {
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t m = 0; m < M; ++m) {
+      float s = 0.0f;
+      for (int64_t k = 0; k < K; ++k) s += a[m * lda + k] * load_f32(bt, b, j * ldb + k);
+      acc[m * ldacc + j] = s;
+    }
+}
+
+}  // namespace
+
+float gemm_activate(ops::Activation act, float v) {
+  switch (act) {
+    case ops::Activation::none: return v;
+    case ops::Activation::relu: return v > 0.0f ? v : 0.0f;
+    case ops::Activation::gelu:
+      return 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+    case ops::Activation::silu: return v / (1.0f + std::exp(-v));
+  }
+  return v;
+}
+
+const GemmMicrokernel& gemm_microkernel_generic() {
+  static const GemmMicrokernel k{"generic",    {kMr, kNr, 256, 128, 2048}, &tile, &bias_act, &small_m_rows,
+                                 &small_m_cols};
+  return k;
+}
+
+const GemmMicrokernel& gemm_microkernel() {
+#if defined(PORTA_CPU_X86)
+  static const GemmMicrokernel* chosen = [] {
+    const bool f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
+    if (f16c && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+      return &gemm_microkernel_avx512();
+    if (f16c && __builtin_cpu_supports("avx2")) return &gemm_microkernel_avx2();
+    return &gemm_microkernel_generic();
+  }();
+  return *chosen;
+#else
+  return gemm_microkernel_generic();
+#endif
+}
+
+}  // namespace porta::cpu
