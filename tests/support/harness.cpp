@@ -201,6 +201,13 @@ double tolerance(OpClass c, DType t) {
            << "weak test: " << zeros << " of " << ref.numel() << " reference values are 0";
   const double nmse = den > 0 ? num / den : num;
   const double tol = tolerance(c, t);
+  // PORTA_TEST_PRINT_NMSE=1 prints every comparison's margin, for calibrating tolerances.
+  static const bool print = std::getenv("PORTA_TEST_PRINT_NMSE") != nullptr;
+  if (print) {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::printf("nmse %.3e tol %.1e ratio %.3f %s %s %s\n", nmse, tol, nmse / tol, dtype_name(t),
+                info ? info->name() : "?", shape_str(ref.shape).c_str());
+  }
   if (nmse > tol)
     return ::testing::AssertionFailure() << "NMSE " << nmse << " > " << tol << " (" << dtype_name(t) << ")";
   return ::testing::AssertionSuccess();

@@ -78,6 +78,11 @@ std::string shape_str(const std::vector<int64_t>& s);
 
 }  // namespace porta::test
 
+namespace porta {
+/// Names a device in gtest failure listings ("cpu:0 (...)" instead of raw bytes).
+inline void PrintTo(const Device& d, std::ostream* os) { *os << d.description(); }
+}  // namespace porta
+
 #define PORTA_INSTANTIATE_ON_DEVICES(Suite)                                                    \
   INSTANTIATE_TEST_SUITE_P(Devices, Suite, ::testing::ValuesIn(::porta::test::test_devices()), \
                            ::porta::test::device_name)
