@@ -16,6 +16,7 @@ set(PORTA_INSTALL_MODULEDIR "${CMAKE_INSTALL_LIBDIR}/porta")
 # RPATH of an installed file in <dir> that must find libporta in CMAKE_INSTALL_LIBDIR.
 function(_porta_rpath_from dir out)
   file(RELATIVE_PATH rel "${CMAKE_INSTALL_PREFIX}/${dir}" "${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}")
+  string(REGEX REPLACE "/$" "" rel "${rel}")
   if(rel STREQUAL "")
     set(${out} "$ORIGIN" PARENT_SCOPE)
   else()
