@@ -282,9 +282,212 @@ TEST_F(Negative, EventNeverRecorded) {
   expect_error(Errc::invalid_argument, {"never recorded"}, [&] { s().wait(e); });
 }
 
+// ---- more views, sizes and recovery ----
+TEST_F(Negative, ElementCountFitsButBytesOverflow) {
+  // 2^62 elements fit int64, 2^64 bytes do not: must be invalid_argument, not a wrapped size.
+  expect_error(Errc::invalid_argument, {"Tensor::empty", "overflow"}, [&] {
+    t(DType::f32, {int64_t(1) << 31, int64_t(1) << 31});
+  });
+}
+TEST_F(Negative, OutOfMemoryLeavesAccountingUnchanged) {
+  const uint64_t before = dev_.allocated_bytes();
+  expect_error(Errc::out_of_memory, {"Tensor::empty"}, [&] { t(DType::i8, {int64_t(1) << 50}); });
+  EXPECT_EQ(dev_.allocated_bytes(), before);
+}
+TEST_F(Negative, SliceStepZero) {
+  expect_error(Errc::invalid_argument, {"Tensor::slice", "step 0"},
+               [&] { t(DType::f32, {8}).slice(0, 0, 8, 0); });
+}
+TEST_F(Negative, ViewNegativeStride) {
+  expect_error(Errc::invalid_argument, {"Tensor::view", "negative stride"},
+               [&] { t(DType::f32, {8}).view({4}, {-1}, 12); });
+}
+TEST_F(Negative, ViewMisalignedOffset) {
+  expect_error(Errc::invalid_argument, {"Tensor::view", "offset 2"},
+               [&] { t(DType::f32, {8}).view({4}, {1}, 2); });
+}
+TEST_F(Negative, FromHostNullPointer) {
+  expect_error(Errc::invalid_argument, {"copy_from_host", "null"},
+               [&] { Tensor::from_host(s(), DType::f32, {4}, nullptr); });
+}
+TEST_F(Negative, UploadThroughStreamOfOtherDevice) {
+  Stream other(Device::select("cpu:1"));
+  std::vector<float> host(4, 1.0f);
+  expect_error(Errc::device_mismatch, {"copy_from_host", "cpu:1"},
+               [&] { t(DType::f32, {4}).copy_from_host(other, host.data()); });
+}
+TEST_F(Negative, OpOnStreamOfOtherDevice) {
+  Stream other(Device::select("cpu:1"));
+  auto o = t(DType::f32, {4});
+  expect_error(Errc::device_mismatch, {"scale", "cpu:0", "cpu:1"},
+               [&] { ops::scale(other, witness_, 2.0f, o); });
+}
+TEST_F(Negative, CopyAcrossDevices) {
+  auto dst = Tensor::empty(Device::select("cpu:1"), DType::f32, {4});
+  expect_error(Errc::device_mismatch, {"copy", "cpu:1"}, [&] { ops::copy(s(), witness_, dst); });
+}
+TEST_F(Negative, EventOfOtherDevice) {
+  Event e(Device::select("cpu:1"));
+  expect_error(Errc::device_mismatch, {"Stream::record", "cpu:1"}, [&] { s().record(e); });
+}
+TEST_F(Negative, MovedFromStream) {
+  Stream moved(dev_);
+  Stream keep(std::move(moved));
+  auto o = t(DType::f32, {4});
+  expect_error(Errc::invalid_argument, {"scale", "moved"}, [&] { ops::scale(moved, witness_, 2.0f, o); });
+}
+
+// ---- more op rules ----
+TEST_F(Negative, ElementwiseOutputPartiallyOverlapsInput) {
+  auto buf = t(DType::f32, {16});
+  auto x = buf.slice(0, 0, 10), out = buf.slice(0, 5, 15);
+  expect_error(Errc::invalid_argument, {"gelu", "overlaps", "f32[10]"}, [&] { ops::gelu(s(), x, out); });
+}
+TEST_F(Negative, AddOutputIsBroadcastRowOfInput) {
+  auto out = t(DType::f32, {4, 8});
+  auto row = out.slice(0, 0, 1);  // [1, 8] inside out: read while other rows are written
+  expect_error(Errc::invalid_argument, {"add", "overlaps"}, [&] {
+    ops::add(s(), row, t(DType::f32, {4, 8}), out);
+  });
+}
+TEST_F(Negative, NormOutputOverlapsWeight) {
+  auto buf = t(DType::f32, {2, 8});
+  auto w = buf.slice(0, 1, 2).reshape({8});
+  auto x = t(DType::f32, {2, 8});
+  expect_error(Errc::invalid_argument, {"rms_norm", "weight"}, [&] { ops::rms_norm(s(), x, w, buf); });
+}
+TEST_F(Negative, GemmBatchNotBroadcastable) {
+  auto c = t(DType::f32, {3, 4, 6});
+  expect_error(Errc::shape_mismatch, {"gemm", "f32[2, 4, 5]"}, [&] {
+    ops::gemm(s(), t(DType::f32, {2, 4, 5}), t(DType::f32, {3, 5, 6}), c);
+  });
+}
+TEST_F(Negative, GemmIntegerOutput) {
+  auto c = t(DType::i32, {4, 6});
+  expect_error(Errc::dtype_mismatch, {"gemm", "C i32[4, 6]"}, [&] {
+    ops::gemm(s(), t(DType::f32, {4, 5}), t(DType::f32, {5, 6}), c);
+  });
+}
+TEST_F(Negative, GemmTransposeFlagMakesKMismatch) {
+  auto c = t(DType::f32, {4, 6});
+  ops::GemmOptions o;
+  o.trans_b = true;  // B [5, 6] read as [6, 5]: K = 5 vs 6
+  expect_error(Errc::shape_mismatch, {"gemm", "K = 5", "trans"}, [&] {
+    ops::gemm(s(), t(DType::f32, {4, 5}), t(DType::f32, {5, 6}), c, o);
+  });
+}
+TEST_F(Negative, AttentionValueShapeDiffersFromKey) {
+  auto o = t(DType::f32, {1, 2, 4, 64});
+  expect_error(Errc::shape_mismatch, {"attention", "v f32[1, 2, 9, 64]"}, [&] {
+    ops::attention(s(), t(DType::f32, {1, 2, 4, 64}), t(DType::f32, {1, 2, 8, 64}),
+                   t(DType::f32, {1, 2, 9, 64}), o);
+  });
+}
+TEST_F(Negative, AttentionOutputShape) {
+  auto o = t(DType::f32, {1, 2, 5, 64});
+  expect_error(Errc::shape_mismatch, {"attention", "out f32[1, 2, 5, 64]"}, [&] {
+    ops::attention(s(), t(DType::f32, {1, 2, 4, 64}), t(DType::f32, {1, 2, 8, 64}),
+                   t(DType::f32, {1, 2, 8, 64}), o);
+  });
+}
+TEST_F(Negative, AttentionInfiniteScale) {
+  auto o = t(DType::f32, {1, 2, 4, 64});
+  ops::AttentionOptions opt;
+  opt.scale = INFINITY;
+  expect_error(Errc::invalid_argument, {"attention", "scale"}, [&] {
+    ops::attention(s(), t(DType::f32, {1, 2, 4, 64}), t(DType::f32, {1, 2, 8, 64}),
+                   t(DType::f32, {1, 2, 8, 64}), o, opt);
+  });
+}
+TEST_F(Negative, AttentionOutputAliasesQuery) {
+  auto q = t(DType::f32, {1, 2, 4, 64});
+  expect_error(Errc::invalid_argument, {"attention", "overlaps"}, [&] {
+    ops::attention(s(), q, t(DType::f32, {1, 2, 8, 64}), t(DType::f32, {1, 2, 8, 64}), q);
+  });
+}
+TEST_F(Negative, LayerNormBiasLength) {
+  auto o = t(DType::f32, {3, 8});
+  auto bias = t(DType::f32, {9});
+  expect_error(Errc::shape_mismatch, {"layer_norm", "bias f32[9]"}, [&] {
+    ops::layer_norm(s(), t(DType::f32, {3, 8}), t(DType::f32, {8}), &bias, o);
+  });
+}
+TEST_F(Negative, NormNegativeEps) {
+  auto o = t(DType::f32, {3, 8});
+  expect_error(Errc::invalid_argument, {"rms_norm", "eps"}, [&] {
+    ops::rms_norm(s(), t(DType::f32, {3, 8}), t(DType::f32, {8}), o, -1.0f);
+  });
+}
+TEST_F(Negative, RopeRotaryDimPastHeadDim) {
+  auto o = t(DType::f32, {1, 2, 3, 64});
+  ops::RopeOptions opt;
+  opt.rotary_dim = 66;
+  expect_error(Errc::invalid_argument, {"rope", "rotary_dim 66", "f32[1, 2, 3, 64]"}, [&] {
+    ops::rope(s(), t(DType::f32, {1, 2, 3, 64}), t(DType::i32, {3}), o, opt);
+  });
+}
+TEST_F(Negative, RopePositionsDtype) {
+  auto o = t(DType::f32, {1, 2, 3, 64});
+  expect_error(Errc::dtype_mismatch, {"rope", "positions f32[3]", "i32"}, [&] {
+    ops::rope(s(), t(DType::f32, {1, 2, 3, 64}), t(DType::f32, {3}), o);
+  });
+}
+TEST_F(Negative, RopeRankThree) {
+  auto o = t(DType::f32, {2, 3, 64});
+  expect_error(Errc::shape_mismatch, {"rope", "rank 3"}, [&] {
+    ops::rope(s(), t(DType::f32, {2, 3, 64}), t(DType::i32, {3}), o);
+  });
+}
+TEST_F(Negative, RopeNonPositiveTheta) {
+  auto o = t(DType::f32, {1, 2, 3, 64});
+  ops::RopeOptions opt;
+  opt.theta = 0.0f;
+  expect_error(Errc::invalid_argument, {"rope", "theta"}, [&] {
+    ops::rope(s(), t(DType::f32, {1, 2, 3, 64}), t(DType::i32, {3}), o, opt);
+  });
+}
+TEST_F(Negative, SoftmaxIntegerMask) {
+  auto o = t(DType::f32, {4, 8});
+  auto mask = t(DType::i32, {4, 8});
+  expect_error(Errc::dtype_mismatch, {"softmax", "mask i32[4, 8]"}, [&] {
+    ops::softmax(s(), t(DType::f32, {4, 8}), o, 1.0f, &mask);
+  });
+}
+TEST_F(Negative, GeluOnIntegers) {
+  auto o = t(DType::i32, {4});
+  expect_error(Errc::dtype_mismatch, {"gelu", "i32[4]"}, [&] { ops::gelu(s(), t(DType::i32, {4}), o); });
+}
+TEST_F(Negative, ScaleInfiniteAlpha) {
+  auto o = t(DType::f32, {4});
+  expect_error(Errc::invalid_argument, {"scale", "alpha"}, [&] { ops::scale(s(), witness_, INFINITY, o); });
+}
+TEST_F(Negative, CastShapeMismatch) {
+  auto o = t(DType::i8, {5});
+  expect_error(Errc::shape_mismatch, {"cast", "i8[5]"}, [&] { ops::cast(s(), witness_, o); });
+}
+TEST_F(Negative, EmbeddingTableRank) {
+  auto o = t(DType::f32, {5, 16});
+  expect_error(Errc::shape_mismatch, {"embedding", "table f32[10, 16, 2]"}, [&] {
+    ops::embedding(s(), t(DType::f32, {10, 16, 2}), t(DType::i32, {5}), o);
+  });
+}
+TEST_F(Negative, EmbeddingOutputShape) {
+  auto o = t(DType::f32, {5, 15});
+  expect_error(Errc::shape_mismatch, {"embedding", "out f32[5, 15]", "[5, 16]"}, [&] {
+    ops::embedding(s(), t(DType::f32, {10, 16}), t(DType::i32, {5}), o);
+  });
+}
+TEST_F(Negative, ArgmaxOutputShape) {
+  auto o = t(DType::i32, {3});
+  expect_error(Errc::shape_mismatch, {"argmax", "i32[3]", "f32[4, 8]"}, [&] {
+    ops::argmax(s(), t(DType::f32, {4, 8}), o);
+  });
+}
+
 // ---- device selection ----
 TEST_F(Negative, MalformedDeviceSpecs) {
-  for (const char* spec : {"nonsense", "cuda:", "cpu:-1", "cpu:name=", "cpu,,cpu", "cpu:0:1", "CPU"})
+  for (const char* spec : {"nonsense", "cuda:", "cpu:-1", "cpu:name=", "vulkan:uuid=", "cpu,,cpu", "cpu:0:1",
+                           "CPU", "tpu:0", "cpu:", ",cpu", "cpu,", " cpu"})
     expect_error(Errc::invalid_argument, {spec, "cpu:0"}, [&] { Device::select(spec); });
 }
 TEST_F(Negative, DeviceSpecsMatchingNothing) {
@@ -297,6 +500,11 @@ TEST_F(Negative, ValidDeviceSpecs) {
   EXPECT_EQ(Device::select("vulkan,opencl,cpu").info().backend, "cpu");
   const std::string word = dev_.info().name.substr(0, 3);
   EXPECT_EQ(Device::select("cpu:name=" + word).info().backend, "cpu");
+  EXPECT_EQ(Device::select("cpu:0"), dev_);
+  EXPECT_EQ(Device::select("vulkan,cpu"), dev_);
+  // An empty spec means PORTA_DEVICE, or auto when it is unset.
+  const char* env = std::getenv("PORTA_DEVICE");
+  EXPECT_EQ(Device::select(""), Device::select(env && *env ? env : "auto"));
 }
 
 }  // namespace
