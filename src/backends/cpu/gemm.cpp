@@ -185,7 +185,7 @@ void blocked(const Call& x, const Entry& e, int tid, int nth, SpinBarrier* bar, 
         float* bp = b_pack + (step & 1) * panel_floats;
         const int64_t q0 = panels * tid / nth, q1 = panels * (tid + 1) / nth;
         if (q0 < q1)
-          gemm_pack_b(e.b, pc, kc, jc + q0 * T.nr, std::min(ncur - q0 * T.nr, (q1 - q0) * T.nr), T.nr,
+          gemm_pack_b(x.kern, e.b, pc, kc, jc + q0 * T.nr, std::min(ncur - q0 * T.nr, (q1 - q0) * T.nr),
                       bp + q0 * kc * T.nr);
         // Double buffering: after this barrier nobody still reads the buffer packed next.
         if (bar) bar->wait(nth);

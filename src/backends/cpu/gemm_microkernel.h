@@ -42,6 +42,12 @@ struct GemmMicrokernel {
                        int64_t ldb, int64_t n, float* acc, int64_t ldacc);
   void (*small_m_cols)(int64_t M, int64_t K, const float* a, int64_t lda, DType bt, const void* b,
                        int64_t ldb, int64_t n, float* acc, int64_t ldacc);
+
+  /// B packing from unit-stride sources (gemm_pack.cpp picks these): columns [0, cols) of
+  /// B into ceil(cols/nr) panels, dst[p*kc*nr + k*nr + j] = B(k, p*nr + j), zero past cols.
+  /// B(k, j) is element (k*ld + j) of src (`rows`: rows contiguous) or (j*ld + k) (`cols`).
+  void (*pack_b_rows)(int nr, DType t, const void* src, int64_t ld, int64_t kc, int64_t cols, float* dst);
+  void (*pack_b_cols)(int nr, DType t, const void* src, int64_t ld, int64_t kc, int64_t cols, float* dst);
 };
 
 const GemmMicrokernel& gemm_microkernel_generic();  // gemm_microkernel_generic.cpp
@@ -49,6 +55,12 @@ const GemmMicrokernel& gemm_microkernel_generic();  // gemm_microkernel_generic.
 const GemmMicrokernel& gemm_microkernel_avx2();    // gemm_microkernel_avx2.cpp
 const GemmMicrokernel& gemm_microkernel_avx512();  // gemm_microkernel_avx512.cpp
 #endif
+
+/// Portable B packing, also the fallback of the ISA sets for dtypes or shapes they skip.
+void gemm_pack_b_rows_generic(int nr, DType t, const void* src, int64_t ld, int64_t kc, int64_t cols,
+                              float* dst);
+void gemm_pack_b_cols_generic(int nr, DType t, const void* src, int64_t ld, int64_t kc, int64_t cols,
+                              float* dst);
 
 /// The best set this CPU runs (AVX-512 > AVX2+FMA+F16C > generic), chosen once. Thread-safe.
 const GemmMicrokernel& gemm_microkernel();

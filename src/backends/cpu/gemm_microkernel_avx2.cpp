@@ -4,6 +4,8 @@
 #if defined(PORTA_CPU_X86)
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "backends/cpu/dtype_io.h"
 #include "backends/cpu/gemm_microkernel.h"
 
@@ -256,13 +258,92 @@ void small_m_cols(int64_t M, int64_t K, const float* a, int64_t lda, DType bt, c
   }
 }
 
+// Packs whole panels of B, groups of four panels per pass so each B row is read 4*nr
+// elements at a time; the ragged last panel goes to the portable packer.
+template <typename L>
+void pack_b_rows_t(int nr, DType t, const void* src, int64_t ld, int64_t kc, int64_t cols, float* dst) {
+  const int64_t full = cols / nr;
+  for (int64_t p0 = 0; p0 < full; p0 += 4) {
+    const int64_t p1 = std::min<int64_t>(full, p0 + 4);
+    for (int64_t k = 0; k < kc; ++k) {
+      const void* row = elem(t, src, k * ld);
+      for (int64_t p = p0; p < p1; ++p) {
+        float* d = dst + (p * kc + k) * nr;
+        for (int v = 0; v < nr; v += 8) _mm256_storeu_ps(d + v, L::at(row, p * nr + v));
+      }
+    }
+  }
+  if (full * nr < cols)
+    gemm_pack_b_rows_generic(nr, t, elem(t, src, full * nr), ld, kc, cols - full * nr, dst + full * kc * nr);
+}
+
+inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xee);
+  const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xee);
+  const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xee);
+  const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xee);
+  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+  r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+  r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+  r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+  r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// Columns of B contiguous along k ([N, K] weights): 8 columns x 8 k per step through an
+// 8x8 register transpose, so packing reads and writes whole vectors.
+template <typename L>
+void pack_b_cols_t(int nr, DType t, const void* src, int64_t ld, int64_t kc, int64_t cols, float* dst) {
+  const int64_t full = cols / nr, k8 = kc & ~int64_t(7);
+  for (int64_t p = 0; p < full; ++p)
+    for (int jb = 0; jb < nr; jb += 8) {
+      const void* col[8];
+      for (int i = 0; i < 8; ++i) col[i] = elem(t, src, (p * nr + jb + i) * ld);
+      float* d = dst + p * kc * nr + jb;
+      for (int64_t k = 0; k < k8; k += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 8; ++i) r[i] = L::at(col[i], k);
+        transpose8(r);
+        for (int i = 0; i < 8; ++i) _mm256_storeu_ps(d + (k + i) * nr, r[i]);
+      }
+      for (int64_t k = k8; k < kc; ++k)
+        for (int i = 0; i < 8; ++i) d[k * nr + i] = load_f32(t, col[i], k);
+    }
+  if (full * nr < cols)
+    gemm_pack_b_cols_generic(nr, t, elem(t, src, full * nr * ld), ld, kc, cols - full * nr,
+                             dst + full * kc * nr);
+}
+
+void pack_b_rows(int nr, DType t, const void* src, int64_t ld, int64_t kc, int64_t cols, float* dst) {
+  switch (t) {
+    case DType::f16: return pack_b_rows_t<LoadF16>(nr, t, src, ld, kc, cols, dst);
+    case DType::bf16: return pack_b_rows_t<LoadBF16>(nr, t, src, ld, kc, cols, dst);
+    default: return pack_b_rows_t<LoadF32>(nr, t, src, ld, kc, cols, dst);
+  }
+}
+
+void pack_b_cols(int nr, DType t, const void* src, int64_t ld, int64_t kc, int64_t cols, float* dst) {
+  switch (t) {
+    case DType::f16: return pack_b_cols_t<LoadF16>(nr, t, src, ld, kc, cols, dst);
+    case DType::bf16: return pack_b_cols_t<LoadBF16>(nr, t, src, ld, kc, cols, dst);
+    default: return pack_b_cols_t<LoadF32>(nr, t, src, ld, kc, cols, dst);
+  }
+}
+
 }  // namespace
 
 const GemmMicrokernel& gemm_microkernel_avx2() {
   // kc*nr*4 = 16 KiB B micro-panel in L1; mc*kc*4 = 144 KiB A block in L2 (512 KiB);
   // kc*nc*4 = 4 MiB B panel in L3 (32 MiB), shared by the threads.
-  static const GemmMicrokernel k{"avx2",       {kMr, kNr, 256, 144, 4080}, &tile, &bias_act, &small_m_rows,
-                                 &small_m_cols};
+  static const GemmMicrokernel k{
+      "avx2",      {kMr, kNr, 256, 144, 4080}, &tile, &bias_act, &small_m_rows, &small_m_cols, &pack_b_rows,
+      &pack_b_cols};
   return k;
 }
 

@@ -1,6 +1,7 @@
 // AVX-512 GEMM inner loops: the AVX2 6x16 kernel widened to 6x32 (12 zmm accumulators)
-// and a 16-wide bias + activation epilogue. The small-M loops are memory-bound and reuse
-// the AVX2 ones. Compiled with AVX-512 flags; chosen only where CPUID reports AVX-512.
+// and a 16-wide bias + activation epilogue. The small-M loops (memory-bound) and B packing
+// reuse the AVX2 ones, which take nr as a parameter. Compiled with AVX-512 flags; chosen only where CPUID
+// reports AVX-512.
 #if defined(PORTA_CPU_X86)
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own _mm512_undefined_*.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -108,9 +109,14 @@ void bias_act(float* row, int64_t n, const float* bias, ops::Activation act) {
 
 const GemmMicrokernel& gemm_microkernel_avx512() {
   // kc*nr*4 = 32 KiB B micro-panel; A block 144 KiB in L2; B panel ~4 MiB in L3.
-  static const GemmMicrokernel k{
-      "avx512",  {kMr, kNr, 256, 144, 4064},           &tile,
-      &bias_act, gemm_microkernel_avx2().small_m_rows, gemm_microkernel_avx2().small_m_cols};
+  static const GemmMicrokernel k{"avx512",
+                                 {kMr, kNr, 256, 144, 4064},
+                                 &tile,
+                                 &bias_act,
+                                 gemm_microkernel_avx2().small_m_rows,
+                                 gemm_microkernel_avx2().small_m_cols,
+                                 gemm_microkernel_avx2().pack_b_rows,
+                                 gemm_microkernel_avx2().pack_b_cols};
   return k;
 }
 

@@ -47,6 +47,28 @@ void small_m_cols(int64_t M, int64_t K, const float* a, int64_t lda, DType bt, c
 
 }  // namespace
 
+void gemm_pack_b_rows_generic(int nr, DType t, const void* src, int64_t ld, int64_t kc, int64_t cols,
+                              float* dst) {
+  const int64_t panels = (cols + nr - 1) / nr;
+  for (int64_t p = 0; p < panels; ++p)
+    for (int64_t k = 0; k < kc; ++k)
+      for (int j = 0; j < nr; ++j) {
+        const int64_t c = p * nr + j;
+        dst[(p * kc + k) * nr + j] = c < cols ? load_f32(t, src, k * ld + c) : 0.0f;
+      }
+}
+
+void gemm_pack_b_cols_generic(int nr, DType t, const void* src, int64_t ld, int64_t kc, int64_t cols,
+                              float* dst) {
+  const int64_t panels = (cols + nr - 1) / nr;
+  for (int64_t p = 0; p < panels; ++p)
+    for (int j = 0; j < nr; ++j) {
+      const int64_t c = p * nr + j;
+      for (int64_t k = 0; k < kc; ++k)
+        dst[(p * kc + k) * nr + j] = c < cols ? load_f32(t, src, c * ld + k) : 0.0f;
+    }
+}
+
 float gemm_activate(ops::Activation act, float v) {
   switch (act) {
     case ops::Activation::none: return v;
@@ -59,8 +81,14 @@ float gemm_activate(ops::Activation act, float v) {
 }
 
 const GemmMicrokernel& gemm_microkernel_generic() {
-  static const GemmMicrokernel k{"generic",    {kMr, kNr, 256, 128, 2048}, &tile, &bias_act, &small_m_rows,
-                                 &small_m_cols};
+  static const GemmMicrokernel k{"generic",
+                                 {kMr, kNr, 256, 128, 2048},
+                                 &tile,
+                                 &bias_act,
+                                 &small_m_rows,
+                                 &small_m_cols,
+                                 &gemm_pack_b_rows_generic,
+                                 &gemm_pack_b_cols_generic};
   return k;
 }
 

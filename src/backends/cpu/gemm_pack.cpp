@@ -83,8 +83,15 @@ void gemm_pack_a(const GemmMatrix& a, int64_t m0, int64_t mc, int64_t k0, int64_
   pack_panels(a.base, a.dtype, a.rs, a.cs, m0, mc, k0, kc, mr, dst);
 }
 
-void gemm_pack_b(const GemmMatrix& b, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst) {
-  pack_panels(b.base, b.dtype, b.cs, b.rs, n0, nc, k0, kc, nr, dst);
+void gemm_pack_b(const GemmMicrokernel& kern, const GemmMatrix& b, int64_t k0, int64_t kc, int64_t n0,
+                 int64_t nc, float* dst) {
+  const int nr = kern.tiles.nr;
+  if (b.cs == 1 && nc > 1)
+    kern.pack_b_rows(nr, b.dtype, b.at(k0, n0), b.rs, kc, nc, dst);
+  else if (b.rs == 1 && kc > 1)
+    kern.pack_b_cols(nr, b.dtype, b.at(k0, n0), b.cs, kc, nc, dst);
+  else
+    pack_panels(b.base, b.dtype, b.cs, b.rs, n0, nc, k0, kc, nr, dst);
 }
 
 }  // namespace porta::cpu

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "backends/cpu/gemm_microkernel.h"
 #include "porta/dtype.h"
 
 namespace porta::cpu {
@@ -24,6 +25,8 @@ void gemm_pack_a(const GemmMatrix& a, int64_t m0, int64_t mc, int64_t k0, int64_
 
 /// B depth [k0, k0+kc) x columns [n0, n0+nc) into ceil(nc/nr) panels of kc x nr:
 /// dst[p*kc*nr + k*nr + j] = B(k0 + k, n0 + p*nr + j), zero past column n0 + nc.
-void gemm_pack_b(const GemmMatrix& b, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float* dst);
+/// Unit-stride sources go through the kernel set's vectorised packers.
+void gemm_pack_b(const GemmMicrokernel& kern, const GemmMatrix& b, int64_t k0, int64_t kc, int64_t n0,
+                 int64_t nc, float* dst);
 
 }  // namespace porta::cpu
