@@ -26,7 +26,8 @@
 namespace porta::cpu {
 namespace {
 
-constexpr int64_t kSmallM = 16;            // rows up to which B is streamed unpacked
+// Rows up to which B is streamed unpacked; measured here, M=16 ran ~2x faster packed.
+constexpr int64_t kSmallM = 8;
 constexpr int64_t kWorkspaceRows = 1024;   // rows per thread of the f32 workspace (non-f32 C)
 constexpr int64_t kWorkspaceCols = 1024;   // panel width used with the workspace
 constexpr int64_t kSmallAccFloats = 4096;  // small-M accumulators per task (16 KiB, L1)
