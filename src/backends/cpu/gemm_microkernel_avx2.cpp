@@ -200,9 +200,12 @@ void dots(int64_t K, const float* a, int64_t lda, DType bt, const void* b, int64
   const int64_t k8 = K & ~int64_t(7);
   for (int64_t k = 0; k < k8; k += 8) {
     __m256 bv[C];
+#pragma GCC unroll 8
     for (int c = 0; c < C; ++c) bv[c] = L::at(col[c], k);
+#pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const __m256 av = _mm256_loadu_ps(a + r * lda + k);
+#pragma GCC unroll 8
       for (int c = 0; c < C; ++c) s[r][c] = _mm256_fmadd_ps(av, bv[c], s[r][c]);
     }
   }
