@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "backends/cpu/attention_common.h"
-#include "backends/cpu/gemm_kernels.h"
+#include "backends/cpu/convert.h"
 
 namespace porta::cpu {
 
@@ -42,9 +42,9 @@ bool use_avx2(const AttentionArgs& a) {
 #endif
 }
 
-void load_row_f32(const GemmKernels& K, const TensorArg& t, const char* p, int64_t D, float* out) {
+void load_row_f32(const TensorArg& t, const char* p, int64_t D, float* out) {
   if (t.strides[3] == 1)
-    K.to_f32(t.dtype, p, out, D);
+    convert_row_to_f32(t.dtype, p, out, D);
   else
     for (int64_t d = 0; d < D; ++d) out[d] = load_f32(t.dtype, p, d * t.strides[3]);
 }
@@ -52,7 +52,6 @@ void load_row_f32(const GemmKernels& K, const TensorArg& t, const char* p, int64
 }  // namespace
 
 void attention_decode(ThreadPool& pool, const AttentionArgs& a) {
-  const GemmKernels& K = gemm_kernels();
   const bool fast = use_avx2(a);
   const int64_t B = a.q.shape[0], Hq = a.q.shape[1], Sq = a.q.shape[2], D = a.q.shape[3];
   const int64_t Hkv = a.k.shape[1], Skv = a.k.shape[2], group = Hq / Hkv;
@@ -81,7 +80,7 @@ void attention_decode(ThreadPool& pool, const AttentionArgs& a) {
         P[r * stride] = neg_inf;
         P[r * stride + 1] = 0.0f;
         const int64_t h = hk * group + r / Sq, i = r % Sq;
-        load_row_f32(K, a.q, attn_row(a.q, b, h, i), D, q.data() + r * D);
+        load_row_f32(a.q, attn_row(a.q, b, h, i), D, q.data() + r * D);
         for (int64_t d = 0; d < D; ++d) q[static_cast<size_t>(r * D + d)] *= a.scale;
         lim[static_cast<size_t>(r)] = static_cast<float>(key_limit(a, i, len));
       }
@@ -103,8 +102,8 @@ void attention_decode(ThreadPool& pool, const AttentionArgs& a) {
 #endif
         } else {
           for (int64_t j = 0; j < n; ++j) {
-            load_row_f32(K, a.k, attn_row(a.k, b, hk, k0 + j), D, kb.data() + j * D);
-            load_row_f32(K, a.v, attn_row(a.v, b, hk, k0 + j), D, vb.data() + j * D);
+            load_row_f32(a.k, attn_row(a.k, b, hk, k0 + j), D, kb.data() + j * D);
+            load_row_f32(a.v, attn_row(a.v, b, hk, k0 + j), D, vb.data() + j * D);
           }
           generic::decode_scores(q.data(), R, D, kb.data(), D, n, s.data());
         }

@@ -1,97 +1,83 @@
-// Flash-style prefill: K and V of each (batch, kv head) are packed once into the GEMM
-// micro-kernel's panel layout; each task takes a block of queries of one head and walks
-// the key blocks with an online softmax. S = Q·Kᵀ and O += P·V both run on the GEMM
-// micro-kernel, and no Sq x Skv matrix is ever stored.
+// Flash-style prefill on the GEMM micro-kernel: K and V of each (batch, kv head) are
+// packed once into B-panel layout (gemm_pack.h); each task takes a block of queries of
+// one head and walks the key blocks with an online softmax. S = scale·Q·Kᵀ and O += P·V
+// are micro-kernel tiles, and no Sq x Skv matrix is ever stored.
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "backends/cpu/attention_common.h"
-#include "backends/cpu/gemm_kernels.h"
+#include "backends/cpu/gemm_microkernel.h"
+#include "backends/cpu/gemm_pack.h"
 
 namespace porta::cpu {
 namespace {
 
-constexpr int64_t kKeyBlock = 64;  // keys per step (4 micro-panels of 16)
+constexpr int64_t kKeyBlock = 64;  // keys per step; a multiple of every kernel set's nr
 
-struct Packed {
-  int64_t keys_padded;
-  std::vector<float> k, v;  // per (b, hkv): K as [keys/NR][D][NR], V as [D/NR][keys][NR]
+/// 64-byte aligned, zero-filled floats (the micro-kernel loads B panels aligned).
+struct AlignedFloats {
+  explicit AlignedFloats(int64_t n)
+      : p(static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>((n * 4 + 63) / 64 * 64)))) {
+    if (!p) throw std::bad_alloc();
+    std::fill_n(p.get(), n, 0.0f);
+  }
+  float* get() const { return p.get(); }
+  struct Free {
+    void operator()(float* f) const { std::free(f); }
+  };
+  std::unique_ptr<float, Free> p;
 };
 
-void pack_kv(ThreadPool& pool, const GemmKernels& K, const AttentionArgs& a, Packed& p) {
-  const int64_t B = a.k.shape[0], H = a.k.shape[1], S = a.k.shape[2], D = a.k.shape[3];
-  const int64_t nr = K.tiles.nr;
-  p.keys_padded = (S + kKeyBlock - 1) / kKeyBlock * kKeyBlock;
-  const int64_t per = p.keys_padded * D;
-  p.k.assign(static_cast<size_t>(B * H * per), 0.0f);
-  p.v.assign(static_cast<size_t>(B * H * per), 0.0f);
-  pool.parallel_for(B * H, 1, [&](int64_t t0, int64_t t1) {
-    std::vector<float> row(static_cast<size_t>(D));
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t b = t / H, h = t % H;
-      float* kp = p.k.data() + t * per;
-      float* vp = p.v.data() + t * per;
-      for (int64_t s = 0; s < S; ++s) {
-        const char* kr = attn_row(a.k, b, h, s);
-        if (a.k.strides[3] == 1)
-          K.to_f32(a.k.dtype, kr, row.data(), D);
-        else
-          for (int64_t d = 0; d < D; ++d)
-            row[static_cast<size_t>(d)] = load_f32(a.k.dtype, kr, d * a.k.strides[3]);
-        float* kpanel = kp + (s / nr) * D * nr + (s % nr);
-        for (int64_t d = 0; d < D; ++d) kpanel[d * nr] = row[static_cast<size_t>(d)];
-        const char* vr = attn_row(a.v, b, h, s);
-        if (a.v.strides[3] == 1)
-          K.to_f32(a.v.dtype, vr, row.data(), D);
-        else
-          for (int64_t d = 0; d < D; ++d)
-            row[static_cast<size_t>(d)] = load_f32(a.v.dtype, vr, d * a.v.strides[3]);
-        for (int64_t dp = 0; dp < D / nr; ++dp)
-          std::copy_n(row.data() + dp * nr, nr, vp + dp * p.keys_padded * nr + s * nr);
-      }
-    }
-  });
+GemmMatrix head_matrix(const TensorArg& t, int64_t b, int64_t h, bool keys_as_columns) {
+  // Rows are sequence positions and columns head-dim entries, or the reverse (Kᵀ).
+  const char* base = attn_row(t, b, h, 0);
+  return keys_as_columns ? GemmMatrix{base, t.dtype, t.strides[3], t.strides[2]}
+                         : GemmMatrix{base, t.dtype, t.strides[2], t.strides[3]};
 }
 
 }  // namespace
 
 void attention_prefill(ThreadPool& pool, const AttentionArgs& a) {
-  const GemmKernels& K = gemm_kernels();
-  const int64_t mr = K.tiles.mr, nr = K.tiles.nr;
+  const GemmMicrokernel& mk = gemm_microkernel();
+  const int64_t mr = mk.tiles.mr, nr = mk.tiles.nr;
   const int64_t B = a.q.shape[0], Hq = a.q.shape[1], Sq = a.q.shape[2], D = a.q.shape[3];
-  const int64_t Hkv = a.k.shape[1], group = Hq / Hkv;
+  const int64_t Hkv = a.k.shape[1], Skv = a.k.shape[2], group = Hq / Hkv;
+  const int64_t keys_padded = (Skv + kKeyBlock - 1) / kKeyBlock * kKeyBlock;
+  const int64_t d_padded = (D + nr - 1) / nr * nr;  // V panels cover D in whole nr columns
+  const int64_t per_head = keys_padded * std::max(D, d_padded);
+
+  // K as B panels [keys/nr][D][nr] (B(k=d, n=key)); V as [D/nr][keys_padded][nr] (B(k=key, n=d)),
+  // rows past Skv zero so P·V over a padded key block adds nothing.
+  AlignedFloats kpack(B * Hkv * per_head), vpack(B * Hkv * per_head);
+  pool.parallel_for(B * Hkv, 1, [&](int64_t t0, int64_t t1) {
+    AlignedFloats vtmp(Skv * d_padded);
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t b = t / Hkv, h = t % Hkv;
+      gemm_pack_b(mk, head_matrix(a.k, b, h, true), 0, D, 0, Skv, kpack.get() + t * per_head);
+      gemm_pack_b(mk, head_matrix(a.v, b, h, false), 0, Skv, 0, D, vtmp.get());
+      for (int64_t p = 0; p < d_padded / nr; ++p)
+        std::copy_n(vtmp.get() + p * Skv * nr, Skv * nr, vpack.get() + t * per_head + p * keys_padded * nr);
+    }
+  });
+
   const int64_t qblock = mr * 8;  // queries per task
-  Packed packed;
-  pack_kv(pool, K, a, packed);
-  const int64_t per = packed.keys_padded * D;
   const int64_t qblocks = (Sq + qblock - 1) / qblock;
   const float neg_inf = -std::numeric_limits<float>::infinity();
-
   pool.parallel_for(B * Hq * qblocks, 1, [&](int64_t t0, int64_t t1) {
-    std::vector<float> qp(static_cast<size_t>(qblock * D)), pp(static_cast<size_t>(qblock * kKeyBlock));
-    std::vector<float> s(static_cast<size_t>(qblock * kKeyBlock)), acc(static_cast<size_t>(qblock * D));
-    std::vector<float> m(static_cast<size_t>(qblock)), l(static_cast<size_t>(qblock)),
-        row(static_cast<size_t>(D));
-    alignas(64) float tile[8 * 32];
+    AlignedFloats qp(qblock * D), pp(qblock * kKeyBlock), tile(32 * 32);
+    std::vector<float> s(static_cast<size_t>(qblock * kKeyBlock)),
+        acc(static_cast<size_t>(qblock * d_padded));
+    std::vector<float> m(static_cast<size_t>(qblock)), l(static_cast<size_t>(qblock));
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t b = t / (Hq * qblocks), h = (t / qblocks) % Hq, q0 = (t % qblocks) * qblock;
       const int64_t rows = std::min(qblock, Sq - q0);
       const int64_t len = kv_length(a, b);
-      const float* kbase = packed.k.data() + (b * Hkv + h / group) * per;
-      const float* vbase = packed.v.data() + (b * Hkv + h / group) * per;
-      // Q block, pre-scaled, as A panels [qblock/mr][D][mr]; padding rows are zero.
-      std::fill(qp.begin(), qp.end(), 0.0f);
-      for (int64_t i = 0; i < rows; ++i) {
-        const char* qr = attn_row(a.q, b, h, q0 + i);
-        if (a.q.strides[3] == 1)
-          K.to_f32(a.q.dtype, qr, row.data(), D);
-        else
-          for (int64_t d = 0; d < D; ++d)
-            row[static_cast<size_t>(d)] = load_f32(a.q.dtype, qr, d * a.q.strides[3]);
-        float* panel = qp.data() + (i / mr) * D * mr + (i % mr);
-        for (int64_t d = 0; d < D; ++d) panel[d * mr] = row[static_cast<size_t>(d)] * a.scale;
-      }
+      const float* kbase = kpack.get() + (b * Hkv + h / group) * per_head;
+      const float* vbase = vpack.get() + (b * Hkv + h / group) * per_head;
+      gemm_pack_a(head_matrix(a.q, b, h, false), q0, rows, 0, D, static_cast<int>(mr), qp.get());
       std::fill(m.begin(), m.end(), neg_inf);
       std::fill(l.begin(), l.end(), 0.0f);
       std::fill(acc.begin(), acc.end(), 0.0f);
@@ -99,24 +85,24 @@ void attention_prefill(ThreadPool& pool, const AttentionArgs& a) {
       const int64_t qpanels = (rows + mr - 1) / mr;
       for (int64_t k0 = 0; k0 < key_end; k0 += kKeyBlock) {
         const int64_t kn = std::min(kKeyBlock, key_end - k0);
-        // S = Q·Kᵀ for this key block.
-        for (int64_t qpi = 0; qpi < qpanels; ++qpi)
+        for (int64_t qpi = 0; qpi < qpanels; ++qpi)  // S = scale·Q·Kᵀ for this key block
           for (int64_t kp = 0; kp * nr < kn; ++kp) {
-            K.micro(D, qp.data() + qpi * D * mr, kbase + ((k0 / nr) + kp) * D * nr, tile);
+            mk.tile(D, qp.get() + qpi * D * mr, kbase + (k0 / nr + kp) * D * nr, tile.get(), nr, a.scale,
+                    0.0f);
             for (int64_t i = 0; i < mr; ++i)
-              std::copy_n(tile + i * nr, nr, s.data() + (qpi * mr + i) * kKeyBlock + kp * nr);
+              std::copy_n(tile.get() + i * nr, nr, s.data() + (qpi * mr + i) * kKeyBlock + kp * nr);
           }
         // Online softmax per row; P goes straight into A-panel layout [qblock/mr][kKeyBlock][mr].
-        std::fill(pp.begin(), pp.end(), 0.0f);
+        std::fill_n(pp.get(), qblock * kKeyBlock, 0.0f);
         for (int64_t i = 0; i < rows; ++i) {
           const int64_t lim = std::min(kn, key_limit(a, q0 + i, len) - k0);
-          float* srow = s.data() + i * kKeyBlock;
+          const float* srow = s.data() + i * kKeyBlock;
           float mx = m[static_cast<size_t>(i)];
           for (int64_t j = 0; j < lim; ++j) mx = std::max(mx, srow[j]);
           if (lim <= 0 || mx == neg_inf) continue;
           const float corr = std::exp(m[static_cast<size_t>(i)] - mx);
           float sum = 0.0f;
-          float* prow = pp.data() + (i / mr) * kKeyBlock * mr + (i % mr);
+          float* prow = pp.get() + (i / mr) * kKeyBlock * mr + (i % mr);
           for (int64_t j = 0; j < lim; ++j) {
             const float e = std::exp(srow[j] - mx);
             prow[j * mr] = e;
@@ -124,20 +110,17 @@ void attention_prefill(ThreadPool& pool, const AttentionArgs& a) {
           }
           l[static_cast<size_t>(i)] = l[static_cast<size_t>(i)] * corr + sum;
           m[static_cast<size_t>(i)] = mx;
-          if (corr != 1.0f) {
-            float* arow = acc.data() + i * D;
-            for (int64_t d = 0; d < D; ++d) arow[d] *= corr;
-          }
+          if (corr != 1.0f)
+            for (int64_t d = 0; d < d_padded; ++d) acc[static_cast<size_t>(i * d_padded + d)] *= corr;
         }
-        // O += P·V.
-        const int64_t kpad = (kn + nr - 1) / nr * nr;  // V rows past the length are zero-padded
-        for (int64_t qpi = 0; qpi < qpanels; ++qpi)
-          for (int64_t dp = 0; dp < D / nr; ++dp) {
-            K.micro(kpad, pp.data() + qpi * kKeyBlock * mr, vbase + dp * packed.keys_padded * nr + k0 * nr,
-                    tile);
+        const int64_t kpad = (kn + nr - 1) / nr * nr;  // P is zero past kn; V is zero past Skv
+        for (int64_t qpi = 0; qpi < qpanels; ++qpi)    // O += P·V
+          for (int64_t dp = 0; dp < d_padded / nr; ++dp) {
+            mk.tile(kpad, pp.get() + qpi * kKeyBlock * mr, vbase + dp * keys_padded * nr + k0 * nr,
+                    tile.get(), nr, 1.0f, 0.0f);
             for (int64_t i = 0; i < mr && qpi * mr + i < rows; ++i) {
-              float* arow = acc.data() + (qpi * mr + i) * D + dp * nr;
-              for (int64_t j = 0; j < nr; ++j) arow[j] += tile[i * nr + j];
+              float* arow = acc.data() + (qpi * mr + i) * d_padded + dp * nr;
+              for (int64_t j = 0; j < nr; ++j) arow[j] += tile.get()[i * nr + j];
             }
           }
       }
@@ -145,7 +128,8 @@ void attention_prefill(ThreadPool& pool, const AttentionArgs& a) {
         const float inv = l[static_cast<size_t>(i)] > 0.0f ? 1.0f / l[static_cast<size_t>(i)] : 0.0f;
         char* orow = attn_row(a.out, b, h, q0 + i);
         for (int64_t d = 0; d < D; ++d)
-          store_f32(a.out.dtype, orow, d * a.out.strides[3], acc[static_cast<size_t>(i * D + d)] * inv);
+          store_f32(a.out.dtype, orow, d * a.out.strides[3],
+                    acc[static_cast<size_t>(i * d_padded + d)] * inv);
       }
     }
   });
