@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "backends/cpu/cpu_kernels.h"
+#include "backends/cpu/gemm_microkernel.h"
 #include "backends/cpu/thread_pool.h"
 
 namespace porta::cpu {
@@ -186,6 +187,11 @@ class CpuBackend final : public Backend {
   const char* name() const override { return "cpu"; }
   std::vector<std::unique_ptr<porta::backend::Device>> enumerate(const Options& opts) override {
     std::vector<std::unique_ptr<porta::backend::Device>> out;
+    const std::string isa = opts.get ? opts.get("cpu", "GEMM_ISA", "auto") : "auto";
+    if (!set_gemm_isa_ceiling(isa))
+      throw Error(Errc::invalid_argument,
+                  "PORTA_CPU_GEMM_ISA='" + isa + "' is not one of auto, avx512, avx2, generic");
+    if (isa != "auto") log(LogLevel::info, "cpu: GEMM kernels capped at " + isa + " by PORTA_CPU_GEMM_ISA");
     // Logical devices share nothing but the host: each has its own pool so they can run concurrently.
     for (int i = 0; i < std::max(1, opts.cpu_devices); ++i)
       out.push_back(std::make_unique<CpuDevice>(opts.cpu_threads));

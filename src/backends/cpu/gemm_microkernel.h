@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "porta/dtype.h"
 #include "porta/ops.h"
@@ -62,8 +63,14 @@ void gemm_pack_b_rows_generic(int nr, DType t, const void* src, int64_t ld, int6
 void gemm_pack_b_cols_generic(int nr, DType t, const void* src, int64_t ld, int64_t kc, int64_t cols,
                               float* dst);
 
-/// The best set this CPU runs (AVX-512 > AVX2+FMA+F16C > generic), chosen once. Thread-safe.
+/// The best set this CPU runs (AVX-512 > AVX2+FMA+F16C > generic), chosen once on first
+/// use. Thread-safe.
 const GemmMicrokernel& gemm_microkernel();
+
+/// Caps the set gemm_microkernel() may choose: "auto"/"avx512", "avx2" or "generic"
+/// (PORTA_CPU_GEMM_ISA, so one host can test every set). False for other names.
+/// Only effective before the first gemm_microkernel() call.
+bool set_gemm_isa_ceiling(const std::string& isa);
 
 /// Scalar activation shared by the kernel sets' tails: gelu is the tanh form, silu x/(1+e^-x).
 float gemm_activate(ops::Activation act, float v);

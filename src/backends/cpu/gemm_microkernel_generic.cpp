@@ -1,6 +1,8 @@
 // Portable GEMM inner loops (any CPU; fixed-size loops the compiler vectorises) and the
 // CPUID choice of the best kernel set.
+#include <atomic>
 #include <cmath>
+#include <string>
 
 #include "backends/cpu/dtype_io.h"
 #include "backends/cpu/gemm_microkernel.h"
@@ -92,20 +94,34 @@ const GemmMicrokernel& gemm_microkernel_generic() {
   return k;
 }
 
-const GemmMicrokernel& gemm_microkernel() {
+namespace {
+// The best set this CPU runs, capped by the PORTA_CPU_GEMM_ISA ceiling (set once by the backend).
+std::atomic<int> g_isa_ceiling{2};  // 0 generic, 1 avx2, 2 avx512
+
+const GemmMicrokernel* choose(int ceiling) {
 #if defined(PORTA_CPU_X86)
-  static const GemmMicrokernel* chosen = [] {
-    const bool f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
-    if (f16c && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-      return &gemm_microkernel_avx512();
-    if (f16c && __builtin_cpu_supports("avx2")) return &gemm_microkernel_avx2();
-    return &gemm_microkernel_generic();
-  }();
-  return *chosen;
-#else
-  return gemm_microkernel_generic();
+  const bool f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
+  if (ceiling >= 2 && f16c && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+    return &gemm_microkernel_avx512();
+  if (ceiling >= 1 && f16c && __builtin_cpu_supports("avx2")) return &gemm_microkernel_avx2();
 #endif
+  (void)ceiling;
+  return &gemm_microkernel_generic();
+}
+}  // namespace
+
+bool set_gemm_isa_ceiling(const std::string& isa) {
+  const int c = isa == "generic" ? 0 : isa == "avx2" ? 1 : isa == "avx512" || isa == "auto" ? 2 : -1;
+  if (c < 0) return false;
+  g_isa_ceiling.store(c);
+  return true;
+}
+
+const GemmMicrokernel& gemm_microkernel() {
+  // Chosen on first use, after the backend applied PORTA_CPU_GEMM_ISA.
+  static const GemmMicrokernel* chosen = choose(g_isa_ceiling.load());
+  return *chosen;
 }
 
 }  // namespace porta::cpu
