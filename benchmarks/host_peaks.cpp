@@ -47,7 +47,7 @@ double run_threads(int threads, Body body) {
 #if defined(PORTA_BENCH_X86)
 // 12 independent 8-wide FMA chains: Zen 3 / Skylake need latency(4) x ports(2) = 8
 // chains in flight to saturate the FMA units; 12 leaves slack. Returns FLOPs done.
-__attribute__((target("avx2,fma"))) double fma_chains(int64_t iters, float seed, float* sink) {
+__attribute__((target("avx2,fma"))) double fma_chains_avx2(int64_t iters, float seed, float* sink) {
   __m256 acc[12];
   for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(seed + static_cast<float>(i));
   const __m256 mul = _mm256_set1_ps(0.999999f);
@@ -62,6 +62,24 @@ __attribute__((target("avx2,fma"))) double fma_chains(int64_t iters, float seed,
   *sink = out[0];
   return static_cast<double>(iters) * 12 * 8 * 2;
 }
+
+// The same with 16-wide vectors: on CPUs with full-width AVX-512 units (e.g. Zen 5) this
+// doubles the peak, and porta's GEMM uses AVX-512 there, so the peak must too.
+__attribute__((target("avx512f"))) double fma_chains_avx512(int64_t iters, float seed, float* sink) {
+  __m512 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(seed + static_cast<float>(i));
+  const __m512 mul = _mm512_set1_ps(0.999999f);
+  const __m512 add = _mm512_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it) {
+    for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(acc[i], mul, add);
+  }
+  __m512 s = acc[0];
+  for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, acc[i]);
+  float out[16];
+  _mm512_storeu_ps(out, s);
+  *sink = out[0];
+  return static_cast<double>(iters) * 12 * 16 * 2;
+}
 #endif
 
 }  // namespace
@@ -69,6 +87,7 @@ __attribute__((target("avx2,fma"))) double fma_chains(int64_t iters, float seed,
 double measure_host_fma_gflops(int threads, double seconds) {
 #if defined(PORTA_BENCH_X86)
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0;
+  auto* fma_chains = __builtin_cpu_supports("avx512f") ? &fma_chains_avx512 : &fma_chains_avx2;
   threads = std::max(threads, 1);
   std::vector<float> sink(static_cast<size_t>(threads) * 16);
   // Calibrate the iteration count on one thread so the timed run lasts about `seconds`.
