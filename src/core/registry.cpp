@@ -121,7 +121,10 @@ void Registry::add_backend(const std::string& origin, const backend::BackendModu
 void Registry::load_modules() {
   std::vector<std::string> dirs = env_options().plugin_path;
   const std::string own = library_dir();
-  if (!own.empty()) dirs.push_back(own);
+  if (!own.empty()) {
+    dirs.push_back(own);
+    dirs.push_back(own + "/porta");  // <libdir>/porta of wherever this libporta was installed
+  }
 #ifdef PORTA_PLUGIN_INSTALL_DIR
   dirs.push_back(PORTA_PLUGIN_INSTALL_DIR);
 #endif
