@@ -8,6 +8,7 @@
 
 #include "backends/cpu/dtype_io.h"
 #include "backends/cpu/gemm_microkernel.h"
+#include "backends/cpu/simd_avx2.h"
 
 namespace porta::cpu {
 namespace {
@@ -107,21 +108,9 @@ void bias_act(float* row, int64_t n, const float* bias, ops::Activation act) {
 }
 
 // Eight elements of B at p + i as f32, one struct per dtype so loops carry no dispatch.
-struct LoadF32 {
-  static __m256 at(const void* p, int64_t i) { return _mm256_loadu_ps(static_cast<const float*>(p) + i); }
-};
-struct LoadF16 {
-  static __m256 at(const void* p, int64_t i) {
-    return _mm256_cvtph_ps(
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
-  }
-};
-struct LoadBF16 {
-  static __m256 at(const void* p, int64_t i) {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-  }
-};
+using simd::LoadBF16;
+using simd::LoadF16;
+using simd::LoadF32;
 
 inline const void* elem(DType t, const void* p, int64_t i) {
   return static_cast<const char*>(p) + i * static_cast<int64_t>(dtype_size(t));
@@ -181,12 +170,7 @@ void small_m_rows_t(int64_t M, int64_t K, const float* a, int64_t lda, DType bt,
     }
 }
 
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+using simd::hsum;
 
 // B columns contiguous: R rows of A x C columns of B as R*C dot products over K.
 template <typename L, int R, int C>
