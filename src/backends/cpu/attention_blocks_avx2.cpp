@@ -2,6 +2,7 @@
 // (f32, f16, bf16) and widened in registers, so decode streams them once with no
 // scratch copy. Rows have a stride (elements) and unit element stride.
 #if defined(PORTA_CPU_X86)
+#include <cmath>
 #include <cstdint>
 
 #include "backends/cpu/simd_avx2.h"
@@ -75,6 +76,20 @@ void accumulate_t(const float* p, int64_t R, int64_t n, const void* v, int64_t v
 }
 
 }  // namespace
+
+float exp_shifted(const float* s, int64_t n, float mx, float* out) {
+  const __m256 m = _mm256_set1_ps(mx);
+  __m256 acc = _mm256_setzero_ps();
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256 e = simd::exp_ps(_mm256_sub_ps(_mm256_loadu_ps(s + j), m));
+    _mm256_storeu_ps(out + j, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  float sum = hsum(acc);
+  for (; j < n; ++j) sum += (out[j] = std::exp(s[j] - mx));
+  return sum;
+}
 
 /// True when these kernels take rows of dtype t and head dim D.
 bool supports(DType t, int64_t D) {

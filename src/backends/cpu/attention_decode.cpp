@@ -119,11 +119,8 @@ void attention_decode(ThreadPool& pool, const AttentionArgs& a) {
             continue;
           }
           const float corr = std::exp(pr[0] - mx);
-          float sum = 0.0f;
-          for (int64_t j = 0; j < n; ++j) {
-            sr[j] = j < visible ? std::exp(sr[j] - mx) : 0.0f;
-            sum += sr[j];
-          }
+          const float sum = exp_shifted(sr, visible, mx, sr);
+          std::fill(sr + visible, sr + n, 0.0f);
           pr[1] = pr[1] * corr + sum;
           pr[0] = mx;
           if (corr != 1.0f)

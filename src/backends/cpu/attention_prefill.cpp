@@ -101,13 +101,10 @@ void attention_prefill(ThreadPool& pool, const AttentionArgs& a) {
           for (int64_t j = 0; j < lim; ++j) mx = std::max(mx, srow[j]);
           if (lim <= 0 || mx == neg_inf) continue;
           const float corr = std::exp(m[static_cast<size_t>(i)] - mx);
-          float sum = 0.0f;
+          float e[kKeyBlock];
+          const float sum = exp_shifted(srow, lim, mx, e);
           float* prow = pp.get() + (i / mr) * kKeyBlock * mr + (i % mr);
-          for (int64_t j = 0; j < lim; ++j) {
-            const float e = std::exp(srow[j] - mx);
-            prow[j * mr] = e;
-            sum += e;
-          }
+          for (int64_t j = 0; j < lim; ++j) prow[j * mr] = e[j];
           l[static_cast<size_t>(i)] = l[static_cast<size_t>(i)] * corr + sum;
           m[static_cast<size_t>(i)] = mx;
           if (corr != 1.0f)
