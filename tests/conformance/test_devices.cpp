@@ -10,6 +10,10 @@ TEST(Devices, UnderTest) {
   if (devs.empty()) {
     std::string why;
     for (const auto& line : backend_diagnostics()) why += "\n  " + line;
+    if (why.empty())
+      why =
+          " none (the backend was not built, or its module was not found beside libporta "
+          "or in PORTA_PLUGIN_PATH; porta-info lists what loaded)";
     const char* filter = std::getenv("PORTA_TEST_DEVICES");
     GTEST_SKIP() << "no device matches PORTA_TEST_DEVICES='" << (filter ? filter : "")
                  << "'; backend notes:" << why;

@@ -28,7 +28,9 @@ HostTensor swap01(const HostTensor& x) {
 }
 
 // A device view with x's logical values whose dims 0 and 1 do not chain (strides [inner, A*inner]).
-Tensor upload_swapped(Stream& s, const HostTensor& x, DType t) { return upload(s, swap01(x), t).transpose(0, 1); }
+Tensor upload_swapped(Stream& s, const HostTensor& x, DType t) {
+  return upload(s, swap01(x), t).transpose(0, 1);
+}
 
 HostTensor as_host(const std::vector<int32_t>& v, std::vector<int64_t> shape) {
   HostTensor h(std::move(shape));
@@ -42,7 +44,7 @@ TEST_P(Probes, ArgmaxThroughUnmergeableViews) {
     if (!supports(t)) continue;
     SCOPED_TRACE(dtype_name(t));
     const HostTensor x = random({2, 3, 4, 50}, t, 7000, -100, 100);
-    Tensor X = upload_swapped(s, x, t);  // [2, 3, 4, 50], dims 0/1 do not chain
+    Tensor X = upload_swapped(s, x, t);                             // [2, 3, 4, 50], dims 0/1 do not chain
     GuardedOutput o(s, {2, 3, 4}, DType::i32, Layout::transposed);  // output does not chain either
     ops::argmax(s, X, o.tensor());
     EXPECT_TRUE(equal(o.result(s), as_host(ref::argmax(x), {2, 3, 4})));
@@ -53,7 +55,8 @@ TEST_P(Probes, EmbeddingThroughUnmergeableViews) {
   Stream s(device());
   const HostTensor table = random({40, 24}, DType::f32, 7100);
   std::vector<int32_t> ids(24);
-  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((i * 7) % 45) - 2;  // some out of range
+  for (size_t i = 0; i < ids.size(); ++i)
+    ids[i] = static_cast<int32_t>((i * 7) % 45) - 2;  // some out of range
   const HostTensor idh = as_host(ids, {2, 3, 4});
   Tensor I = upload_swapped(s, idh, DType::i32);
   GuardedOutput o(s, {2, 3, 4, 24}, DType::f32, Layout::transposed);
@@ -75,7 +78,8 @@ TEST_P(Probes, LongRowsSplitAcrossThreads) {
       ops::gelu(s, A, g.tensor(), false);
       EXPECT_TRUE(close(add.result(s), ref::cast(ref::binary(ref::Binary::add, a, b, shape), t),
                         OpClass::elementwise, t));
-      EXPECT_TRUE(close(g.result(s), ref::cast(ref::unary(ref::Unary::gelu_erf, a), t), OpClass::elementwise, t));
+      EXPECT_TRUE(
+          close(g.result(s), ref::cast(ref::unary(ref::Unary::gelu_erf, a), t), OpClass::elementwise, t));
       // Row ops over one very long row.
       GuardedOutput sm(s, shape, t, Layout::padded), rn(s, shape, t);
       ops::softmax(s, A, sm.tensor(), 2.0f);
@@ -150,7 +154,8 @@ TEST_P(Probes, RopeStridedPositionsLargeAndNegative) {
       } else {
         std::vector<int32_t> wide(pos.size() * 2, 999999);
         for (size_t i = 0; i < pos.size(); ++i) wide[2 * i] = pos[i];
-        P = Tensor::from_host(s, DType::i32, {static_cast<int64_t>(wide.size())}, wide.data()).slice(0, 0, 2 * S, 2);
+        P = Tensor::from_host(s, DType::i32, {static_cast<int64_t>(wide.size())}, wide.data())
+                .slice(0, 0, 2 * S, 2);
       }
       GuardedOutput o(s, {B, H, S, D}, DType::f32, Layout::stepped);
       ops::RopeOptions opt;
@@ -299,6 +304,43 @@ TEST_P(Probes, AttentionExplicitScaleAndDifferentLayouts) {
   }
 }
 
+TEST_P(Probes, SameTensorAsSeveralInputs) {
+  Stream s(device());
+  uint32_t seed = 7900;
+  for (DType t : {DType::f32, DType::bf16}) {
+    if (!supports(t)) continue;
+    SCOPED_TRACE(dtype_name(t));
+    // Gram matrix X·Xᵀ with one tensor as A and B (and as its own bias-free epilogue input).
+    const HostTensor x = random({2, 33, 40}, t, seed++);
+    Tensor X = upload(s, x, t, Layout::padded);
+    GuardedOutput c(s, {2, 33, 33}, DType::f32);
+    ops::GemmOptions o;
+    o.trans_b = true;
+    ops::gemm(s, X, X, c.tensor(), o);
+    HostTensor xt({2, 40, 33});
+    for (int64_t b = 0; b < 2; ++b)
+      for (int64_t i = 0; i < 33; ++i)
+        for (int64_t k = 0; k < 40; ++k) xt[(b * 40 + k) * 33 + i] = x[(b * 33 + i) * 40 + k];
+    EXPECT_TRUE(close(c.result(s),
+                      ref::gemm(x, xt, HostTensor(), {2, 33, 33}, 1, 0, nullptr, ops::Activation::none),
+                      OpClass::matmul, DType::f32));
+    // k and v one tensor; q a slice of it.
+    const HostTensor kv = random({1, 2, 40, 64}, t, seed++);
+    Tensor KV = upload(s, kv, t);
+    GuardedOutput a(s, {1, 2, 40, 64}, t);
+    ops::attention(s, KV, KV, KV, a.tensor());
+    EXPECT_TRUE(close(a.result(s), ref::attention(kv, kv, kv, false, 0.125, nullptr), OpClass::matmul, t));
+    // add/mul/silu_mul of a tensor with itself.
+    GuardedOutput sq(s, x.shape, t), sm(s, x.shape, t);
+    ops::mul(s, X, X, sq.tensor());
+    ops::silu_mul(s, X, X, sm.tensor());
+    EXPECT_TRUE(close(sq.result(s), ref::cast(ref::binary(ref::Binary::mul, x, x, x.shape), t),
+                      OpClass::elementwise, t));
+    EXPECT_TRUE(
+        close(sm.result(s), ref::binary(ref::Binary::silu_mul, x, x, x.shape), OpClass::elementwise, t));
+  }
+}
+
 // Correct rounding of a double to f16/bf16, computed without porta's conversions:
 // the nearer of the two neighbouring representable values, ties to the even pattern.
 double round_half(double v, DType t) {
@@ -324,12 +366,14 @@ TEST_P(Probes, DoubleValuesRoundOnceToHalf) {
     DType t;
     double v;
   };
-  const Case cases[] = {{DType::bf16, 1.0 + 0x1p-8 + 0x1p-30}, {DType::f16, 1.0 + 0x1p-11 + 0x1p-40},
+  const Case cases[] = {{DType::bf16, 1.0 + 0x1p-8 + 0x1p-30},
+                        {DType::f16, 1.0 + 0x1p-11 + 0x1p-40},
                         {DType::bf16, 16842753.0}};
   for (const auto& c : cases) {
     if (!supports(c.t)) continue;
     const double want = round_half(c.v, c.t);
-    SCOPED_TRACE(::testing::Message() << dtype_name(c.t) << " value " << c.v << " correctly rounded " << want);
+    SCOPED_TRACE(::testing::Message()
+                 << dtype_name(c.t) << " value " << c.v << " correctly rounded " << want);
     GuardedOutput f(s, {3}, c.t);
     ops::fill(s, f.tensor(), c.v);
     const HostTensor got = f.result(s);
