@@ -28,8 +28,9 @@ TEST_P(ValueEdges, CastSpecialValues) {
   const std::vector<double> from_float = {0.5,    1.5,  2.5,  -0.5,        -2.5, 126.5, 127.5,
                                           -128.5, 128,  -129, 2147483520., 3e9,  -3e9,  65504,
                                           1e5,    -1e5, 1e-7, -1e-7,       kInf, -kInf, kNaN};
-  const std::vector<double> from_int = {0,    1,         -1,         127,          -128,  128,    -129,
-                                        2049, 16777217., 2147483647, -2147483648., 70000, -70000, 65519};
+  const std::vector<double> from_int = {0,     1,      -1,        127,       -128,       128,
+                                        -129,  2049,   16777217., 16842753., 2147483647, -2147483648.,
+                                        70000, -70000, 65519};
   for (DType from : kAll)
     for (DType to : kAll) {
       if (!supports(from) || !supports(to)) continue;
@@ -45,7 +46,10 @@ TEST_P(ValueEdges, FillRoundsAndSaturates) {
   Stream s(device());
   for (DType t : kAll) {
     if (!supports(t)) continue;
-    for (double v : {0.1, -2.5, 300.5, 1e10, -1e10, -0.0, 65520.0}) {
+    // Just above half-way points of bf16 / f16 whose f32 neighbour is the half-way point:
+    // rounding through f32 first lands on the lower value.
+    for (double v : {0.1, -2.5, 300.5, 1e10, -1e10, -0.0, 65520.0, 65519.99, 1.0 + 0x1p-8 + 0x1p-30,
+                     1.0 + 0x1p-11 + 0x1p-40}) {
       SCOPED_TRACE(::testing::Message() << dtype_name(t) << " fill " << v);
       GuardedOutput o(s, {3, 33}, t, Layout::padded);
       ops::fill(s, o.tensor(), v);

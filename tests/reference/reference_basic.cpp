@@ -134,14 +134,42 @@ HostTensor binary(Binary op, const HostTensor& a, const HostTensor& b,
   return o;
 }
 
+namespace {
+
+// v rounded once (to nearest, ties to even) to f16 or bf16. Rounding through f32 first is
+// wrong for values whose f32 neighbour is a half-way point of the narrow format.
+double round_to_half(double v, DType t) {
+  if (std::isnan(v)) return v;
+  const bool bf = t == DType::bf16;
+  const uint16_t max_bits = bf ? 0x7f7f : 0x7bff;
+  auto decode = [&](uint16_t m) -> double { return bf ? bf16_to_float(m) : f16_to_float(m); };
+  const double a = std::fabs(v), max = decode(max_bits);
+  if (a >= max + (max - decode(static_cast<uint16_t>(max_bits - 1))) / 2)
+    return std::copysign(std::numeric_limits<double>::infinity(), v);
+  // Rounding through f32 is off by at most one step, so the answer is m or a neighbour.
+  const float af = static_cast<float>(a);
+  uint16_t m = static_cast<uint16_t>((bf ? float_to_bf16(af) : float_to_f16(af)) & 0x7fffu);
+  if (m > max_bits) m = max_bits;
+  uint16_t best = m;
+  for (int d : {-1, 1}) {
+    const int c = m + d;
+    if (c < 0 || c > max_bits) continue;
+    const double dc = std::fabs(decode(static_cast<uint16_t>(c)) - a), db = std::fabs(decode(best) - a);
+    if (dc < db || (dc == db && (c & 1) == 0)) best = static_cast<uint16_t>(c);
+  }
+  return std::copysign(decode(best), v);
+}
+
+}  // namespace
+
 HostTensor cast(const HostTensor& x, DType to) {
   HostTensor o(x.shape);
   for (int64_t i = 0; i < x.numel(); ++i) {
     const double v = x[i];
     switch (to) {
       case DType::f32: o[i] = static_cast<float>(v); break;
-      case DType::f16: o[i] = f16_to_float(float_to_f16(static_cast<float>(v))); break;
-      case DType::bf16: o[i] = bf16_to_float(float_to_bf16(static_cast<float>(v))); break;
+      case DType::f16:
+      case DType::bf16: o[i] = round_to_half(v, to); break;
       case DType::i8:
       case DType::i32: {
         const double lo = to == DType::i8 ? -128.0 : -2147483648.0,
