@@ -1,66 +1,45 @@
 // Element-wise kernels: silu_mul, gelu, add, mul, scale (f32 math), cast and copy.
+// Dims that every operand walks as one are merged first, so contiguous tensors (and
+// row-broadcast ones) become long rows. Float kinds run over blocks of kBlock elements
+// through f32: a contiguous f32 operand is used in place, others are converted (vectorised
+// for contiguous f16/bf16).
 #include <cmath>
 #include <cstring>
+#include <limits>
 
+#include "backends/cpu/round_to_odd.h"
+#include "backends/cpu/row_kernels.h"
 #include "backends/cpu/strided_rows.h"
 
 namespace porta::cpu {
 namespace {
 
-constexpr int64_t kBlock = 256;  // elements converted to f32 at a time (stays in L1)
-
-inline float gelu_tanh(float x) {
-  const float k = 0.7978845608028654f;  // sqrt(2/pi)
-  return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
-}
-inline float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.7071067811865476f)); }
-inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
-
-void apply(Elementwise kind, float alpha, const float* a, const float* b, float* out, int64_t n) {
-  switch (kind) {
-    case Elementwise::silu_mul:
-      for (int64_t i = 0; i < n; ++i) out[i] = silu(a[i]) * b[i];
-      break;
-    case Elementwise::gelu_tanh:
-      for (int64_t i = 0; i < n; ++i) out[i] = gelu_tanh(a[i]);
-      break;
-    case Elementwise::gelu_erf:
-      for (int64_t i = 0; i < n; ++i) out[i] = gelu_erf(a[i]);
-      break;
-    case Elementwise::add:
-      for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
-      break;
-    case Elementwise::mul:
-      for (int64_t i = 0; i < n; ++i) out[i] = a[i] * b[i];
-      break;
-    case Elementwise::scale:
-      for (int64_t i = 0; i < n; ++i) out[i] = alpha * a[i];
-      break;
-    default: break;
-  }
-}
+constexpr int64_t kBlock = 512;  // elements per step: the f32 blocks stay in L1
 
 bool is_binary(Elementwise k) {
   return k == Elementwise::silu_mul || k == Elementwise::add || k == Elementwise::mul;
 }
 
-void float_op(ThreadPool& pool, const ElementwiseArgs& e) {
+void float_op(ThreadPool& pool, ElementwiseArgs e) {
   const bool binary = is_binary(e.kind);
+  TensorArg* ts[3] = {&e.out, &e.a, &e.b};
+  coalesce_dims(ts, binary ? 3 : 2);
+  const RowKernels& k = row_kernels();
+  const int64_t sa = row_stride(e.a), so = row_stride(e.out), sb = binary ? row_stride(e.b) : 0;
+  const int64_t ea = elem_size(e.a), eo = elem_size(e.out), eb = binary ? elem_size(e.b) : 0;
+  const bool out_direct = e.out.dtype == DType::f32 && so == 1;
   for_each_row_chunk(pool, e.out, [&](int64_t row, int64_t c0, int64_t c1) {
     alignas(64) float a[kBlock], b[kBlock], o[kBlock];
-    const int64_t sa = row_stride(e.a), so = row_stride(e.out);
-    const int64_t sb = binary ? row_stride(e.b) : 0;
-    const int64_t ea = dtype_size(e.a.dtype), eo = dtype_size(e.out.dtype);
-    const int64_t eb = binary ? dtype_size(e.b.dtype) : 0;
     const char* pa = row_ptr(e.a, row) + c0 * sa * ea;
     const char* pb = binary ? row_ptr(e.b, row) + c0 * sb * eb : nullptr;
     char* po = row_ptr(e.out, row) + c0 * so * eo;
     for (int64_t c = c0; c < c1; c += kBlock) {
       const int64_t n = std::min(kBlock, c1 - c);
-      load_row(e.a.dtype, pa, sa, n, a);
-      if (binary) load_row(e.b.dtype, pb, sb, n, b);
-      apply(e.kind, e.alpha, a, b, o, n);
-      store_row(e.out.dtype, po, so, n, o);
+      const float* va = f32_view(e.a.dtype, pa, sa, n, a);
+      const float* vb = binary ? f32_view(e.b.dtype, pb, sb, n, b) : nullptr;
+      float* vo = out_direct ? reinterpret_cast<float*>(po) : o;
+      k.elementwise(e.kind, e.alpha, va, vb, vo, n);
+      if (!out_direct) store_row(e.out.dtype, po, so, n, vo);
       pa += n * sa * ea;
       if (binary) pb += n * sb * eb;
       po += n * so * eo;
@@ -68,31 +47,100 @@ void float_op(ThreadPool& pool, const ElementwiseArgs& e) {
   });
 }
 
-void copy_op(ThreadPool& pool, const ElementwiseArgs& e) {
-  const int64_t es = dtype_size(e.out.dtype);
+template <typename T>
+void copy_strided(const char* src, int64_t ss, char* dst, int64_t ds, int64_t n) {
+  const T* s = reinterpret_cast<const T*>(src);
+  T* d = reinterpret_cast<T*>(dst);
+  for (int64_t i = 0; i < n; ++i) d[i * ds] = s[i * ss];
+}
+
+void copy_op(ThreadPool& pool, ElementwiseArgs e) {
+  TensorArg* ts[2] = {&e.out, &e.a};
+  coalesce_dims(ts, 2);
+  const int64_t es = elem_size(e.out);
+  const int64_t sa = row_stride(e.a), so = row_stride(e.out);
   for_each_row_chunk(pool, e.out, [&](int64_t row, int64_t c0, int64_t c1) {
-    const int64_t sa = row_stride(e.a), so = row_stride(e.out);
     const char* pa = row_ptr(e.a, row) + c0 * sa * es;
     char* po = row_ptr(e.out, row) + c0 * so * es;
     const int64_t n = c1 - c0;
+    if (pa == po && sa == so) return;  // in place: nothing to do
     if (sa == 1 && so == 1) {
-      if (pa != po) std::memmove(po, pa, static_cast<size_t>(n * es));
+      std::memcpy(po, pa, static_cast<size_t>(n * es));
       return;
     }
-    for (int64_t i = 0; i < n; ++i) std::memcpy(po + i * so * es, pa + i * sa * es, static_cast<size_t>(es));
+    switch (es) {  // bit copies, so NaN payloads survive
+      case 1: copy_strided<uint8_t>(pa, sa, po, so, n); break;
+      case 2: copy_strided<uint16_t>(pa, sa, po, so, n); break;
+      default: copy_strided<uint32_t>(pa, sa, po, so, n); break;
+    }
   });
 }
 
-void cast_op(ThreadPool& pool, const ElementwiseArgs& e) {
+// f32 to an integer dtype: round to nearest even, saturate, NaN -> 0 (as porta/dtype.h does).
+template <typename I>
+void store_int_row(const float* in, char* p, int64_t stride, int64_t n) {
+  I* d = reinterpret_cast<I*>(p);
+  constexpr float lo = static_cast<float>(std::numeric_limits<I>::min());
+  constexpr float hi = static_cast<float>(std::numeric_limits<I>::max());
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = std::nearbyint(in[i]);
+    I r;
+    if (std::isnan(v))
+      r = 0;
+    else if (v <= lo)
+      r = std::numeric_limits<I>::min();
+    else if (v >= hi)
+      r = std::numeric_limits<I>::max();
+    else
+      r = static_cast<I>(v);
+    d[i * stride] = r;
+  }
+}
+
+// Any dtype to f32. i32 beyond 2^24 is rounded to nearest, or to odd when `to_odd` (the
+// value then goes on to f16/bf16, which must see one rounding of the integer, not two).
+void load_any_row(DType t, const char* p, int64_t stride, int64_t n, float* out, bool to_odd) {
+  if (is_floating(t)) return load_row(t, p, stride, n, out);
+  if (t == DType::i8) {
+    for (int64_t i = 0; i < n; ++i) out[i] = reinterpret_cast<const int8_t*>(p)[i * stride];
+  } else if (to_odd) {
+    for (int64_t i = 0; i < n; ++i)
+      out[i] = f32_round_to_odd(reinterpret_cast<const int32_t*>(p)[i * stride]);
+  } else {
+    for (int64_t i = 0; i < n; ++i)
+      out[i] = static_cast<float>(reinterpret_cast<const int32_t*>(p)[i * stride]);
+  }
+}
+
+void store_any_row(DType t, char* p, int64_t stride, int64_t n, const float* in) {
+  if (is_floating(t)) return store_row(t, p, stride, n, in);
+  if (t == DType::i8)
+    store_int_row<int8_t>(in, p, stride, n);
+  else
+    store_int_row<int32_t>(in, p, stride, n);
+}
+
+// Every pair of dtypes goes through f32, which holds each float source exactly; i32 sources
+// are rounded once (see load_any_row).
+void cast_op(ThreadPool& pool, ElementwiseArgs e) {
   if (e.a.dtype == e.out.dtype) return copy_op(pool, e);
-  const int64_t ea = dtype_size(e.a.dtype), eo = dtype_size(e.out.dtype);
+  TensorArg* ts[2] = {&e.out, &e.a};
+  coalesce_dims(ts, 2);
+  const int64_t sa = row_stride(e.a), so = row_stride(e.out);
+  const int64_t ea = elem_size(e.a), eo = elem_size(e.out);
+  const bool to_odd = e.out.dtype == DType::f16 || e.out.dtype == DType::bf16;
   for_each_row_chunk(pool, e.out, [&](int64_t row, int64_t c0, int64_t c1) {
-    const int64_t sa = row_stride(e.a), so = row_stride(e.out);
+    alignas(64) float buf[kBlock];
     const char* pa = row_ptr(e.a, row) + c0 * sa * ea;
     char* po = row_ptr(e.out, row) + c0 * so * eo;
-    for (int64_t i = 0; i < c1 - c0; ++i)
-      store_from_double(e.out.dtype, po, static_cast<size_t>(i * so),
-                        load_as_double(e.a.dtype, pa, static_cast<size_t>(i * sa)));
+    for (int64_t c = c0; c < c1; c += kBlock) {
+      const int64_t n = std::min(kBlock, c1 - c);
+      const float* v = e.a.dtype == DType::f32 && sa == 1 ? reinterpret_cast<const float*>(pa) : buf;
+      if (v == buf) load_any_row(e.a.dtype, pa, sa, n, buf, to_odd);
+      store_any_row(e.out.dtype, po, so, n, v);
+      pa += n * sa * ea;
+      po += n * so * eo;
+    }
   });
 }
 

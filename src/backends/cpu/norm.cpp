@@ -1,22 +1,14 @@
-// rms_norm and layer_norm over the last dim: one row at a time, f32 math with
-// double accumulation of the statistics (rows can be long and sums cancel).
+// rms_norm and layer_norm over the last dim. A contiguous f32 row is read in place; other
+// rows go through an f32 scratch row. Statistics: f32 vector partial sums per block, added in
+// double; layer_norm's variance is a second pass over (x - mean)² (no cancellation).
 #include <cmath>
 #include <vector>
 
+#include "backends/cpu/row_kernels.h"
 #include "backends/cpu/strided_rows.h"
 
 namespace porta::cpu {
 namespace {
-
-template <typename RowFn>
-void for_each_row(ThreadPool& pool, const TensorArg& x, RowFn&& fn) {
-  const int64_t rows = row_count(x), cols = row_length(x);
-  const int64_t grain = std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(cols, 1));
-  pool.parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
-    std::vector<float> buf(static_cast<size_t>(cols));
-    for (int64_t r = r0; r < r1; ++r) fn(r, buf.data());
-  });
-}
 
 void norm(ThreadPool& pool, const NormArgs& a, bool rms) {
   const int64_t D = row_length(a.x);
@@ -26,27 +18,27 @@ void norm(ThreadPool& pool, const NormArgs& a, bool rms) {
     b.resize(static_cast<size_t>(D));
     load_row(a.bias->dtype, a.bias->host<char>(), a.bias->strides[0], D, b.data());
   }
-  for_each_row(pool, a.x, [&](int64_t r, float* v) {
-    load_row(a.x.dtype, row_ptr(a.x, r), row_stride(a.x), D, v);
-    if (rms) {
-      double ss = 0;
-      for (int64_t i = 0; i < D; ++i) ss += static_cast<double>(v[i]) * v[i];
-      const float inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(D) + a.eps));
-      for (int64_t i = 0; i < D; ++i) v[i] = v[i] * inv * w[static_cast<size_t>(i)];
-    } else {
-      double sum = 0;
-      for (int64_t i = 0; i < D; ++i) sum += v[i];
-      const double mean = sum / static_cast<double>(D);
-      double var = 0;
-      for (int64_t i = 0; i < D; ++i) var += (v[i] - mean) * (v[i] - mean);
-      const float inv = static_cast<float>(1.0 / std::sqrt(var / static_cast<double>(D) + a.eps));
-      const float m = static_cast<float>(mean);
-      for (int64_t i = 0; i < D; ++i) {
-        v[i] = (v[i] - m) * inv * w[static_cast<size_t>(i)];
-        if (a.bias) v[i] += b[static_cast<size_t>(i)];
+  const RowKernels& k = row_kernels();
+  const int64_t sx = row_stride(a.x), so = row_stride(a.out);
+  const bool out_direct = a.out.dtype == DType::f32 && so == 1;
+  for_row_blocks(pool, row_count(a.x), D, [&](int64_t r0, int64_t r1) {
+    std::vector<float> scratch(static_cast<size_t>(D));
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* x = f32_view(a.x.dtype, row_ptr(a.x, r), sx, D, scratch.data());
+      char* po = row_ptr(a.out, r);
+      // x may be the scratch row or (in place) the output row itself: both are element-wise safe.
+      float* o = out_direct ? reinterpret_cast<float*>(po) : scratch.data();
+      const double d = static_cast<double>(D);
+      if (rms) {
+        const float inv = static_cast<float>(1.0 / std::sqrt(k.sum_sq(x, D) / d + a.eps));
+        k.norm_affine(x, 0.0f, inv, w.data(), nullptr, o, D);
+      } else {
+        const float mean = static_cast<float>(k.sum(x, D) / d);
+        const float inv = static_cast<float>(1.0 / std::sqrt(k.sum_sq_dev(x, mean, D) / d + a.eps));
+        k.norm_affine(x, mean, inv, w.data(), a.bias ? b.data() : nullptr, o, D);
       }
+      if (!out_direct) store_row(a.out.dtype, po, so, D, o);
     }
-    store_row(a.out.dtype, row_ptr(a.out, r), row_stride(a.out), D, v);
   });
 }
 
