@@ -341,6 +341,62 @@ TEST_P(Probes, SameTensorAsSeveralInputs) {
   }
 }
 
+// Row lengths around SIMD widths (8/16 lanes, 32/64-byte vectors) so vector bodies and
+// scalar tails both run, in every float dtype and in contiguous and strided layouts.
+TEST_P(Probes, SimdWidthTails) {
+  Stream s(device());
+  uint32_t seed = 8000;
+  for (DType t : {DType::f32, DType::f16, DType::bf16}) {
+    if (!supports(t)) continue;
+    for (int64_t D : {2, 8, 15, 16, 17, 31, 32, 33, 63, 65})
+      for (Layout l : {Layout::contiguous, Layout::stepped}) {
+        SCOPED_TRACE(::testing::Message() << dtype_name(t) << " D=" << D << " " << layout_name(l));
+        const std::vector<int64_t> shape = {3, D};
+        const HostTensor x = random(shape, t, seed++, -3, 3), y = random({D}, t, seed++, -2, 2);
+        const HostTensor w = random({D}, DType::f32, seed++, 0.5, 1.5);
+        Tensor X = upload(s, x, t, l), Y = upload(s, y, t), W = upload(s, w, DType::f32);
+        GuardedOutput add(s, shape, t, l), sm(s, shape, t), ge(s, shape, t, l), sc(s, shape, t);
+        ops::add(s, X, Y, add.tensor());
+        ops::silu_mul(s, X, Y, sm.tensor());
+        ops::gelu(s, X, ge.tensor(), true);
+        ops::scale(s, X, 0.75f, sc.tensor());
+        EXPECT_TRUE(close(add.result(s), ref::cast(ref::binary(ref::Binary::add, x, y, shape), t),
+                          OpClass::elementwise, t));
+        EXPECT_TRUE(
+            close(sm.result(s), ref::binary(ref::Binary::silu_mul, x, y, shape), OpClass::elementwise, t));
+        EXPECT_TRUE(
+            close(ge.result(s), ref::cast(ref::unary(ref::Unary::gelu_tanh, x), t), OpClass::elementwise, t));
+        EXPECT_TRUE(close(sc.result(s), ref::unary(ref::Unary::scale, x, 0.75), OpClass::elementwise, t));
+        GuardedOutput rn(s, shape, t, l), ln(s, shape, t), so(s, shape, t, l);
+        ops::rms_norm(s, X, W, rn.tensor());
+        ops::layer_norm(s, X, W, &Y, ln.tensor());
+        ops::softmax(s, X, so.tensor(), 1.25f);
+        EXPECT_TRUE(close(rn.result(s), ref::rms_norm(x, w, 1e-6), OpClass::reduction, t));
+        EXPECT_TRUE(close(ln.result(s), ref::layer_norm(x, w, &y, 1e-5), OpClass::reduction, t));
+        EXPECT_TRUE(close(so.result(s), ref::softmax(x, 1.25, nullptr), OpClass::reduction, t));
+        for (DType to : {DType::f32, DType::f16, DType::bf16, DType::i8}) {
+          if (!supports(to)) continue;
+          GuardedOutput c(s, shape, to, l);
+          ops::cast(s, X, c.tensor());
+          EXPECT_TRUE(equal(c.result(s), ref::cast(x, to))) << "cast to " << dtype_name(to);
+        }
+        GuardedOutput cp(s, shape, t), fl(s, shape, t, l), am(s, {3}, DType::i32);
+        ops::copy(s, X, cp.tensor());
+        ops::fill(s, fl.tensor(), -1.5);
+        ops::argmax(s, X, am.tensor());
+        HostTensor minus(shape);
+        for (auto& e : minus.v) e = -1.5;
+        EXPECT_TRUE(equal(cp.result(s), x));
+        EXPECT_TRUE(equal(fl.result(s), minus));
+        EXPECT_TRUE(equal(am.result(s), as_host(ref::argmax(x), {3})));
+        std::vector<int32_t> ids = {2, -1, 0, 1, 3};
+        GuardedOutput em(s, {5, D}, t, l);
+        ops::embedding(s, X, Tensor::from_host(s, DType::i32, {5}, ids.data()), em.tensor());
+        EXPECT_TRUE(equal(em.result(s), ref::embedding(x, ids, {5})));
+      }
+  }
+}
+
 // Correct rounding of a double to f16/bf16, computed without porta's conversions:
 // the nearer of the two neighbouring representable values, ties to the even pattern.
 double round_half(double v, DType t) {
