@@ -397,6 +397,44 @@ TEST_P(Probes, SimdWidthTails) {
   }
 }
 
+// rope over head and rotary dims around SIMD widths, odd D (the last dim passes through),
+// both styles, strided and in place.
+TEST_P(Probes, RopeRotaryDimTails) {
+  Stream s(device());
+  uint32_t seed = 8500;
+  struct Dims {
+    int64_t D;
+    int rot;
+  };
+  for (DType t : {DType::f32, DType::f16, DType::bf16}) {
+    if (!supports(t)) continue;
+    for (const Dims& dm :
+         {Dims{2, 2}, Dims{17, 16}, Dims{34, 34}, Dims{65, 64}, Dims{96, 18}, Dims{128, 126}})
+      for (auto style : {ops::RopeStyle::neox, ops::RopeStyle::gptj})
+        for (bool in_place : {false, true}) {
+          SCOPED_TRACE(::testing::Message()
+                       << dtype_name(t) << " D=" << dm.D << " rot=" << dm.rot << " style "
+                       << static_cast<int>(style) << " in_place " << in_place);
+          const int64_t B = 1, H = 2, S = 5;
+          const HostTensor x = random({B, H, S, dm.D}, t, seed++);
+          std::vector<int32_t> pos = {0, 1, 7, 300, 4095};
+          Tensor P = Tensor::from_host(s, DType::i32, {S}, pos.data());
+          ops::RopeOptions opt;
+          opt.style = style;
+          opt.rotary_dim = dm.rot;
+          GuardedOutput o(s, {B, H, S, dm.D}, t, Layout::stepped);
+          if (in_place) {
+            o.set(s, x);
+            ops::rope(s, o.tensor(), P, o.tensor(), opt);
+          } else {
+            ops::rope(s, upload(s, x, t, Layout::padded), P, o.tensor(), opt);
+          }
+          EXPECT_TRUE(
+              close(o.result(s), ref::rope(x, pos, false, style, 10000.0, dm.rot), OpClass::reduction, t));
+        }
+  }
+}
+
 // Correct rounding of a double to f16/bf16, computed without porta's conversions:
 // the nearer of the two neighbouring representable values, ties to the even pattern.
 double round_half(double v, DType t) {
