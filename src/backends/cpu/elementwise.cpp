@@ -54,9 +54,63 @@ void copy_strided(const char* src, int64_t ss, char* dst, int64_t ds, int64_t n)
   for (int64_t i = 0; i < n; ++i) d[i * ds] = s[i * ss];
 }
 
+// Copy where out's rows are contiguous but a is read with unit stride along another dim t
+// (a transposed view): 32x32 tiles keep both the lines read and the lines written in cache.
+template <typename T>
+void copy_transposed(ThreadPool& pool, const ElementwiseArgs& e, int t) {
+  constexpr int64_t kTile = 32;
+  const int r = e.out.rank;
+  const int64_t nt = e.out.shape[t], nl = e.out.shape[r - 1];
+  const int64_t sa_l = e.a.strides[r - 1], so_t = e.out.strides[t];
+  // The remaining dims (at most two) enumerate independent 2-D slices.
+  int other[2] = {-1, -1}, no = 0;
+  for (int d = 0; d + 1 < r; ++d)
+    if (d != t) other[no++] = d;
+  const int64_t n0 = no > 0 ? e.out.shape[other[0]] : 1, n1 = no > 1 ? e.out.shape[other[1]] : 1;
+  const int64_t bands = (nt + kTile - 1) / kTile;
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(kTile * nl, 1));
+  pool.parallel_for(n0 * n1 * bands, grain, [&](int64_t u0, int64_t u1) {
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t band = u % bands, slice = u / bands;
+      const int64_t i1 = slice % n1, i0 = slice / n1;
+      int64_t off_a = 0, off_o = 0;
+      if (no > 0) off_a += i0 * e.a.strides[other[0]], off_o += i0 * e.out.strides[other[0]];
+      if (no > 1) off_a += i1 * e.a.strides[other[1]], off_o += i1 * e.out.strides[other[1]];
+      const T* pa = e.a.host<T>() + off_a;
+      T* po = e.out.host<T>() + off_o;
+      const int64_t t0 = band * kTile, t1 = std::min(nt, t0 + kTile);
+      for (int64_t l0 = 0; l0 < nl; l0 += kTile) {
+        const int64_t l1 = std::min(nl, l0 + kTile);
+        if (t1 - t0 == kTile && l1 - l0 == kTile) {
+          // Full tile through a local block: power-of-two strides map every line of a tile to
+          // one cache set, so each side is touched in one sweep.
+          T tile[kTile][kTile];
+          for (int64_t j = 0; j < kTile; ++j)
+            for (int64_t i = 0; i < kTile; ++i) tile[i][j] = pa[t0 + i + (l0 + j) * sa_l];
+          for (int64_t i = 0; i < kTile; ++i)
+            for (int64_t j = 0; j < kTile; ++j) po[(t0 + i) * so_t + l0 + j] = tile[i][j];
+          continue;
+        }
+        for (int64_t i = t0; i < t1; ++i)
+          for (int64_t j = l0; j < l1; ++j) po[i * so_t + j] = pa[i + j * sa_l];
+      }
+    }
+  });
+}
+
 void copy_op(ThreadPool& pool, ElementwiseArgs e) {
   TensorArg* ts[2] = {&e.out, &e.a};
   coalesce_dims(ts, 2);
+  if (row_stride(e.out) == 1 && row_stride(e.a) != 1 && row_length(e.out) >= 8) {
+    for (int d = 0; d + 1 < e.a.rank; ++d) {
+      if (e.a.strides[d] != 1) continue;
+      switch (elem_size(e.out)) {  // bit copies, so NaN payloads survive
+        case 1: return copy_transposed<uint8_t>(pool, e, d);
+        case 2: return copy_transposed<uint16_t>(pool, e, d);
+        default: return copy_transposed<uint32_t>(pool, e, d);
+      }
+    }
+  }
   const int64_t es = elem_size(e.out);
   const int64_t sa = row_stride(e.a), so = row_stride(e.out);
   for_each_row_chunk(pool, e.out, [&](int64_t row, int64_t c0, int64_t c1) {
