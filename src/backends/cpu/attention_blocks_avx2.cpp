@@ -13,29 +13,48 @@ namespace {
 
 using simd::hsum;
 
+// Sums of four accumulators' lanes as one vector: {hsum(a0), hsum(a1), hsum(a2), hsum(a3)}.
+inline __m128 hsum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+// Register tile of Rows query rows x 4 keys: each K load feeds Rows FMAs and the 4 dot
+// products of a row are reduced together (one hadd tree instead of four hsums).
+template <typename L, int Rows>
+void scores_4keys(const float* q, int64_t D, const char* k, int64_t kstride, int64_t n, float* s) {
+  __m256 c[Rows][4];
+  for (int i = 0; i < Rows; ++i)
+    for (int x = 0; x < 4; ++x) c[i][x] = _mm256_setzero_ps();
+  for (int64_t d = 0; d < D; d += 8) {
+    const __m256 k0 = L::at(k, d), k1 = L::at(k + kstride, d), k2 = L::at(k + 2 * kstride, d),
+                 k3 = L::at(k + 3 * kstride, d);
+    for (int i = 0; i < Rows; ++i) {
+      const __m256 qv = _mm256_loadu_ps(q + i * D + d);
+      c[i][0] = _mm256_fmadd_ps(qv, k0, c[i][0]);
+      c[i][1] = _mm256_fmadd_ps(qv, k1, c[i][1]);
+      c[i][2] = _mm256_fmadd_ps(qv, k2, c[i][2]);
+      c[i][3] = _mm256_fmadd_ps(qv, k3, c[i][3]);
+    }
+  }
+  for (int i = 0; i < Rows; ++i) _mm_storeu_ps(s + i * n, hsum4(c[i][0], c[i][1], c[i][2], c[i][3]));
+}
+
 template <typename L>
 void scores_t(const float* q, int64_t R, int64_t D, const void* k, int64_t ks, int64_t es, int64_t n,
               float* s) {
-  for (int64_t j = 0; j < n; ++j) {
-    const void* kr = static_cast<const char*>(k) + j * ks * es;
+  const char* kb = static_cast<const char*>(k);
+  const int64_t kstride = ks * es;
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const char* kj = kb + j * kstride;
     int64_t r = 0;
-    for (; r + 4 <= R; r += 4) {  // four query rows share each K load
-      const float* q0 = q + r * D;
-      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
-             a3 = _mm256_setzero_ps();
-      for (int64_t d = 0; d < D; d += 8) {
-        const __m256 kv = L::at(kr, d);
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + d), kv, a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + D + d), kv, a1);
-        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + 2 * D + d), kv, a2);
-        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + 3 * D + d), kv, a3);
-      }
-      s[r * n + j] = hsum(a0);
-      s[(r + 1) * n + j] = hsum(a1);
-      s[(r + 2) * n + j] = hsum(a2);
-      s[(r + 3) * n + j] = hsum(a3);
-    }
-    for (; r < R; ++r) {
+    for (; r + 2 <= R; r += 2) scores_4keys<L, 2>(q + r * D, D, kj, kstride, n, s + r * n + j);
+    if (r < R) scores_4keys<L, 1>(q + r * D, D, kj, kstride, n, s + r * n + j);
+  }
+  for (; j < n; ++j) {  // last keys of a block one at a time
+    const char* kr = kb + j * kstride;
+    for (int64_t r = 0; r < R; ++r) {
       __m256 a = _mm256_setzero_ps();
       for (int64_t d = 0; d < D; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + r * D + d), L::at(kr, d), a);
       s[r * n + j] = hsum(a);
@@ -43,36 +62,45 @@ void scores_t(const float* q, int64_t R, int64_t D, const void* k, int64_t ks, i
   }
 }
 
-// Register tile: up to 4 query rows x 32 columns of D; each V load feeds one FMA per row.
-template <typename L, int Rows>
-void accumulate_rows(const float* p, int64_t n, const void* v, int64_t vs, int64_t es, int64_t D,
-                     float* acc) {
-  for (int64_t d = 0; d < D; d += 32) {
-    __m256 c[Rows][4];
-    for (int i = 0; i < Rows; ++i)
-      for (int x = 0; x < 4; ++x) c[i][x] = _mm256_loadu_ps(acc + i * D + d + 8 * x);
-    for (int64_t j = 0; j < n; ++j) {
-      const void* vr = static_cast<const char*>(v) + j * vs * es;
-      const __m256 v0 = L::at(vr, d), v1 = L::at(vr, d + 8), v2 = L::at(vr, d + 16), v3 = L::at(vr, d + 24);
-      for (int i = 0; i < Rows; ++i) {
-        const __m256 w = _mm256_broadcast_ss(p + i * n + j);
-        c[i][0] = _mm256_fmadd_ps(w, v0, c[i][0]);
-        c[i][1] = _mm256_fmadd_ps(w, v1, c[i][1]);
-        c[i][2] = _mm256_fmadd_ps(w, v2, c[i][2]);
-        c[i][3] = _mm256_fmadd_ps(w, v3, c[i][3]);
-      }
+// Register tile: Rows query rows x Cols*8 columns of D (at most 8 accumulators, so with
+// the V loads and the broadcast it fits AVX2's 16 registers without spills).
+template <typename L, int Rows, int Cols>
+void accumulate_tile(const float* p, int64_t n, const char* v, int64_t vstride, int64_t D, float* acc) {
+  __m256 c[Rows][Cols];
+  for (int i = 0; i < Rows; ++i)
+    for (int x = 0; x < Cols; ++x) c[i][x] = _mm256_loadu_ps(acc + i * D + 8 * x);
+  for (int64_t j = 0; j < n; ++j) {
+    const char* vr = v + j * vstride;
+    __m256 vv[Cols];
+    for (int x = 0; x < Cols; ++x) vv[x] = L::at(vr, 8 * x);
+    for (int i = 0; i < Rows; ++i) {
+      const __m256 w = _mm256_broadcast_ss(p + i * n + j);
+      for (int x = 0; x < Cols; ++x) c[i][x] = _mm256_fmadd_ps(w, vv[x], c[i][x]);
     }
-    for (int i = 0; i < Rows; ++i)
-      for (int x = 0; x < 4; ++x) _mm256_storeu_ps(acc + i * D + d + 8 * x, c[i][x]);
   }
+  for (int i = 0; i < Rows; ++i)
+    for (int x = 0; x < Cols; ++x) _mm256_storeu_ps(acc + i * D + 8 * x, c[i][x]);
+}
+
+template <typename L, int Rows>
+void accumulate_rows(const float* p, int64_t n, const char* v, int64_t vstride, int64_t es, int64_t D,
+                     float* acc) {
+  int64_t d = 0;
+  for (; d + 16 <= D; d += 16) accumulate_tile<L, Rows, 2>(p, n, v + d * es, vstride, D, acc + d);
+  if (d < D) accumulate_tile<L, Rows, 1>(p, n, v + d * es, vstride, D, acc + d);  // D % 16 == 8
 }
 
 template <typename L>
 void accumulate_t(const float* p, int64_t R, int64_t n, const void* v, int64_t vs, int64_t es, int64_t D,
                   float* acc) {
+  const char* vb = static_cast<const char*>(v);
   int64_t r = 0;
-  for (; r + 4 <= R; r += 4) accumulate_rows<L, 4>(p + r * n, n, v, vs, es, D, acc + r * D);
-  for (; r < R; ++r) accumulate_rows<L, 1>(p + r * n, n, v, vs, es, D, acc + r * D);
+  for (; r + 4 <= R; r += 4) accumulate_rows<L, 4>(p + r * n, n, vb, vs * es, es, D, acc + r * D);
+  if (r + 2 <= R) {
+    accumulate_rows<L, 2>(p + r * n, n, vb, vs * es, es, D, acc + r * D);
+    r += 2;
+  }
+  for (; r < R; ++r) accumulate_rows<L, 1>(p + r * n, n, vb, vs * es, es, D, acc + r * D);
 }
 
 }  // namespace
@@ -91,9 +119,20 @@ float exp_shifted(const float* s, int64_t n, float mx, float* out) {
   return sum;
 }
 
+float max_of(const float* s, int64_t n, float init) {
+  __m256 m = _mm256_set1_ps(init);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(s + j));
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  float r = _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
+  for (; j < n; ++j) r = s[j] > r ? s[j] : r;
+  return r;
+}
+
 /// True when these kernels take rows of dtype t and head dim D.
 bool supports(DType t, int64_t D) {
-  return D % 32 == 0 && (t == DType::f32 || t == DType::f16 || t == DType::bf16);
+  return D % 8 == 0 && (t == DType::f32 || t == DType::f16 || t == DType::bf16);
 }
 
 void scores(DType t, const float* q, int64_t R, int64_t D, const void* k, int64_t ks, int64_t n, float* s) {

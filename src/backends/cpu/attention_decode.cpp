@@ -1,6 +1,7 @@
 // Split-KV decode ("flash-decoding"): the KV range of each (batch, kv head) is cut into
 // chunks that run in parallel; a chunk serves every query row of the GQA group, so each
 // K/V row is read from memory once. Partials (max, sum, accumulator) are combined after.
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -16,6 +17,7 @@ bool supports(DType t, int64_t D);
 void scores(DType t, const float* q, int64_t R, int64_t D, const void* k, int64_t ks, int64_t n, float* s);
 void accumulate(DType t, const float* p, int64_t R, int64_t n, const void* v, int64_t vs, int64_t D,
                 float* acc);
+float max_of(const float* s, int64_t n, float init);
 }  // namespace avx2
 #endif
 
@@ -57,7 +59,7 @@ void attention_decode(ThreadPool& pool, const AttentionArgs& a) {
   const int64_t Hkv = a.k.shape[1], Skv = a.k.shape[2], group = Hq / Hkv;
   const int64_t R = group * Sq;  // query rows sharing one kv head
   const int64_t heads = B * Hkv;
-  const int64_t want = pool.size() * 4;
+  const int64_t want = pool.size() * 8;
   const int64_t chunks =
       std::clamp<int64_t>((want + heads - 1) / heads, 1, std::max<int64_t>(1, Skv / kMinChunk));
   const int64_t chunk_len = (Skv + chunks - 1) / chunks;
@@ -67,15 +69,20 @@ void attention_decode(ThreadPool& pool, const AttentionArgs& a) {
   std::vector<float> part(static_cast<size_t>(heads * chunks * R * stride));
   const int64_t row_bytes = D * static_cast<int64_t>(dtype_size(a.k.dtype));
 
-  pool.parallel_for(heads * chunks, 1, [&](int64_t t0, int64_t t1) {
+  // Tasks are handed out one at a time: on a loaded host a descheduled thread then holds
+  // back only its current chunk instead of a fixed share of the work.
+  const int64_t tasks = heads * chunks;
+  std::atomic<int64_t> next{0};
+  pool.run(static_cast<int>(std::min<int64_t>(pool.size(), tasks)), [&](int, int) {
     std::vector<float> q(static_cast<size_t>(R * D)), kb(static_cast<size_t>(kBlock * D)),
-        vb(static_cast<size_t>(kBlock * D)), s(static_cast<size_t>(R * kBlock)), lim(static_cast<size_t>(R));
-    for (int64_t t = t0; t < t1; ++t) {
+        vb(static_cast<size_t>(kBlock * D)), s(static_cast<size_t>(R * kBlock)), lim(static_cast<size_t>(R)),
+        acc(static_cast<size_t>(R * D));
+    for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < tasks;) {
       const int64_t hd = t / chunks, c = t % chunks, b = hd / Hkv, hk = hd % Hkv;
       const int64_t len = kv_length(a, b);
       const int64_t j0 = c * chunk_len, j1 = std::min(len, j0 + chunk_len);
       float* P = part.data() + (hd * chunks + c) * R * stride;
-      std::vector<float> acc(static_cast<size_t>(R * D), 0.0f);
+      std::fill(acc.begin(), acc.end(), 0.0f);
       for (int64_t r = 0; r < R; ++r) {
         P[r * stride] = neg_inf;
         P[r * stride + 1] = 0.0f;
@@ -113,7 +120,12 @@ void attention_decode(ThreadPool& pool, const AttentionArgs& a) {
           const int64_t visible =
               std::clamp<int64_t>(static_cast<int64_t>(lim[static_cast<size_t>(r)]) - k0, 0, n);
           float mx = pr[0];
-          for (int64_t j = 0; j < visible; ++j) mx = std::max(mx, sr[j]);
+#if defined(PORTA_CPU_X86)
+          if (fast)
+            mx = avx2::max_of(sr, visible, mx);
+          else
+#endif
+            for (int64_t j = 0; j < visible; ++j) mx = std::max(mx, sr[j]);
           if (visible == 0 || mx == neg_inf) {
             std::fill_n(sr, n, 0.0f);
             continue;
