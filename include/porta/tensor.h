@@ -71,8 +71,9 @@ class Tensor {
   /// Elements [start, end) along dim, every `step`-th.
   Tensor slice(int dim, int64_t start, int64_t end, int64_t step = 1) const;
   Tensor transpose(int dim0, int dim1) const;
-  /// Same elements with another shape; requires a layout where that is a view
-  /// (e.g. contiguous), otherwise throws invalid_argument (use ops::copy first).
+  /// Same elements with another shape, as a view: works whenever the dims it merges or
+  /// splits are laid out one after another (always for contiguous tensors); otherwise
+  /// throws invalid_argument (ops::copy into a contiguous tensor first).
   Tensor reshape(const Shape& shape) const;
   /// Reinterprets the buffer with explicit shape, strides and byte offset; checked to stay in bounds.
   Tensor view(const Shape& shape, const Shape& strides, int64_t offset_bytes) const;

@@ -74,6 +74,33 @@ int64_t span_bytes(const Shape& shape, const Shape& strides, DType t) {
   return checked_mul(checked_add(last, 1, "tensor view"), static_cast<int64_t>(dtype_size(t)), "tensor view");
 }
 
+// Strides that show `from` (shape, strides) as shape `to` without moving data, when they
+// exist: every run of dims merged or split must be laid out one after another. (The
+// algorithm NumPy and PyTorch use for views.)
+bool view_strides(const Shape& from, const Shape& from_strides, const Shape& to, Shape& out) {
+  out = Shape();
+  out.rank = to.rank;
+  int vd = to.rank - 1;
+  int64_t base = from_strides[from.rank - 1], tensor_numel = 1, view_numel = 1;
+  for (int td = from.rank - 1; td >= 0; --td) {
+    tensor_numel *= from[td];
+    const bool chunk_ends = td == 0 || (from[td - 1] != 1 && from_strides[td - 1] != tensor_numel * base);
+    if (!chunk_ends) continue;
+    while (vd >= 0 && (view_numel < tensor_numel || to[vd] == 1)) {
+      out[vd] = view_numel * base;
+      view_numel *= to[vd];
+      --vd;
+    }
+    if (view_numel != tensor_numel) return false;
+    if (td > 0) {
+      base = from_strides[td - 1];
+      tensor_numel = 1;
+      view_numel = 1;
+    }
+  }
+  return vd == -1;
+}
+
 }  // namespace
 
 Tensor::Tensor(Device device, std::shared_ptr<detail::BufferImpl> buffer, DType dtype, const Shape& shape,
@@ -192,13 +219,14 @@ Tensor Tensor::reshape(const Shape& shape) const {
     throw Error(Errc::shape_mismatch, "Tensor::reshape: " + str() + " has " + std::to_string(numel()) +
                                           " elements, " + shape.str() + " has " +
                                           std::to_string(shape.numel()));
-  if (!is_contiguous())
-    throw Error(Errc::invalid_argument, "Tensor::reshape: " + str() +
-                                            " is not contiguous, so the reshape cannot be a view; "
-                                            "ops::copy it into a contiguous tensor first");
+  Shape strides;
+  if (!view_strides(shape_, strides_, shape, strides))
+    throw Error(Errc::invalid_argument, "Tensor::reshape: " + str() + " cannot be viewed as " + shape.str() +
+                                            " without a copy (the dims it merges are not laid out one after "
+                                            "another); ops::copy it into a contiguous tensor first");
   Tensor t = *this;
   t.shape_ = shape;
-  t.strides_ = contiguous_strides(shape);
+  t.strides_ = strides;
   return t;
 }
 
