@@ -84,6 +84,18 @@ inline uint16_t float_to_f16(float f) {
   return static_cast<uint16_t>(sign | static_cast<uint16_t>(u >> 13));
 }
 
+/// double -> float rounded to odd (truncate; set the last bit when inexact). Rounding that
+/// float to f16 or bf16 (2+ fewer mantissa bits) then equals rounding the double directly,
+/// so doubles narrow to half formats with exactly one rounding.
+inline float f32_round_to_odd(double v) {
+  float f = static_cast<float>(v);
+  if (!(v == v) || static_cast<double>(f) == v) return f;  // NaN or exact
+  if (f > 3.4028234663852886e38f || f < -3.4028234663852886e38f) return f;  // past f32: inf either way
+  if ((f < 0 ? -static_cast<double>(f) : static_cast<double>(f)) > (v < 0 ? -v : v))
+    f = bits_to_float(float_to_bits(f) - 1u);  // one ulp toward zero: truncation
+  return bits_to_float(float_to_bits(f) | 1u);
+}
+
 /// Converts n elements between any two dtypes on the host. Float → integer
 /// rounds to nearest and saturates; NaN becomes 0.
 void convert_host(DType from, const void* src, DType to, void* dst, size_t n);

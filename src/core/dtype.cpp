@@ -26,17 +26,6 @@ I saturate(double v) {
   if (v >= static_cast<double>(std::numeric_limits<I>::max())) return std::numeric_limits<I>::max();
   return static_cast<I>(v);
 }
-// double -> float rounded to odd: truncate, then set the last bit when inexact. A second
-// rounding (RNE) of that float to a format with at least 2 fewer mantissa bits (f16, bf16)
-// equals rounding the double directly, so f16/bf16 stores round exactly once.
-float to_float_round_odd(double v) {
-  float f = static_cast<float>(v);
-  if (std::isfinite(f) && static_cast<double>(f) != v) {
-    if (std::fabs(static_cast<double>(f)) > std::fabs(v)) f = std::nextafter(f, 0.0f);
-    f = bits_to_float(float_to_bits(f) | 1u);
-  }
-  return f;
-}
 }  // namespace
 
 double load_as_double(DType t, const void* base, size_t i) {
@@ -53,8 +42,8 @@ double load_as_double(DType t, const void* base, size_t i) {
 void store_from_double(DType t, void* base, size_t i, double v) {
   switch (t) {
     case DType::f32: static_cast<float*>(base)[i] = static_cast<float>(v); break;
-    case DType::f16: static_cast<uint16_t*>(base)[i] = float_to_f16(to_float_round_odd(v)); break;
-    case DType::bf16: static_cast<uint16_t*>(base)[i] = float_to_bf16(to_float_round_odd(v)); break;
+    case DType::f16: static_cast<uint16_t*>(base)[i] = float_to_f16(f32_round_to_odd(v)); break;
+    case DType::bf16: static_cast<uint16_t*>(base)[i] = float_to_bf16(f32_round_to_odd(v)); break;
     case DType::i8: static_cast<int8_t*>(base)[i] = saturate<int8_t>(v); break;
     case DType::i32: static_cast<int32_t*>(base)[i] = saturate<int32_t>(v); break;
   }

@@ -7,7 +7,6 @@
 #include <cstring>
 #include <limits>
 
-#include "backends/cpu/round_to_odd.h"
 #include "backends/cpu/row_kernels.h"
 #include "backends/cpu/strided_rows.h"
 

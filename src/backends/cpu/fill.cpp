@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "backends/cpu/round_to_odd.h"
 #include "backends/cpu/strided_rows.h"
 
 namespace porta::cpu {
