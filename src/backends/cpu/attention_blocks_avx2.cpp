@@ -62,24 +62,43 @@ void scores_t(const float* q, int64_t R, int64_t D, const void* k, int64_t ks, i
   }
 }
 
-// Register tile: Rows query rows x Cols*8 columns of D (at most 8 accumulators, so with
-// the V loads and the broadcast it fits AVX2's 16 registers without spills).
+// Register tile: Rows (<= 4) query rows x Cols (<= 2) * 8 columns of D: at most 8
+// accumulators, so with the V loads and the broadcast it fits AVX2's 16 registers. Named
+// accumulators rather than an array: GCC keeps an array tile in memory across the key loop.
 template <typename L, int Rows, int Cols>
 void accumulate_tile(const float* p, int64_t n, const char* v, int64_t vstride, int64_t D, float* acc) {
-  __m256 c[Rows][Cols];
-  for (int i = 0; i < Rows; ++i)
-    for (int x = 0; x < Cols; ++x) c[i][x] = _mm256_loadu_ps(acc + i * D + 8 * x);
+  static_assert(Rows >= 1 && Rows <= 4 && Cols >= 1 && Cols <= 2, "tile shape");
+  const __m256 zero = _mm256_setzero_ps();
+  auto ld = [&](int i, int x) { return i < Rows && x < Cols ? _mm256_loadu_ps(acc + i * D + 8 * x) : zero; };
+  __m256 c00 = ld(0, 0), c01 = ld(0, 1), c10 = ld(1, 0), c11 = ld(1, 1), c20 = ld(2, 0), c21 = ld(2, 1),
+         c30 = ld(3, 0), c31 = ld(3, 1);
   for (int64_t j = 0; j < n; ++j) {
     const char* vr = v + j * vstride;
-    __m256 vv[Cols];
-    for (int x = 0; x < Cols; ++x) vv[x] = L::at(vr, 8 * x);
-    for (int i = 0; i < Rows; ++i) {
-      const __m256 w = _mm256_broadcast_ss(p + i * n + j);
-      for (int x = 0; x < Cols; ++x) c[i][x] = _mm256_fmadd_ps(w, vv[x], c[i][x]);
+    const __m256 v0 = L::at(vr, 0), v1 = Cols > 1 ? L::at(vr, 8) : zero;
+    __m256 w = _mm256_broadcast_ss(p + j);
+    c00 = _mm256_fmadd_ps(w, v0, c00);
+    if (Cols > 1) c01 = _mm256_fmadd_ps(w, v1, c01);
+    if (Rows > 1) {
+      w = _mm256_broadcast_ss(p + n + j);
+      c10 = _mm256_fmadd_ps(w, v0, c10);
+      if (Cols > 1) c11 = _mm256_fmadd_ps(w, v1, c11);
+    }
+    if (Rows > 2) {
+      w = _mm256_broadcast_ss(p + 2 * n + j);
+      c20 = _mm256_fmadd_ps(w, v0, c20);
+      if (Cols > 1) c21 = _mm256_fmadd_ps(w, v1, c21);
+    }
+    if (Rows > 3) {
+      w = _mm256_broadcast_ss(p + 3 * n + j);
+      c30 = _mm256_fmadd_ps(w, v0, c30);
+      if (Cols > 1) c31 = _mm256_fmadd_ps(w, v1, c31);
     }
   }
-  for (int i = 0; i < Rows; ++i)
-    for (int x = 0; x < Cols; ++x) _mm256_storeu_ps(acc + i * D + 8 * x, c[i][x]);
+  auto st = [&](int i, int x, __m256 c) {
+    if (i < Rows && x < Cols) _mm256_storeu_ps(acc + i * D + 8 * x, c);
+  };
+  st(0, 0, c00), st(0, 1, c01), st(1, 0, c10), st(1, 1, c11);
+  st(2, 0, c20), st(2, 1, c21), st(3, 0, c30), st(3, 1, c31);
 }
 
 template <typename L, int Rows>

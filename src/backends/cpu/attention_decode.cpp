@@ -28,7 +28,7 @@ namespace generic {
 namespace {
 
 constexpr int64_t kMinChunk = 256;  // keys per task at least (amortises the partial's write)
-constexpr int64_t kBlock = 32;      // keys converted and scored together
+constexpr int64_t kBlock = 64;      // keys converted and scored together
 
 // AVX2 kernels read K/V rows in place in their own dtype; the portable ones read f32
 // rows, converted into scratch first.
