@@ -124,31 +124,6 @@ void accumulate_t(const float* p, int64_t R, int64_t n, const void* v, int64_t v
 
 }  // namespace
 
-float exp_shifted(const float* s, int64_t n, float mx, float* out) {
-  const __m256 m = _mm256_set1_ps(mx);
-  __m256 acc = _mm256_setzero_ps();
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    const __m256 e = simd::exp_ps(_mm256_sub_ps(_mm256_loadu_ps(s + j), m));
-    _mm256_storeu_ps(out + j, e);
-    acc = _mm256_add_ps(acc, e);
-  }
-  float sum = hsum(acc);
-  for (; j < n; ++j) sum += (out[j] = std::exp(s[j] - mx));
-  return sum;
-}
-
-float max_of(const float* s, int64_t n, float init) {
-  __m256 m = _mm256_set1_ps(init);
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(s + j));
-  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-  float r = _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
-  for (; j < n; ++j) r = s[j] > r ? s[j] : r;
-  return r;
-}
-
 /// True when these kernels take rows of dtype t and head dim D.
 bool supports(DType t, int64_t D) {
   return D % 8 == 0 && (t == DType::f32 || t == DType::f16 || t == DType::bf16);

@@ -30,10 +30,6 @@ inline int64_t key_limit(const AttentionArgs& a, int64_t i, int64_t len) {
   return std::clamp<int64_t>(i + (len - sq) + 1, 0, len);
 }
 
-/// out[j] = exp(s[j] - mx) for j < n, returning their sum (s[j] <= mx). Vectorised where
-/// the CPU allows; attention.cpp chooses.
-float exp_shifted(const float* s, int64_t n, float mx, float* out);
-
 void attention_prefill(ThreadPool& pool, const AttentionArgs& a);  // attention_prefill.cpp
 void attention_decode(ThreadPool& pool, const AttentionArgs& a);   // attention_decode.cpp
 

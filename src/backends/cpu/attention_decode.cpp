@@ -8,6 +8,7 @@
 
 #include "backends/cpu/attention_common.h"
 #include "backends/cpu/convert.h"
+#include "backends/cpu/row_kernels.h"
 
 namespace porta::cpu {
 
@@ -17,7 +18,6 @@ bool supports(DType t, int64_t D);
 void scores(DType t, const float* q, int64_t R, int64_t D, const void* k, int64_t ks, int64_t n, float* s);
 void accumulate(DType t, const float* p, int64_t R, int64_t n, const void* v, int64_t vs, int64_t D,
                 float* acc);
-float max_of(const float* s, int64_t n, float init);
 }  // namespace avx2
 #endif
 
@@ -55,6 +55,7 @@ void load_row_f32(const TensorArg& t, const char* p, int64_t D, float* out) {
 
 void attention_decode(ThreadPool& pool, const AttentionArgs& a) {
   const bool fast = use_avx2(a);
+  const RowKernels& rk = row_kernels();
   const int64_t B = a.q.shape[0], Hq = a.q.shape[1], Sq = a.q.shape[2], D = a.q.shape[3];
   const int64_t Hkv = a.k.shape[1], Skv = a.k.shape[2], group = Hq / Hkv;
   const int64_t R = group * Sq;  // query rows sharing one kv head
@@ -120,18 +121,13 @@ void attention_decode(ThreadPool& pool, const AttentionArgs& a) {
           const int64_t visible =
               std::clamp<int64_t>(static_cast<int64_t>(lim[static_cast<size_t>(r)]) - k0, 0, n);
           float mx = pr[0];
-#if defined(PORTA_CPU_X86)
-          if (fast)
-            mx = avx2::max_of(sr, visible, mx);
-          else
-#endif
-            for (int64_t j = 0; j < visible; ++j) mx = std::max(mx, sr[j]);
+          if (visible > 0) mx = std::max(mx, rk.scale_add_max(sr, 1.0f, nullptr, sr, visible));
           if (visible == 0 || mx == neg_inf) {
             std::fill_n(sr, n, 0.0f);
             continue;
           }
           const float corr = std::exp(pr[0] - mx);
-          const float sum = exp_shifted(sr, visible, mx, sr);
+          const float sum = static_cast<float>(rk.exp_sum(sr, mx, sr, visible));
           std::fill(sr + visible, sr + n, 0.0f);
           pr[1] = pr[1] * corr + sum;
           pr[0] = mx;

@@ -11,6 +11,7 @@
 #include "backends/cpu/attention_common.h"
 #include "backends/cpu/gemm_microkernel.h"
 #include "backends/cpu/gemm_pack.h"
+#include "backends/cpu/row_kernels.h"
 
 namespace porta::cpu {
 namespace {
@@ -42,6 +43,7 @@ GemmMatrix head_matrix(const TensorArg& t, int64_t b, int64_t h, bool keys_as_co
 
 void attention_prefill(ThreadPool& pool, const AttentionArgs& a) {
   const GemmMicrokernel& mk = gemm_microkernel();
+  const RowKernels& rk = row_kernels();
   const int64_t mr = mk.tiles.mr, nr = mk.tiles.nr;
   const int64_t B = a.q.shape[0], Hq = a.q.shape[1], Sq = a.q.shape[2], D = a.q.shape[3];
   const int64_t Hkv = a.k.shape[1], Skv = a.k.shape[2], group = Hq / Hkv;
@@ -67,7 +69,7 @@ void attention_prefill(ThreadPool& pool, const AttentionArgs& a) {
   const int64_t qblocks = (Sq + qblock - 1) / qblock;
   const float neg_inf = -std::numeric_limits<float>::infinity();
   pool.parallel_for(B * Hq * qblocks, 1, [&](int64_t t0, int64_t t1) {
-    AlignedFloats qp(qblock * D), pp(qblock * kKeyBlock), tile(32 * 32);
+    AlignedFloats qp(qblock * D), pp(qblock * kKeyBlock);
     std::vector<float> s(static_cast<size_t>(qblock * kKeyBlock)),
         acc(static_cast<size_t>(qblock * d_padded));
     std::vector<float> m(static_cast<size_t>(qblock)), l(static_cast<size_t>(qblock));
@@ -86,23 +88,21 @@ void attention_prefill(ThreadPool& pool, const AttentionArgs& a) {
       for (int64_t k0 = 0; k0 < key_end; k0 += kKeyBlock) {
         const int64_t kn = std::min(kKeyBlock, key_end - k0);
         for (int64_t qpi = 0; qpi < qpanels; ++qpi)  // S = scale·Q·Kᵀ for this key block
-          for (int64_t kp = 0; kp * nr < kn; ++kp) {
-            mk.tile(D, qp.get() + qpi * D * mr, kbase + (k0 / nr + kp) * D * nr, tile.get(), nr, a.scale,
-                    0.0f);
-            for (int64_t i = 0; i < mr; ++i)
-              std::copy_n(tile.get() + i * nr, nr, s.data() + (qpi * mr + i) * kKeyBlock + kp * nr);
-          }
+          for (int64_t kp = 0; kp * nr < kn; ++kp)   // tiles land in S directly (ldc = kKeyBlock)
+            mk.tile(D, qp.get() + qpi * D * mr, kbase + (k0 / nr + kp) * D * nr,
+                    s.data() + qpi * mr * kKeyBlock + kp * nr, kKeyBlock, a.scale, 0.0f);
         // Online softmax per row; P goes straight into A-panel layout [qblock/mr][kKeyBlock][mr].
         std::fill_n(pp.get(), qblock * kKeyBlock, 0.0f);
         for (int64_t i = 0; i < rows; ++i) {
           const int64_t lim = std::min(kn, key_limit(a, q0 + i, len) - k0);
-          const float* srow = s.data() + i * kKeyBlock;
-          float mx = m[static_cast<size_t>(i)];
-          for (int64_t j = 0; j < lim; ++j) mx = std::max(mx, srow[j]);
-          if (lim <= 0 || mx == neg_inf) continue;
+          float* srow = s.data() + i * kKeyBlock;
+          if (lim <= 0) continue;
+          const float mx =
+              std::max(m[static_cast<size_t>(i)], rk.scale_add_max(srow, 1.0f, nullptr, srow, lim));
+          if (mx == neg_inf) continue;
           const float corr = std::exp(m[static_cast<size_t>(i)] - mx);
           float e[kKeyBlock];
-          const float sum = exp_shifted(srow, lim, mx, e);
+          const float sum = static_cast<float>(rk.exp_sum(srow, mx, e, lim));
           float* prow = pp.get() + (i / mr) * kKeyBlock * mr + (i % mr);
           for (int64_t j = 0; j < lim; ++j) prow[j * mr] = e[j];
           l[static_cast<size_t>(i)] = l[static_cast<size_t>(i)] * corr + sum;
@@ -110,16 +110,11 @@ void attention_prefill(ThreadPool& pool, const AttentionArgs& a) {
           if (corr != 1.0f)
             for (int64_t d = 0; d < d_padded; ++d) acc[static_cast<size_t>(i * d_padded + d)] *= corr;
         }
-        const int64_t kpad = (kn + nr - 1) / nr * nr;  // P is zero past kn; V is zero past Skv
-        for (int64_t qpi = 0; qpi < qpanels; ++qpi)    // O += P·V
-          for (int64_t dp = 0; dp < d_padded / nr; ++dp) {
+        const int64_t kpad = (kn + nr - 1) / nr * nr;     // P is zero past kn; V is zero past Skv
+        for (int64_t qpi = 0; qpi < qpanels; ++qpi)       // O += P·V
+          for (int64_t dp = 0; dp < d_padded / nr; ++dp)  // accumulated in place (beta = 1)
             mk.tile(kpad, pp.get() + qpi * kKeyBlock * mr, vbase + dp * keys_padded * nr + k0 * nr,
-                    tile.get(), nr, 1.0f, 0.0f);
-            for (int64_t i = 0; i < mr && qpi * mr + i < rows; ++i) {
-              float* arow = acc.data() + (qpi * mr + i) * d_padded + dp * nr;
-              for (int64_t j = 0; j < nr; ++j) arow[j] += tile.get()[i * nr + j];
-            }
-          }
+                    acc.data() + qpi * mr * d_padded + dp * nr, d_padded, 1.0f, 1.0f);
       }
       for (int64_t i = 0; i < rows; ++i) {
         const float inv = l[static_cast<size_t>(i)] > 0.0f ? 1.0f / l[static_cast<size_t>(i)] : 0.0f;
