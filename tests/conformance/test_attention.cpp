@@ -18,17 +18,6 @@ struct AttnCase {
   Layout out_layout = Layout::contiguous;
 };
 
-// [B, H, S, D] values re-laid as [B, S, H, D] storage.
-HostTensor to_bshd(const HostTensor& x) {
-  const int64_t B = x.shape[0], H = x.shape[1], S = x.shape[2], D = x.shape[3];
-  HostTensor y({B, S, H, D});
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < H; ++h)
-      for (int64_t s = 0; s < S; ++s)
-        for (int64_t d = 0; d < D; ++d) y[((b * S + s) * H + h) * D + d] = x[((b * H + h) * S + s) * D + d];
-  return y;
-}
-
 void run(Stream& s, const AttnCase& c, uint32_t seed) {
   SCOPED_TRACE(::testing::Message() << "B=" << c.B << " Hq=" << c.Hq << " Hkv=" << c.Hkv << " Sq=" << c.Sq
                                     << " Skv=" << c.Skv << " D=" << c.D << " " << dtype_name(c.t)

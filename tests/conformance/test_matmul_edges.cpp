@@ -12,17 +12,6 @@ namespace {
 
 class MatmulEdges : public DeviceTest {};
 
-// [B, H, S, D] values re-laid as [B, S, H, D] storage.
-HostTensor to_bshd(const HostTensor& x) {
-  const int64_t B = x.shape[0], H = x.shape[1], S = x.shape[2], D = x.shape[3];
-  HostTensor y({B, S, H, D});
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < H; ++h)
-      for (int64_t s = 0; s < S; ++s)
-        for (int64_t d = 0; d < D; ++d) y[((b * S + s) * H + h) * D + d] = x[((b * H + h) * S + s) * D + d];
-  return y;
-}
-
 struct Attn {
   int64_t B, Hq, Hkv, Sq, Skv, D;
   DType t = DType::f32;
@@ -112,19 +101,6 @@ TEST_P(MatmulEdges, AttentionHalfEveryHeadDim) {
 }
 
 // ---- gemm ----
-
-// op(X) for the reference when X is stored transposed.
-HostTensor transpose_last(const HostTensor& x) {
-  auto shape = x.shape;
-  const int r = x.rank();
-  std::swap(shape[r - 1], shape[r - 2]);
-  HostTensor t(shape);
-  const int64_t R = x.shape[r - 2], C = x.shape[r - 1], batches = x.numel() / (R * C);
-  for (int64_t b = 0; b < batches; ++b)
-    for (int64_t i = 0; i < R; ++i)
-      for (int64_t j = 0; j < C; ++j) t[(b * C + j) * R + i] = x[(b * R + i) * C + j];
-  return t;
-}
 
 void gemm_case(Stream& s, const std::vector<int64_t>& a_shape, const std::vector<int64_t>& b_shape,
                const std::vector<int64_t>& c_shape, DType ta, DType tb, DType tc,

@@ -178,23 +178,6 @@ struct G {
   ops::Activation act = ops::Activation::none;
 };
 
-std::vector<int64_t> cat(std::vector<int64_t> a, std::initializer_list<int64_t> b) {
-  a.insert(a.end(), b);
-  return a;
-}
-
-HostTensor transpose_last(const HostTensor& x) {
-  auto shape = x.shape;
-  const int r = x.rank();
-  std::swap(shape[r - 1], shape[r - 2]);
-  HostTensor t(shape);
-  const int64_t R = x.shape[r - 2], C = x.shape[r - 1], batches = x.numel() / (R * C);
-  for (int64_t b = 0; b < batches; ++b)
-    for (int64_t i = 0; i < R; ++i)
-      for (int64_t j = 0; j < C; ++j) t[(b * C + j) * R + i] = x[(b * R + i) * C + j];
-  return t;
-}
-
 void run_gemm(Stream& s, const G& c, uint32_t seed) {
   SCOPED_TRACE(::testing::Message() << "M=" << c.M << " N=" << c.N << " K=" << c.K << " " << dtype_name(c.ta)
                                     << "x" << dtype_name(c.tb) << "->" << dtype_name(c.tc) << " trans "

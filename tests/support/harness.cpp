@@ -52,6 +52,33 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return r + "]";
 }
 
+std::vector<int64_t> cat(std::vector<int64_t> a, std::initializer_list<int64_t> b) {
+  a.insert(a.end(), b);
+  return a;
+}
+
+HostTensor transpose_last(const HostTensor& x) {
+  auto shape = x.shape;
+  const int r = x.rank();
+  std::swap(shape[r - 1], shape[r - 2]);
+  HostTensor t(shape);
+  const int64_t R = x.shape[r - 2], C = x.shape[r - 1], batches = x.numel() / (R * C);
+  for (int64_t b = 0; b < batches; ++b)
+    for (int64_t i = 0; i < R; ++i)
+      for (int64_t j = 0; j < C; ++j) t[(b * C + j) * R + i] = x[(b * R + i) * C + j];
+  return t;
+}
+
+HostTensor to_bshd(const HostTensor& x) {
+  const int64_t B = x.shape[0], H = x.shape[1], S = x.shape[2], D = x.shape[3];
+  HostTensor y({B, S, H, D});
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t s = 0; s < S; ++s)
+        for (int64_t d = 0; d < D; ++d) y[((b * S + s) * H + h) * D + d] = x[((b * H + h) * S + s) * D + d];
+  return y;
+}
+
 HostTensor random(const std::vector<int64_t>& shape, DType t, uint32_t seed, double lo, double hi) {
   HostTensor h(shape);
   std::mt19937 rng(seed);

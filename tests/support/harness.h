@@ -76,6 +76,13 @@ class DeviceTest : public ::testing::TestWithParam<Device> {
 
 std::string shape_str(const std::vector<int64_t>& s);
 
+/// `a` followed by `b` (batch dims, then matrix dims).
+std::vector<int64_t> cat(std::vector<int64_t> a, std::initializer_list<int64_t> b);
+/// The last two dims swapped (what a transposed operand's storage holds).
+HostTensor transpose_last(const HostTensor& x);
+/// [B, H, S, D] values laid out as [B, S, H, D] storage (an engine's KV cache layout).
+HostTensor to_bshd(const HostTensor& x);
+
 }  // namespace porta::test
 
 namespace porta {
