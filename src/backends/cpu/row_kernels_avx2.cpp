@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "backends/cpu/row_kernels.h"
+#include "backends/cpu/simd_avx2.h"
 
 namespace porta::cpu {
 namespace {
@@ -18,12 +19,7 @@ inline __m256i tail_mask(int64_t r) {  // lanes [0, r) set, 0 < r < 8
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(r)), lane);
 }
 
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+using simd::hsum;
 
 inline float hmax(__m256 v) {
   __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -32,24 +28,7 @@ inline float hmax(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// e^x: x = n ln2 + r with ln2 split in two, e^r by a degree-6 polynomial (about 1 ulp).
-// Clamped to [-88, 88] (e^-88 rounds to 0 through the exponent, so -inf gives 0); NaN stays NaN.
-inline __m256 exp_ps(__m256 x) {
-  x = _mm256_min_ps(_mm256_set1_ps(88.0f), _mm256_max_ps(_mm256_set1_ps(-88.0f), x));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
+using simd::exp_ps;
 
 // x / (1 + e^(-kx)) = x * sigmoid(kx): stays finite for large |x|.
 inline __m256 x_sigmoid(__m256 x, __m256 kx) {

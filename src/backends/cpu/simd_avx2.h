@@ -33,10 +33,12 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// e^x for x in float range (Cephes-style: 2^n * polynomial on [-ln2/2, ln2/2], ~1 ulp);
-// inputs are clamped to [-88, 88], so the result never overflows to inf or NaN.
+// e^x: x = n ln2 + r with ln2 split in two, e^r by a degree-6 polynomial (about 1 ulp).
+// Clamped to [-88, 88] so the result never overflows (e^-88 rounds to 0 through the exponent,
+// so -inf gives 0); the clamp's operand order keeps NaN as NaN (max/min return their second
+// operand when either is NaN).
 inline __m256 exp_ps(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-88.0f)), _mm256_set1_ps(88.0f));
+  x = _mm256_min_ps(_mm256_set1_ps(88.0f), _mm256_max_ps(_mm256_set1_ps(-88.0f), x));
   const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
