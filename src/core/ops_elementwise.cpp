@@ -76,12 +76,7 @@ void cast(Stream& s, const Tensor& x, Tensor& out) {
 }
 void copy(Stream& s, const Tensor& src, Tensor& dst) {
   OpCall call("copy", backend::Op::copy, s);
-  call.tensor(src, "src");
-  call.tensor(dst, "dst");
-  call.same_dtype(src, "src", dst, "dst");
-  call.same_shape(src, "src", dst, "dst");
-  call.writable(dst, "dst");
-  call.no_overlap(dst, "dst", src, "src", true);
+  call.same_as_input(src, "src", dst, "dst");
   call.supported(src.dtype(), dst.dtype());
   backend::ElementwiseArgs e;
   e.kind = backend::Elementwise::copy;

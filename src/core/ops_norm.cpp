@@ -9,13 +9,8 @@ using detail::OpCall;
 namespace {
 
 void check_row_op(OpCall& call, const Tensor& x, Tensor& out) {
-  call.tensor(x, "x");
-  call.tensor(out, "out");
+  call.same_as_input(x, "x", out, "out");
   call.floating(x, "x");
-  call.same_dtype(x, "x", out, "out");
-  call.same_shape(x, "x", out, "out");
-  call.writable(out, "out");
-  call.no_overlap(out, "out", x, "x", true);
   call.supported(x.dtype(), out.dtype());
 }
 

@@ -72,6 +72,16 @@ void OpCall::same_shape(const Tensor& a, const char* an, const Tensor& b, const 
     fail(Errc::shape_mismatch, describe(an, a) + " and " + describe(bn, b) + " must have the same shape");
 }
 
+void OpCall::same_as_input(const Tensor& in, const char* in_name, const Tensor& out,
+                           const char* out_name) const {
+  tensor(in, in_name);
+  tensor(out, out_name);
+  same_dtype(in, in_name, out, out_name);
+  same_shape(in, in_name, out, out_name);
+  writable(out, out_name);
+  no_overlap(out, out_name, in, in_name, true);
+}
+
 void OpCall::writable(const Tensor& out, const char* name) const {
   for (int i = 0; i < out.rank(); ++i)
     if (out.shape()[i] > 1 && out.strides()[i] == 0)

@@ -26,6 +26,9 @@ class OpCall {
   void dtype_is(const Tensor& t, const char* name, DType d) const;
   void same_dtype(const Tensor& a, const char* an, const Tensor& b, const char* bn) const;
   void same_shape(const Tensor& a, const char* an, const Tensor& b, const char* bn) const;
+  /// `out` takes `in`'s dtype and shape, is writable, and is either `in` itself (in place) or
+  /// separate from it; both are defined tensors on the stream's device.
+  void same_as_input(const Tensor& in, const char* in_name, const Tensor& out, const char* out_name) const;
   /// Outputs may not write one element twice (zero stride on an extent > 1).
   void writable(const Tensor& out, const char* name) const;
   /// out may not overlap `in`, except being exactly the same view when allow_same_view.
