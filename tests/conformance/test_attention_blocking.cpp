@@ -30,18 +30,7 @@ void run(Stream& s, const Case& c, uint32_t seed) {
   Tensor K = c.k_bshd ? upload(s, to_bshd(k), c.t).transpose(1, 2) : upload(s, k, c.t);
   Tensor V = upload(s, v, c.t, c.k_bshd ? Layout::padded : Layout::contiguous);
   GuardedOutput out(s, {c.B, c.Hq, c.Sq, c.D}, c.t, Layout::padded);
-  Tensor lens;
-  ops::AttentionOptions o;
-  o.causal = c.causal;
-  if (!c.lens.empty()) {
-    lens = Tensor::from_host(s, DType::i32, {c.B}, c.lens.data());
-    o.kv_lens = &lens;
-  }
-  ops::attention(s, Q, K, V, out.tensor(), o);
-  const HostTensor want = ref::attention(q, k, v, c.causal, 1.0 / std::sqrt(static_cast<double>(c.D)),
-                                         c.lens.empty() ? nullptr : &c.lens);
-  const bool some_rows_empty = !c.lens.empty() || (c.causal && c.Sq > c.Skv);
-  EXPECT_TRUE(close(out.result(s), want, OpClass::matmul, c.t, !some_rows_empty));
+  check_attention(s, q, k, v, Q, K, V, out, c.t, c.causal, c.lens);
 }
 
 TEST_P(AttentionBlocking, DecodePrefillSwitch) {

@@ -197,6 +197,23 @@ HostTensor GuardedOutput::result(Stream& s) const {
   return download(s, view_);
 }
 
+void check_attention(Stream& s, const HostTensor& q, const HostTensor& k, const HostTensor& v,
+                     const Tensor& Q, const Tensor& K, const Tensor& V, GuardedOutput& out, DType t,
+                     bool causal, const std::vector<int32_t>& lens) {
+  Tensor lens_t;
+  ops::AttentionOptions o;
+  o.causal = causal;
+  if (!lens.empty()) {
+    lens_t = Tensor::from_host(s, DType::i32, {static_cast<int64_t>(lens.size())}, lens.data());
+    o.kv_lens = &lens_t;
+  }
+  ops::attention(s, Q, K, V, out.tensor(), o);
+  const HostTensor want = ref::attention(q, k, v, causal, 1.0 / std::sqrt(static_cast<double>(q.shape[3])),
+                                         lens.empty() ? nullptr : &lens);
+  const bool some_rows_empty = !lens.empty() || (causal && q.shape[2] > k.shape[2]);
+  EXPECT_TRUE(close(out.result(s), want, OpClass::matmul, t, !some_rows_empty));
+}
+
 double tolerance(OpClass c, DType t) {
   switch (c) {
     case OpClass::exact: return 0.0;

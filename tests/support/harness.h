@@ -67,6 +67,14 @@ double tolerance(OpClass c, DType t);
 /// Exact equality (copies, casts, fills, gathers).
 ::testing::AssertionResult equal(const HostTensor& out, const HostTensor& ref);
 
+/// Runs ops::attention(Q, K, V) (device tensors holding q, k, v in any layout) into `out`
+/// with default scale, `causal` and kv_lens (`lens`, empty: none), and compares it with the
+/// float64 reference. Rows that see no key are zero by definition, so the weak-test guard
+/// is on only when every row sees a key.
+void check_attention(Stream& s, const HostTensor& q, const HostTensor& k, const HostTensor& v,
+                     const Tensor& Q, const Tensor& K, const Tensor& V, GuardedOutput& out, DType t,
+                     bool causal, const std::vector<int32_t>& lens);
+
 /// Value-parameterised fixture over test_devices(); skips with the reason when none.
 class DeviceTest : public ::testing::TestWithParam<Device> {
  protected:
