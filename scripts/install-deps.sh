@@ -10,6 +10,11 @@ pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev
   python3
+  # Vulkan backend: loader + headers, shader compiler, lavapipe (software device the
+  # tests run on), the Khronos validation layer the tests enable
+  libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers
+  # OpenCL backend: ICD loader + headers, PoCL (CPU device the tests run on), CLBlast baseline
+  ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd libclblast-dev
 )
 
 missing=()
