@@ -224,7 +224,9 @@ struct Options {
   int cpu_threads = 0;  // PORTA_CPU_THREADS; 0 = one per core
   int cpu_devices = 1;  // PORTA_CPU_DEVICES: logical cpu devices (several let tests cover multi-device rules)
   /// Backend-specific switches: PORTA_<BACKEND>_<KEY>=value (e.g. PORTA_CUDA_GEMM_PATH=sm80
-  /// is {"GEMM_PATH", "sm80"} for backend "cuda"). Returns fallback when unset.
+  /// is {"GEMM_PATH", "sm80"} for backend "cuda"). Returns fallback when unset, except for key
+  /// "CACHE_DIR": then porta's cache directory (PORTA_CACHE_DIR, else $XDG_CACHE_HOME/porta, else
+  /// $HOME/.cache/porta; empty when caching is off). The backend creates the directory.
   std::string (*get)(const char* backend, const char* key, const char* fallback) = nullptr;
 };
 

@@ -26,6 +26,17 @@ int parse_int(const char* name, int fallback, int lo, int hi, std::vector<std::s
   return static_cast<int>(n);
 }
 
+// Where backends keep compiled kernels (OpenCL program binaries, the Vulkan pipeline
+// cache): PORTA_CACHE_DIR, else $XDG_CACHE_HOME/porta, else $HOME/.cache/porta; "off" or
+// nothing found disables on-disk caches. Backends create the directory themselves.
+std::string default_cache_dir() {
+  std::string dir = env("PORTA_CACHE_DIR");
+  if (!dir.empty()) return dir == "off" ? std::string() : dir;
+  if (const std::string xdg = env("XDG_CACHE_HOME"); !xdg.empty()) return xdg + "/porta";
+  if (const std::string home = env("HOME"); !home.empty()) return home + "/.cache/porta";
+  return std::string();
+}
+
 std::string backend_switch(const char* backend, const char* key, const char* fallback) {
   std::string name = "PORTA_";
   for (const char* p = backend; *p; ++p)
@@ -33,7 +44,10 @@ std::string backend_switch(const char* backend, const char* key, const char* fal
   name += '_';
   name += key;
   const char* v = std::getenv(name.c_str());
-  return v ? std::string(v) : std::string(fallback ? fallback : "");
+  if (v) return std::string(v);
+  // PORTA_<BACKEND>_CACHE_DIR unset: the porta-wide cache directory.
+  if (std::string(key) == "CACHE_DIR") return default_cache_dir();
+  return std::string(fallback ? fallback : "");
 }
 
 EnvOptions parse() {
