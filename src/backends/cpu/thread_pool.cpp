@@ -1,12 +1,38 @@
 #include "backends/cpu/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define PORTA_CPU_RELAX() _mm_pause()
+#else
+#define PORTA_CPU_RELAX() std::this_thread::yield()
+#endif
 
 namespace porta::cpu {
 
 namespace {
 thread_local bool t_inside_pool = false;
+
+// How long a thread polls before it sleeps on the condition variable: long enough to
+// cover the gap between two ops issued back to back, short enough not to burn a core
+// that another process on a shared host wants.
+constexpr auto kSpin = std::chrono::microseconds(50);
+
+// Polls done() for up to kSpin; true when it became true.
+template <typename Done>
+bool spin_until(Done done) {
+  const auto until = std::chrono::steady_clock::now() + kSpin;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+      PORTA_CPU_RELAX();
+    }
+    if (std::chrono::steady_clock::now() >= until) return done();
+  }
 }
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -29,11 +55,12 @@ void ThreadPool::worker_loop(int tid) {
   for (;;) {
     const std::function<void(int, int)>* task;
     int nthreads;
+    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock<std::mutex> lock(mu_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      start_cv_.wait(lock, [&] { return stop_ || generation_.load(std::memory_order_relaxed) != seen; });
       if (stop_) return;
-      seen = generation_;
+      seen = generation_.load(std::memory_order_relaxed);
       task = task_;
       nthreads = task_threads_;
     }
@@ -44,8 +71,10 @@ void ThreadPool::worker_loop(int tid) {
         std::lock_guard<std::mutex> lock(mu_);
         if (!error_) error_ = std::current_exception();
       }
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--pending_ == 0) done_cv_.notify_one();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(mu_);  // the caller may be between its check and its wait
+        done_cv_.notify_one();
+      }
     }
   }
 }
@@ -61,9 +90,9 @@ void ThreadPool::run(int nthreads, const std::function<void(int, int)>& fn) {
     std::lock_guard<std::mutex> lock(mu_);
     task_ = &fn;
     task_threads_ = nthreads;
-    pending_ = nthreads - 1;
+    pending_.store(nthreads - 1, std::memory_order_relaxed);
     error_ = nullptr;
-    ++generation_;
+    generation_.fetch_add(1, std::memory_order_release);
   }
   start_cv_.notify_all();
   std::exception_ptr mine;
@@ -74,8 +103,9 @@ void ThreadPool::run(int nthreads, const std::function<void(int, int)>& fn) {
     mine = std::current_exception();
   }
   t_inside_pool = false;
+  spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; });
   std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [&] { return pending_ == 0; });
+  done_cv_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
   task_ = nullptr;
   if (mine) std::rethrow_exception(mine);
   if (error_) std::rethrow_exception(error_);

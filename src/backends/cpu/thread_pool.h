@@ -2,6 +2,7 @@
 // thread takes part in the work, so a pool of N threads has N-1 workers.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -36,10 +37,13 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable start_cv_, done_cv_;
-  const std::function<void(int, int)>* task_ = nullptr;
-  int task_threads_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
+  const std::function<void(int, int)>* task_ = nullptr;  // guarded by mu_
+  int task_threads_ = 0;                                 // guarded by mu_
+  // Written under mu_, also read without it while spinning: a worker and the caller spin
+  // briefly before sleeping, because a futex wake costs tens of microseconds (more in a
+  // VM), as much as a whole small op of a decode step.
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
   bool stop_ = false;
   std::exception_ptr error_;
   std::mutex run_mu_;  // one run() at a time (queues of different streams share the pool)
