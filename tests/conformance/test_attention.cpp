@@ -90,6 +90,24 @@ TEST_P(Attention, DecodeLongKv) {
   run(s, {1, 4, 4, 3, 1000, 64, DType::f32, true}, 1501);
 }
 
+// Decode (few query rows) over every head dim and query-group shape: rows per kv head
+// R = (Hq/Hkv)*Sq of 3, 4 and 16 exercise full and partial register tiles; causal with
+// Sq > 1 gives rows that see different numbers of keys; Skv = 45 ends mid-block.
+TEST_P(Attention, DecodeHeadDimsAndGroups) {
+  Stream s(device());
+  uint32_t seed = 1600;
+  for (int64_t D : {64, 80, 96, 128, 256}) {
+    run(s, {1, 4, 1, 1, 45, D, DType::f32, false}, seed++);  // R = 4
+    run(s, {1, 6, 2, 1, 45, D, DType::f32, true}, seed++);   // R = 3
+    run(s, {1, 8, 1, 2, 45, D, DType::f32, true}, seed++);   // R = 16
+  }
+  for (DType t : {DType::f16, DType::bf16}) {
+    if (!supports(t)) continue;
+    run(s, {1, 6, 2, 3, 45, 80, t, true}, seed++);  // R = 9
+    run(s, {1, 4, 1, 1, 45, 256, t, false}, seed++);
+  }
+}
+
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Attention);
 PORTA_INSTANTIATE_ON_DEVICES(Attention);
 
