@@ -1,4 +1,5 @@
 #include "bench_common.h"
+#include "progress_reporter.h"
 
 #include <vector>
 
@@ -120,6 +121,7 @@ void set_baseline_counters(benchmark::State& state, double porta_seconds, double
 benchmark::internal::Benchmark* register_bench(const std::string& name,
                                                std::function<void(benchmark::State&)> fn) {
   auto* b = benchmark::RegisterBenchmark(name.c_str(), [fn](benchmark::State& st) { fn(st); });
+  registered_names().push_back(name);
   b->UseManualTime()->Unit(benchmark::kMillisecond);
   return b;
 }

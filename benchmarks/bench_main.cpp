@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bench_common.h"
+#include "progress_reporter.h"
 #include "host_peaks.h"
 
 namespace {
@@ -135,7 +136,17 @@ int main(int argc, char** argv) {
   porta_bench::register_gemm_suite();
   porta_bench::register_attention_suite();
   porta_bench::register_elementwise_suite();
-  benchmark::RunSpecifiedBenchmarks();
+  // Progress prefixes on the console table; another --benchmark_format keeps its reporter.
+  bool console = true;
+  for (int i = 0; i < nargs; ++i)
+    if (std::strncmp(args[static_cast<size_t>(i)], "--benchmark_format=", 19) == 0)
+      console = std::strcmp(args[static_cast<size_t>(i)] + 19, "console") == 0;
+  porta_bench::ProgressReporter progress(
+      porta_bench::count_selected(porta_bench::registered_names(), benchmark::GetBenchmarkFilter()));
+  if (console)
+    benchmark::RunSpecifiedBenchmarks(&progress);
+  else
+    benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
 }

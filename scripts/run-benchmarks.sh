@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs porta-bench on the device chosen by PORTA_DEVICE (default auto) and
-# writes report/porta-bench.json and report/summary.md, then prints the summary.
+# writes report/porta-bench.json, report/summary.md and the SVG plots it links
+# (GEMM % of peak, attention against length, roofline), then prints the summary.
 #
 #   scripts/run-benchmarks.sh [--quick] [BUILD_DIR [OUT_DIR]] [-- porta-bench args...]
 #
@@ -40,7 +41,7 @@ cmd=("$bench" "${quick[@]}" --benchmark_out="$json" --benchmark_out_format=json 
 echo "PORTA_DEVICE=$PORTA_DEVICE ${cmd[*]}"
 "${cmd[@]}"
 
-python3 "$repo/tools/bench_report.py" "$json" -o "$out/summary.md" \
+python3 "$repo/tools/bench_report.py" "$json" -o "$out/summary.md" --plots "$out" \
   --command "PORTA_DEVICE=$PORTA_DEVICE scripts/run-benchmarks.sh ${quick[*]} $build $out${extra:+ -- ${extra[*]}}"
 echo
 cat "$out/summary.md"

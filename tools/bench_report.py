@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Markdown report for porta-bench results (Google Benchmark JSON).
 
-  bench_report.py porta-bench.json [-o summary.md]   one run: header, tables, targets
+  bench_report.py porta-bench.json [-o summary.md] [--plots DIR]
+                                                     one run: header, tables, targets, SVG plots
   bench_report.py --compare a.json b.json             per-benchmark ratios between runs
 
 Only the Python standard library is used.
@@ -308,10 +309,27 @@ def targets_section(ctx, results):
     return "## Targets\n\n" + table(["target", "definition", "measured", "threshold", "result", "detail"], rows)
 
 
+def plots_section(ctx, results, plots_dir, md_path):
+    """Writes the SVG plots and links them from the report (paths relative to it)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_plots  # pylint: disable=import-outside-toplevel
+    made = bench_plots.write_all(ctx, results, plots_dir)
+    if not made:
+        return ""
+    base = os.path.dirname(os.path.abspath(md_path)) if md_path else os.getcwd()
+    rel = os.path.relpath(os.path.abspath(plots_dir), base)
+    lines = ["## Plots", ""]
+    for title, name in made:
+        lines += [f"![{title}]({os.path.join(rel, name) if rel != '.' else name})", ""]
+    return "\n".join(lines).rstrip()
+
+
 def report(args):
     ctx, results = load(args.json)
     sections = [header(ctx, args), targets_section(ctx, results), gemm_section(results),
                 attention_section(results), elementwise_section(results), errors_section(results)]
+    if args.plots:
+        sections.append(plots_section(ctx, results, args.plots, args.output))
     return "\n\n".join(s for s in sections if s) + "\n"
 
 
@@ -349,6 +367,7 @@ def main():
     p.add_argument("-o", "--output", help="write the Markdown here (default: stdout)")
     p.add_argument("--commit", help="git commit to print (default: git rev-parse of this checkout)")
     p.add_argument("--command", help="command line to print (default: the one recorded by porta-bench)")
+    p.add_argument("--plots", metavar="DIR", help="also write SVG plots into DIR and link them from the report")
     p.add_argument("--compare", nargs=2, metavar=("A_JSON", "B_JSON"), help="per-benchmark ratios of two runs")
     args = p.parse_args()
     if args.compare:
