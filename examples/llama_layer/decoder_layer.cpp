@@ -1,0 +1,131 @@
+#include "decoder_layer.h"
+
+#include <cmath>
+#include <random>
+
+namespace llama {
+
+using porta::DType;
+using porta::Tensor;
+namespace ops = porta::ops;
+
+std::string Config::str() const {
+  return "hidden=" + std::to_string(hidden) + " heads=" + std::to_string(heads) + "/" +
+         std::to_string(kv_heads) + " head_dim=" + std::to_string(head_dim) + " ffn=" + std::to_string(ffn) +
+         " max_seq=" + std::to_string(max_seq) + " dtype=" + porta::dtype_name(dtype);
+}
+
+HostWeights HostWeights::random(const Config& c, uint64_t seed, int64_t vocab) {
+  std::mt19937_64 rng(seed);
+  // Scaled like a trained model's layers (std ~ 1/sqrt(fan_in)), so activations stay O(1)
+  // and the comparison between devices is about the kernels, not about overflow.
+  auto fill = [&](std::vector<float>& v, int64_t n, float stddev, float mean = 0.0f) {
+    std::normal_distribution<float> d(mean, stddev);
+    v.resize(static_cast<size_t>(n));
+    for (float& x : v) x = d(rng);
+  };
+  const int64_t qkv = (c.heads + 2 * c.kv_heads) * c.head_dim;
+  HostWeights w;
+  fill(w.attn_norm, c.hidden, 0.1f, 1.0f);
+  fill(w.wqkv, qkv * c.hidden, 1.0f / std::sqrt(static_cast<float>(c.hidden)));
+  fill(w.wo, c.hidden * c.heads * c.head_dim, 1.0f / std::sqrt(static_cast<float>(c.heads * c.head_dim)));
+  fill(w.ffn_norm, c.hidden, 0.1f, 1.0f);
+  fill(w.wgate_up, 2 * c.ffn * c.hidden, 1.0f / std::sqrt(static_cast<float>(c.hidden)));
+  fill(w.wdown, c.hidden * c.ffn, 1.0f / std::sqrt(static_cast<float>(c.ffn)));
+  fill(w.embedding, vocab * c.hidden, 1.0f);
+  return w;
+}
+
+namespace {
+
+// Uploads f32 host data and converts it on the device to `dtype`.
+Tensor upload(porta::Stream& s, DType dtype, const porta::Shape& shape, const std::vector<float>& host) {
+  Tensor f32 = Tensor::from_host(s, DType::f32, shape, host.data());
+  if (dtype == DType::f32) return f32;
+  Tensor t = Tensor::empty(s.device(), dtype, shape);
+  ops::cast(s, f32, t);
+  s.synchronize();  // before the f32 staging tensor goes away
+  return t;
+}
+
+}  // namespace
+
+DecoderLayer::DecoderLayer(const Config& c, const HostWeights& w, porta::Stream& s)
+    : c_(c), dev_(s.device()) {
+  const int64_t qkv = (c.heads + 2 * c.kv_heads) * c.head_dim;
+  const int64_t vocab = static_cast<int64_t>(w.embedding.size()) / c.hidden;
+  attn_norm_ = upload(s, c.dtype, {c.hidden}, w.attn_norm);
+  wqkv_ = upload(s, c.dtype, {qkv, c.hidden}, w.wqkv);
+  wo_ = upload(s, c.dtype, {c.hidden, c.heads * c.head_dim}, w.wo);
+  ffn_norm_ = upload(s, c.dtype, {c.hidden}, w.ffn_norm);
+  wgate_up_ = upload(s, c.dtype, {2 * c.ffn, c.hidden}, w.wgate_up);
+  wdown_ = upload(s, c.dtype, {c.hidden, c.ffn}, w.wdown);
+  embedding_ = upload(s, c.dtype, {vocab, c.hidden}, w.embedding);
+  k_cache_ = Tensor::empty(dev_, c.dtype, {1, c.kv_heads, c.max_seq, c.head_dim});
+  v_cache_ = Tensor::empty(dev_, c.dtype, {1, c.kv_heads, c.max_seq, c.head_dim});
+}
+
+// y = x · wᵀ for a PyTorch-layout weight [out, in].
+Tensor DecoderLayer::linear(porta::Stream& s, const Tensor& x, const Tensor& w) {
+  Tensor y = Tensor::empty(dev_, c_.dtype, {x.dim(0), w.dim(0)});
+  ops::GemmOptions opt;
+  opt.trans_b = true;
+  ops::gemm(s, x, w, y, opt);
+  return y;
+}
+
+Tensor DecoderLayer::forward(porta::Stream& s, const std::vector<int32_t>& ids, int64_t pos) {
+  const int64_t n = static_cast<int64_t>(ids.size());
+  const int64_t H = c_.hidden, D = c_.head_dim, Hq = c_.heads, Hkv = c_.kv_heads;
+  if (n <= 0 || pos < 0 || pos + n > c_.max_seq)
+    throw porta::Error(porta::Errc::invalid_argument,
+                       "llama_layer: positions [" + std::to_string(pos) + ", " + std::to_string(pos + n) +
+                           ") do not fit the KV cache of " + std::to_string(c_.max_seq));
+  std::vector<int32_t> positions(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) positions[static_cast<size_t>(i)] = static_cast<int32_t>(pos + i);
+  Tensor id_t = Tensor::from_host(s, DType::i32, {n}, ids.data());
+  Tensor pos_t = Tensor::from_host(s, DType::i32, {n}, positions.data());
+
+  Tensor x = Tensor::empty(dev_, c_.dtype, {n, H});
+  ops::embedding(s, embedding_, id_t, x);
+
+  // Attention block.
+  Tensor xn = Tensor::empty(dev_, c_.dtype, {n, H});
+  ops::rms_norm(s, x, attn_norm_, xn, c_.norm_eps);
+  Tensor qkv = linear(s, xn, wqkv_);  // [n, (Hq + 2 Hkv) D]
+  // Views of the fused projection as [1, heads, n, D]: no copies.
+  auto heads_view = [&](int64_t first, int64_t count) {
+    return qkv.slice(1, first * D, (first + count) * D).reshape({1, n, count, D}).transpose(1, 2);
+  };
+  Tensor q = Tensor::empty(dev_, c_.dtype, {1, Hq, n, D});
+  porta::ops::RopeOptions rope;
+  rope.theta = c_.rope_theta;
+  ops::rope(s, heads_view(0, Hq), pos_t, q, rope);
+  Tensor k_new = k_cache_.slice(2, pos, pos + n);  // written in place: the cache is the output
+  Tensor v_new = v_cache_.slice(2, pos, pos + n);
+  ops::rope(s, heads_view(Hq, Hkv), pos_t, k_new, rope);
+  ops::copy(s, heads_view(Hq + Hkv, Hkv), v_new);
+
+  Tensor attn = Tensor::empty(dev_, c_.dtype, {1, n, Hq, D});  // token-major, so it flattens to [n, Hq D]
+  Tensor attn_heads = attn.transpose(1, 2);                    // the [1, Hq, n, D] view attention writes
+  ops::AttentionOptions ao;
+  ao.causal = true;  // aligned to the end of the cache: token pos+i sees keys <= pos+i
+  ops::attention(s, q, k_cache_.slice(2, 0, pos + n), v_cache_.slice(2, 0, pos + n), attn_heads, ao);
+  Tensor o = linear(s, attn.reshape({n, Hq * D}), wo_);
+  Tensor h = Tensor::empty(dev_, c_.dtype, {n, H});
+  ops::add(s, x, o, h);
+
+  // MLP block (SwiGLU).
+  Tensor hn = Tensor::empty(dev_, c_.dtype, {n, H});
+  ops::rms_norm(s, h, ffn_norm_, hn, c_.norm_eps);
+  Tensor gate_up = linear(s, hn, wgate_up_);  // [n, 2 F]: gate then up
+  Tensor act = Tensor::empty(dev_, c_.dtype, {n, c_.ffn});
+  ops::silu_mul(s, gate_up.slice(1, 0, c_.ffn), gate_up.slice(1, c_.ffn, 2 * c_.ffn), act);
+  Tensor down = linear(s, act, wdown_);
+  Tensor y = Tensor::empty(dev_, c_.dtype, {n, H});
+  ops::add(s, h, down, y);
+  s.synchronize();  // id_t/pos_t host staging; also what a caller timing the step wants
+  return y;
+}
+
+}  // namespace llama

@@ -1,0 +1,63 @@
+// One Llama-style decoder layer on porta: RMSNorm, fused QKV projection, RoPE, GQA
+// attention over a KV cache, output projection, SwiGLU MLP, residuals. Written only
+// against the public API, as an inference engine would write it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "porta/porta.h"
+
+namespace llama {
+
+struct Config {
+  int64_t hidden = 256;   // model width
+  int64_t heads = 4;      // query heads
+  int64_t kv_heads = 2;   // key/value heads (GQA)
+  int64_t head_dim = 64;  // one of porta's attention head dims
+  int64_t ffn = 512;      // MLP inner width
+  int64_t max_seq = 64;   // KV cache length
+  float rope_theta = 10000.0f;
+  float norm_eps = 1e-5f;
+  porta::DType dtype = porta::DType::f32;  // weights, activations and KV cache
+
+  static Config tiny() { return Config{}; }
+  /// Llama-3-8B's layer shapes (one layer).
+  static Config llama3_8b() {
+    Config c;
+    c.hidden = 4096, c.heads = 32, c.kv_heads = 8, c.head_dim = 128, c.ffn = 14336, c.max_seq = 2048;
+    c.rope_theta = 500000.0f;
+    return c;
+  }
+  std::string str() const;
+};
+
+/// Weights as f32 host arrays, generated from a seed (so every device gets the same ones).
+/// Linear weights are [out, in] row-major, as PyTorch stores them.
+struct HostWeights {
+  std::vector<float> attn_norm, wqkv, wo, ffn_norm, wgate_up, wdown, embedding;
+  static HostWeights random(const Config& c, uint64_t seed, int64_t vocab);
+};
+
+/// The layer on one device, with its KV cache.
+class DecoderLayer {
+ public:
+  DecoderLayer(const Config& c, const HostWeights& w, porta::Stream& s);
+
+  /// Runs `ids` (token ids, i32 on the host) at positions [pos, pos + n): embedding, the
+  /// layer, and returns the layer output [n, hidden] (in the layer's dtype).
+  porta::Tensor forward(porta::Stream& s, const std::vector<int32_t>& ids, int64_t pos);
+
+  const Config& config() const { return c_; }
+
+ private:
+  porta::Tensor linear(porta::Stream& s, const porta::Tensor& x, const porta::Tensor& w);
+
+  Config c_;
+  porta::Device dev_;
+  porta::Tensor attn_norm_, wqkv_, wo_, ffn_norm_, wgate_up_, wdown_, embedding_;
+  porta::Tensor k_cache_, v_cache_;  // [1, kv_heads, max_seq, head_dim]
+};
+
+}  // namespace llama
