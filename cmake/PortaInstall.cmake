@@ -93,9 +93,11 @@ function(_porta_install_all)
       install(TARGETS ${tool} RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT tools)
     endif()
   endforeach()
-  if(TARGET porta-bench)  # benchmarks/CMakeLists.txt installs it; only its RPATH is set here
-    set_target_properties(porta-bench PROPERTIES INSTALL_RPATH "${bin_rpath}")
-  endif()
+  foreach(exe porta-bench llama_layer)  # installed by their own CMakeLists; only the RPATH here
+    if(TARGET ${exe})
+      set_target_properties(${exe} PROPERTIES INSTALL_RPATH "${bin_rpath}")
+    endif()
+  endforeach()
 
   get_property(modules GLOBAL PROPERTY PORTA_BACKEND_MODULES)
   if(modules)

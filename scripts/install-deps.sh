@@ -9,7 +9,7 @@ pkgs=(
   libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev
-  python3
+  python3 patchelf
   # Vulkan backend: loader + headers, shader compiler, lavapipe (software device the
   # tests run on), the Khronos validation layer the tests enable
   libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers
