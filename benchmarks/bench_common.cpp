@@ -1,7 +1,10 @@
 #include "bench_common.h"
-#include "progress_reporter.h"
 
+#include <map>
+#include <string>
 #include <vector>
+
+#include "progress_reporter.h"
 
 namespace porta_bench {
 
@@ -10,8 +13,22 @@ BenchEnv& env() {
   return e;
 }
 
-porta::Tensor random_tensor(porta::DType dtype, const porta::Shape& shape, uint64_t seed, float lo,
-                            float hi) {
+namespace {
+
+// Google Benchmark calls a benchmark function once per trial iteration count (often
+// three or four times); random inputs of the running benchmark are kept between those
+// calls and dropped when the next benchmark starts, so setup is paid once.
+struct InputCache {
+  std::string benchmark;
+  std::map<std::string, porta::Tensor> tensors;
+};
+InputCache& input_cache() {
+  static InputCache c;
+  return c;
+}
+
+porta::Tensor make_random_tensor(porta::DType dtype, const porta::Shape& shape, uint64_t seed, float lo,
+                                 float hi) {
   const auto n = static_cast<size_t>(shape.numel());
   std::vector<float> host(n);
   // xorshift64*: fast enough for hundreds of millions of elements, fixed seed per tensor.
@@ -35,6 +52,19 @@ porta::Tensor random_tensor(porta::DType dtype, const porta::Shape& shape, uint6
   }
   s.synchronize();
   return t;
+}
+
+}  // namespace
+
+porta::Tensor random_tensor(porta::DType dtype, const porta::Shape& shape, uint64_t seed, float lo,
+                            float hi) {
+  std::string key = std::string(porta::dtype_name(dtype)) + ":" + std::to_string(seed) + ":" +
+                    std::to_string(lo) + ":" + std::to_string(hi);
+  for (int i = 0; i < shape.rank; ++i) key += ":" + std::to_string(shape[i]);
+  auto& cache = input_cache().tensors;
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, make_random_tensor(dtype, shape, seed, lo, hi)).first;
+  return it->second;
 }
 
 double run_timed(benchmark::State& state, const std::function<void()>& op, BaselineCase* baseline,
@@ -120,7 +150,14 @@ void set_baseline_counters(benchmark::State& state, double porta_seconds, double
 
 benchmark::internal::Benchmark* register_bench(const std::string& name,
                                                std::function<void(benchmark::State&)> fn) {
-  auto* b = benchmark::RegisterBenchmark(name.c_str(), [fn](benchmark::State& st) { fn(st); });
+  auto* b = benchmark::RegisterBenchmark(name.c_str(), [fn, name](benchmark::State& st) {
+    InputCache& cache = input_cache();
+    if (cache.benchmark != name) {
+      cache.tensors.clear();  // the previous benchmark's inputs: free before allocating new ones
+      cache.benchmark = name;
+    }
+    fn(st);
+  });
   registered_names().push_back(name);
   b->UseManualTime()->Unit(benchmark::kMillisecond);
   return b;

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "bench_common.h"
-#include "progress_reporter.h"
 #include "host_peaks.h"
+#include "progress_reporter.h"
 
 namespace {
 

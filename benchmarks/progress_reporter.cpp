@@ -14,14 +14,15 @@ ProgressReporter::ProgressReporter(size_t total) : total_(total) {}
 
 void ProgressReporter::PrintRunData(const Run& run) {
   if (run.run_type == Run::RT_Iteration) ++done_;
-  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start_);
+  const auto secs =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start_);
   char prefix[64];
   if (total_ > 0)
     std::snprintf(prefix, sizeof prefix, "[%zu/%zu %lldm%02llds] ", done_, total_,
                   static_cast<long long>(secs.count() / 60), static_cast<long long>(secs.count() % 60));
   else
-    std::snprintf(prefix, sizeof prefix, "[%zu %lldm%02llds] ", done_, static_cast<long long>(secs.count() / 60),
-                  static_cast<long long>(secs.count() % 60));
+    std::snprintf(prefix, sizeof prefix, "[%zu %lldm%02llds] ", done_,
+                  static_cast<long long>(secs.count() / 60), static_cast<long long>(secs.count() % 60));
   GetOutputStream() << prefix;
   benchmark::ConsoleReporter::PrintRunData(run);
 }
