@@ -52,24 +52,39 @@ inline __m128 hsum4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
   return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
-// Rows (<= 4) query rows x 4 keys; D a multiple of 16.
+// Rows (<= 4) query rows x 4 keys; D a multiple of 16. Named accumulators, not an
+// array: GCC keeps an array tile on the stack around the loop (zeroed, stored, reloaded).
 template <typename L, int Rows>
 void scores_4keys(const float* q, int64_t D, const char* k, int64_t kstride, int64_t n, float* s) {
-  __m512 c[Rows][4];
-  for (int i = 0; i < Rows; ++i)
-    for (int x = 0; x < 4; ++x) c[i][x] = _mm512_setzero_ps();
+  const __m512 z = _mm512_setzero_ps();
+  __m512 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
+  __m512 c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
   for (int64_t d = 0; d < D; d += 16) {
     const __m512 k0 = L::at(k, d), k1 = L::at(k + kstride, d), k2 = L::at(k + 2 * kstride, d),
                  k3 = L::at(k + 3 * kstride, d);
-    for (int i = 0; i < Rows; ++i) {
-      const __m512 qv = _mm512_loadu_ps(q + i * D + d);
-      c[i][0] = _mm512_fmadd_ps(qv, k0, c[i][0]);
-      c[i][1] = _mm512_fmadd_ps(qv, k1, c[i][1]);
-      c[i][2] = _mm512_fmadd_ps(qv, k2, c[i][2]);
-      c[i][3] = _mm512_fmadd_ps(qv, k3, c[i][3]);
+    __m512 qv = _mm512_loadu_ps(q + d);
+    c00 = _mm512_fmadd_ps(qv, k0, c00), c01 = _mm512_fmadd_ps(qv, k1, c01);
+    c02 = _mm512_fmadd_ps(qv, k2, c02), c03 = _mm512_fmadd_ps(qv, k3, c03);
+    if constexpr (Rows > 1) {
+      qv = _mm512_loadu_ps(q + D + d);
+      c10 = _mm512_fmadd_ps(qv, k0, c10), c11 = _mm512_fmadd_ps(qv, k1, c11);
+      c12 = _mm512_fmadd_ps(qv, k2, c12), c13 = _mm512_fmadd_ps(qv, k3, c13);
+    }
+    if constexpr (Rows > 2) {
+      qv = _mm512_loadu_ps(q + 2 * D + d);
+      c20 = _mm512_fmadd_ps(qv, k0, c20), c21 = _mm512_fmadd_ps(qv, k1, c21);
+      c22 = _mm512_fmadd_ps(qv, k2, c22), c23 = _mm512_fmadd_ps(qv, k3, c23);
+    }
+    if constexpr (Rows > 3) {
+      qv = _mm512_loadu_ps(q + 3 * D + d);
+      c30 = _mm512_fmadd_ps(qv, k0, c30), c31 = _mm512_fmadd_ps(qv, k1, c31);
+      c32 = _mm512_fmadd_ps(qv, k2, c32), c33 = _mm512_fmadd_ps(qv, k3, c33);
     }
   }
-  for (int i = 0; i < Rows; ++i) _mm_storeu_ps(s + i * n, hsum4(c[i][0], c[i][1], c[i][2], c[i][3]));
+  _mm_storeu_ps(s, hsum4(c00, c01, c02, c03));
+  if constexpr (Rows > 1) _mm_storeu_ps(s + n, hsum4(c10, c11, c12, c13));
+  if constexpr (Rows > 2) _mm_storeu_ps(s + 2 * n, hsum4(c20, c21, c22, c23));
+  if constexpr (Rows > 3) _mm_storeu_ps(s + 3 * n, hsum4(c30, c31, c32, c33));
 }
 
 template <typename L, int Rows>
@@ -104,23 +119,41 @@ void scores_t(const float* q, int64_t R, int64_t D, const void* k, int64_t kstri
 }
 
 // Rows (<= 4) query rows x Cols (<= 4) * 16 columns of D: at most 16 accumulators, four V
-// registers and the broadcast weight, inside AVX-512's 32 registers.
+// registers and the broadcast weight, inside AVX-512's 32 registers. Named accumulators
+// (see scores_4keys).
 template <typename L, int Rows, int Cols>
 void accumulate_tile(const float* p, int64_t n, const char* v, int64_t vstride, int64_t D, float* acc) {
-  __m512 c[Rows][Cols];
-  for (int i = 0; i < Rows; ++i)
-    for (int x = 0; x < Cols; ++x) c[i][x] = _mm512_loadu_ps(acc + i * D + 16 * x);
+  const __m512 z = _mm512_setzero_ps();
+  auto ld = [&](int i, int x) { return i < Rows && x < Cols ? _mm512_loadu_ps(acc + i * D + 16 * x) : z; };
+  __m512 c00 = ld(0, 0), c01 = ld(0, 1), c02 = ld(0, 2), c03 = ld(0, 3);
+  __m512 c10 = ld(1, 0), c11 = ld(1, 1), c12 = ld(1, 2), c13 = ld(1, 3);
+  __m512 c20 = ld(2, 0), c21 = ld(2, 1), c22 = ld(2, 2), c23 = ld(2, 3);
+  __m512 c30 = ld(3, 0), c31 = ld(3, 1), c32 = ld(3, 2), c33 = ld(3, 3);
   for (int64_t j = 0; j < n; ++j) {
     const char* vr = v + j * vstride;
-    __m512 vv[Cols];
-    for (int x = 0; x < Cols; ++x) vv[x] = L::at(vr, 16 * x);
-    for (int i = 0; i < Rows; ++i) {
+    const __m512 v0 = L::at(vr, 0);
+    const __m512 v1 = Cols > 1 ? L::at(vr, 16) : z;
+    const __m512 v2 = Cols > 2 ? L::at(vr, 32) : z;
+    const __m512 v3 = Cols > 3 ? L::at(vr, 48) : z;
+    auto row = [&](int i, __m512& a0, __m512& a1, __m512& a2, __m512& a3) {
       const __m512 w = _mm512_set1_ps(p[i * n + j]);
-      for (int x = 0; x < Cols; ++x) c[i][x] = _mm512_fmadd_ps(w, vv[x], c[i][x]);
-    }
+      a0 = _mm512_fmadd_ps(w, v0, a0);
+      if constexpr (Cols > 1) a1 = _mm512_fmadd_ps(w, v1, a1);
+      if constexpr (Cols > 2) a2 = _mm512_fmadd_ps(w, v2, a2);
+      if constexpr (Cols > 3) a3 = _mm512_fmadd_ps(w, v3, a3);
+    };
+    row(0, c00, c01, c02, c03);
+    if constexpr (Rows > 1) row(1, c10, c11, c12, c13);
+    if constexpr (Rows > 2) row(2, c20, c21, c22, c23);
+    if constexpr (Rows > 3) row(3, c30, c31, c32, c33);
   }
-  for (int i = 0; i < Rows; ++i)
-    for (int x = 0; x < Cols; ++x) _mm512_storeu_ps(acc + i * D + 16 * x, c[i][x]);
+  auto st = [&](int i, int x, __m512 c) {
+    if (i < Rows && x < Cols) _mm512_storeu_ps(acc + i * D + 16 * x, c);
+  };
+  st(0, 0, c00), st(0, 1, c01), st(0, 2, c02), st(0, 3, c03);
+  st(1, 0, c10), st(1, 1, c11), st(1, 2, c12), st(1, 3, c13);
+  st(2, 0, c20), st(2, 1, c21), st(2, 2, c22), st(2, 3, c23);
+  st(3, 0, c30), st(3, 1, c31), st(3, 2, c32), st(3, 3, c33);
 }
 
 template <typename L, int Rows>
