@@ -5,6 +5,7 @@
 # report/summary.md.
 #
 #   scripts/main-job.sh [--quick] [OUT_DIR] [-- porta-bench args...]
+#   scripts/main-job.sh --compare A.json B.json   ratios between two runs (devices or commits)
 #
 # The arguments go to scripts/run-benchmarks.sh after the build directory
 # (build/release): --quick for the reduced set, an output directory, and Google
@@ -15,7 +16,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 for arg in "$@"; do
   case "$arg" in
-    -h | --help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --compare) exec scripts/run-benchmarks.sh "$@" ;;  # two existing runs: nothing to build
+    -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) break ;;
   esac
 done

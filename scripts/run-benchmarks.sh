@@ -4,6 +4,7 @@
 # (GEMM % of peak, attention against length, roofline), then prints the summary.
 #
 #   scripts/run-benchmarks.sh [--quick] [BUILD_DIR [OUT_DIR]] [-- porta-bench args...]
+#   scripts/run-benchmarks.sh --compare A.json B.json   per-benchmark speed-ups of B over A
 #
 # BUILD_DIR defaults to build/, OUT_DIR to report/. --quick runs the reduced set
 # (a few minutes on a 2-core CPU); without it the full tables run (much longer).
@@ -15,8 +16,11 @@ positional=()
 extra=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
+    --compare)
+      [[ $# -eq 3 ]] || { echo "run-benchmarks: --compare takes two JSON files" >&2; exit 64; }
+      exec python3 "$repo/tools/bench_report.py" --compare "$2" "$3" ;;
     --quick) quick=(--quick) ;;
-    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; extra=("$@"); break ;;
     *) positional+=("$1") ;;
   esac
