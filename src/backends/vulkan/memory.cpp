@@ -66,6 +66,12 @@ Allocator::~Allocator() {
 }
 
 Block* Allocator::new_block(PoolState& p, VkDeviceSize bytes, bool dedicated, const char* what) {
+  // Drivers that back "device memory" with host memory (lavapipe) do not enforce the heap
+  // size; porta does, so running past the device's memory is out_of_memory everywhere.
+  if (&p == &device_ && reserved_ + bytes > device_local_bytes_)
+    throw Error(Errc::out_of_memory, std::string("vulkan: ") + what + " needs " + mib(bytes) +
+                                         " more device memory but " + mib(reserved_) + " of the heap's " +
+                                         mib(device_local_bytes_) + " are in use; free tensors or use smaller shapes");
   auto b = std::make_unique<Block>();
   b->size = bytes;
   b->dedicated = dedicated;
@@ -92,6 +98,7 @@ Block* Allocator::new_block(PoolState& p, VkDeviceSize bytes, bool dedicated, co
     check(r, std::string("binding/mapping memory for ") + what);
   }
   b->free_ranges[0] = bytes;
+  if (&p == &device_) reserved_ += bytes;
   p.blocks.push_back(std::move(b));
   return p.blocks.back().get();
 }
@@ -167,6 +174,7 @@ void Allocator::free(const Allocation& a) {
       size_t pooled = 0;
       for (auto& o : v) pooled += o->dedicated ? 0 : 1;
       if (b->dedicated || pooled > 1) {
+        if (p == &device_) reserved_ -= b->size;
         destroy_block(b);
         v.erase(v.begin() + static_cast<std::ptrdiff_t>(i));
       }

@@ -68,6 +68,7 @@ class Allocator {
   VkPhysicalDeviceMemoryProperties props_{};
   bool unified_ = false;
   uint64_t device_local_bytes_ = 0;
+  uint64_t reserved_ = 0;  // bytes of device-pool blocks
   std::mutex mu_;
   PoolState device_, staging_;
 };

@@ -9,12 +9,6 @@
 
 namespace porta::vk {
 
-const EmbeddedShader* find_shader(const char* name) {
-  for (size_t i = 0; i < kEmbeddedShaderCount; ++i)
-    if (std::strcmp(kEmbeddedShaders[i].name, name) == 0) return &kEmbeddedShaders[i];
-  return nullptr;
-}
-
 namespace {
 
 // A blob is reused only when its header names this device, driver and cache UUID; the
