@@ -18,6 +18,9 @@ layout(constant_id = 6) const uint DT_A = 0;
 layout(constant_id = 7) const uint DT_B = 0;
 layout(constant_id = 8) const uint DT_C = 0;
 layout(constant_id = 9) const uint SPLITK = 0;
+// VEC4 (f32 A and B, unit stride along K for A and along N for B, 16-byte aligned rows):
+// the direct path reads A and B as vec4, and an invocation's TN columns are contiguous.
+layout(constant_id = 10) const uint VEC4 = 0;
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 
 layout(std430, binding = 0) buffer A { uint w[]; } ta;
@@ -25,6 +28,8 @@ layout(std430, binding = 1) buffer B { uint w[]; } tb;
 layout(std430, binding = 2) buffer C { uint w[]; } tc;
 layout(std430, binding = 3) buffer Bias { uint w[]; } tbias;
 layout(std430, binding = 4) buffer Part { float v[]; } part;
+layout(std430, binding = 0) buffer A4 { vec4 v[]; } ta4;
+layout(std430, binding = 1) buffer B4 { vec4 v[]; } tb4;
 PORTA_TENSOR_IO(ta)
 PORTA_TENSOR_IO(tb)
 PORTA_TENSOR_IO(tc)
@@ -71,6 +76,26 @@ void main() {
       }
       barrier();
     }
+  } else if (VEC4 != 0) {
+    // Element (float) indices; every one used here is a multiple of 4.
+    uint pa[TM], pb[TN / 4];
+    for (uint i = 0; i < TM; ++i) pa[i] = base_a / 4u + min(row0 + ty + i * WG_Y, pc.M - 1u) * pc.sa_m;
+    for (uint j = 0; j < TN / 4; ++j) pb[j] = base_b / 4u + min(col0 + tx * TN + 4u * j, pc.N - 4u);
+    vec4 acc4[TM][TN / 4];
+    for (uint i = 0; i < TM; ++i)
+      for (uint j = 0; j < TN / 4; ++j) acc4[i][j] = vec4(0.0);
+    for (uint k = kb; k < ke; k += 4u) {
+      vec4 a4[TM];
+      for (uint i = 0; i < TM; ++i) a4[i] = ta4.v[(pa[i] + k) >> 2];
+      for (uint kk = 0; kk < 4u; ++kk) {
+        vec4 b4[TN / 4];
+        for (uint j = 0; j < TN / 4; ++j) b4[j] = tb4.v[(pb[j] + (k + kk) * pc.sb_k) >> 2];
+        for (uint i = 0; i < TM; ++i)
+          for (uint j = 0; j < TN / 4; ++j) acc4[i][j] = fma(vec4(a4[i][kk]), b4[j], acc4[i][j]);
+      }
+    }
+    for (uint i = 0; i < TM; ++i)
+      for (uint j = 0; j < TN; ++j) acc[i][j] = acc4[i][j / 4u][j % 4u];
   } else {
     // Out-of-range rows/columns read the last valid one (their results are not stored),
     // which keeps the inner loop free of branches.
@@ -92,7 +117,7 @@ void main() {
     const uint row = row0 + ty + i * WG_Y;
     if (row >= pc.M) continue;
     for (uint j = 0; j < TN; ++j) {
-      const uint col = col0 + tx + j * WG_X;
+      const uint col = VEC4 != 0 ? col0 + tx * TN + j : col0 + tx + j * WG_X;
       if (col >= pc.N) continue;
       if (SPLITK != 0) {
         part.v[((split * (gl_NumWorkGroups.z / pc.splits) + bz) * pc.M + row) * pc.N + col] = acc[i][j];

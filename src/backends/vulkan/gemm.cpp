@@ -106,9 +106,16 @@ void op_gemm(VulkanQueue& q, const GemmArgs& g) {
   if (tune.splitk_max_tiles > 0 && tiles <= tune.splitk_max_tiles && pc.K >= tune.splitk_min_k)
     splits = static_cast<uint32_t>(std::min<uint64_t>({16, pc.K / 512, (2 * tune.splitk_max_tiles) / tiles}));
   splits = std::max<uint32_t>(splits, 1);
-  const std::vector<uint32_t> spec = {t.wg_x,         t.wg_y,         t.thread_m,     t.thread_n,    t.block_k,
-                                      t.use_shared,   code(g.a.dtype), code(g.b.dtype), code(g.c.dtype),
-                                      splits > 1 ? 1u : 0u};
+  // vec4 reads on the direct (no shared memory) path: f32 operands, unit inner strides,
+  // 16-byte aligned rows and K, N multiples of 4.
+  const bool vec4 = !t.use_shared && t.thread_n % 4 == 0 && g.a.dtype == DType::f32 && g.b.dtype == DType::f32 &&
+                    pc.sa_k == 1 && pc.sb_n == 1 && pc.K % 4 == 0 && pc.N % 4 == 0 && pc.sa_m % 4 == 0 &&
+                    pc.sb_k % 4 == 0 && (batch == 1 || (pc.sa_b % 4 == 0 && pc.sb_b % 4 == 0)) &&
+                    pc.off_a % 16 == 0 && pc.off_b % 16 == 0;
+  if (vec4) splits = 1;
+  const std::vector<uint32_t> spec = {t.wg_x,       t.wg_y,          t.thread_m,      t.thread_n,
+                                      t.block_k,    t.use_shared,    code(g.a.dtype), code(g.b.dtype),
+                                      code(g.c.dtype), splits > 1 ? 1u : 0u, vec4 ? 1u : 0u};
   const Pipeline& tiled = dev.pipelines().get("gemm_tiled", 5, spec);
   if (splits == 1) {
     for_batches(max_z, [&](const GemmPush& p2, uint32_t nb) {
