@@ -16,8 +16,9 @@ namespace porta_bench {
 namespace {
 
 void vk(VkResult r, const char* what) {
-  if (r != VK_SUCCESS) throw std::runtime_error(std::string("vulkan-naive baseline: ") + what + " failed (" +
-                                                std::to_string(r) + ")");
+  if (r != VK_SUCCESS)
+    throw std::runtime_error(std::string("vulkan-naive baseline: ") + what + " failed (" + std::to_string(r) +
+                             ")");
 }
 
 std::string uuid_hex(const uint8_t* p) {
@@ -109,7 +110,8 @@ struct Context {
     pci.stage.module = module;
     pci.stage.pName = "main";
     pci.layout = layout;
-    vk(vkCreateComputePipelines(dev, VK_NULL_HANDLE, 1, &pci, nullptr, &pipeline), "vkCreateComputePipelines");
+    vk(vkCreateComputePipelines(dev, VK_NULL_HANDLE, 1, &pci, nullptr, &pipeline),
+       "vkCreateComputePipelines");
   }
   ~Context() {
     vkDestroyPipeline(dev, pipeline, nullptr);
@@ -138,7 +140,8 @@ class NaiveCase final : public BaselineCase {
       vkGetBufferMemoryRequirements(c.dev, buf_[i], &req);
       uint32_t type = UINT32_MAX;
       for (uint32_t t = 0; t < mp.memoryTypeCount && type == UINT32_MAX; ++t)
-        if ((req.memoryTypeBits & (1u << t)) && (mp.memoryTypes[t].propertyFlags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT))
+        if ((req.memoryTypeBits & (1u << t)) &&
+            (mp.memoryTypes[t].propertyFlags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT))
           type = t;
       for (uint32_t t = 0; t < mp.memoryTypeCount && type == UINT32_MAX; ++t)
         if (req.memoryTypeBits & (1u << t)) type = t;
@@ -233,7 +236,8 @@ class VulkanNaiveBaseline final : public Baseline {
   explicit VulkanNaiveBaseline(const porta::Device& d) : ctx_(d) {}
   std::string name() const override { return "vulkan-naive"; }
   std::string description() const override {
-    return "naive one-invocation-per-output f32 GEMM (kernels/vulkan/gemm_naive_reference.comp) on " + ctx_.name;
+    return "naive one-invocation-per-output f32 GEMM (kernels/vulkan/gemm_naive_reference.comp) on " +
+           ctx_.name;
   }
   std::unique_ptr<BaselineCase> prepare_gemm(const GemmProblem& p) override {
     using porta::DType;

@@ -65,8 +65,8 @@ void op_attention(VulkanQueue& q, const AttentionArgs& a) {
     const std::vector<uint32_t> spec = {D, 1, 1, dq, dkv, dout};
     const Pipeline& p1 = dev.pipelines().get("attention_decode", 5, spec);
     const Pipeline& p2 = dev.pipelines().get("attention_decode_reduce", 2, spec);
-    q.dispatch(p1, {ref(a.q, false), ref(a.k, false), ref(a.v, false), ref(part, true), ref(lens, false)}, &pc,
-               sizeof pc, splits, static_cast<uint32_t>(rows));
+    q.dispatch(p1, {ref(a.q, false), ref(a.k, false), ref(a.v, false), ref(part, true), ref(lens, false)},
+               &pc, sizeof pc, splits, static_cast<uint32_t>(rows));
     AttnPush r = pc;
     r.chunk = splits;
     q.dispatch(p2, {ref(part, false), ref(a.out, true)}, &r, sizeof r, static_cast<uint32_t>(rows));
@@ -82,8 +82,10 @@ void op_attention(VulkanQueue& q, const AttentionArgs& a) {
                                        std::to_string(shared_bytes()) + " bytes of shared memory; " +
                                        dev.info().name + " has " + std::to_string(dev.caps().max_shared));
   const uint32_t gx = (pc.Sq + br - 1) / br;
-  if (pc.Hq > max_y || pc.B > std::min<uint32_t>(dev.caps().max_groups[2], 65535u) || gx > dev.caps().max_groups[0])
-    throw Error(Errc::unsupported, "vulkan: attention: batch/heads/query length exceed one dispatch's workgroups");
+  if (pc.Hq > max_y || pc.B > std::min<uint32_t>(dev.caps().max_groups[2], 65535u) ||
+      gx > dev.caps().max_groups[0])
+    throw Error(Errc::unsupported,
+                "vulkan: attention: batch/heads/query length exceed one dispatch's workgroups");
   const Pipeline& p = dev.pipelines().get("attention_prefill", 5, {D, br, bc, dq, dkv, dout});
   q.dispatch(p, {ref(a.q, false), ref(a.k, false), ref(a.v, false), ref(a.out, true), ref(lens, false)}, &pc,
              sizeof pc, gx, pc.Hq, pc.B);

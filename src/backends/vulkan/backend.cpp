@@ -46,7 +46,8 @@ class VulkanBackend final : public Backend {
       vkGetPhysicalDeviceProperties(pd, &props);
       const std::string label = std::string("vulkan: ") + props.deviceName;
       if (props.apiVersion < VK_API_VERSION_1_1) {
-        notes_.push_back(label + " skipped: Vulkan " + std::to_string(VK_API_VERSION_MINOR(props.apiVersion)) +
+        notes_.push_back(label + " skipped: Vulkan " +
+                         std::to_string(VK_API_VERSION_MINOR(props.apiVersion)) +
                          ".x device, porta needs 1.1");
         continue;
       }

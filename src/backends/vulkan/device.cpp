@@ -51,8 +51,11 @@ void nominal_peaks(DeviceInfo& info, bool cpu_device) {
     const char* name;
     double f32, f16, gbps;
   };
-  static const Row rows[] = {{"H100", 67, 989, 3350}, {"H200", 67, 989, 4800}, {"A100", 19.5, 312, 2039},
-                             {"A800", 19.5, 312, 2039}, {"H20", 44, 148, 4000}};
+  static const Row rows[] = {{"H100", 67, 989, 3350},
+                             {"H200", 67, 989, 4800},
+                             {"A100", 19.5, 312, 2039},
+                             {"A800", 19.5, 312, 2039},
+                             {"H20", 44, 148, 4000}};
   for (const Row& r : rows)
     if (info.name.find(r.name) != std::string::npos) {
       info.peak_tflops_f32 = r.f32;
@@ -88,11 +91,14 @@ VulkanDevice::VulkanDevice(std::shared_ptr<Instance> instance, VkPhysicalDevice 
   vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, exts.data());
 
   // Features and properties porta looks at.
-  VkPhysicalDeviceShaderFloat16Int8Features f16i8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+  VkPhysicalDeviceShaderFloat16Int8Features f16i8{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
   VkPhysicalDevice16BitStorageFeatures s16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
   VkPhysicalDevice8BitStorageFeatures s8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES};
-  VkPhysicalDeviceVulkanMemoryModelFeatures mm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
-  VkPhysicalDeviceCooperativeMatrixFeaturesNV cm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  VkPhysicalDeviceVulkanMemoryModelFeatures mm{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV cm{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
   const bool has_f16i8 = has_extension(exts, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
   const bool has_s8 = has_extension(exts, VK_KHR_8BIT_STORAGE_EXTENSION_NAME);
   const bool has_mm = has_extension(exts, VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME);
@@ -125,12 +131,14 @@ VulkanDevice::VulkanDevice(std::shared_ptr<Instance> instance, VkPhysicalDevice 
   caps_.storage16 = s16.storageBuffer16BitAccess;
   caps_.storage8 = has_s8 && s8.storageBuffer8BitAccess;
   caps_.software = props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
-  if (has_cm && cm.cooperativeMatrix && caps_.fp16_arithmetic && caps_.storage16 && has_mm && mm.vulkanMemoryModel) {
+  if (has_cm && cm.cooperativeMatrix && caps_.fp16_arithmetic && caps_.storage16 && has_mm &&
+      mm.vulkanMemoryModel) {
     auto get = reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV>(
         vkGetInstanceProcAddr(instance_->handle(), "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV"));
     uint32_t k = 0;
     if (get && get(pd, &k, nullptr) == VK_SUCCESS && k > 0) {
-      std::vector<VkCooperativeMatrixPropertiesNV> cps(k, {VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV});
+      std::vector<VkCooperativeMatrixPropertiesNV> cps(k,
+                                                       {VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV});
       get(pd, &k, cps.data());
       for (auto& c : cps)
         if (c.MSize == 16 && c.NSize == 16 && c.KSize == 16 && c.AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
@@ -149,7 +157,8 @@ VulkanDevice::VulkanDevice(std::shared_ptr<Instance> instance, VkPhysicalDevice 
     vkGetPhysicalDeviceQueueFamilyProperties(pd, &nq, nullptr);
     std::vector<VkQueueFamilyProperties> qf(nq);
     vkGetPhysicalDeviceQueueFamilyProperties(pd, &nq, qf.data());
-    caps_.timestamp_bits = props.limits.timestampComputeAndGraphics || family < nq ? qf[family].timestampValidBits : 0;
+    caps_.timestamp_bits =
+        props.limits.timestampComputeAndGraphics || family < nq ? qf[family].timestampValidBits : 0;
   }
   tuning_ = tuning_for(props.vendorID, caps_.software, caps_.max_shared, caps_.max_invocations);
 
@@ -157,9 +166,11 @@ VulkanDevice::VulkanDevice(std::shared_ptr<Instance> instance, VkPhysicalDevice 
   std::vector<const char*> dev_exts;
   if (caps_.push_descriptors) dev_exts.push_back(VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
   VkPhysicalDeviceFeatures2 enable{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
-  VkPhysicalDeviceShaderFloat16Int8Features en_f16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+  VkPhysicalDeviceShaderFloat16Int8Features en_f16{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
   VkPhysicalDevice16BitStorageFeatures en_s16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
-  VkPhysicalDeviceVulkanMemoryModelFeatures en_mm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
+  VkPhysicalDeviceVulkanMemoryModelFeatures en_mm{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
   VkPhysicalDeviceCooperativeMatrixFeaturesNV en_cm{
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
   if (caps_.coopmat_enabled) {
@@ -189,8 +200,8 @@ VulkanDevice::VulkanDevice(std::shared_ptr<Instance> instance, VkPhysicalDevice 
   check(vkCreateDevice(pd, &di, nullptr, &dev_), std::string("vkCreateDevice for ") + props.deviceName);
   vkGetDeviceQueue(dev_, family, 0, &queue_);
   if (caps_.push_descriptors)
-    push_descriptor_ =
-        reinterpret_cast<PFN_vkCmdPushDescriptorSetKHR>(vkGetDeviceProcAddr(dev_, "vkCmdPushDescriptorSetKHR"));
+    push_descriptor_ = reinterpret_cast<PFN_vkCmdPushDescriptorSetKHR>(
+        vkGetDeviceProcAddr(dev_, "vkCmdPushDescriptorSetKHR"));
   caps_.push_descriptors = push_descriptor_ != nullptr;
 
   try {
@@ -240,7 +251,8 @@ void VulkanDevice::fill_info(VkPhysicalDevice pd) {
   VkPhysicalDeviceDriverProperties drv{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
   VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
   p2.pNext = &idp;
-  const bool driver_props = instance_->api_version() >= VK_API_VERSION_1_2 && caps_.api_version >= VK_API_VERSION_1_2;
+  const bool driver_props =
+      instance_->api_version() >= VK_API_VERSION_1_2 && caps_.api_version >= VK_API_VERSION_1_2;
   if (driver_props) idp.pNext = &drv;
   vkGetPhysicalDeviceProperties2(pd, &p2);
   const auto& p = p2.properties;
@@ -256,8 +268,8 @@ void VulkanDevice::fill_info(VkPhysicalDevice pd) {
                   ", int8 arith " + (caps_.int8_arithmetic ? "yes" : "no") + ", 16-bit storage " +
                   (caps_.storage16 ? "yes" : "no") + ", coopmat " +
                   (caps_.coopmat_nv ? (caps_.coopmat_enabled ? "NV (used)" : "NV (off)") : "none") +
-                  ", push descriptors " + (caps_.push_descriptors ? "yes" : "no") + ", tuning " + tuning_.row +
-                  "]";
+                  ", push descriptors " + (caps_.push_descriptors ? "yes" : "no") + ", tuning " +
+                  tuning_.row + "]";
   switch (p.deviceType) {
     case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: info_.type = DeviceType::discrete_gpu; break;
     case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: info_.type = DeviceType::integrated_gpu; break;
@@ -273,8 +285,8 @@ void VulkanDevice::fill_info(VkPhysicalDevice pd) {
       std::min<uint64_t>(allocator_->limits().max_binding, allocator_->limits().max_allocation);
   // All five dtypes: the shaders convert f16/bf16/i8 with integer ops, so no 16/8-bit
   // storage or arithmetic feature is needed.
-  info_.dtypes = dtype_bit(DType::f32) | dtype_bit(DType::f16) | dtype_bit(DType::bf16) | dtype_bit(DType::i8) |
-                 dtype_bit(DType::i32);
+  info_.dtypes = dtype_bit(DType::f32) | dtype_bit(DType::f16) | dtype_bit(DType::bf16) |
+                 dtype_bit(DType::i8) | dtype_bit(DType::i32);
   info_.compute_units = caps_.software ? static_cast<int>(std::thread::hardware_concurrency()) : 0;
   info_.subgroup_size = static_cast<int>(caps_.subgroup_size);
   info_.shared_memory_bytes = caps_.max_shared;
@@ -342,8 +354,8 @@ void VulkanDevice::check_validation(const char* where) {
   if (msgs.empty()) return;
   std::string all;
   for (auto& m : msgs) all += "\n  " + m;
-  throw Error(Errc::internal, std::string("vulkan: the validation layer reported ") + std::to_string(msgs.size()) +
-                                  " message(s) by " + where + ":" + all);
+  throw Error(Errc::internal, std::string("vulkan: the validation layer reported ") +
+                                  std::to_string(msgs.size()) + " message(s) by " + where + ":" + all);
 }
 
 }  // namespace porta::vk

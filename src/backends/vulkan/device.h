@@ -50,7 +50,8 @@ struct Caps {
 class VulkanDevice;
 class VulkanBuffer final : public Buffer {
  public:
-  VulkanBuffer(VulkanDevice& dev, const Allocation& a, uint64_t bytes) : Buffer(bytes), dev_(dev), alloc_(a) {}
+  VulkanBuffer(VulkanDevice& dev, const Allocation& a, uint64_t bytes)
+      : Buffer(bytes), dev_(dev), alloc_(a) {}
   ~VulkanBuffer() override;
   const Allocation& allocation() const { return alloc_; }
 
@@ -117,6 +118,8 @@ class VulkanDevice final : public backend::Device {
 };
 
 /// The VulkanBuffer behind a TensorArg.
-inline const Allocation& allocation_of(const Buffer* b) { return static_cast<const VulkanBuffer*>(b)->allocation(); }
+inline const Allocation& allocation_of(const Buffer* b) {
+  return static_cast<const VulkanBuffer*>(b)->allocation();
+}
 
 }  // namespace porta::vk

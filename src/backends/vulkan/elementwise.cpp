@@ -29,7 +29,8 @@ void cast_copy(VulkanQueue& q, const ElementwiseArgs& e) {
 
 void op_elementwise(VulkanQueue& q, const ElementwiseArgs& e) {
   if (e.kind == Elementwise::cast || e.kind == Elementwise::copy) return cast_copy(q, e);
-  const bool binary = e.kind == Elementwise::silu_mul || e.kind == Elementwise::add || e.kind == Elementwise::mul;
+  const bool binary =
+      e.kind == Elementwise::silu_mul || e.kind == Elementwise::add || e.kind == Elementwise::mul;
   const char* op = "elementwise";
   struct {
     uint32_t shape[4], so[4], sa[4], sb[4];

@@ -25,7 +25,8 @@ void op_embedding(VulkanQueue& q, const EmbeddingArgs& a) {
   const uint64_t total = uint64_t{pc.N} * pc.D;
   u32(static_cast<int64_t>(total), op, "output elements");
   const Pipeline& p = q.device().pipelines().get("embedding", 3, {});
-  q.dispatch(p, {ref(a.table, false), ref(a.ids, false), ref(a.out, true)}, &pc, sizeof pc, groups(q, total, 256));
+  q.dispatch(p, {ref(a.table, false), ref(a.ids, false), ref(a.out, true)}, &pc, sizeof pc,
+             groups(q, total, 256));
 }
 
 }  // namespace porta::vk

@@ -27,7 +27,8 @@ void op_gemm(VulkanQueue& q, const GemmArgs& g) {
   const Tuning& tune = dev.tuning();
   if (dev.settings().coopmat == "1" && !dev.caps().coopmat_enabled)
     throw Error(Errc::unsupported,
-                "vulkan: gemm: PORTA_VULKAN_COOPMAT=1 forces the cooperative-matrix path, but " + dev.info().name +
+                "vulkan: gemm: PORTA_VULKAN_COOPMAT=1 forces the cooperative-matrix path, but " +
+                    dev.info().name +
                     (dev.caps().coopmat_nv ? " runs a porta build whose glslc lacked GL_NV_cooperative_matrix"
                                            : " does not expose VK_NV_cooperative_matrix") +
                     "; unset PORTA_VULKAN_COOPMAT or set it to 0");
@@ -63,7 +64,8 @@ void op_gemm(VulkanQueue& q, const GemmArgs& g) {
     pc.dt_bias = code(g.bias->dtype);
   }
   const uint32_t max_z = std::min<uint32_t>(dev.caps().max_groups[2], 65535u);
-  const uint32_t ea = static_cast<uint32_t>(dtype_size(g.a.dtype)), eb = static_cast<uint32_t>(dtype_size(g.b.dtype)),
+  const uint32_t ea = static_cast<uint32_t>(dtype_size(g.a.dtype)),
+                 eb = static_cast<uint32_t>(dtype_size(g.b.dtype)),
                  ec = static_cast<uint32_t>(dtype_size(g.c.dtype));
 
   // Batches beyond the z-dimension limit go in several dispatches with shifted offsets.
@@ -81,16 +83,18 @@ void op_gemm(VulkanQueue& q, const GemmArgs& g) {
   // Decode / small M with B read along K: stream the weight once.
   if (pc.M <= tune.small_m_max && pc.sb_k == 1 && pc.N >= 4) {
     const bool half_b = g.b.dtype == DType::f16 || g.b.dtype == DType::bf16;
-    const uint32_t pair = half_b && pc.K % 2 == 0 && pc.sb_n % 2 == 0 && pc.off_b % 4 == 0 &&
-                                  (pc.sb_b % 2 == 0 || batch == 1)
-                              ? 1
-                              : 0;
-    const Pipeline& p = dev.pipelines().get(
-        "gemm_small_m", 4, {pc.M, code(g.a.dtype), code(g.b.dtype), code(g.c.dtype), pair});
+    const uint32_t pair =
+        half_b && pc.K % 2 == 0 && pc.sb_n % 2 == 0 && pc.off_b % 4 == 0 && (pc.sb_b % 2 == 0 || batch == 1)
+            ? 1
+            : 0;
+    const Pipeline& p = dev.pipelines().get("gemm_small_m", 4,
+                                            {pc.M, code(g.a.dtype), code(g.b.dtype), code(g.c.dtype), pair});
     const uint32_t gx = (pc.N + 3) / 4;
-    if (gx > dev.caps().max_groups[0]) throw Error(Errc::unsupported, "vulkan: gemm: N too large for one dispatch");
+    if (gx > dev.caps().max_groups[0])
+      throw Error(Errc::unsupported, "vulkan: gemm: N too large for one dispatch");
     for_batches(max_z, [&](const GemmPush& p2, uint32_t nb) {
-      q.dispatch(p, {ref(g.a, false), ref(g.b, false), ref(g.c, true), ref(bias, false)}, &p2, sizeof p2, gx, nb);
+      q.dispatch(p, {ref(g.a, false), ref(g.b, false), ref(g.c, true), ref(bias, false)}, &p2, sizeof p2, gx,
+                 nb);
     });
     return;
   }
@@ -98,7 +102,8 @@ void op_gemm(VulkanQueue& q, const GemmArgs& g) {
   const GemmTiling& t = tune.gemm;
   const uint32_t gx = (pc.N + t.block_n() - 1) / t.block_n(), gy = (pc.M + t.block_m() - 1) / t.block_m();
   if (gx > dev.caps().max_groups[0] || gy > dev.caps().max_groups[1])
-    throw Error(Errc::unsupported, "vulkan: gemm: C of " + std::to_string(pc.M) + " x " + std::to_string(pc.N) +
+    throw Error(Errc::unsupported, "vulkan: gemm: C of " + std::to_string(pc.M) + " x " +
+                                       std::to_string(pc.N) +
                                        " needs more workgroups than one dispatch allows; split it");
   // Split K when C has too few tiles to fill the device.
   uint32_t splits = 1;
@@ -108,19 +113,20 @@ void op_gemm(VulkanQueue& q, const GemmArgs& g) {
   splits = std::max<uint32_t>(splits, 1);
   // vec4 reads on the direct (no shared memory) path: f32 operands, unit inner strides,
   // 16-byte aligned rows and K, N multiples of 4.
-  const bool vec4 = !t.use_shared && t.thread_n % 4 == 0 && g.a.dtype == DType::f32 && g.b.dtype == DType::f32 &&
-                    pc.sa_k == 1 && pc.sb_n == 1 && pc.K % 4 == 0 && pc.N % 4 == 0 && pc.sa_m % 4 == 0 &&
-                    pc.sb_k % 4 == 0 && (batch == 1 || (pc.sa_b % 4 == 0 && pc.sb_b % 4 == 0)) &&
-                    pc.off_a % 16 == 0 && pc.off_b % 16 == 0;
+  const bool vec4 = !t.use_shared && t.thread_n % 4 == 0 && g.a.dtype == DType::f32 &&
+                    g.b.dtype == DType::f32 && pc.sa_k == 1 && pc.sb_n == 1 && pc.K % 4 == 0 &&
+                    pc.N % 4 == 0 && pc.sa_m % 4 == 0 && pc.sb_k % 4 == 0 &&
+                    (batch == 1 || (pc.sa_b % 4 == 0 && pc.sb_b % 4 == 0)) && pc.off_a % 16 == 0 &&
+                    pc.off_b % 16 == 0;
   if (vec4) splits = 1;
-  const std::vector<uint32_t> spec = {t.wg_x,       t.wg_y,          t.thread_m,      t.thread_n,
-                                      t.block_k,    t.use_shared,    code(g.a.dtype), code(g.b.dtype),
-                                      code(g.c.dtype), splits > 1 ? 1u : 0u, vec4 ? 1u : 0u};
+  const std::vector<uint32_t> spec = {
+      t.wg_x,          t.wg_y,          t.thread_m,      t.thread_n,           t.block_k,     t.use_shared,
+      code(g.a.dtype), code(g.b.dtype), code(g.c.dtype), splits > 1 ? 1u : 0u, vec4 ? 1u : 0u};
   const Pipeline& tiled = dev.pipelines().get("gemm_tiled", 5, spec);
   if (splits == 1) {
     for_batches(max_z, [&](const GemmPush& p2, uint32_t nb) {
-      q.dispatch(tiled, {ref(g.a, false), ref(g.b, false), ref(g.c, true), ref(bias, false), ref(g.c, true)}, &p2,
-                 sizeof p2, gx, gy, nb);
+      q.dispatch(tiled, {ref(g.a, false), ref(g.b, false), ref(g.c, true), ref(bias, false), ref(g.c, true)},
+                 &p2, sizeof p2, gx, gy, nb);
     });
     return;
   }
@@ -131,11 +137,12 @@ void op_gemm(VulkanQueue& q, const GemmArgs& g) {
   Allocation part = q.scratch(total * splits * 4, "split-K partial sums");
   const Pipeline& reduce = dev.pipelines().get("gemm_splitk_reduce", 3, {code(g.c.dtype)});
   // Batches fit one dispatch here: split-K only runs when C has few tiles.
-  q.dispatch(tiled, {ref(g.a, false), ref(g.b, false), ref(g.c, false), ref(bias, false), ref(part, true)}, &pc,
-             sizeof pc, gx, gy, static_cast<uint32_t>(batch) * splits);
+  q.dispatch(tiled, {ref(g.a, false), ref(g.b, false), ref(g.c, false), ref(bias, false), ref(part, true)},
+             &pc, sizeof pc, gx, gy, static_cast<uint32_t>(batch) * splits);
   GemmPush r = pc;
   r.sa_b = static_cast<uint32_t>(batch);  // the reduce kernel reads the batch count here
-  q.dispatch(reduce, {ref(part, false), ref(g.c, true), ref(bias, false)}, &r, sizeof r, groups(q, total, 256));
+  q.dispatch(reduce, {ref(part, false), ref(g.c, true), ref(bias, false)}, &r, sizeof r,
+             groups(q, total, 256));
 }
 
 }  // namespace porta::vk

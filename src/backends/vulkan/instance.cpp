@@ -35,16 +35,19 @@ Instance::Instance(bool validation) {
   // 1.2 where the loader has it (driver properties, timeline features); 1.1 is the floor.
   api_version_ = loader_version >= VK_API_VERSION_1_2 ? VK_API_VERSION_1_2 : VK_API_VERSION_1_1;
   if (loader_version < VK_API_VERSION_1_1)
-    throw Error(Errc::backend_unavailable, "vulkan: the Vulkan loader is 1.0; porta needs Vulkan 1.1 or later");
+    throw Error(Errc::backend_unavailable,
+                "vulkan: the Vulkan loader is 1.0; porta needs Vulkan 1.1 or later");
 
   std::vector<const char*> layers, exts;
   if (validation) {
     if (!has_layer(kValidationLayer))
-      throw Error(Errc::backend_unavailable,
-                  "vulkan: PORTA_VULKAN_VALIDATION=1 but VK_LAYER_KHRONOS_validation is not installed "
-                  "(Debian/Ubuntu: vulkan-validationlayers); unset PORTA_VULKAN_VALIDATION to run without it");
+      throw Error(
+          Errc::backend_unavailable,
+          "vulkan: PORTA_VULKAN_VALIDATION=1 but VK_LAYER_KHRONOS_validation is not installed "
+          "(Debian/Ubuntu: vulkan-validationlayers); unset PORTA_VULKAN_VALIDATION to run without it");
     if (!has_instance_extension(VK_EXT_DEBUG_UTILS_EXTENSION_NAME))
-      throw Error(Errc::backend_unavailable, "vulkan: validation needs VK_EXT_debug_utils, which the loader lacks");
+      throw Error(Errc::backend_unavailable,
+                  "vulkan: validation needs VK_EXT_debug_utils, which the loader lacks");
     layers.push_back(kValidationLayer);
     exts.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
   }
@@ -92,7 +95,8 @@ Instance::~Instance() {
   if (instance_ != VK_NULL_HANDLE) vkDestroyInstance(instance_, nullptr);
 }
 
-VkBool32 Instance::on_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT,
+VkBool32 Instance::on_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                              VkDebugUtilsMessageTypeFlagsEXT,
                               const VkDebugUtilsMessengerCallbackDataEXT* data, void* self) {
   auto* inst = static_cast<Instance*>(self);
   std::string msg = data && data->pMessage ? data->pMessage : "(no message)";

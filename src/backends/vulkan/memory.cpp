@@ -31,21 +31,23 @@ Allocator::Allocator(VkPhysicalDevice pd, VkDevice dev, const Limits& limits) : 
     for (uint32_t i = 0; i < props_.memoryTypeCount; ++i) {
       const auto f = props_.memoryTypes[i].propertyFlags;
       if (!(req.memoryTypeBits & (1u << i)) || (f & need) != need || (f & avoid)) continue;
-      if (best == UINT32_MAX ||
-          props_.memoryHeaps[props_.memoryTypes[i].heapIndex].size >
-              props_.memoryHeaps[props_.memoryTypes[best].heapIndex].size)
+      if (best == UINT32_MAX || props_.memoryHeaps[props_.memoryTypes[i].heapIndex].size >
+                                    props_.memoryHeaps[props_.memoryTypes[best].heapIndex].size)
         best = i;
     }
     return best;
   };
-  const VkMemoryPropertyFlags host = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-  const VkMemoryPropertyFlags odd = VK_MEMORY_PROPERTY_PROTECTED_BIT | VK_MEMORY_PROPERTY_LAZILY_ALLOCATED_BIT;
+  const VkMemoryPropertyFlags host =
+      VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  const VkMemoryPropertyFlags odd =
+      VK_MEMORY_PROPERTY_PROTECTED_BIT | VK_MEMORY_PROPERTY_LAZILY_ALLOCATED_BIT;
   device_.memory_type = pick(VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, odd);
   if (device_.memory_type == UINT32_MAX) device_.memory_type = pick(0, odd);
   staging_.memory_type = pick(host | VK_MEMORY_PROPERTY_HOST_CACHED_BIT, odd);
   if (staging_.memory_type == UINT32_MAX) staging_.memory_type = pick(host, odd);
   if (device_.memory_type == UINT32_MAX || staging_.memory_type == UINT32_MAX)
-    throw Error(Errc::backend_unavailable, "vulkan: the device has no memory type usable for storage buffers");
+    throw Error(Errc::backend_unavailable,
+                "vulkan: the device has no memory type usable for storage buffers");
 
   // Unified memory: device-local and host-visible/coherent memory, and no separate larger
   // device-only heap (a small BAR window on a discrete GPU is not unified memory).
@@ -71,7 +73,8 @@ Block* Allocator::new_block(PoolState& p, VkDeviceSize bytes, bool dedicated, co
   if (&p == &device_ && reserved_ + bytes > device_local_bytes_)
     throw Error(Errc::out_of_memory, std::string("vulkan: ") + what + " needs " + mib(bytes) +
                                          " more device memory but " + mib(reserved_) + " of the heap's " +
-                                         mib(device_local_bytes_) + " are in use; free tensors or use smaller shapes");
+                                         mib(device_local_bytes_) +
+                                         " are in use; free tensors or use smaller shapes");
   auto b = std::make_unique<Block>();
   b->size = bytes;
   b->dedicated = dedicated;

@@ -6,8 +6,9 @@ namespace porta::vk {
 
 uint32_t u32(int64_t v, const char* op, const char* what) {
   if (v < 0 || v > int64_t{0xffffffff})
-    throw Error(Errc::unsupported, std::string("vulkan: ") + op + ": " + what + " = " + std::to_string(v) +
-                                       " exceeds the 32-bit indexing of the Vulkan kernels; split the tensor");
+    throw Error(Errc::unsupported,
+                std::string("vulkan: ") + op + ": " + what + " = " + std::to_string(v) +
+                    " exceeds the 32-bit indexing of the Vulkan kernels; split the tensor");
   return static_cast<uint32_t>(v);
 }
 
@@ -28,7 +29,8 @@ void strides4(const TensorArg& t, uint32_t out[4], const char* op) {
 
 uint32_t groups(VulkanQueue& q, uint64_t n, uint32_t per_group) {
   const uint64_t g = (n + per_group - 1) / per_group;
-  return static_cast<uint32_t>(std::min<uint64_t>(g, std::min<uint32_t>(q.device().caps().max_groups[0], 65535u)));
+  return static_cast<uint32_t>(
+      std::min<uint64_t>(g, std::min<uint32_t>(q.device().caps().max_groups[0], 65535u)));
 }
 
 }  // namespace porta::vk

@@ -127,8 +127,9 @@ const Pipeline& PipelineCache::get(const char* name, uint32_t bindings, const st
 
   const EmbeddedShader* sh = find_shader(name);
   if (sh == nullptr)
-    throw Error(Errc::unsupported, std::string("vulkan: shader '") + name +
-                                       "' was not compiled into this build (glslc lacked a needed extension)");
+    throw Error(Errc::unsupported,
+                std::string("vulkan: shader '") + name +
+                    "' was not compiled into this build (glslc lacked a needed extension)");
   VkShaderModule module;
   auto mit = modules_.find(name);
   if (mit != modules_.end()) {
@@ -139,7 +140,8 @@ const Pipeline& PipelineCache::get(const char* name, uint32_t bindings, const st
     VkShaderModuleCreateInfo mi{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
     mi.codeSize = sh->bytes;
     mi.pCode = words.data();
-    check(vkCreateShaderModule(dev_, &mi, nullptr, &module), std::string("vkCreateShaderModule for shader ") + name);
+    check(vkCreateShaderModule(dev_, &mi, nullptr, &module),
+          std::string("vkCreateShaderModule for shader ") + name);
     modules_[name] = module;
   }
   auto p = std::make_unique<Pipeline>();
@@ -150,7 +152,8 @@ const Pipeline& PipelineCache::get(const char* name, uint32_t bindings, const st
 
   std::vector<VkSpecializationMapEntry> entries(spec.size());
   for (uint32_t i = 0; i < spec.size(); ++i) entries[i] = {i, i * 4u, 4};
-  VkSpecializationInfo si{static_cast<uint32_t>(entries.size()), entries.data(), spec.size() * 4, spec.data()};
+  VkSpecializationInfo si{static_cast<uint32_t>(entries.size()), entries.data(), spec.size() * 4,
+                          spec.data()};
   VkComputePipelineCreateInfo ci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
   ci.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
   ci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
@@ -162,7 +165,8 @@ const Pipeline& PipelineCache::get(const char* name, uint32_t bindings, const st
   if (r != VK_SUCCESS)
     throw Error(result_errc(r) == Errc::internal ? Errc::internal : result_errc(r),
                 std::string("vulkan: creating the compute pipeline for shader '") + key + "' failed with " +
-                    result_name(r) + "; the driver rejected the shader (set PORTA_LOG_LEVEL=debug for details)");
+                    result_name(r) +
+                    "; the driver rejected the shader (set PORTA_LOG_LEVEL=debug for details)");
   dirty_ = true;
   log(LogLevel::debug, "vulkan: created pipeline " + key);
   return *pipelines_.emplace(key, std::move(p)).first->second;

@@ -7,7 +7,8 @@
 namespace porta::vk {
 namespace {
 
-constexpr VkPipelineStageFlags kWorkStages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+constexpr VkPipelineStageFlags kWorkStages =
+    VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
 constexpr VkAccessFlags kWrites = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
 constexpr VkAccessFlags kAll = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
                                VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
@@ -68,9 +69,11 @@ double VulkanEvent::elapsed_ms_since(backend::Event& start_base) {
   if (!submission || !start.submission)
     throw Error(Errc::invalid_argument, "vulkan: elapsed time asked of an event that was never recorded");
   if (pool == VK_NULL_HANDLE || start.pool == VK_NULL_HANDLE)
-    return std::chrono::duration<double, std::milli>(submission->host_time - start.submission->host_time).count();
+    return std::chrono::duration<double, std::milli>(submission->host_time - start.submission->host_time)
+        .count();
   uint64_t t1 = 0, t0 = 0;
-  check(vkGetQueryPoolResults(dev.handle(), pool, 0, 1, 8, &t1, 8, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
+  check(vkGetQueryPoolResults(dev.handle(), pool, 0, 1, 8, &t1, 8,
+                              VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
         "vkGetQueryPoolResults (event timestamp)");
   check(vkGetQueryPoolResults(dev.handle(), start.pool, 0, 1, 8, &t0, 8,
                               VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
@@ -256,7 +259,8 @@ VkDescriptorSet VulkanQueue::descriptor_set(const Pipeline& p) {
     VkDescriptorSet set;
     const VkResult r = vkAllocateDescriptorSets(dev_.handle(), &ai, &set);
     if (r == VK_SUCCESS) return set;
-    if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL) check(r, "vkAllocateDescriptorSets");
+    if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL)
+      check(r, "vkAllocateDescriptorSets");
     cur_.full_pools.push_back(cur_.pool);
     cur_.pool = VK_NULL_HANDLE;
   }

@@ -72,8 +72,8 @@ class VulkanQueue final : public Queue {
   // ---- for the op files ----
   VulkanDevice& device() { return dev_; }
   /// Records one dispatch of `p` with these bindings and push constants (<= kPushBytes).
-  void dispatch(const Pipeline& p, std::initializer_list<BufferRef> bufs, const void* push, uint32_t push_bytes,
-                uint32_t gx, uint32_t gy = 1, uint32_t gz = 1);
+  void dispatch(const Pipeline& p, std::initializer_list<BufferRef> bufs, const void* push,
+                uint32_t push_bytes, uint32_t gx, uint32_t gy = 1, uint32_t gz = 1);
   /// Device memory valid until the batches recorded so far have run (for split-K partials,
   /// attention partials, small tables). Freed automatically.
   Allocation scratch(VkDeviceSize bytes, const char* what);

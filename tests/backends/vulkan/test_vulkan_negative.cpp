@@ -49,14 +49,14 @@ class VulkanNegative : public ::testing::TestWithParam<Device> {
 TEST_P(VulkanNegative, TensorLargerThanOneBinding) {
   const uint64_t max = GetParam().info().max_allocation_bytes;
   ASSERT_GT(max, 0u);
-  expect_error(Errc::out_of_memory, {"bytes"}, [&] {
-    Tensor::empty(GetParam(), DType::i8, {static_cast<int64_t>(max) + 4096});
-  });
+  expect_error(Errc::out_of_memory, {"bytes"},
+               [&] { Tensor::empty(GetParam(), DType::i8, {static_cast<int64_t>(max) + 4096}); });
   expect_usable();
 }
 
 TEST_P(VulkanNegative, PastDeviceMemoryThenUsable) {
-  expect_error(Errc::out_of_memory, {"bytes"}, [&] { Tensor::empty(GetParam(), DType::f32, {int64_t(1) << 40}); });
+  expect_error(Errc::out_of_memory, {"bytes"},
+               [&] { Tensor::empty(GetParam(), DType::f32, {int64_t(1) << 40}); });
   expect_usable();
 }
 
