@@ -80,6 +80,25 @@ void op_gemm(VulkanQueue& q, const GemmArgs& g) {
     }
   };
 
+  // Matrix units (NV cooperative matrix, 16x16x16 f16): f16 operands with unit inner strides,
+  // 16-byte aligned rows and whole 128x128x32 tiles; anything else takes the scalar kernels.
+  if (dev.caps().coopmat_enabled && pc.M > tune.small_m_max && g.a.dtype == DType::f16 &&
+      g.b.dtype == DType::f16 && dev.caps().subgroup_size == 32) {
+    const bool b_kn = pc.sb_n == 1, b_nk = pc.sb_k == 1;
+    const uint32_t b_row = b_kn ? pc.sb_k : pc.sb_n;
+    const bool fits = pc.sa_k == 1 && (b_kn || b_nk) && pc.M % 128 == 0 && pc.N % 128 == 0 &&
+                      pc.K % 32 == 0 && pc.sa_m % 8 == 0 && b_row % 8 == 0 && pc.off_a % 16 == 0 &&
+                      pc.off_b % 16 == 0 && (batch == 1 || (pc.sa_b % 8 == 0 && pc.sb_b % 8 == 0));
+    if (fits) {
+      const Pipeline& p = dev.pipelines().get("gemm_coopmat_nv", 4, {code(g.c.dtype), b_kn ? 1u : 0u});
+      for_batches(max_z, [&](const GemmPush& p2, uint32_t nb) {
+        q.dispatch(p, {ref(g.a, false), ref(g.b, false), ref(g.c, true), ref(bias, false)}, &p2, sizeof p2,
+                   pc.N / 128, pc.M / 128, nb);
+      });
+      return;
+    }
+  }
+
   // Decode / small M with B read along K: stream the weight once.
   if (pc.M <= tune.small_m_max && pc.sb_k == 1 && pc.N >= 4) {
     const bool half_b = g.b.dtype == DType::f16 || g.b.dtype == DType::bf16;
