@@ -61,9 +61,19 @@ PipelineCache::~PipelineCache() {
   vkDestroyPipelineCache(dev_, cache_, nullptr);
 }
 
+void PipelineCache::maybe_save() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (file_.empty() || !dirty_ || std::chrono::steady_clock::now() - last_save_ < std::chrono::seconds(2))
+      return;
+  }
+  save();
+}
+
 void PipelineCache::save() {
   std::lock_guard<std::mutex> lock(mu_);
   if (file_.empty() || !dirty_) return;
+  last_save_ = std::chrono::steady_clock::now();
   size_t n = 0;
   if (vkGetPipelineCacheData(dev_, cache_, &n, nullptr) != VK_SUCCESS || n == 0) return;
   std::vector<char> blob(n);

@@ -2,6 +2,7 @@
 // specialization constants, and a VkPipelineCache persisted on disk between runs.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,6 +42,9 @@ class PipelineCache {
 
   /// Writes the driver's cache blob atomically (temp file + rename). Never throws.
   void save();
+  /// save() when pipelines were added since the last write and a few seconds have passed:
+  /// core never tears devices down at exit, so streams call this when they synchronize.
+  void maybe_save();
 
  private:
   VkDescriptorSetLayout set_layout(uint32_t bindings);
@@ -54,6 +58,7 @@ class PipelineCache {
   std::map<uint32_t, std::pair<VkDescriptorSetLayout, VkPipelineLayout>> layouts_;
   std::map<std::string, VkShaderModule> modules_;
   bool dirty_ = false;
+  std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace porta::vk
