@@ -25,6 +25,8 @@ class VulkanBackend final : public Backend {
     s.cache_dir = opts.get("vulkan", "CACHE_DIR", "");
     s.batch_limit = parse_u32(opts.get("vulkan", "BATCH", "256"), 256);
     s.block_mib = parse_u32(opts.get("vulkan", "BLOCK_MIB", "64"), 64);
+    s.push_descriptors = opts.get("vulkan", "PUSH_DESCRIPTORS", "1") != "0";
+    s.unified = opts.get("vulkan", "UNIFIED", "1") != "0";
     if (s.coopmat != "auto" && s.coopmat != "0" && s.coopmat != "1")
       throw Error(Errc::invalid_argument,
                   "vulkan: PORTA_VULKAN_COOPMAT='" + s.coopmat + "' is not one of auto, 0, 1");

@@ -125,7 +125,7 @@ VulkanDevice::VulkanDevice(std::shared_ptr<Instance> instance, VkPhysicalDevice 
   caps_.subgroup_size = sub.subgroupSize;
   caps_.subgroup_arithmetic = (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                               (sub.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
-  caps_.push_descriptors = has_extension(exts, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
+  caps_.push_descriptors = s.push_descriptors && has_extension(exts, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
   caps_.fp16_arithmetic = has_f16i8 && f16i8.shaderFloat16;
   caps_.int8_arithmetic = has_f16i8 && f16i8.shaderInt8;
   caps_.storage16 = s16.storageBuffer16BitAccess;
@@ -214,6 +214,7 @@ VulkanDevice::VulkanDevice(std::shared_ptr<Instance> instance, VkPhysicalDevice 
     lim.max_allocation = m3.maxMemoryAllocationSize;
     lim.alignment = std::max<VkDeviceSize>(256, props.limits.minStorageBufferOffsetAlignment);
     lim.block_bytes = s.block_mib << 20;
+    lim.allow_unified = s.unified;
     allocator_ = std::make_unique<Allocator>(pd, dev_, lim);
 
     std::string cache_file;

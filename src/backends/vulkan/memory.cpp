@@ -52,7 +52,7 @@ Allocator::Allocator(VkPhysicalDevice pd, VkDevice dev, const Limits& limits) : 
   // Unified memory: device-local and host-visible/coherent memory, and no separate larger
   // device-only heap (a small BAR window on a discrete GPU is not unified memory).
   const uint32_t host_local = pick(VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | host, odd);
-  if (host_local != UINT32_MAX &&
+  if (limits_.allow_unified && host_local != UINT32_MAX &&
       props_.memoryTypes[host_local].heapIndex == props_.memoryTypes[device_.memory_type].heapIndex) {
     unified_ = true;
     device_.memory_type = host_local;

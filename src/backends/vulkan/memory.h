@@ -37,6 +37,7 @@ class Allocator {
     VkDeviceSize max_allocation = 0;  // maxMemoryAllocationSize
     VkDeviceSize alignment = 256;     // storage-buffer offset alignment and granule
     VkDeviceSize block_bytes = 64ull << 20;
+    bool allow_unified = true;  // false: stage transfers even on unified memory (tests the GPU path)
   };
   Allocator(VkPhysicalDevice pd, VkDevice dev, const Limits& limits);
   ~Allocator();
