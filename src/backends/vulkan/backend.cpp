@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "backends/vulkan/device.h"
+#include "backends/vulkan/tuning.h"
 
 namespace porta::vk {
 namespace {
@@ -27,6 +28,8 @@ class VulkanBackend final : public Backend {
     s.block_mib = parse_u32(opts.get("vulkan", "BLOCK_MIB", "64"), 64);
     s.push_descriptors = opts.get("vulkan", "PUSH_DESCRIPTORS", "1") != "0";
     s.unified = opts.get("vulkan", "UNIFIED", "1") != "0";
+    s.tuning = opts.get("vulkan", "TUNING", "auto");
+    tuning_for(0, false, 1u << 16, 1024, s.tuning);  // rejects an unknown row name here, once
     if (s.coopmat != "auto" && s.coopmat != "0" && s.coopmat != "1")
       throw Error(Errc::invalid_argument,
                   "vulkan: PORTA_VULKAN_COOPMAT='" + s.coopmat + "' is not one of auto, 0, 1");

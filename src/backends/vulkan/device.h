@@ -24,8 +24,9 @@ struct Settings {
   uint32_t batch_limit = 256;    // dispatches recorded before a submit without waiting
   VkDeviceSize block_mib = 64;   // sub-allocator block size
   bool push_descriptors =
-      true;             // false: descriptor sets from per-batch pools (drivers without the extension)
-  bool unified = true;  // false: staged transfers even where memory is host-visible
+      true;                     // false: descriptor sets from per-batch pools (drivers without the extension)
+  bool unified = true;          // false: staged transfers even where memory is host-visible
+  std::string tuning = "auto";  // tuning table row (tuning.h)
 };
 
 /// What the driver offers that porta's kernels look at.

@@ -1,8 +1,19 @@
 #include "backends/vulkan/tuning.h"
 
+#include "porta/error.h"
+
 namespace porta::vk {
 
-Tuning tuning_for(uint32_t vendor_id, bool cpu_device, uint32_t max_shared, uint32_t max_invocations) {
+Tuning tuning_for(uint32_t vendor_id, bool cpu_device, uint32_t max_shared, uint32_t max_invocations,
+                  const std::string& row) {
+  if (row == "cpu") cpu_device = true;
+  if (row == "nvidia" || row == "amd" || row == "default") {
+    cpu_device = false;
+    vendor_id = row == "nvidia" ? 0x10de : row == "amd" ? 0x1002 : 0;
+  } else if (!row.empty() && row != "auto" && row != "cpu") {
+    throw Error(Errc::invalid_argument,
+                "vulkan: PORTA_VULKAN_TUNING='" + row + "' is not one of auto, cpu, nvidia, amd, default");
+  }
   Tuning t;
   if (cpu_device) {
     // llvmpipe runs a workgroup as SIMD lanes of one thread: big register tiles, no

@@ -26,7 +26,10 @@ struct Tuning {
   uint32_t attn_decode_chunk = 256;  // KV positions per split in decode attention
 };
 
-/// The table row for a device (vendor id, CPU device or not).
-Tuning tuning_for(uint32_t vendor_id, bool cpu_device, uint32_t max_shared, uint32_t max_invocations);
+/// The table row for a device (vendor id, CPU device or not). `row` names one instead
+/// ("cpu", "nvidia", "amd", "default"; "auto" or empty: by device), so the GPU kernels'
+/// paths can be exercised on a software device. Throws Error(invalid_argument) for others.
+Tuning tuning_for(uint32_t vendor_id, bool cpu_device, uint32_t max_shared, uint32_t max_invocations,
+                  const std::string& row = "auto");
 
 }  // namespace porta::vk
