@@ -76,6 +76,21 @@ void nominal_peaks(DeviceInfo& info, bool cpu_device) {
   info.peak_source = "unknown";
 }
 
+// "2.0 GiB device-local + 16.0 GiB host" for porta-info.
+std::string heaps_summary(VkPhysicalDevice pd) {
+  VkPhysicalDeviceMemoryProperties mp;
+  vkGetPhysicalDeviceMemoryProperties(pd, &mp);
+  std::string s;
+  for (uint32_t i = 0; i < mp.memoryHeapCount; ++i) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s%.1f GiB %s", i ? " + " : "",
+                  static_cast<double>(mp.memoryHeaps[i].size) / (1ull << 30),
+                  (mp.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) ? "device-local" : "host");
+    s += buf;
+  }
+  return s;
+}
+
 }  // namespace
 
 VulkanBuffer::~VulkanBuffer() { dev_.retire(alloc_); }
@@ -270,7 +285,7 @@ void VulkanDevice::fill_info(VkPhysicalDevice pd) {
                   (caps_.storage16 ? "yes" : "no") + ", coopmat " +
                   (caps_.coopmat_nv ? (caps_.coopmat_enabled ? "NV (used)" : "NV (off)") : "none") +
                   ", push descriptors " + (caps_.push_descriptors ? "yes" : "no") + ", tuning " +
-                  tuning_.row + "]";
+                  tuning_.row + ", memory heaps " + heaps_summary(pd) + "]";
   switch (p.deviceType) {
     case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: info_.type = DeviceType::discrete_gpu; break;
     case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: info_.type = DeviceType::integrated_gpu; break;
