@@ -2,7 +2,7 @@
 // GEMM for small M (decode, M <= 16) with B read along K (a [N, K] weight seen transposed):
 // a workgroup computes 4 columns for all M rows; its 64 invocations stride over K, so the
 // weight is streamed once with unit-stride reads, then partial sums meet in shared memory.
-// PAIR reads two 16-bit weights per 32-bit word.
+// PAIR reads two 16-bit weights per 32-bit word, OCTET eight per 16-byte word.
 #include "common.glsl"
 #include "gemm_common.glsl"
 layout(constant_id = 0) const uint SM = 1;  // M, fixed per pipeline so acc stays in registers
@@ -10,9 +10,11 @@ layout(constant_id = 1) const uint DT_A = 0;
 layout(constant_id = 2) const uint DT_B = 0;
 layout(constant_id = 3) const uint DT_C = 0;
 layout(constant_id = 4) const uint PAIR = 0;
+layout(constant_id = 5) const uint OCTET = 0;
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) buffer A { uint w[]; } ta;
 layout(std430, binding = 1) buffer B { uint w[]; } tb;
+layout(std430, binding = 1) buffer B4 { uvec4 v[]; } tb4;
 layout(std430, binding = 2) buffer C { uint w[]; } tc;
 layout(std430, binding = 3) buffer Bias { uint w[]; } tbias;
 PORTA_TENSOR_IO(ta)
@@ -33,7 +35,25 @@ void main() {
   float acc[SM][NPW];
   for (uint m = 0; m < SM; ++m)
     for (uint c = 0; c < NPW; ++c) acc[m][c] = 0.0;
-  if (PAIR != 0) {
+  if (OCTET != 0) {
+    for (uint k = 8u * t; k < pc.K; k += 512u) {
+      float b[NPW][8];
+      for (uint c = 0; c < NPW; ++c) {
+        const uvec4 q = tb4.v[(pb[c] + k * eb) >> 4];
+        for (uint i = 0; i < 4u; ++i) {
+          b[c][2u * i] = DT_B == DT_F16 ? f16_to_f32(q[i] & 0xffffu) : bf16_to_f32(q[i] & 0xffffu);
+          b[c][2u * i + 1u] = DT_B == DT_F16 ? f16_to_f32(q[i] >> 16) : bf16_to_f32(q[i] >> 16);
+        }
+      }
+      for (uint m = 0; m < SM; ++m) {
+        const uint pa = base_a + (m * pc.sa_m + k * pc.sa_k) * ea;
+        for (uint i = 0; i < 8u; ++i) {
+          const float a = ta_load(DT_A, pa + i * pc.sa_k * ea);
+          for (uint c = 0; c < NPW; ++c) acc[m][c] = fma(a, b[c][i], acc[m][c]);
+        }
+      }
+    }
+  } else if (PAIR != 0) {
     for (uint k = 2u * t; k < pc.K; k += 128u) {
       vec2 b[NPW];
       for (uint c = 0; c < NPW; ++c) {

@@ -106,8 +106,13 @@ void op_gemm(VulkanQueue& q, const GemmArgs& g) {
         half_b && pc.K % 2 == 0 && pc.sb_n % 2 == 0 && pc.off_b % 4 == 0 && (pc.sb_b % 2 == 0 || batch == 1)
             ? 1
             : 0;
-    const Pipeline& p = dev.pipelines().get("gemm_small_m", 4,
-                                            {pc.M, code(g.a.dtype), code(g.b.dtype), code(g.c.dtype), pair});
+    // Eight 16-bit weights per 16-byte read where rows are 16-byte aligned.
+    const uint32_t octet =
+        half_b && pc.K % 8 == 0 && pc.sb_n % 8 == 0 && pc.off_b % 16 == 0 && (pc.sb_b % 8 == 0 || batch == 1)
+            ? 1
+            : 0;
+    const Pipeline& p = dev.pipelines().get(
+        "gemm_small_m", 4, {pc.M, code(g.a.dtype), code(g.b.dtype), code(g.c.dtype), pair, octet});
     const uint32_t gx = (pc.N + 3) / 4;
     if (gx > dev.caps().max_groups[0])
       throw Error(Errc::unsupported, "vulkan: gemm: N too large for one dispatch");
