@@ -58,7 +58,7 @@ class PipelineCache {
   std::map<uint32_t, std::pair<VkDescriptorSetLayout, VkPipelineLayout>> layouts_;
   std::map<std::string, VkShaderModule> modules_;
   bool dirty_ = false;
-  std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_save_{};  // epoch: the first maybe_save() writes
 };
 
 }  // namespace porta::vk
