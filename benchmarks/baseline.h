@@ -50,6 +50,9 @@ void prepare_baseline_process(char** argv);
 /// `threads`: host threads the baseline may use (the cpu device's pool size).
 std::unique_ptr<Baseline> make_baseline(const porta::Device& device, int threads);
 
+#if defined(PORTA_BENCH_HAVE_VULKAN_NAIVE)
+std::unique_ptr<Baseline> make_vulkan_naive_baseline(const porta::Device& device);
+#endif
 #if defined(PORTA_BENCH_HAVE_OPENBLAS)
 std::unique_ptr<Baseline> make_openblas_baseline(int threads);
 void prepare_openblas_process(char** argv);

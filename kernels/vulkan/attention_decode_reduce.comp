@@ -1,0 +1,36 @@
+#version 450
+// Split-KV decode attention, pass 2: merges the splits' partials of one query row,
+// out = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s (zeros when no key was seen).
+#include "common.glsl"
+#include "attention_common.glsl"
+layout(constant_id = 0) const uint D = 128;
+layout(constant_id = 5) const uint DT_O = 0;
+layout(local_size_x = 128) in;
+layout(std430, binding = 0) buffer P { float v[]; } part;
+layout(std430, binding = 1) buffer O { uint w[]; } to;
+PORTA_TENSOR_IO(to)
+
+void main() {
+  const uint row = gl_WorkGroupID.x, splits = pc.chunk;  // chunk carries the split count here
+  const uint i = row % pc.Sq, h = (row / pc.Sq) % pc.Hq, b = row / (pc.Sq * pc.Hq);
+  const float neg_inf = uintBitsToFloat(0xff800000u);
+  const uint eo = dt_size(DT_O);
+  float M = neg_inf;
+  for (uint s = 0; s < splits; ++s) M = max(M, part.v[(row * splits + s) * (D + 2u)]);
+  float l = 0.0;
+  if (M != neg_inf)
+    for (uint s = 0; s < splits; ++s) {
+      const float ms = part.v[(row * splits + s) * (D + 2u)];
+      if (ms != neg_inf) l += exp(ms - M) * part.v[(row * splits + s) * (D + 2u) + 1u];
+    }
+  for (uint d = gl_LocalInvocationID.x; d < D; d += 128u) {
+    float acc = 0.0;
+    if (M != neg_inf)
+      for (uint s = 0; s < splits; ++s) {
+        const uint base = (row * splits + s) * (D + 2u);
+        const float ms = part.v[base];
+        if (ms != neg_inf) acc += exp(ms - M) * part.v[base + 2u + d];
+      }
+    to_store(DT_O, pc.off_o + (b * pc.so_b + h * pc.so_h + i * pc.so_s + d * pc.so_d) * eo, l > 0.0 ? acc / l : 0.0);
+  }
+}

@@ -1,0 +1,23 @@
+// argmax over the last dim (argmax.comp): one workgroup per row.
+#include "backends/vulkan/ops.h"
+
+namespace porta::vk {
+
+void op_argmax(VulkanQueue& q, const ArgmaxArgs& a) {
+  const char* op = "argmax";
+  struct {
+    uint32_t R, C, sx_r, sx_c, so_r, off_x, off_o, dt;
+  } pc{};
+  pc.R = u32(a.x.shape[0], op, "rows");
+  pc.C = u32(a.x.shape[1], op, "columns");
+  pc.sx_r = u32(a.x.strides[0], op, "stride");
+  pc.sx_c = u32(a.x.strides[1], op, "stride");
+  pc.so_r = u32(a.out.strides[0], op, "stride");
+  pc.off_x = u32(a.x.offset, op, "byte offset");
+  pc.off_o = u32(a.out.offset, op, "byte offset");
+  pc.dt = static_cast<uint32_t>(a.x.dtype);
+  const Pipeline& p = q.device().pipelines().get("argmax", 2, {});
+  q.dispatch(p, {ref(a.x, false), ref(a.out, true)}, &pc, sizeof pc, groups(q, pc.R, 1));
+}
+
+}  // namespace porta::vk

@@ -1,0 +1,44 @@
+// rms_norm and layer_norm (norm.comp): one workgroup per row.
+#include <cstring>
+
+#include "backends/vulkan/ops.h"
+
+namespace porta::vk {
+
+void op_norm(VulkanQueue& q, const NormArgs& a, bool layer) {
+  const char* op = layer ? "layer_norm" : "rms_norm";
+  struct {
+    uint32_t shape[4], sx[4], so[4];
+    uint32_t sw, sb, off_x, off_w, off_b, off_o;
+    uint32_t dt_x, dt_w, dt_b, dt_o;
+    float eps;
+    uint32_t layer, has_bias;
+  } pc{};
+  const Dims4 x = dims4(a.x, op);
+  std::memcpy(pc.shape, x.shape, sizeof pc.shape);
+  std::memcpy(pc.sx, x.strides, sizeof pc.sx);
+  strides4(a.out, pc.so, op);
+  pc.sw = u32(a.weight.strides[a.weight.rank - 1], op, "stride");
+  pc.off_x = u32(a.x.offset, op, "byte offset");
+  pc.off_w = u32(a.weight.offset, op, "byte offset");
+  pc.off_o = u32(a.out.offset, op, "byte offset");
+  pc.dt_x = static_cast<uint32_t>(a.x.dtype);
+  pc.dt_w = static_cast<uint32_t>(a.weight.dtype);
+  pc.dt_o = static_cast<uint32_t>(a.out.dtype);
+  pc.dt_b = pc.dt_w;
+  pc.eps = a.eps;
+  pc.layer = layer ? 1 : 0;
+  const TensorArg& bias = a.bias ? *a.bias : a.weight;
+  if (a.bias) {
+    pc.has_bias = 1;
+    pc.sb = u32(a.bias->strides[a.bias->rank - 1], op, "stride");
+    pc.off_b = u32(a.bias->offset, op, "byte offset");
+    pc.dt_b = static_cast<uint32_t>(a.bias->dtype);
+  }
+  const uint64_t rows = uint64_t{pc.shape[0]} * pc.shape[1] * pc.shape[2];
+  const Pipeline& p = q.device().pipelines().get("norm", 4, {});
+  q.dispatch(p, {ref(a.x, false), ref(a.weight, false), ref(bias, false), ref(a.out, true)}, &pc, sizeof pc,
+             groups(q, rows, 1));
+}
+
+}  // namespace porta::vk

@@ -1,0 +1,36 @@
+#include <algorithm>
+
+#include "backends/vulkan/ops.h"
+
+namespace porta::vk {
+
+uint32_t u32(int64_t v, const char* op, const char* what) {
+  if (v < 0 || v > int64_t{0xffffffff})
+    throw Error(Errc::unsupported,
+                std::string("vulkan: ") + op + ": " + what + " = " + std::to_string(v) +
+                    " exceeds the 32-bit indexing of the Vulkan kernels; split the tensor");
+  return static_cast<uint32_t>(v);
+}
+
+Dims4 dims4(const TensorArg& t, const char* op) {
+  Dims4 d{{1, 1, 1, 1}, {0, 0, 0, 0}};
+  const int shift = 4 - t.rank;
+  for (int i = 0; i < t.rank; ++i) {
+    d.shape[shift + i] = u32(t.shape[i], op, "extent");
+    d.strides[shift + i] = u32(t.strides[i], op, "stride");
+  }
+  return d;
+}
+
+void strides4(const TensorArg& t, uint32_t out[4], const char* op) {
+  const Dims4 d = dims4(t, op);
+  std::copy(d.strides, d.strides + 4, out);
+}
+
+uint32_t groups(VulkanQueue& q, uint64_t n, uint32_t per_group) {
+  const uint64_t g = (n + per_group - 1) / per_group;
+  return static_cast<uint32_t>(
+      std::min<uint64_t>(g, std::min<uint32_t>(q.device().caps().max_groups[0], 65535u)));
+}
+
+}  // namespace porta::vk

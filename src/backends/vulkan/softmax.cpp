@@ -1,0 +1,39 @@
+// softmax over the last dim with scale and an optional broadcast mask (softmax.comp).
+#include <cstring>
+
+#include "backends/vulkan/ops.h"
+
+namespace porta::vk {
+
+void op_softmax(VulkanQueue& q, const SoftmaxArgs& a) {
+  const char* op = "softmax";
+  struct {
+    uint32_t shape[4], sx[4], sm[4], so[4];
+    uint32_t off_x, off_m, off_o;
+    uint32_t dt_x, dt_m, dt_o;
+    float scale;
+    uint32_t has_mask;
+  } pc{};
+  const Dims4 x = dims4(a.x, op);
+  std::memcpy(pc.shape, x.shape, sizeof pc.shape);
+  std::memcpy(pc.sx, x.strides, sizeof pc.sx);
+  strides4(a.out, pc.so, op);
+  pc.off_x = u32(a.x.offset, op, "byte offset");
+  pc.off_o = u32(a.out.offset, op, "byte offset");
+  pc.dt_x = static_cast<uint32_t>(a.x.dtype);
+  pc.dt_o = static_cast<uint32_t>(a.out.dtype);
+  pc.dt_m = pc.dt_x;
+  pc.scale = a.scale;
+  const TensorArg& mask = a.mask ? *a.mask : a.x;
+  if (a.mask) {
+    strides4(*a.mask, pc.sm, op);
+    pc.off_m = u32(a.mask->offset, op, "byte offset");
+    pc.dt_m = static_cast<uint32_t>(a.mask->dtype);
+    pc.has_mask = 1;
+  }
+  const uint64_t rows = uint64_t{pc.shape[0]} * pc.shape[1] * pc.shape[2];
+  const Pipeline& p = q.device().pipelines().get("softmax", 3, {});
+  q.dispatch(p, {ref(a.x, false), ref(mask, false), ref(a.out, true)}, &pc, sizeof pc, groups(q, rows, 1));
+}
+
+}  // namespace porta::vk

@@ -1,0 +1,35 @@
+// Kernel parameters per device, as data: a small table keyed by vendor and device type,
+// fed to the shaders as specialization constants. lavapipe favours large register tiles
+// without shared memory; real GPUs want shared-memory tiles.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace porta::vk {
+
+struct GemmTiling {
+  uint32_t wg_x = 16, wg_y = 16;        // invocations per workgroup (N, M directions)
+  uint32_t thread_m = 4, thread_n = 4;  // register tile per invocation
+  uint32_t block_k = 16;                // K step staged in shared memory
+  uint32_t use_shared = 1;              // 0: each invocation reads A/B directly (CPU-like devices)
+  uint32_t block_m() const { return wg_y * thread_m; }
+  uint32_t block_n() const { return wg_x * thread_n; }
+};
+
+struct Tuning {
+  std::string row;  // which table row matched, for porta-info and logs
+  GemmTiling gemm;
+  uint32_t small_m_max = 16;         // M at or below this takes the GEMV-like path
+  uint32_t splitk_min_k = 2048;      // split-K only when K is at least this ...
+  uint32_t splitk_max_tiles = 32;    // ... and C has at most this many workgroup tiles
+  uint32_t attn_decode_chunk = 256;  // KV positions per split in decode attention
+};
+
+/// The table row for a device (vendor id, CPU device or not). `row` names one instead
+/// ("cpu", "nvidia", "amd", "default"; "auto" or empty: by device), so the GPU kernels'
+/// paths can be exercised on a software device. Throws Error(invalid_argument) for others.
+Tuning tuning_for(uint32_t vendor_id, bool cpu_device, uint32_t max_shared, uint32_t max_invocations,
+                  const std::string& row = "auto");
+
+}  // namespace porta::vk

@@ -1,0 +1,106 @@
+// Vulkan-specific failure cases: a tensor larger than one storage binding can address,
+// an allocation past the device's memory, and a forced cooperative-matrix path on a device
+// without it. After each, the device must still run work correctly.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "porta/porta.h"
+
+namespace {
+
+using namespace porta;
+
+std::vector<Device> vulkan_devices() {
+  std::vector<Device> out;
+  for (const Device& d : devices())
+    if (d.info().backend == "vulkan") out.push_back(d);
+  return out;
+}
+
+class VulkanNegative : public ::testing::TestWithParam<Device> {
+ protected:
+  void expect_error(Errc code, const std::vector<std::string>& parts, const std::function<void()>& fn) {
+    try {
+      fn();
+      ADD_FAILURE() << "no porta::Error thrown; expected code " << static_cast<int>(code);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), code) << e.what();
+      for (const auto& p : parts)
+        EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << "'" << p << "' not in: " << e.what();
+    }
+  }
+  // The device still computes after a failure: fill, add and read back.
+  void expect_usable() {
+    Stream s(GetParam());
+    Tensor a = Tensor::empty(GetParam(), DType::f32, {1000});
+    Tensor b = Tensor::empty(GetParam(), DType::f32, {1000});
+    ops::fill(s, a, 1.5);
+    ops::fill(s, b, 2.0);
+    ops::add(s, a, b, a);
+    std::vector<float> back(1000);
+    a.copy_to_host(s, back.data());
+    s.synchronize();
+    for (float v : back) ASSERT_EQ(v, 3.5f);
+  }
+};
+
+TEST_P(VulkanNegative, TensorLargerThanOneBinding) {
+  const uint64_t max = GetParam().info().max_allocation_bytes;
+  ASSERT_GT(max, 0u);
+  expect_error(Errc::out_of_memory, {"bytes"},
+               [&] { Tensor::empty(GetParam(), DType::i8, {static_cast<int64_t>(max) + 4096}); });
+  expect_usable();
+}
+
+TEST_P(VulkanNegative, PastDeviceMemoryThenUsable) {
+  expect_error(Errc::out_of_memory, {"bytes"},
+               [&] { Tensor::empty(GetParam(), DType::f32, {int64_t(1) << 40}); });
+  expect_usable();
+}
+
+// Many tensors that each fit, until the device (or the process's budget) runs out: every
+// failure is out_of_memory and, once they are released, the device works again.
+TEST_P(VulkanNegative, ManyAllocationsUntilOutOfMemory) {
+  const uint64_t mem = GetParam().info().memory_bytes;
+  const uint64_t chunk = std::min<uint64_t>(GetParam().info().max_allocation_bytes, 64ull << 20);
+  if (mem > (8ull << 30)) GTEST_SKIP() << "device memory too large to exhaust in a unit test";
+  std::vector<Tensor> held;
+  bool hit = false;
+  for (uint64_t total = 0; total <= mem + chunk && !hit; total += chunk) {
+    try {
+      held.push_back(Tensor::empty(GetParam(), DType::i8, {static_cast<int64_t>(chunk)}));
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::out_of_memory) << e.what();
+      hit = true;
+    }
+  }
+  EXPECT_TRUE(hit) << "allocating past the device's memory did not fail";
+  held.clear();
+  expect_usable();
+}
+
+// Run with PORTA_VULKAN_COOPMAT=1 (its own CTest entry): a device without cooperative
+// matrices must refuse GEMM with a message naming the knob, not fall back silently.
+TEST_P(VulkanNegative, ForcedCooperativeMatrixPath) {
+  const char* forced = std::getenv("PORTA_VULKAN_COOPMAT");
+  if (!forced || std::string(forced) != "1") GTEST_SKIP() << "needs PORTA_VULKAN_COOPMAT=1";
+  if (GetParam().info().matrix_units) GTEST_SKIP() << "device has cooperative matrices";
+  Stream s(GetParam());
+  Tensor a = Tensor::empty(GetParam(), DType::f16, {32, 32});
+  Tensor b = Tensor::empty(GetParam(), DType::f16, {32, 32});
+  Tensor c = Tensor::empty(GetParam(), DType::f32, {32, 32});
+  ops::fill(s, a, 1.0);
+  ops::fill(s, b, 1.0);
+  expect_error(Errc::unsupported, {"PORTA_VULKAN_COOPMAT"}, [&] { ops::gemm(s, a, b, c); });
+  expect_usable();
+}
+
+INSTANTIATE_TEST_SUITE_P(Vulkan, VulkanNegative, ::testing::ValuesIn(vulkan_devices()),
+                         [](const ::testing::TestParamInfo<Device>& i) {
+                           return "vulkan_" + std::to_string(i.param.info().index);
+                         });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(VulkanNegative);
+
+}  // namespace
