@@ -1,0 +1,152 @@
+// C[z] = act(alpha * A[z]·B[z] + beta * C[z] + bias), register tiled: each work-item owns a
+// TM x (VN*NV) tile of C and keeps it in vector accumulators; along K it loads NV vectors of
+// B (vload, B's rows contiguous) and TM scalars of A, broadcast into VN-wide FMAs. This is
+// what a CPU device wants (PoCL maps the vectors onto AVX/NEON; no local memory, nothing
+// for a work-group barrier to spill) and is a sound scalar-ALU GPU kernel too.
+// Compile-time: DT_A, DT_B (input dtypes), TM, VN (2/4/8/16), NV. Run time: C's and the
+// bias's dtypes, strides, alpha/beta/activation (epilogue only, uniform branches).
+// splits > 1 (split-K, for outputs too small to fill the device): work-item z also picks a K range and raw f32 partial sums go to a
+// workspace, which gemm_splitk_reduce sums and passes through the epilogue.
+#ifndef TM
+#define TM 4
+#endif
+#ifndef VN
+#define VN 4
+#endif
+#ifndef NV
+#define NV 2
+#endif
+#define TN (VN * NV)
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define VT CAT(float, VN)
+#define VLOADF CAT(vload, VN)
+#define VLOADH CAT(vload_half, VN)
+#define VSTORE CAT(vstore, VN)
+#define UVT CAT(uint, VN)
+#define CONVERT_UVT CAT(convert_uint, VN)
+#define AS_VT CAT(as_float, VN)
+
+// Storage types and loads for the compile-time input dtypes.
+#if DT_A == DT_F32
+typedef float a_t;
+#define LOAD_A(p, i) ((p)[i])
+#elif DT_A == DT_F16
+typedef ushort a_t;
+#define LOAD_A(p, i) vload_half(0, (global const half *)((p) + (i)))
+#else
+typedef ushort a_t;
+#define LOAD_A(p, i) bf16_to_f32((p)[i])
+#endif
+
+#if DT_B == DT_F32
+typedef float b_t;
+#define LOAD_B(p, i) ((p)[i])
+#define VLOAD_B(p, i) VLOADF(0, (p) + (i))
+#elif DT_B == DT_F16
+typedef ushort b_t;
+#define LOAD_B(p, i) vload_half(0, (global const half *)((p) + (i)))
+#define VLOAD_B(p, i) VLOADH(0, (global const half *)((p) + (i)))
+#else
+typedef ushort b_t;
+#define LOAD_B(p, i) bf16_to_f32((p)[i])
+#define VLOAD_B(p, i) AS_VT(CONVERT_UVT(CAT(vload, VN)(0, (p) + (i))) << 16)
+#endif
+
+// act: 0 none, 1 relu, 2 gelu (tanh), 3 silu.
+inline float activate(int act, float v) {
+  switch (act) {
+    case 1: return v > 0.0f ? v : 0.0f;
+    case 2: return gelu_tanh_f(v);
+    case 3: return silu_f(v);
+    default: return v;
+  }
+}
+
+inline void epilogue(float acc, long m, long n, long z, float alpha, float beta, int act, global uchar *C,
+                     long c_off, long4 c_st, int c_dt, global const uchar *bias, long bias_off, long bias_st,
+                     int bias_dt) {
+  const long ci = z * c_st.s1 + m * c_st.s2 + n * c_st.s3;
+  float v = alpha * acc;
+  if (beta != 0.0f) v += beta * load_f(C, c_off, c_dt, ci);
+  if (bias_dt >= 0) v += load_f(bias, bias_off, bias_dt, n * bias_st);
+  store_f(C, c_off, c_dt, ci, activate(act, v));
+}
+
+kernel void gemm_tiled(int M, int N, int K, int batch, int splits, int b_unit, float alpha, float beta, int act,
+                       global const uchar *A, long a_off, long4 a_st, global const uchar *B, long b_off,
+                       long4 b_st, global uchar *C, long c_off, long4 c_st, int c_dt, global const uchar *bias,
+                       long bias_off, long bias_st, int bias_dt, global float *work) {
+  const int tn0 = get_global_id(0) * TN;
+  const int tm0 = get_global_id(1) * TM;
+  const int zz = get_global_id(2);
+  if (tn0 >= N || tm0 >= M || zz >= batch * splits) return;
+  const int z = zz % batch, split = zz / batch;
+  const int k_chunk = (K + splits - 1) / splits;
+  const int k_begin = min(K, split * k_chunk), k_end = min(K, k_begin + k_chunk);
+  global const a_t *Ap = (global const a_t *)(A + a_off) + z * a_st.s1;
+  global const b_t *Bp = (global const b_t *)(B + b_off) + z * b_st.s1;
+  const long sam = a_st.s2, sak = a_st.s3, sbk = b_st.s2, sbn = b_st.s3;
+  // Rows past M read row M-1 (valid memory) and are not stored.
+  long arow[TM];
+  for (int i = 0; i < TM; ++i) arow[i] = min(tm0 + i, M - 1) * sam;
+
+  float out[TM][TN];
+  if (b_unit && tn0 + TN <= N) {
+    VT acc[TM][NV];
+    for (int i = 0; i < TM; ++i)
+      for (int j = 0; j < NV; ++j) acc[i][j] = (VT)(0.0f);
+    global const b_t *bk = Bp + (long)k_begin * sbk + tn0;
+    for (int k = k_begin; k < k_end; ++k, bk += sbk) {
+      VT b[NV];
+      for (int j = 0; j < NV; ++j) b[j] = VLOAD_B(bk, j * VN);
+      for (int i = 0; i < TM; ++i) {
+        const VT a = (VT)(LOAD_A(Ap, arow[i] + k * sak));
+        for (int j = 0; j < NV; ++j) acc[i][j] = mad(a, b[j], acc[i][j]);
+      }
+    }
+    for (int i = 0; i < TM; ++i)
+      for (int j = 0; j < NV; ++j) VSTORE(acc[i][j], 0, &out[i][j * VN]);
+  } else {
+    // Edge tiles and B with strided rows: scalar loads, columns past N clamped.
+    long bcol[TN];
+    for (int j = 0; j < TN; ++j) bcol[j] = min(tn0 + j, N - 1) * sbn;
+    for (int i = 0; i < TM; ++i)
+      for (int j = 0; j < TN; ++j) out[i][j] = 0.0f;
+    for (int k = k_begin; k < k_end; ++k) {
+      float b[TN];
+      for (int j = 0; j < TN; ++j) b[j] = LOAD_B(Bp, k * sbk + bcol[j]);
+      for (int i = 0; i < TM; ++i) {
+        const float a = LOAD_A(Ap, arow[i] + k * sak);
+        for (int j = 0; j < TN; ++j) out[i][j] = mad(a, b[j], out[i][j]);
+      }
+    }
+  }
+
+  for (int i = 0; i < TM; ++i) {
+    const int m = tm0 + i;
+    if (m >= M) break;
+    for (int j = 0; j < TN; ++j) {
+      const int n = tn0 + j;
+      if (n >= N) break;
+      if (splits > 1)
+        work[((long)zz * M + m) * N + n] = out[i][j];
+      else
+        epilogue(out[i][j], m, n, z, alpha, beta, act, C, c_off, c_st, c_dt, bias, bias_off, bias_st, bias_dt);
+    }
+  }
+}
+
+// Sums the `splits` partial products of each C element (in split order: deterministic) and
+// applies the epilogue.
+kernel void gemm_splitk_reduce(int M, int N, int batch, int splits, float alpha, float beta, int act,
+                               global uchar *C, long c_off, long4 c_st, int c_dt, global const uchar *bias,
+                               long bias_off, long bias_st, int bias_dt, global const float *work) {
+  const long total = (long)batch * M * N;
+  for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
+    const long n = i % N, m = (i / N) % M, z = i / ((long)M * N);
+    float acc = 0.0f;
+    for (int s = 0; s < splits; ++s) acc += work[(((long)s * batch + z) * M + m) * N + n];
+    epilogue(acc, m, n, z, alpha, beta, act, C, c_off, c_st, c_dt, bias, bias_off, bias_st, bias_dt);
+  }
+}

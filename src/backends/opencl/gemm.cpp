@@ -1,0 +1,186 @@
+// gemm: picks the small-M (GEMV) kernel for decode shapes with K-contiguous weights, else
+// the register-tiled kernel; B with strided rows is first packed into [K, N] rows so the
+// tiled kernel's vector loads apply; split-K when the output has too few tiles to fill
+// the device. Kernel parameters come from the device tuning table.
+#include <algorithm>
+#include <climits>
+
+#include "backends/opencl/queue.h"
+
+namespace porta::opencl {
+
+namespace {
+
+cl_int act_code(ops::Activation a) {
+  switch (a) {
+    case ops::Activation::relu: return 1;
+    case ops::Activation::gelu: return 2;
+    case ops::Activation::silu: return 3;
+    default: return 0;
+  }
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Bias operand: (mem, offset, stride, dtype code or -1 when absent).
+struct BiasArg {
+  cl_mem mem;
+  cl_long offset = 0, stride = 0;
+  cl_int dtype = -1;
+};
+
+BiasArg bias_arg(const backend::GemmArgs& g) {
+  BiasArg b;
+  b.mem = mem_of(g.c);  // any valid buffer when absent (never read)
+  if (g.bias) {
+    b.mem = mem_of(*g.bias);
+    b.offset = g.bias->offset;
+    b.stride = g.bias->strides[0];
+    b.dtype = static_cast<cl_int>(g.bias->dtype);
+  }
+  return b;
+}
+
+}  // namespace
+
+void ClQueue::gemm(const backend::GemmArgs& g) {
+  const int64_t batch = g.c.shape[0], M = g.c.shape[1], N = g.c.shape[2], K = g.a.shape[2];
+  if (batch == 0 || M == 0 || N == 0) return;
+  if (batch > INT_MAX || M > INT_MAX || N > INT_MAX || K > INT_MAX)
+    throw Error(Errc::unsupported, "opencl: gemm with batch " + std::to_string(batch) + ", M " +
+                                       std::to_string(M) + ", N " + std::to_string(N) + ", K " +
+                                       std::to_string(K) + ": each extent must stay below 2^31 on this backend");
+  const GemmParams& p = dev_.tuning().gemm;
+  const std::string dtypes = dtype_define("A", g.a.dtype) + dtype_define("B", g.b.dtype);
+  if (M <= p.small_m_max && g.b.strides[1] == 1 && K >= p.small_m_vec) {
+    gemm_small_m(g, dtypes);
+    return;
+  }
+  if (g.b.strides[2] != 1 && N > 1) {
+    gemm_tiled(g, dtypes, pack_b(g.b));
+    return;
+  }
+  gemm_tiled(g, dtypes, view4(g.b));
+}
+
+// B [batch_b, K, N] with any strides -> contiguous [K, N] rows in scratch slot 0, same dtype.
+// A broadcast batch (stride 0) is packed once and stays broadcast.
+View4 ClQueue::pack_b(const backend::TensorArg& b) {
+  const int64_t nb = b.strides[0] == 0 ? 1 : b.shape[0], K = b.shape[1], N = b.shape[2];
+  const size_t esize = dtype_size(b.dtype);
+  View4 src = view4(b);
+  src.shape.s[1] = nb;
+  View4 out;
+  out.mem = scratch(0, static_cast<uint64_t>(nb * K * N) * esize);
+  out.dtype = b.dtype;
+  out.shape = src.shape;
+  out.stride.s[0] = 0;
+  out.stride.s[1] = nb == 1 ? 0 : K * N;
+  out.stride.s[2] = N;
+  out.stride.s[3] = 1;
+  View4 dst = out;
+  dst.stride.s[1] = K * N;
+  const int64_t n = nb * K * N;
+  const size_t global = grid_items(n), local = kGroup;
+  Launch(kernel("elementwise", base_options(), "copy_raw"), "gemm (packing B)")
+      .arg(cl_int{static_cast<int>(esize)})
+      .arg(cl_long{n})
+      .arg(src.shape)
+      .tensor(src)
+      .tensor(dst)
+      .run(q_, 1, &global, &local);
+  return out;
+}
+
+void ClQueue::gemm_tiled(const backend::GemmArgs& g, const std::string& dtypes, const View4& b) {
+  const GemmParams& p = dev_.tuning().gemm;
+  const int64_t batch = g.c.shape[0], M = g.c.shape[1], N = g.c.shape[2], K = g.a.shape[2];
+  const int tn = p.vec_n * p.vecs_n;
+  const std::string opts = base_options() + dtypes + " -DTM=" + std::to_string(p.tile_m) +
+                           " -DVN=" + std::to_string(p.vec_n) + " -DNV=" + std::to_string(p.vecs_n);
+  const View4 a = view4(g.a), c = view4(g.c);
+  const BiasArg bias = bias_arg(g);
+  // Split K when the tiles cannot occupy the device and each split keeps a deep K loop.
+  const int64_t tiles = batch * ceil_div(M, p.tile_m) * ceil_div(N, tn);
+  const int64_t want = dev_.tuning().cls == DeviceClass::cpu ? 4 * dev_.traits().compute_units
+                                                              : 64 * dev_.traits().compute_units;
+  int64_t splits = 1;
+  if (tiles < want && K >= 512) splits = std::min<int64_t>({ceil_div(want, tiles), K / 256, 16});
+  cl_mem work = c.mem;
+  if (splits > 1) work = scratch(1, static_cast<uint64_t>(splits * batch * M * N) * sizeof(float));
+  const size_t local[3] = {static_cast<size_t>(p.wg_n), static_cast<size_t>(p.wg_m), 1};
+  const size_t global[3] = {static_cast<size_t>(ceil_div(N, tn)), static_cast<size_t>(ceil_div(M, p.tile_m)),
+                            static_cast<size_t>(batch * splits)};
+  Launch(kernel("gemm_tiled", opts, "gemm_tiled"), "gemm")
+      .arg(cl_int{static_cast<int>(M)})
+      .arg(cl_int{static_cast<int>(N)})
+      .arg(cl_int{static_cast<int>(K)})
+      .arg(cl_int{static_cast<int>(batch)})
+      .arg(cl_int{static_cast<int>(splits)})
+      .arg(cl_int{b.st(3) == 1 ? 1 : 0})
+      .arg(cl_float{g.alpha})
+      .arg(cl_float{g.beta})
+      .arg(act_code(g.activation))
+      .tensor(a)
+      .tensor(b)
+      .tensor(c)
+      .arg(cl_int{static_cast<int>(c.dtype)})
+      .arg(bias.mem)
+      .arg(bias.offset)
+      .arg(bias.stride)
+      .arg(bias.dtype)
+      .arg(work)
+      .run(q_, 3, global, local);
+  if (splits == 1) return;
+  const size_t rglobal = grid_items(batch * M * N), rlocal = kGroup;
+  Launch(kernel("gemm_tiled", opts, "gemm_splitk_reduce"), "gemm (split-K reduction)")
+      .arg(cl_int{static_cast<int>(M)})
+      .arg(cl_int{static_cast<int>(N)})
+      .arg(cl_int{static_cast<int>(batch)})
+      .arg(cl_int{static_cast<int>(splits)})
+      .arg(cl_float{g.alpha})
+      .arg(cl_float{g.beta})
+      .arg(act_code(g.activation))
+      .arg(c.mem)
+      .arg(c.offset)
+      .arg(c.stride)
+      .arg(cl_int{static_cast<int>(c.dtype)})
+      .arg(bias.mem)
+      .arg(bias.offset)
+      .arg(bias.stride)
+      .arg(bias.dtype)
+      .arg(work)
+      .run(q_, 1, &rglobal, &rlocal);
+}
+
+void ClQueue::gemm_small_m(const backend::GemmArgs& g, const std::string& dtypes) {
+  const GemmParams& p = dev_.tuning().gemm;
+  const int64_t batch = g.c.shape[0], M = g.c.shape[1], N = g.c.shape[2], K = g.a.shape[2];
+  const std::string opts = base_options() + dtypes + " -DRM=" + std::to_string(p.small_m_rows) +
+                           " -DVK=" + std::to_string(p.small_m_vec);
+  const View4 a = view4(g.a), b = view4(g.b), c = view4(g.c);
+  const BiasArg bias = bias_arg(g);
+  const size_t local[3] = {static_cast<size_t>(dev_.tuning().cls == DeviceClass::cpu ? 8 : 64), 1, 1};
+  const size_t global[3] = {static_cast<size_t>(N), static_cast<size_t>(ceil_div(M, p.small_m_rows)),
+                            static_cast<size_t>(batch)};
+  Launch(kernel("gemm_small_m", opts, "gemm_small_m"), "gemm (small M)")
+      .arg(cl_int{static_cast<int>(M)})
+      .arg(cl_int{static_cast<int>(N)})
+      .arg(cl_int{static_cast<int>(K)})
+      .arg(cl_int{static_cast<int>(batch)})
+      .arg(cl_int{a.st(3) == 1 ? 1 : 0})
+      .arg(cl_float{g.alpha})
+      .arg(cl_float{g.beta})
+      .arg(act_code(g.activation))
+      .tensor(a)
+      .tensor(b)
+      .tensor(c)
+      .arg(cl_int{static_cast<int>(c.dtype)})
+      .arg(bias.mem)
+      .arg(bias.offset)
+      .arg(bias.stride)
+      .arg(bias.dtype)
+      .run(q_, 3, global, local);
+}
+
+}  // namespace porta::opencl
