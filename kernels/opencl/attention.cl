@@ -66,7 +66,7 @@ kernel void attention_rows(int B, int Hq, int Hkv, int Sq, int Skv, int D, int c
   for (int j = begin; j < stop; ++j) {
     const long krow = kbase + j * k_st.s2, vrow = vbase + j * v_st.s2;
     float8 dv = (float8)(0.0f);
-    for (int t = 0; t < D8; ++t) dv = mad(qv[t], load8(k, k_off, krow + 8 * t * k_st.s3, k_st.s3), dv);
+    for (int t = 0; t < D8; ++t) dv = FMA(qv[t], load8(k, k_off, krow + 8 * t * k_st.s3, k_st.s3), dv);
     const float score = hsum8(dv);
     if (score > m) {
       const float corr = exp(m - score);
@@ -76,7 +76,7 @@ kernel void attention_rows(int B, int Hq, int Hkv, int Sq, int Skv, int D, int c
     }
     const float p = exp(score - m);
     l += p;
-    for (int t = 0; t < D8; ++t) acc[t] = mad((float8)(p), load8(v, v_off, vrow + 8 * t * v_st.s3, v_st.s3), acc[t]);
+    for (int t = 0; t < D8; ++t) acc[t] = FMA((float8)(p), load8(v, v_off, vrow + 8 * t * v_st.s3, v_st.s3), acc[t]);
   }
 
   if (splits == 1) {

@@ -11,6 +11,14 @@
 #define TENSOR_IN(n) global const uchar *n, long n##_off, long4 n##_st
 #define TENSOR_OUT(n) global uchar *n, long n##_off, long4 n##_st
 
+// Fused multiply-add where it is fast (FP_FAST_FMAF, or the host says so with USE_FMA: PoCL
+// defines no FP_FAST_FMAF and lowers mad to a separate multiply and add), else mad.
+#if defined(FP_FAST_FMAF) || USE_FMA
+#define FMA(a, b, c) fma(a, b, c)
+#else
+#define FMA(a, b, c) mad(a, b, c)
+#endif
+
 inline float bf16_to_f32(ushort h) { return as_float(((uint)h) << 16); }
 
 // Round to nearest even; NaN stays a (quiet) NaN.
@@ -45,19 +53,6 @@ inline void store_f(global uchar *base, long off, int dt, long i, float v) {
     default: ((global int *)p)[i] = convert_int_sat_rte(v); break;
   }
 }
-
-inline long4 unravel4(long i, long4 shape) {
-  long4 c;
-  c.s3 = i % shape.s3;
-  i /= shape.s3;
-  c.s2 = i % shape.s2;
-  i /= shape.s2;
-  c.s1 = i % shape.s1;
-  c.s0 = i / shape.s1;
-  return c;
-}
-
-inline long dot4(long4 c, long4 st) { return c.s0 * st.s0 + c.s1 * st.s1 + c.s2 * st.s2 + c.s3 * st.s3; }
 
 // Offset of the first element of row r (rows = every index of the first three dims).
 inline long row_offset(long r, long4 shape, long4 st) {

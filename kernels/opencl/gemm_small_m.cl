@@ -81,14 +81,14 @@ kernel void gemm_small_m(int M, int N, int K, int batch, int a_unit, float alpha
   if (a_unit) {
     for (; k + VK <= K; k += VK) {
       const VT b = VLOAD_B(bn, k);
-      for (int i = 0; i < RM; ++i) acc[i] = mad(VLOAD_A(arow[i], k), b, acc[i]);
+      for (int i = 0; i < RM; ++i) acc[i] = FMA(VLOAD_A(arow[i], k), b, acc[i]);
     }
   }
   float s[RM];
   for (int i = 0; i < RM; ++i) s[i] = hsum(acc[i]);
   for (; k < K; ++k) {
     const float b = LOAD_B(bn, k);
-    for (int i = 0; i < RM; ++i) s[i] = mad(LOAD_A(arow[i], k * sak), b, s[i]);
+    for (int i = 0; i < RM; ++i) s[i] = FMA(LOAD_A(arow[i], k * sak), b, s[i]);
   }
   for (int i = 0; i < RM && m0 + i < M; ++i) {
     const long m = m0 + i;

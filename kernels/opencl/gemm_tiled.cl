@@ -73,12 +73,47 @@ inline void epilogue(float acc, long m, long n, long z, float alpha, float beta,
   store_f(C, c_off, c_dt, ci, activate(act, v));
 }
 
+// Explicit per-row accumulators (macro-unrolled): private arrays indexed in loops end up
+// on the stack under PoCL, named vectors stay in registers.
+#if TM == 1
+#define FOR_M(X) X(0)
+#elif TM == 2
+#define FOR_M(X) X(0) X(1)
+#elif TM == 3
+#define FOR_M(X) X(0) X(1) X(2)
+#elif TM == 4
+#define FOR_M(X) X(0) X(1) X(2) X(3)
+#elif TM == 5
+#define FOR_M(X) X(0) X(1) X(2) X(3) X(4)
+#elif TM == 6
+#define FOR_M(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#elif TM == 7
+#define FOR_M(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6)
+#elif TM == 8
+#define FOR_M(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#else
+#error "TM must be 1..8"
+#endif
+#if NV == 1
+#define FOR_V(X, i) X(i, 0)
+#elif NV == 2
+#define FOR_V(X, i) X(i, 0) X(i, 1)
+#elif NV == 3
+#define FOR_V(X, i) X(i, 0) X(i, 1) X(i, 2)
+#elif NV == 4
+#define FOR_V(X, i) X(i, 0) X(i, 1) X(i, 2) X(i, 3)
+#else
+#error "NV must be 1..4"
+#endif
+
+// Work-item (0) walks down M fastest so consecutive tiles reuse the same B column panel
+// (K x TN) from L2 while A streams: on CPUs this keeps GEMM compute bound without packing.
 kernel void gemm_tiled(int M, int N, int K, int batch, int splits, int b_unit, float alpha, float beta, int act,
                        global const uchar *A, long a_off, long4 a_st, global const uchar *B, long b_off,
                        long4 b_st, global uchar *C, long c_off, long4 c_st, int c_dt, global const uchar *bias,
                        long bias_off, long bias_st, int bias_dt, global float *work) {
-  const int tn0 = get_global_id(0) * TN;
-  const int tm0 = get_global_id(1) * TM;
+  const int tm0 = get_global_id(0) * TM;
+  const int tn0 = get_global_id(1) * TN;
   const int zz = get_global_id(2);
   if (tn0 >= N || tm0 >= M || zz >= batch * splits) return;
   const int z = zz % batch, split = zz / batch;
@@ -87,38 +122,39 @@ kernel void gemm_tiled(int M, int N, int K, int batch, int splits, int b_unit, f
   global const a_t *Ap = (global const a_t *)(A + a_off) + z * a_st.s1;
   global const b_t *Bp = (global const b_t *)(B + b_off) + z * b_st.s1;
   const long sam = a_st.s2, sak = a_st.s3, sbk = b_st.s2, sbn = b_st.s3;
-  // Rows past M read row M-1 (valid memory) and are not stored.
-  long arow[TM];
-  for (int i = 0; i < TM; ++i) arow[i] = min(tm0 + i, M - 1) * sam;
 
   float out[TM][TN];
   if (b_unit && tn0 + TN <= N) {
-    VT acc[TM][NV];
-    for (int i = 0; i < TM; ++i)
-      for (int j = 0; j < NV; ++j) acc[i][j] = (VT)(0.0f);
+    // Rows past M read row M-1 (valid memory) and are not stored.
+#define DECL_ROW(i) global const a_t *a##i = Ap + min(tm0 + i, M - 1) * sam + (long)k_begin * sak;
+#define DECL_ACC(i, j) VT c##i##_##j = (VT)(0.0f);
+#define DECL_ACCS(i) FOR_V(DECL_ACC, i)
+#define LOADB(i, j) const VT b##j = VLOAD_B(bk, j * VN);
+#define FMA1(i, j) c##i##_##j = FMA(av, b##j, c##i##_##j);
+#define FMA_ROW(i)                             \
+  {                                            \
+    const VT av = (VT)(LOAD_A(a##i, 0));       \
+    a##i += sak;                               \
+    FOR_V(FMA1, i)                             \
+  }
+#define STORE1(i, j) VSTORE(c##i##_##j, 0, &out[i][j * VN]);
+#define STORE_ROW(i) FOR_V(STORE1, i)
+    FOR_M(DECL_ROW)
+    FOR_M(DECL_ACCS)
     global const b_t *bk = Bp + (long)k_begin * sbk + tn0;
     for (int k = k_begin; k < k_end; ++k, bk += sbk) {
-      VT b[NV];
-      for (int j = 0; j < NV; ++j) b[j] = VLOAD_B(bk, j * VN);
-      for (int i = 0; i < TM; ++i) {
-        const VT a = (VT)(LOAD_A(Ap, arow[i] + k * sak));
-        for (int j = 0; j < NV; ++j) acc[i][j] = mad(a, b[j], acc[i][j]);
-      }
+      FOR_V(LOADB, 0)
+      FOR_M(FMA_ROW)
     }
-    for (int i = 0; i < TM; ++i)
-      for (int j = 0; j < NV; ++j) VSTORE(acc[i][j], 0, &out[i][j * VN]);
+    FOR_M(STORE_ROW)
   } else {
-    // Edge tiles and B with strided rows: scalar loads, columns past N clamped.
-    long bcol[TN];
-    for (int j = 0; j < TN; ++j) bcol[j] = min(tn0 + j, N - 1) * sbn;
+    // Edge tiles and B with strided rows: scalar loads, rows/columns past M/N clamped.
     for (int i = 0; i < TM; ++i)
       for (int j = 0; j < TN; ++j) out[i][j] = 0.0f;
     for (int k = k_begin; k < k_end; ++k) {
-      float b[TN];
-      for (int j = 0; j < TN; ++j) b[j] = LOAD_B(Bp, k * sbk + bcol[j]);
       for (int i = 0; i < TM; ++i) {
-        const float a = LOAD_A(Ap, arow[i] + k * sak);
-        for (int j = 0; j < TN; ++j) out[i][j] = mad(a, b[j], out[i][j]);
+        const float a = LOAD_A(Ap, min(tm0 + i, M - 1) * sam + k * sak);
+        for (int j = 0; j < TN; ++j) out[i][j] = FMA(a, LOAD_B(Bp, k * sbk + min(tn0 + j, N - 1) * sbn), out[i][j]);
       }
     }
   }

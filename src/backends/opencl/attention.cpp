@@ -29,7 +29,7 @@ void ClQueue::attention(const backend::AttentionArgs& a) {
     lens_off = a.kv_lens->offset;
     lens_st = a.kv_lens->strides[0];
   }
-  const std::string opts = base_options() + " -DDT=" + std::to_string(static_cast<int>(a.q.dtype));
+  const std::string opts = base_options(dev_) + " -DDT=" + std::to_string(static_cast<int>(a.q.dtype));
   const size_t local[2] = {dev_.tuning().cls == DeviceClass::cpu ? size_t{4} : size_t{64}, 1};
   const size_t global[2] = {static_cast<size_t>(rows), static_cast<size_t>(splits)};
   Launch(kernel("attention", opts, "attention_rows"), "attention")

@@ -18,6 +18,7 @@ class ClBackend final : public backend::Backend {
   std::vector<std::unique_ptr<backend::Device>> enumerate(const backend::Options& opts) override {
     std::vector<std::unique_ptr<backend::Device>> out;
     const std::string cache_dir = opts.get ? opts.get("opencl", "CACHE_DIR", "") : "";
+    const std::string gemm_tile = opts.get ? opts.get("opencl", "GEMM_TILE", "") : "";
     cl_uint np = 0;
     cl_int st = clGetPlatformIDs(0, nullptr, &np);
     if (st != CL_SUCCESS || np == 0) {
@@ -50,7 +51,7 @@ class ClBackend final : public backend::Backend {
           notes_.push_back("opencl: skipped '" + dname + "': clCreateContext failed with " + cl_status_name(cst));
           continue;
         }
-        auto dev = std::make_unique<ClDevice>(p, d, ctx, cache_dir);
+        auto dev = std::make_unique<ClDevice>(p, d, ctx, cache_dir, gemm_tile);
         backend::log(LogLevel::debug, "opencl: found '" + dname + "' (" + dev->info().driver + ")");
         out.push_back(std::move(dev));
       }

@@ -50,10 +50,17 @@ int lanes_per_cu(const std::string& vendor, bool is_cpu, int pref_vec_float) {
 
 }  // namespace
 
-ClDevice::ClDevice(cl_platform_id platform, cl_device_id dev, cl_context ctx, const std::string& cache_dir)
+ClDevice::ClDevice(cl_platform_id platform, cl_device_id dev, cl_context ctx, const std::string& cache_dir,
+                   const std::string& gemm_tile)
     : dev_(dev), ctx_(ctx) {
   fill_info(platform);
-  tuning_ = tuning_for(traits_.is_cpu, traits_.compute_units, info_.vendor);
+  tuning_ = tuning_for(traits_.is_cpu, traits_.compute_units, traits_.pref_vec_float, info_.vendor);
+  try {
+    apply_gemm_tile_override(tuning_.gemm, gemm_tile);
+  } catch (...) {
+    clReleaseContext(ctx_);
+    throw;
+  }
   const std::string key = platform_string(platform, CL_PLATFORM_NAME) + '|' + info_.name + '|' + info_.vendor +
                           '|' + info_.driver + '|' + device_string(dev, CL_DEVICE_VERSION);
   programs_ = std::make_unique<ProgramCache>(ctx_, dev_, key, cache_dir);
@@ -76,6 +83,12 @@ void ClDevice::fill_info(cl_platform_id platform) {
   traits_.fp64 = has_extension(ext, "cl_khr_fp64");
   traits_.subgroups = has_extension(ext, "cl_khr_subgroups") || has_extension(ext, "cl_intel_subgroups");
   traits_.opencl_c_version = device_string(dev_, CL_DEVICE_OPENCL_C_VERSION);
+  // A CPU device runs on this host: fma() is fast exactly when the host has FMA. GPUs all do.
+#if defined(__x86_64__) || defined(__i386__)
+  traits_.fast_fma = !traits_.is_cpu || __builtin_cpu_supports("fma");
+#else
+  traits_.fast_fma = true;
+#endif
   traits_.compute_units = static_cast<int>(device_value<cl_uint>(dev_, CL_DEVICE_MAX_COMPUTE_UNITS, 1));
   traits_.max_workgroup = device_value<size_t>(dev_, CL_DEVICE_MAX_WORK_GROUP_SIZE, 1);
   traits_.local_mem = device_value<cl_ulong>(dev_, CL_DEVICE_LOCAL_MEM_SIZE);

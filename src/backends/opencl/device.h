@@ -19,6 +19,7 @@ struct DeviceTraits {
   bool fp16 = false;       // cl_khr_fp16: half arithmetic (storage works without it)
   bool fp64 = false;       // cl_khr_fp64
   bool subgroups = false;  // cl_khr_subgroups or cl_intel_subgroups
+  bool fast_fma = false;   // fma() is a hardware instruction (GPUs; CPU devices on an FMA host)
   std::string opencl_c_version;
   int compute_units = 1;
   size_t max_workgroup = 1;
@@ -30,7 +31,9 @@ struct DeviceTraits {
 class ClDevice final : public backend::Device {
  public:
   /// Takes a retained context for `dev`. `cache_dir` empty: no on-disk program cache.
-  ClDevice(cl_platform_id platform, cl_device_id dev, cl_context ctx, const std::string& cache_dir);
+  /// `gemm_tile`: PORTA_OPENCL_GEMM_TILE override (empty: the tuning table's values).
+  ClDevice(cl_platform_id platform, cl_device_id dev, cl_context ctx, const std::string& cache_dir,
+           const std::string& gemm_tile);
   ~ClDevice() override;
 
   DeviceInfo& info() override { return info_; }

@@ -6,30 +6,27 @@ namespace porta::opencl {
 
 void ClQueue::elementwise(const backend::ElementwiseArgs& a) {
   const View4 x = view4(a.a), o = view4(a.out);
-  const int64_t n = a.out.numel();
-  const size_t global = grid_items(n), local = kGroup;
-  const std::string opts = base_options();
+  const RowColRange rc = row_col_range(o.shape);
+  const std::string opts = base_options(dev_);
   if (a.kind == backend::Elementwise::copy ||
       (a.kind == backend::Elementwise::cast && a.a.dtype == a.out.dtype)) {
     const cl_int esize = static_cast<cl_int>(dtype_size(a.out.dtype));
     Launch(kernel("elementwise", opts, "copy_raw"), "copy")
         .arg(esize)
-        .arg(cl_long{n})
         .arg(o.shape)
         .tensor(x)
         .tensor(o)
-        .run(q_, 1, &global, &local);
+        .run(q_, 2, rc.global, rc.local);
     return;
   }
   if (a.kind == backend::Elementwise::cast) {
     Launch(kernel("elementwise", opts, "cast"), "cast")
-        .arg(cl_long{n})
         .arg(o.shape)
         .tensor(x)
         .arg(cl_int{static_cast<int>(a.a.dtype)})
         .tensor(o)
         .arg(cl_int{static_cast<int>(a.out.dtype)})
-        .run(q_, 1, &global, &local);
+        .run(q_, 2, rc.global, rc.local);
     return;
   }
   cl_int kind = 0;
@@ -46,7 +43,6 @@ void ClQueue::elementwise(const backend::ElementwiseArgs& a) {
   Launch(kernel("elementwise", opts, "elementwise"), "elementwise")
       .arg(kind)
       .arg(cl_float{a.alpha})
-      .arg(cl_long{n})
       .arg(o.shape)
       .tensor(x)
       .arg(cl_int{static_cast<int>(x.dtype)})
@@ -54,7 +50,7 @@ void ClQueue::elementwise(const backend::ElementwiseArgs& a) {
       .arg(cl_int{static_cast<int>(y.dtype)})
       .tensor(o)
       .arg(cl_int{static_cast<int>(o.dtype)})
-      .run(q_, 1, &global, &local);
+      .run(q_, 2, rc.global, rc.local);
 }
 
 }  // namespace porta::opencl

@@ -21,14 +21,13 @@ void ClQueue::fill(const backend::FillArgs& a) {
     return;
   }
   const View4 o = view4(a.dst);
-  const size_t global = grid_items(n), local = kGroup;
-  Launch(kernel("elementwise", base_options(), "fill_pattern"), "fill")
+  const RowColRange rc = row_col_range(o.shape);
+  Launch(kernel("elementwise", base_options(dev_), "fill_pattern"), "fill")
       .arg(cl_int{static_cast<int>(esize)})
       .arg(bits)
-      .arg(cl_long{n})
       .arg(o.shape)
       .tensor(o)
-      .run(q_, 1, &global, &local);
+      .run(q_, 2, rc.global, rc.local);
 }
 
 }  // namespace porta::opencl

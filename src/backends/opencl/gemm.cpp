@@ -80,15 +80,13 @@ View4 ClQueue::pack_b(const backend::TensorArg& b) {
   out.stride.s[3] = 1;
   View4 dst = out;
   dst.stride.s[1] = K * N;
-  const int64_t n = nb * K * N;
-  const size_t global = grid_items(n), local = kGroup;
-  Launch(kernel("elementwise", base_options(), "copy_raw"), "gemm (packing B)")
+  const RowColRange rc = row_col_range(src.shape);
+  Launch(kernel("elementwise", base_options(dev_), "copy_raw"), "gemm (packing B)")
       .arg(cl_int{static_cast<int>(esize)})
-      .arg(cl_long{n})
       .arg(src.shape)
       .tensor(src)
       .tensor(dst)
-      .run(q_, 1, &global, &local);
+      .run(q_, 2, rc.global, rc.local);
   return out;
 }
 
@@ -96,7 +94,7 @@ void ClQueue::gemm_tiled(const backend::GemmArgs& g, const std::string& dtypes, 
   const GemmParams& p = dev_.tuning().gemm;
   const int64_t batch = g.c.shape[0], M = g.c.shape[1], N = g.c.shape[2], K = g.a.shape[2];
   const int tn = p.vec_n * p.vecs_n;
-  const std::string opts = base_options() + dtypes + " -DTM=" + std::to_string(p.tile_m) +
+  const std::string opts = base_options(dev_) + dtypes + " -DTM=" + std::to_string(p.tile_m) +
                            " -DVN=" + std::to_string(p.vec_n) + " -DNV=" + std::to_string(p.vecs_n);
   const View4 a = view4(g.a), c = view4(g.c);
   const BiasArg bias = bias_arg(g);
@@ -108,8 +106,8 @@ void ClQueue::gemm_tiled(const backend::GemmArgs& g, const std::string& dtypes, 
   if (tiles < want && K >= 512) splits = std::min<int64_t>({ceil_div(want, tiles), K / 256, 16});
   cl_mem work = c.mem;
   if (splits > 1) work = scratch(1, static_cast<uint64_t>(splits * batch * M * N) * sizeof(float));
-  const size_t local[3] = {static_cast<size_t>(p.wg_n), static_cast<size_t>(p.wg_m), 1};
-  const size_t global[3] = {static_cast<size_t>(ceil_div(N, tn)), static_cast<size_t>(ceil_div(M, p.tile_m)),
+  const size_t local[3] = {static_cast<size_t>(p.wg_m), static_cast<size_t>(p.wg_n), 1};
+  const size_t global[3] = {static_cast<size_t>(ceil_div(M, p.tile_m)), static_cast<size_t>(ceil_div(N, tn)),
                             static_cast<size_t>(batch * splits)};
   Launch(kernel("gemm_tiled", opts, "gemm_tiled"), "gemm")
       .arg(cl_int{static_cast<int>(M)})
@@ -156,7 +154,7 @@ void ClQueue::gemm_tiled(const backend::GemmArgs& g, const std::string& dtypes, 
 void ClQueue::gemm_small_m(const backend::GemmArgs& g, const std::string& dtypes) {
   const GemmParams& p = dev_.tuning().gemm;
   const int64_t batch = g.c.shape[0], M = g.c.shape[1], N = g.c.shape[2], K = g.a.shape[2];
-  const std::string opts = base_options() + dtypes + " -DRM=" + std::to_string(p.small_m_rows) +
+  const std::string opts = base_options(dev_) + dtypes + " -DRM=" + std::to_string(p.small_m_rows) +
                            " -DVK=" + std::to_string(p.small_m_vec);
   const View4 a = view4(g.a), b = view4(g.b), c = view4(g.c);
   const BiasArg bias = bias_arg(g);

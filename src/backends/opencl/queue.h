@@ -116,10 +116,17 @@ std::string dtype_define(const char* role, DType t);
 /// item then loops), so huge tensors need no 2^32 work-items.
 constexpr size_t kGroup = 64;
 size_t grid_items(int64_t n);
+/// The 2-d range of elementwise.cl's row/column kernels over a 4-d shape: dimension 0 walks
+/// the last dim, dimension 1 the rows; work-groups are capped (work-items loop) so per-group
+/// overhead stays small on CPU devices.
+struct RowColRange {
+  size_t global[2], local[2];
+};
+RowColRange row_col_range(const cl_long4& shape);
 /// Work-groups for one-group-per-row kernels (each group loops over further rows).
 size_t row_groups(int64_t rows);
 /// Build options every program gets.
-std::string base_options();
+std::string base_options(const ClDevice& d);
 
 /// Work-items rounded up to a multiple of `local`.
 inline size_t round_up(size_t n, size_t local) { return (n + local - 1) / local * local; }

@@ -20,7 +20,7 @@ void ClQueue::rope(const backend::RopeArgs& a) {
   cl_mem table = constant_table(key, freq.data(), freq.size() * sizeof(cl_float2));
   const int64_t n = x.dim(0) * x.dim(1) * x.dim(2) * (x.dim(3) - R / 2);
   const size_t global = grid_items(n), local = kGroup;
-  Launch(kernel("rope", base_options(), "rope"), "rope")
+  Launch(kernel("rope", base_options(dev_), "rope"), "rope")
       .arg(cl_int{a.style == ops::RopeStyle::neox ? 0 : 1})
       .arg(cl_int{R})
       .arg(x.shape)

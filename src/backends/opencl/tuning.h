@@ -38,7 +38,13 @@ struct DeviceTuning {
   AttentionParams attention;
 };
 
-/// The table lookup: `is_cpu` from CL_DEVICE_TYPE, `compute_units` scales the parallelism targets.
-DeviceTuning tuning_for(bool is_cpu, int compute_units, const std::string& vendor);
+/// The table lookup: `is_cpu` from CL_DEVICE_TYPE, `compute_units` scales the parallelism targets,
+/// `pref_vec_float` (CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT) sets the CPU vector width.
+DeviceTuning tuning_for(bool is_cpu, int compute_units, int pref_vec_float, const std::string& vendor);
+
+/// Applies PORTA_OPENCL_GEMM_TILE="TM,VN,NV[,WG_M,WG_N]" (tile rows, vector width, vectors per
+/// work-item, work-group shape) over the table's values. Throws Error(invalid_argument) when
+/// malformed or out of range (TM 1..8, VN 2/4/8/16, NV 1..4).
+void apply_gemm_tile_override(GemmParams& p, const std::string& spec);
 
 }  // namespace porta::opencl
