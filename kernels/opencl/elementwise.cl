@@ -5,7 +5,16 @@
 // kind follows backend::Elementwise: 0 silu_mul, 1 gelu_tanh, 2 gelu_erf, 3 add, 4 mul, 5 scale.
 #define FOR_ROWS(shape) \
   for (long r = get_global_id(1), rows_ = shape.s0 * shape.s1 * shape.s2; r < rows_; r += get_global_size(1))
+// CPU devices run a work-item's loop to the end before the next one starts: each takes a
+// contiguous block of the row. GPUs interleave work-items so neighbours touch neighbours.
+#if CPU_LAYOUT
+#define FOR_COLS(shape)                                                                      \
+  for (long n_ = (shape.s3 + get_global_size(0) - 1) / get_global_size(0), c = get_global_id(0) * n_, \
+            e_ = min(shape.s3, c + n_);                                                     \
+       c < e_; ++c)
+#else
 #define FOR_COLS(shape) for (long c = get_global_id(0); c < shape.s3; c += get_global_size(0))
+#endif
 
 kernel void elementwise(int kind, float alpha, long4 shape, TENSOR_IN(a), int a_dt, TENSOR_IN(b), int b_dt,
                         TENSOR_OUT(o), int o_dt) {
@@ -99,5 +108,28 @@ kernel void embedding(int esize, long N, long D, long V, TENSOR_IN(table), TENSO
       ((global ushort *)(o + o_off))[oi] = ok ? ((global const ushort *)(table + table_off))[ti] : (ushort)0;
     else
       (o + o_off)[oi] = ok ? (table + table_off)[ti] : (uchar)0;
+  }
+}
+
+// copy_raw in tr x tc tiles (grid-stride over tiles): for a transposing copy on a CPU device,
+// a tile's source lines stay in cache while its destination rows are written.
+kernel void copy_raw_tiled(int esize, int tr, int tc, long4 shape, TENSOR_IN(a), TENSOR_OUT(o)) {
+  const long rows = shape.s0 * shape.s1 * shape.s2, cols = shape.s3;
+  const long trows = (rows + tr - 1) / tr, tcols = (cols + tc - 1) / tc;
+  for (long t = get_global_id(0); t < trows * tcols; t += get_global_size(0)) {
+    const long r0 = (t / tcols) * tr, c0 = (t % tcols) * tc;
+    const long r1 = min(rows, r0 + tr), c1 = min(cols, c0 + tc);
+    for (long r = r0; r < r1; ++r) {
+      const long ar = row_offset(r, shape, a_st), orow = row_offset(r, shape, o_st);
+      for (long c = c0; c < c1; ++c) {
+        const long ai = ar + c * a_st.s3, oi = orow + c * o_st.s3;
+        if (esize == 4)
+          ((global uint *)(o + o_off))[oi] = ((global const uint *)(a + a_off))[ai];
+        else if (esize == 2)
+          ((global ushort *)(o + o_off))[oi] = ((global const ushort *)(a + a_off))[ai];
+        else
+          (o + o_off)[oi] = (a + a_off)[ai];
+      }
+    }
   }
 }

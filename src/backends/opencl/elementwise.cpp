@@ -1,22 +1,45 @@
 // Element-wise ops, cast and copy (elementwise.cl). Dtypes are run-time arguments: these
 // ops are bandwidth bound, and one program per family keeps run-time compilation short.
+#include <algorithm>
+
 #include "backends/opencl/queue.h"
 
 namespace porta::opencl {
 
+void ClQueue::copy_view(const View4& src, const View4& dst, size_t esize, const char* what) {
+  const bool cpu = dev_.tuning().cls == DeviceClass::cpu;
+  const int64_t rows = src.dim(0) * src.dim(1) * src.dim(2), cols = src.dim(3);
+  if (rows == 0 || cols == 0) return;
+  // A transposing copy on a CPU walks 32x32 tiles; everything else walks rows.
+  if (cpu && src.st(3) != 1 && rows > 1 && cols > 1) {
+    const int64_t tiles = ((rows + 31) / 32) * ((cols + 31) / 32);
+    const size_t global = static_cast<size_t>(std::min<int64_t>(tiles, 256)), local = 1;
+    Launch(kernel("elementwise", base_options(dev_), "copy_raw_tiled"), what)
+        .arg(cl_int{static_cast<int>(esize)})
+        .arg(cl_int{32})
+        .arg(cl_int{32})
+        .arg(src.shape)
+        .tensor(src)
+        .tensor(dst)
+        .run(q_, 1, &global, &local);
+    return;
+  }
+  const RowColRange rc = row_col_range(src.shape, cpu);
+  Launch(kernel("elementwise", base_options(dev_), "copy_raw"), what)
+      .arg(cl_int{static_cast<int>(esize)})
+      .arg(src.shape)
+      .tensor(src)
+      .tensor(dst)
+      .run(q_, 2, rc.global, rc.local);
+}
+
 void ClQueue::elementwise(const backend::ElementwiseArgs& a) {
   const View4 x = view4(a.a), o = view4(a.out);
-  const RowColRange rc = row_col_range(o.shape);
+  const RowColRange rc = row_col_range(o.shape, dev_.tuning().cls == DeviceClass::cpu);
   const std::string opts = base_options(dev_);
   if (a.kind == backend::Elementwise::copy ||
       (a.kind == backend::Elementwise::cast && a.a.dtype == a.out.dtype)) {
-    const cl_int esize = static_cast<cl_int>(dtype_size(a.out.dtype));
-    Launch(kernel("elementwise", opts, "copy_raw"), "copy")
-        .arg(esize)
-        .arg(o.shape)
-        .tensor(x)
-        .tensor(o)
-        .run(q_, 2, rc.global, rc.local);
+    copy_view(x, o, dtype_size(a.out.dtype), "copy");
     return;
   }
   if (a.kind == backend::Elementwise::cast) {

@@ -7,7 +7,7 @@ void ClQueue::embedding(const backend::EmbeddingArgs& a) {
   const View4 table = view4(a.table), ids = view4(a.ids), o = view4(a.out);
   const int64_t N = a.ids.numel(), D = a.table.shape[1], V = a.table.shape[0];
   cl_long4 shape = {{1, 1, N, D}};
-  const RowColRange rc = row_col_range(shape);
+  const RowColRange rc = row_col_range(shape, dev_.tuning().cls == DeviceClass::cpu);
   Launch(kernel("elementwise", base_options(dev_), "embedding"), "embedding")
       .arg(cl_int{static_cast<int>(dtype_size(a.table.dtype))})
       .arg(cl_long{N})

@@ -21,7 +21,7 @@ void ClQueue::fill(const backend::FillArgs& a) {
     return;
   }
   const View4 o = view4(a.dst);
-  const RowColRange rc = row_col_range(o.shape);
+  const RowColRange rc = row_col_range(o.shape, dev_.tuning().cls == DeviceClass::cpu);
   Launch(kernel("elementwise", base_options(dev_), "fill_pattern"), "fill")
       .arg(cl_int{static_cast<int>(esize)})
       .arg(bits)

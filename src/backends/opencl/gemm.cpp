@@ -80,13 +80,7 @@ View4 ClQueue::pack_b(const backend::TensorArg& b) {
   out.stride.s[3] = 1;
   View4 dst = out;
   dst.stride.s[1] = K * N;
-  const RowColRange rc = row_col_range(src.shape);
-  Launch(kernel("elementwise", base_options(dev_), "copy_raw"), "gemm (packing B)")
-      .arg(cl_int{static_cast<int>(esize)})
-      .arg(src.shape)
-      .tensor(src)
-      .tensor(dst)
-      .run(q_, 2, rc.global, rc.local);
+  copy_view(src, dst, esize, "gemm (packing B)");
   return out;
 }
 

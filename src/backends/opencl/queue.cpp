@@ -36,14 +36,22 @@ size_t grid_items(int64_t n) {
   return round_up(static_cast<size_t>(n < cap ? n : cap), kGroup);
 }
 
-RowColRange row_col_range(const cl_long4& shape) {
+RowColRange row_col_range(const cl_long4& shape, bool cpu) {
   const int64_t cols = shape.s[3], rows = shape.s[0] * shape.s[1] * shape.s[2];
+  RowColRange r;
+  if (cpu) {
+    r.local[0] = r.local[1] = 1;
+    r.global[1] = static_cast<size_t>(std::min<int64_t>(rows, 256));
+    const int64_t pieces = std::max<int64_t>(1, 64 / static_cast<int64_t>(r.global[1]));
+    r.global[0] = static_cast<size_t>(std::min<int64_t>(pieces, (cols + 4095) / 4096));
+    if (cols == 0 || rows == 0) r.global[0] = 0;
+    return r;
+  }
   size_t l0 = 1;
   while (l0 < kGroup && static_cast<int64_t>(l0) < cols) l0 <<= 1;
   const size_t l1 = kGroup / l0;
   const int64_t g0 = std::min<int64_t>((cols + l0 - 1) / l0, 16);
   const int64_t g1 = std::min<int64_t>((rows + l1 - 1) / l1, std::max<int64_t>(1, 4096 / g0));
-  RowColRange r;
   r.local[0] = l0;
   r.local[1] = l1;
   r.global[0] = static_cast<size_t>(g0) * l0;
@@ -55,7 +63,8 @@ RowColRange row_col_range(const cl_long4& shape) {
 size_t row_groups(int64_t rows) { return static_cast<size_t>(rows < 65536 ? rows : 65536); }
 
 std::string base_options(const ClDevice& d) {
-  return std::string("-cl-std=CL1.2 -DUSE_FMA=") + (d.traits().fast_fma ? "1" : "0");
+  return std::string("-cl-std=CL1.2 -DUSE_FMA=") + (d.traits().fast_fma ? "1" : "0") +
+         " -DCPU_LAYOUT=" + (d.tuning().cls == DeviceClass::cpu ? "1" : "0");
 }
 
 // ---------------------------------------------------------------------------

@@ -99,6 +99,8 @@ class ClQueue final : public backend::Queue {
   void gemm_small_m(const backend::GemmArgs& a, const std::string& dtypes);
   void gemm_tiled(const backend::GemmArgs& a, const std::string& dtypes, const View4& b);
   View4 pack_b(const backend::TensorArg& b);
+  /// Bit-exact copy between two views of the same shape and element size (copy, packing).
+  void copy_view(const View4& src, const View4& dst, size_t esize, const char* what);
 
   ClDevice& dev_;
   cl_command_queue q_ = nullptr;
@@ -117,12 +119,12 @@ std::string dtype_define(const char* role, DType t);
 constexpr size_t kGroup = 64;
 size_t grid_items(int64_t n);
 /// The 2-d range of elementwise.cl's row/column kernels over a 4-d shape: dimension 0 walks
-/// the last dim, dimension 1 the rows; work-groups are capped (work-items loop) so per-group
-/// overhead stays small on CPU devices.
+/// the last dim, dimension 1 the rows; work-items loop. CPU devices get single-item groups,
+/// each owning whole rows (or long contiguous pieces of few rows); GPUs 64-wide groups.
 struct RowColRange {
   size_t global[2], local[2];
 };
-RowColRange row_col_range(const cl_long4& shape);
+RowColRange row_col_range(const cl_long4& shape, bool cpu);
 /// Work-groups for one-group-per-row kernels (each group loops over further rows).
 size_t row_groups(int64_t rows);
 /// Build options every program gets.
