@@ -56,11 +56,44 @@ void ClQueue::gemm(const backend::GemmArgs& g) {
     gemm_small_m(g, dtypes);
     return;
   }
+  // Half inputs of a large GEMM: converting A and B to f32 once costs O(MK + KN) and lets the
+  // f32 kernel run (f16/bf16 loads in the inner loop cost a conversion per element per tile).
+  const bool half_in = g.a.dtype != DType::f32 || g.b.dtype != DType::f32;
+  if (half_in && M * N * K >= int64_t{1} << 21 && M >= 64) {
+    const View4 a32 = g.a.dtype == DType::f32 ? view4(g.a) : to_f32(g.a, 2);
+    const View4 b32 = g.b.dtype == DType::f32 && g.b.strides[2] == 1 ? view4(g.b) : to_f32(g.b, 0);
+    gemm_tiled(g, dtype_define("A", DType::f32) + dtype_define("B", DType::f32), b32, &a32);
+    return;
+  }
   if (g.b.strides[2] != 1 && N > 1) {
     gemm_tiled(g, dtypes, pack_b(g.b));
     return;
   }
   gemm_tiled(g, dtypes, view4(g.b));
+}
+
+View4 ClQueue::to_f32(const backend::TensorArg& t, int slot) {
+  const int64_t nb = t.strides[0] == 0 ? 1 : t.shape[0], R = t.shape[1], C = t.shape[2];
+  View4 src = view4(t);
+  src.shape.s[1] = nb;
+  View4 dst;
+  dst.mem = scratch(slot, static_cast<uint64_t>(nb * R * C) * sizeof(float));
+  dst.dtype = DType::f32;
+  dst.shape = src.shape;
+  dst.stride.s[0] = 0;
+  dst.stride.s[1] = R * C;
+  dst.stride.s[2] = C;
+  dst.stride.s[3] = 1;
+  const RowColRange rc = row_col_range(src.shape, dev_.tuning().cls == DeviceClass::cpu);
+  Launch(kernel("elementwise", base_options(dev_), "cast"), "gemm (converting an operand to f32)")
+      .arg(src.shape)
+      .tensor(src)
+      .arg(cl_int{static_cast<int>(t.dtype)})
+      .tensor(dst)
+      .arg(cl_int{static_cast<int>(DType::f32)})
+      .run(q_, 2, rc.global, rc.local);
+  dst.stride.s[1] = nb == 1 ? 0 : R * C;
+  return dst;
 }
 
 // B [batch_b, K, N] with any strides -> contiguous [K, N] rows in scratch slot 0, same dtype.
@@ -84,13 +117,14 @@ View4 ClQueue::pack_b(const backend::TensorArg& b) {
   return out;
 }
 
-void ClQueue::gemm_tiled(const backend::GemmArgs& g, const std::string& dtypes, const View4& b) {
+void ClQueue::gemm_tiled(const backend::GemmArgs& g, const std::string& dtypes, const View4& b,
+                         const View4* a_override) {
   const GemmParams& p = dev_.tuning().gemm;
   const int64_t batch = g.c.shape[0], M = g.c.shape[1], N = g.c.shape[2], K = g.a.shape[2];
   const int tn = p.vec_n * p.vecs_n;
   const std::string opts = base_options(dev_) + dtypes + " -DTM=" + std::to_string(p.tile_m) +
                            " -DVN=" + std::to_string(p.vec_n) + " -DNV=" + std::to_string(p.vecs_n);
-  const View4 a = view4(g.a), c = view4(g.c);
+  const View4 a = a_override ? *a_override : view4(g.a), c = view4(g.c);
   const BiasArg bias = bias_arg(g);
   // Split K when the tiles cannot occupy the device and each split keeps a deep K loop.
   const int64_t tiles = batch * ceil_div(M, p.tile_m) * ceil_div(N, tn);

@@ -88,7 +88,7 @@ class ClQueue final : public backend::Queue {
   cl_command_queue handle() const { return q_; }
   /// Kernel `name` of the program built from `file` with `options`; owned by this queue.
   cl_kernel kernel(const std::string& file, const std::string& options, const char* name);
-  /// This queue's scratch buffer number `slot` (0 or 1), at least `bytes` long. In-order execution makes reuse
+  /// This queue's scratch buffer number `slot` (0..2), at least `bytes` long. In-order execution makes reuse
   /// across ops safe; a grown buffer replaces the old one (released after queued work).
   cl_mem scratch(int slot, uint64_t bytes);
   /// A small read-only table uploaded once per distinct content (rope frequencies).
@@ -97,15 +97,19 @@ class ClQueue final : public backend::Queue {
  private:
   void norm(const backend::NormArgs& a, bool layer);
   void gemm_small_m(const backend::GemmArgs& a, const std::string& dtypes);
-  void gemm_tiled(const backend::GemmArgs& a, const std::string& dtypes, const View4& b);
+  void gemm_tiled(const backend::GemmArgs& a, const std::string& dtypes, const View4& b,
+                  const View4* a_override = nullptr);
   View4 pack_b(const backend::TensorArg& b);
+  /// A [batch, rows, cols] operand converted to contiguous f32 in scratch `slot` (a broadcast
+  /// batch stays broadcast).
+  View4 to_f32(const backend::TensorArg& t, int slot);
   /// Bit-exact copy between two views of the same shape and element size (copy, packing).
   void copy_view(const View4& src, const View4& dst, size_t esize, const char* what);
 
   ClDevice& dev_;
   cl_command_queue q_ = nullptr;
   std::map<std::pair<cl_program, std::string>, cl_kernel> kernels_;
-  static constexpr int kScratchSlots = 2;
+  static constexpr int kScratchSlots = 3;
   cl_mem scratch_[kScratchSlots] = {};
   uint64_t scratch_bytes_[kScratchSlots] = {};
   std::map<std::string, cl_mem> tables_;
