@@ -19,6 +19,10 @@ class ClBackend final : public backend::Backend {
     std::vector<std::unique_ptr<backend::Device>> out;
     const std::string cache_dir = opts.get ? opts.get("opencl", "CACHE_DIR", "") : "";
     const std::string gemm_tile = opts.get ? opts.get("opencl", "GEMM_TILE", "") : "";
+    const std::string dev_class = opts.get ? opts.get("opencl", "DEVICE_CLASS", "auto") : "auto";
+    if (dev_class != "auto" && dev_class != "cpu" && dev_class != "gpu")
+      throw Error(Errc::invalid_argument,
+                  "PORTA_OPENCL_DEVICE_CLASS='" + dev_class + "' is not one of auto, cpu, gpu");
     cl_uint np = 0;
     cl_int st = clGetPlatformIDs(0, nullptr, &np);
     if (st != CL_SUCCESS || np == 0) {
@@ -51,7 +55,7 @@ class ClBackend final : public backend::Backend {
           notes_.push_back("opencl: skipped '" + dname + "': clCreateContext failed with " + cl_status_name(cst));
           continue;
         }
-        auto dev = std::make_unique<ClDevice>(p, d, ctx, cache_dir, gemm_tile);
+        auto dev = std::make_unique<ClDevice>(p, d, ctx, cache_dir, gemm_tile, dev_class);
         backend::log(LogLevel::debug, "opencl: found '" + dname + "' (" + dev->info().driver + ")");
         out.push_back(std::move(dev));
       }

@@ -51,10 +51,23 @@ int lanes_per_cu(const std::string& vendor, bool is_cpu, int pref_vec_float) {
 }  // namespace
 
 ClDevice::ClDevice(cl_platform_id platform, cl_device_id dev, cl_context ctx, const std::string& cache_dir,
-                   const std::string& gemm_tile)
+                   const std::string& gemm_tile, const std::string& device_class)
     : dev_(dev), ctx_(ctx) {
   fill_info(platform);
-  tuning_ = tuning_for(traits_.is_cpu, traits_.compute_units, traits_.pref_vec_float, info_.vendor);
+  const bool cpu_class = device_class == "auto" ? traits_.is_cpu : device_class == "cpu";
+  tuning_ = tuning_for(cpu_class, traits_.compute_units, traits_.pref_vec_float, info_.vendor);
+  // Work-groups no larger than the device allows (the table assumes >= 256).
+  while (tuning_.row.wg > 1 && static_cast<size_t>(tuning_.row.wg) > traits_.max_workgroup) tuning_.row.wg /= 2;
+  while (tuning_.gemm.wg_m * tuning_.gemm.wg_n > 1 &&
+         static_cast<size_t>(tuning_.gemm.wg_m * tuning_.gemm.wg_n) > traits_.max_workgroup) {
+    if (tuning_.gemm.wg_m >= tuning_.gemm.wg_n)
+      tuning_.gemm.wg_m /= 2;
+    else
+      tuning_.gemm.wg_n /= 2;
+  }
+  if (cpu_class != traits_.is_cpu)
+    backend::log(backend::LogLevel::info, "opencl: '" + info_.name + "' uses the " + device_class +
+                                              " kernel parameters (PORTA_OPENCL_DEVICE_CLASS)");
   try {
     apply_gemm_tile_override(tuning_.gemm, gemm_tile);
   } catch (...) {

@@ -32,8 +32,10 @@ class ClDevice final : public backend::Device {
  public:
   /// Takes a retained context for `dev`. `cache_dir` empty: no on-disk program cache.
   /// `gemm_tile`: PORTA_OPENCL_GEMM_TILE override (empty: the tuning table's values).
+  /// `device_class`: PORTA_OPENCL_DEVICE_CLASS ("auto", or "cpu"/"gpu" to force the kernel
+  /// parameter class, e.g. to run the GPU kernels' code paths on PoCL).
   ClDevice(cl_platform_id platform, cl_device_id dev, cl_context ctx, const std::string& cache_dir,
-           const std::string& gemm_tile);
+           const std::string& gemm_tile, const std::string& device_class);
   ~ClDevice() override;
 
   DeviceInfo& info() override { return info_; }
