@@ -47,7 +47,8 @@ class ClBlastGemm final : public BaselineCase {
         p_.trans_b ? Transpose::kYes : Transpose::kNo, static_cast<size_t>(p_.m), static_cast<size_t>(p_.n),
         static_cast<size_t>(p_.k), 1.0f, a_, 0, static_cast<size_t>(p_.trans_a ? p_.m : p_.k), b_, b_off,
         static_cast<size_t>(p_.trans_b ? p_.k : p_.n), 0.0f, c_, 0, static_cast<size_t>(p_.n), &q_, nullptr);
-    if (st != clblast::StatusCode::kSuccess) std::fprintf(stderr, "clblast: Gemm failed (%d)\n", static_cast<int>(st));
+    if (st != clblast::StatusCode::kSuccess)
+      std::fprintf(stderr, "clblast: Gemm failed (%d)\n", static_cast<int>(st));
     clFinish(q_);
   }
 
@@ -57,7 +58,8 @@ class ClBlastGemm final : public BaselineCase {
     std::vector<float> h(n);
     for (auto& x : h) x = dist(rng);
     cl_int st = CL_SUCCESS;
-    cl_mem m = clCreateBuffer(ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, n * sizeof(float), h.data(), &st);
+    cl_mem m =
+        clCreateBuffer(ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, n * sizeof(float), h.data(), &st);
     return st == CL_SUCCESS ? m : nullptr;
   }
   cl_command_queue q_;
@@ -68,15 +70,17 @@ class ClBlastGemm final : public BaselineCase {
 
 class ClBlast final : public Baseline {
  public:
-  ClBlast(cl_context ctx, cl_command_queue q, std::string device) : ctx_(ctx), q_(q), device_(std::move(device)) {}
+  ClBlast(cl_context ctx, cl_command_queue q, std::string device)
+      : ctx_(ctx), q_(q), device_(std::move(device)) {}
   ~ClBlast() override {
     clReleaseCommandQueue(q_);
     clReleaseContext(ctx_);
   }
   std::string name() const override { return "clblast"; }
   std::string description() const override {
-    return "CLBlast " + std::to_string(CLBLAST_VERSION_MAJOR) + "." + std::to_string(CLBLAST_VERSION_MINOR) + "." +
-           std::to_string(CLBLAST_VERSION_PATCH) + " SGEMM on OpenCL device '" + device_ + "' (own context)";
+    return "CLBlast " + std::to_string(CLBLAST_VERSION_MAJOR) + "." + std::to_string(CLBLAST_VERSION_MINOR) +
+           "." + std::to_string(CLBLAST_VERSION_PATCH) + " SGEMM on OpenCL device '" + device_ +
+           "' (own context)";
   }
   std::unique_ptr<BaselineCase> prepare_gemm(const GemmProblem& p) override {
     using porta::DType;

@@ -11,7 +11,8 @@ inline bool beats(float v, long i, float bv, long bi) {
   return v > bv || (v == bv && i < bi);
 }
 
-kernel void argmax_rows(long rows, long C, TENSOR_IN(x), int x_dt, global int *out, long out_off, long out_st) {
+kernel void argmax_rows(long rows, long C, TENSOR_IN(x), int x_dt, global int* out, long out_off,
+                        long out_st) {
   local float rv[ROW_WG];
   local long ri[ROW_WG];
   local int riv[ROW_WG];
@@ -25,7 +26,8 @@ kernel void argmax_rows(long rows, long C, TENSOR_IN(x), int x_dt, global int *o
     for (long i = l; i < C; i += ROW_WG) {
       const long e = xr + i * x_st.s3;
       if (ints) {
-        const int v = x_dt == DT_I8 ? (int)((global const char *)(x + x_off))[e] : ((global const int *)(x + x_off))[e];
+        const int v =
+            x_dt == DT_I8 ? (int)((global const char*)(x + x_off))[e] : ((global const int*)(x + x_off))[e];
         if (bi < 0 || v > biv) biv = v, bi = i;
       } else {
         const float v = load_f(x, x_off, x_dt, e);

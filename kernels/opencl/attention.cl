@@ -9,15 +9,15 @@
 // Compile-time: DT (dtype of q, k, v, out).
 #define MAX_D8 32
 
-inline float8 load8(global const uchar *base, long off, long i, long stride) {
+inline float8 load8(global const uchar* base, long off, long i, long stride) {
   if (stride == 1) {
-    global const uchar *p = base + off;
+    global const uchar* p = base + off;
 #if DT == DT_F32
-    return vload8(0, (global const float *)p + i);
+    return vload8(0, (global const float*)p + i);
 #elif DT == DT_F16
-    return vload_half8(0, (global const half *)(p + 2 * i));
+    return vload_half8(0, (global const half*)(p + 2 * i));
 #else
-    return as_float8(convert_uint8(vload8(0, (global const ushort *)p + i)) << 16);
+    return as_float8(convert_uint8(vload8(0, (global const ushort*)p + i)) << 16);
 #endif
   }
   float8 r;
@@ -38,9 +38,10 @@ inline float hsum8(float8 v) {
   return b.x + b.y;
 }
 
-kernel void attention_rows(int B, int Hq, int Hkv, int Sq, int Skv, int D, int causal, float scale, int splits,
-                           int chunk, TENSOR_IN(q), TENSOR_IN(k), TENSOR_IN(v), TENSOR_OUT(o),
-                           global const int *lens, long lens_off, long lens_st, int has_lens, global float *work) {
+kernel void attention_rows(int B, int Hq, int Hkv, int Sq, int Skv, int D, int causal, float scale,
+                           int splits, int chunk, TENSOR_IN(q), TENSOR_IN(k), TENSOR_IN(v), TENSOR_OUT(o),
+                           global const int* lens, long lens_off, long lens_st, int has_lens,
+                           global float* work) {
   const long rows = (long)B * Hq * Sq;
   const long r = get_global_id(0);
   const int split = get_global_id(1);
@@ -76,7 +77,8 @@ kernel void attention_rows(int B, int Hq, int Hkv, int Sq, int Skv, int D, int c
     }
     const float p = exp(score - m);
     l += p;
-    for (int t = 0; t < D8; ++t) acc[t] = FMA((float8)(p), load8(v, v_off, vrow + 8 * t * v_st.s3, v_st.s3), acc[t]);
+    for (int t = 0; t < D8; ++t)
+      acc[t] = FMA((float8)(p), load8(v, v_off, vrow + 8 * t * v_st.s3, v_st.s3), acc[t]);
   }
 
   if (splits == 1) {
@@ -88,7 +90,7 @@ kernel void attention_rows(int B, int Hq, int Hkv, int Sq, int Skv, int D, int c
       for (int e = 0; e < 8; ++e) store_f(o, o_off, DT, orow + (8 * t + e) * o_st.s3, tmp[e]);
     }
   } else {
-    global float *w = work + (r * splits + split) * (long)(D + 2);
+    global float* w = work + (r * splits + split) * (long)(D + 2);
     w[0] = m;
     w[1] = l;
     for (int t = 0; t < D8; ++t) vstore8(acc[t], 0, w + 2 + 8 * t);
@@ -96,13 +98,14 @@ kernel void attention_rows(int B, int Hq, int Hkv, int Sq, int Skv, int D, int c
 }
 
 // out[r, d] = sum_s acc_s[d] e^(m_s - M) / sum_s l_s e^(m_s - M), M = max_s m_s.
-kernel void attention_combine(int B, int Hq, int Sq, int D, int splits, TENSOR_OUT(o), global const float *work) {
+kernel void attention_combine(int B, int Hq, int Sq, int D, int splits, TENSOR_OUT(o),
+                              global const float* work) {
   const long rows = (long)B * Hq * Sq;
   for (long i = get_global_id(0); i < rows * D; i += get_global_size(0)) {
     const long r = i / D;
     const int d = i % D;
     const int s = r % Sq, h = (r / Sq) % Hq, b = r / ((long)Sq * Hq);
-    global const float *w = work + r * splits * (long)(D + 2);
+    global const float* w = work + r * splits * (long)(D + 2);
     float mx = -INFINITY;
     for (int t = 0; t < splits; ++t) mx = fmax(mx, w[t * (D + 2)]);
     float num = 0.0f, den = 0.0f;
@@ -115,6 +118,7 @@ kernel void attention_combine(int B, int Hq, int Sq, int D, int splits, TENSOR_O
         num += w[t * (D + 2) + 2 + d] * f;
       }
     }
-    store_f(o, o_off, DT, b * o_st.s0 + h * o_st.s1 + s * o_st.s2 + d * o_st.s3, den > 0.0f ? num / den : 0.0f);
+    store_f(o, o_off, DT, b * o_st.s0 + h * o_st.s1 + s * o_st.s2 + d * o_st.s3,
+            den > 0.0f ? num / den : 0.0f);
   }
 }

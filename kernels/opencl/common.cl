@@ -31,26 +31,26 @@ inline ushort f32_to_bf16(float f) {
 
 // Element i of a tensor of dtype dt (run-time dtype: a uniform branch, used by the
 // bandwidth-bound ops so each op family is one program rather than one per dtype).
-inline float load_f(global const uchar *base, long off, int dt, long i) {
-  global const uchar *p = base + off;
+inline float load_f(global const uchar* base, long off, int dt, long i) {
+  global const uchar* p = base + off;
   switch (dt) {
-    case DT_F32: return ((global const float *)p)[i];
-    case DT_F16: return vload_half((size_t)i, (global const half *)p);
-    case DT_BF16: return bf16_to_f32(((global const ushort *)p)[i]);
-    case DT_I8: return (float)((global const char *)p)[i];
-    default: return (float)((global const int *)p)[i];
+    case DT_F32: return ((global const float*)p)[i];
+    case DT_F16: return vload_half((size_t)i, (global const half*)p);
+    case DT_BF16: return bf16_to_f32(((global const ushort*)p)[i]);
+    case DT_I8: return (float)((global const char*)p)[i];
+    default: return (float)((global const int*)p)[i];
   }
 }
 
 // Stores v rounded once to dt (nearest even; integers saturate, NaN becomes 0).
-inline void store_f(global uchar *base, long off, int dt, long i, float v) {
-  global uchar *p = base + off;
+inline void store_f(global uchar* base, long off, int dt, long i, float v) {
+  global uchar* p = base + off;
   switch (dt) {
-    case DT_F32: ((global float *)p)[i] = v; break;
-    case DT_F16: vstore_half_rte(v, (size_t)i, (global half *)p); break;
-    case DT_BF16: ((global ushort *)p)[i] = f32_to_bf16(v); break;
-    case DT_I8: ((global char *)p)[i] = convert_char_sat_rte(v); break;
-    default: ((global int *)p)[i] = convert_int_sat_rte(v); break;
+    case DT_F32: ((global float*)p)[i] = v; break;
+    case DT_F16: vstore_half_rte(v, (size_t)i, (global half*)p); break;
+    case DT_BF16: ((global ushort*)p)[i] = f32_to_bf16(v); break;
+    case DT_I8: ((global char*)p)[i] = convert_char_sat_rte(v); break;
+    default: ((global int*)p)[i] = convert_int_sat_rte(v); break;
   }
 }
 

@@ -23,8 +23,8 @@ typedef float a_t;
 #define VLOAD_A(p, i) CAT(vload, VK)(0, (p) + (i))
 #elif DT_A == DT_F16
 typedef ushort a_t;
-#define LOAD_A(p, i) vload_half(0, (global const half *)((p) + (i)))
-#define VLOAD_A(p, i) CAT(vload_half, VK)(0, (global const half *)((p) + (i)))
+#define LOAD_A(p, i) vload_half(0, (global const half*)((p) + (i)))
+#define VLOAD_A(p, i) CAT(vload_half, VK)(0, (global const half*)((p) + (i)))
 #else
 typedef ushort a_t;
 #define LOAD_A(p, i) bf16_to_f32((p)[i])
@@ -37,8 +37,8 @@ typedef float b_t;
 #define VLOAD_B(p, i) CAT(vload, VK)(0, (p) + (i))
 #elif DT_B == DT_F16
 typedef ushort b_t;
-#define LOAD_B(p, i) vload_half(0, (global const half *)((p) + (i)))
-#define VLOAD_B(p, i) CAT(vload_half, VK)(0, (global const half *)((p) + (i)))
+#define LOAD_B(p, i) vload_half(0, (global const half*)((p) + (i)))
+#define VLOAD_B(p, i) CAT(vload_half, VK)(0, (global const half*)((p) + (i)))
 #else
 typedef ushort b_t;
 #define LOAD_B(p, i) bf16_to_f32((p)[i])
@@ -63,17 +63,17 @@ inline float hsum(VT v) {
 }
 
 kernel void gemm_small_m(int M, int N, int K, int batch, int a_unit, float alpha, float beta, int act,
-                         global const uchar *A, long a_off, long4 a_st, global const uchar *B, long b_off,
-                         long4 b_st, global uchar *C, long c_off, long4 c_st, int c_dt, global const uchar *bias,
-                         long bias_off, long bias_st, int bias_dt) {
+                         global const uchar* A, long a_off, long4 a_st, global const uchar* B, long b_off,
+                         long4 b_st, global uchar* C, long c_off, long4 c_st, int c_dt,
+                         global const uchar* bias, long bias_off, long bias_st, int bias_dt) {
   const int n = get_global_id(0);
   const int m0 = get_global_id(1) * RM;
   const int z = get_global_id(2);
   if (n >= N || m0 >= M || z >= batch) return;
-  global const a_t *Ap = (global const a_t *)(A + a_off) + z * a_st.s1;
-  global const b_t *bn = (global const b_t *)(B + b_off) + z * b_st.s1 + n * b_st.s3;
+  global const a_t* Ap = (global const a_t*)(A + a_off) + z * a_st.s1;
+  global const b_t* bn = (global const b_t*)(B + b_off) + z * b_st.s1 + n * b_st.s3;
   const long sam = a_st.s2, sak = a_st.s3;
-  global const a_t *arow[RM];
+  global const a_t* arow[RM];
   for (int i = 0; i < RM; ++i) arow[i] = Ap + min(m0 + i, M - 1) * sam;
   VT acc[RM];
   for (int i = 0; i < RM; ++i) acc[i] = (VT)(0.0f);

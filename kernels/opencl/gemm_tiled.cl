@@ -5,8 +5,8 @@
 // for a work-group barrier to spill) and is a sound scalar-ALU GPU kernel too.
 // Compile-time: DT_A, DT_B (input dtypes), TM, VN (2/4/8/16), NV. Run time: C's and the
 // bias's dtypes, strides, alpha/beta/activation (epilogue only, uniform branches).
-// splits > 1 (split-K, for outputs too small to fill the device): work-item z also picks a K range and raw f32 partial sums go to a
-// workspace, which gemm_splitk_reduce sums and passes through the epilogue.
+// splits > 1 (split-K, for outputs too small to fill the device): work-item z also picks a K range and raw
+// f32 partial sums go to a workspace, which gemm_splitk_reduce sums and passes through the epilogue.
 #ifndef TM
 #define TM 4
 #endif
@@ -33,7 +33,7 @@ typedef float a_t;
 #define LOAD_A(p, i) ((p)[i])
 #elif DT_A == DT_F16
 typedef ushort a_t;
-#define LOAD_A(p, i) vload_half(0, (global const half *)((p) + (i)))
+#define LOAD_A(p, i) vload_half(0, (global const half*)((p) + (i)))
 #else
 typedef ushort a_t;
 #define LOAD_A(p, i) bf16_to_f32((p)[i])
@@ -45,8 +45,8 @@ typedef float b_t;
 #define VLOAD_B(p, i) VLOADF(0, (p) + (i))
 #elif DT_B == DT_F16
 typedef ushort b_t;
-#define LOAD_B(p, i) vload_half(0, (global const half *)((p) + (i)))
-#define VLOAD_B(p, i) VLOADH(0, (global const half *)((p) + (i)))
+#define LOAD_B(p, i) vload_half(0, (global const half*)((p) + (i)))
+#define VLOAD_B(p, i) VLOADH(0, (global const half*)((p) + (i)))
 #else
 typedef ushort b_t;
 #define LOAD_B(p, i) bf16_to_f32((p)[i])
@@ -63,8 +63,8 @@ inline float activate(int act, float v) {
   }
 }
 
-inline void epilogue(float acc, long m, long n, long z, float alpha, float beta, int act, global uchar *C,
-                     long c_off, long4 c_st, int c_dt, global const uchar *bias, long bias_off, long bias_st,
+inline void epilogue(float acc, long m, long n, long z, float alpha, float beta, int act, global uchar* C,
+                     long c_off, long4 c_st, int c_dt, global const uchar* bias, long bias_off, long bias_st,
                      int bias_dt) {
   const long ci = z * c_st.s1 + m * c_st.s2 + n * c_st.s3;
   float v = alpha * acc;
@@ -108,10 +108,11 @@ inline void epilogue(float acc, long m, long n, long z, float alpha, float beta,
 
 // Work-item (0) walks down M fastest so consecutive tiles reuse the same B column panel
 // (K x TN) from L2 while A streams: on CPUs this keeps GEMM compute bound without packing.
-kernel void gemm_tiled(int M, int N, int K, int batch, int splits, int b_unit, float alpha, float beta, int act,
-                       global const uchar *A, long a_off, long4 a_st, global const uchar *B, long b_off,
-                       long4 b_st, global uchar *C, long c_off, long4 c_st, int c_dt, global const uchar *bias,
-                       long bias_off, long bias_st, int bias_dt, global float *work) {
+kernel void gemm_tiled(int M, int N, int K, int batch, int splits, int b_unit, float alpha, float beta,
+                       int act, global const uchar* A, long a_off, long4 a_st, global const uchar* B,
+                       long b_off, long4 b_st, global uchar* C, long c_off, long4 c_st, int c_dt,
+                       global const uchar* bias, long bias_off, long bias_st, int bias_dt,
+                       global float* work) {
   const int tm0 = get_global_id(0) * TM;
   const int tn0 = get_global_id(1) * TN;
   const int zz = get_global_id(2);
@@ -119,29 +120,29 @@ kernel void gemm_tiled(int M, int N, int K, int batch, int splits, int b_unit, f
   const int z = zz % batch, split = zz / batch;
   const int k_chunk = (K + splits - 1) / splits;
   const int k_begin = min(K, split * k_chunk), k_end = min(K, k_begin + k_chunk);
-  global const a_t *Ap = (global const a_t *)(A + a_off) + z * a_st.s1;
-  global const b_t *Bp = (global const b_t *)(B + b_off) + z * b_st.s1;
+  global const a_t* Ap = (global const a_t*)(A + a_off) + z * a_st.s1;
+  global const b_t* Bp = (global const b_t*)(B + b_off) + z * b_st.s1;
   const long sam = a_st.s2, sak = a_st.s3, sbk = b_st.s2, sbn = b_st.s3;
 
   float out[TM][TN];
   if (b_unit && tn0 + TN <= N) {
     // Rows past M read row M-1 (valid memory) and are not stored.
-#define DECL_ROW(i) global const a_t *a##i = Ap + min(tm0 + i, M - 1) * sam + (long)k_begin * sak;
+#define DECL_ROW(i) global const a_t* a##i = Ap + min(tm0 + i, M - 1) * sam + (long)k_begin * sak;
 #define DECL_ACC(i, j) VT c##i##_##j = (VT)(0.0f);
 #define DECL_ACCS(i) FOR_V(DECL_ACC, i)
 #define LOADB(i, j) const VT b##j = VLOAD_B(bk, j * VN);
 #define FMA1(i, j) c##i##_##j = FMA(av, b##j, c##i##_##j);
-#define FMA_ROW(i)                             \
-  {                                            \
-    const VT av = (VT)(LOAD_A(a##i, 0));       \
-    a##i += sak;                               \
-    FOR_V(FMA1, i)                             \
+#define FMA_ROW(i)                       \
+  {                                      \
+    const VT av = (VT)(LOAD_A(a##i, 0)); \
+    a##i += sak;                         \
+    FOR_V(FMA1, i)                       \
   }
 #define STORE1(i, j) VSTORE(c##i##_##j, 0, &out[i][j * VN]);
 #define STORE_ROW(i) FOR_V(STORE1, i)
     FOR_M(DECL_ROW)
     FOR_M(DECL_ACCS)
-    global const b_t *bk = Bp + (long)k_begin * sbk + tn0;
+    global const b_t* bk = Bp + (long)k_begin * sbk + tn0;
     for (int k = k_begin; k < k_end; ++k, bk += sbk) {
       FOR_V(LOADB, 0)
       FOR_M(FMA_ROW)
@@ -154,7 +155,8 @@ kernel void gemm_tiled(int M, int N, int K, int batch, int splits, int b_unit, f
     for (int k = k_begin; k < k_end; ++k) {
       for (int i = 0; i < TM; ++i) {
         const float a = LOAD_A(Ap, min(tm0 + i, M - 1) * sam + k * sak);
-        for (int j = 0; j < TN; ++j) out[i][j] = FMA(a, LOAD_B(Bp, k * sbk + min(tn0 + j, N - 1) * sbn), out[i][j]);
+        for (int j = 0; j < TN; ++j)
+          out[i][j] = FMA(a, LOAD_B(Bp, k * sbk + min(tn0 + j, N - 1) * sbn), out[i][j]);
       }
     }
   }
@@ -168,7 +170,8 @@ kernel void gemm_tiled(int M, int N, int K, int batch, int splits, int b_unit, f
       if (splits > 1)
         work[((long)zz * M + m) * N + n] = out[i][j];
       else
-        epilogue(out[i][j], m, n, z, alpha, beta, act, C, c_off, c_st, c_dt, bias, bias_off, bias_st, bias_dt);
+        epilogue(out[i][j], m, n, z, alpha, beta, act, C, c_off, c_st, c_dt, bias, bias_off, bias_st,
+                 bias_dt);
     }
   }
 }
@@ -176,8 +179,8 @@ kernel void gemm_tiled(int M, int N, int K, int batch, int splits, int b_unit, f
 // Sums the `splits` partial products of each C element (in split order: deterministic) and
 // applies the epilogue.
 kernel void gemm_splitk_reduce(int M, int N, int batch, int splits, float alpha, float beta, int act,
-                               global uchar *C, long c_off, long4 c_st, int c_dt, global const uchar *bias,
-                               long bias_off, long bias_st, int bias_dt, global const float *work) {
+                               global uchar* C, long c_off, long4 c_st, int c_dt, global const uchar* bias,
+                               long bias_off, long bias_st, int bias_dt, global const float* work) {
   const long total = (long)batch * M * N;
   for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
     const long n = i % N, m = (i / N) % M, z = i / ((long)M * N);

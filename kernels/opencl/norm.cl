@@ -5,7 +5,7 @@
 #define ROW_WG 64
 #endif
 
-inline float group_sum(float v, local float *red) {
+inline float group_sum(float v, local float* red) {
 #if ROW_WG == 1
   return v;
 #else
@@ -22,12 +22,12 @@ inline float group_sum(float v, local float *red) {
 #endif
 }
 
-#define KAHAN_ADD(sum, comp, v)   \
-  {                               \
-    const float y_ = (v) - comp;  \
-    const float t_ = sum + y_;    \
-    comp = (t_ - sum) - y_;       \
-    sum = t_;                     \
+#define KAHAN_ADD(sum, comp, v) \
+  {                             \
+    const float y_ = (v)-comp;  \
+    const float t_ = sum + y_;  \
+    comp = (t_ - sum) - y_;     \
+    sum = t_;                   \
   }
 
 // mode 0: rms_norm, 1: layer_norm (bias optional: has_bias).

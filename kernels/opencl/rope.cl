@@ -16,7 +16,7 @@ inline float rope_angle(int p, float2 f) {
 
 // style 0: NeoX pairs (i, i + R/2); 1: GPT-J pairs (2i, 2i + 1).
 kernel void rope(int style, int R, long4 shape, TENSOR_IN(x), int x_dt, TENSOR_IN(pos),
-                 global const float2 *freq, TENSOR_OUT(o), int o_dt) {
+                 global const float2* freq, TENSOR_OUT(o), int o_dt) {
   const long D = shape.s3, half_r = R / 2, per_row = D - half_r;
   const long n = shape.s0 * shape.s1 * shape.s2 * per_row;
   for (long i = get_global_id(0); i < n; i += get_global_size(0)) {
@@ -29,10 +29,11 @@ kernel void rope(int style, int R, long4 shape, TENSOR_IN(x), int x_dt, TENSOR_I
     const long orow = b * o_st.s0 + h * o_st.s1 + s * o_st.s2;
     if (j < half_r) {
       const long i0 = style == 0 ? j : 2 * j, i1 = style == 0 ? j + half_r : 2 * j + 1;
-      const int p = ((global const int *)(pos + pos_off))[b * pos_st.s2 + s * pos_st.s3];
+      const int p = ((global const int*)(pos + pos_off))[b * pos_st.s2 + s * pos_st.s3];
       const float a = rope_angle(p, freq[j]);
       const float c = cos(a), sn = sin(a);
-      const float x0 = load_f(x, x_off, x_dt, xr + i0 * x_st.s3), x1 = load_f(x, x_off, x_dt, xr + i1 * x_st.s3);
+      const float x0 = load_f(x, x_off, x_dt, xr + i0 * x_st.s3),
+                  x1 = load_f(x, x_off, x_dt, xr + i1 * x_st.s3);
       store_f(o, o_off, o_dt, orow + i0 * o_st.s3, x0 * c - x1 * sn);
       store_f(o, o_off, o_dt, orow + i1 * o_st.s3, x1 * c + x0 * sn);
     } else {

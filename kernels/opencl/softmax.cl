@@ -5,7 +5,7 @@
 #define ROW_WG 64
 #endif
 
-inline float group_max(float v, local float *red) {
+inline float group_max(float v, local float* red) {
 #if ROW_WG == 1
   return v;
 #else
@@ -22,7 +22,7 @@ inline float group_max(float v, local float *red) {
 #endif
 }
 
-inline float group_sum(float v, local float *red) {
+inline float group_sum(float v, local float* red) {
 #if ROW_WG == 1
   return v;
 #else
@@ -47,8 +47,9 @@ kernel void softmax_rows(long rows, long4 shape, float scale, TENSOR_IN(x), int 
   for (long r = get_group_id(0); r < rows; r += get_num_groups(0)) {
     const long xr = row_offset(r, shape, x_st), orow = row_offset(r, shape, o_st);
     const long mr = has_mask ? row_offset(r, shape, m_st) : 0;
-#define LOGIT(i) \
-  (scale * load_f(x, x_off, x_dt, xr + (i)*x_st.s3) + (has_mask ? load_f(m, m_off, m_dt, mr + (i)*m_st.s3) : 0.0f))
+#define LOGIT(i)                                      \
+  (scale * load_f(x, x_off, x_dt, xr + (i)*x_st.s3) + \
+   (has_mask ? load_f(m, m_off, m_dt, mr + (i)*m_st.s3) : 0.0f))
     float mx = -INFINITY;
     for (long i = l; i < D; i += ROW_WG) mx = fmax(mx, LOGIT(i));
     mx = group_max(mx, red);

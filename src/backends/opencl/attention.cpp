@@ -18,7 +18,8 @@ void ClQueue::attention(const backend::AttentionArgs& a) {
   const AttentionParams& p = dev_.tuning().attention;
   int64_t splits = 1;
   if (rows < p.target_items && Skv > p.decode_chunk)
-    splits = std::min<int64_t>((Skv + p.decode_chunk - 1) / p.decode_chunk, (p.target_items + rows - 1) / rows);
+    splits =
+        std::min<int64_t>((Skv + p.decode_chunk - 1) / p.decode_chunk, (p.target_items + rows - 1) / rows);
   const int64_t chunk = (Skv + splits - 1) / std::max<int64_t>(splits, 1);
   cl_mem work = o.mem;
   if (splits > 1) work = scratch(1, static_cast<uint64_t>(rows * splits * (D + 2)) * sizeof(float));

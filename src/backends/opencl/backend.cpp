@@ -1,10 +1,11 @@
 // The OpenCL backend object: finds every device of every platform through the ICD loader.
+#include "core/backend.h"
+
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "backends/opencl/device.h"
-#include "core/backend.h"
 
 namespace porta::opencl {
 namespace {
@@ -43,7 +44,8 @@ class ClBackend final : public backend::Backend {
       clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, nd, devs.data(), nullptr);
       for (cl_device_id d : devs) {
         const std::string dname = device_string(d, CL_DEVICE_NAME);
-        if (!device_value<cl_bool>(d, CL_DEVICE_AVAILABLE) || !device_value<cl_bool>(d, CL_DEVICE_COMPILER_AVAILABLE)) {
+        if (!device_value<cl_bool>(d, CL_DEVICE_AVAILABLE) ||
+            !device_value<cl_bool>(d, CL_DEVICE_COMPILER_AVAILABLE)) {
           notes_.push_back("opencl: skipped '" + dname + "' on '" + pname +
                            "': device unavailable or without an online compiler");
           continue;
@@ -52,7 +54,8 @@ class ClBackend final : public backend::Backend {
         cl_int cst = CL_SUCCESS;
         cl_context ctx = clCreateContext(props, 1, &d, nullptr, nullptr, &cst);
         if (cst != CL_SUCCESS) {
-          notes_.push_back("opencl: skipped '" + dname + "': clCreateContext failed with " + cl_status_name(cst));
+          notes_.push_back("opencl: skipped '" + dname + "': clCreateContext failed with " +
+                           cl_status_name(cst));
           continue;
         }
         auto dev = std::make_unique<ClDevice>(p, d, ctx, cache_dir, gemm_tile, dev_class);

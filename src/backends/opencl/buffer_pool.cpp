@@ -45,8 +45,8 @@ std::unique_ptr<ClBuffer> BufferPool::allocate(uint64_t bytes) {
   if (cap > max_alloc_ || cap > memory_bytes_)
     throw Error(Errc::out_of_memory, "opencl: cannot allocate " + std::to_string(bytes) +
                                          " bytes: the device allows buffers up to " +
-                                         std::to_string(max_alloc_) + " bytes (" + mib(max_alloc_) +
-                                         ") of " + mib(memory_bytes_) + "; use smaller tensors");
+                                         std::to_string(max_alloc_) + " bytes (" + mib(max_alloc_) + ") of " +
+                                         mib(memory_bytes_) + "; use smaller tensors");
   {
     std::lock_guard<std::mutex> lock(mu_);
     // Same class first, then up to twice the size.

@@ -42,7 +42,8 @@ bool has_extension(const std::string& list, const char* ext) {
 int lanes_per_cu(const std::string& vendor, bool is_cpu, int pref_vec_float) {
   if (is_cpu) return 2 * std::max(4, pref_vec_float);  // two FMA pipes of the preferred width
   std::string v = vendor;
-  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(v.begin(), v.end(), v.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (v.find("nvidia") != std::string::npos) return 128;
   if (v.find("intel") != std::string::npos) return 16;
   return 64;
@@ -57,7 +58,8 @@ ClDevice::ClDevice(cl_platform_id platform, cl_device_id dev, cl_context ctx, co
   const bool cpu_class = device_class == "auto" ? traits_.is_cpu : device_class == "cpu";
   tuning_ = tuning_for(cpu_class, traits_.compute_units, traits_.pref_vec_float, info_.vendor);
   // Work-groups no larger than the device allows (the table assumes >= 256).
-  while (tuning_.row.wg > 1 && static_cast<size_t>(tuning_.row.wg) > traits_.max_workgroup) tuning_.row.wg /= 2;
+  while (tuning_.row.wg > 1 && static_cast<size_t>(tuning_.row.wg) > traits_.max_workgroup)
+    tuning_.row.wg /= 2;
   while (tuning_.gemm.wg_m * tuning_.gemm.wg_n > 1 &&
          static_cast<size_t>(tuning_.gemm.wg_m * tuning_.gemm.wg_n) > traits_.max_workgroup) {
     if (tuning_.gemm.wg_m >= tuning_.gemm.wg_n)
@@ -74,8 +76,8 @@ ClDevice::ClDevice(cl_platform_id platform, cl_device_id dev, cl_context ctx, co
     clReleaseContext(ctx_);
     throw;
   }
-  const std::string key = platform_string(platform, CL_PLATFORM_NAME) + '|' + info_.name + '|' + info_.vendor +
-                          '|' + info_.driver + '|' + device_string(dev, CL_DEVICE_VERSION);
+  const std::string key = platform_string(platform, CL_PLATFORM_NAME) + '|' + info_.name + '|' +
+                          info_.vendor + '|' + info_.driver + '|' + device_string(dev, CL_DEVICE_VERSION);
   programs_ = std::make_unique<ProgramCache>(ctx_, dev_, key, cache_dir);
   // Keep up to 1/8 of device memory (at most 1 GiB) of freed buffers for reuse.
   const uint64_t keep = std::min<uint64_t>(info_.memory_bytes / 8, 1ull << 30);
@@ -105,8 +107,10 @@ void ClDevice::fill_info(cl_platform_id platform) {
   traits_.compute_units = static_cast<int>(device_value<cl_uint>(dev_, CL_DEVICE_MAX_COMPUTE_UNITS, 1));
   traits_.max_workgroup = device_value<size_t>(dev_, CL_DEVICE_MAX_WORK_GROUP_SIZE, 1);
   traits_.local_mem = device_value<cl_ulong>(dev_, CL_DEVICE_LOCAL_MEM_SIZE);
-  traits_.pref_vec_float = static_cast<int>(device_value<cl_uint>(dev_, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, 1));
-  traits_.pref_vec_half = static_cast<int>(device_value<cl_uint>(dev_, CL_DEVICE_PREFERRED_VECTOR_WIDTH_HALF, 0));
+  traits_.pref_vec_float =
+      static_cast<int>(device_value<cl_uint>(dev_, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, 1));
+  traits_.pref_vec_half =
+      static_cast<int>(device_value<cl_uint>(dev_, CL_DEVICE_PREFERRED_VECTOR_WIDTH_HALF, 0));
   traits_.max_alloc = device_value<cl_ulong>(dev_, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
 
   const std::string platform_name = platform_string(platform, CL_PLATFORM_NAME);
@@ -115,25 +119,25 @@ void ClDevice::fill_info(cl_platform_id platform) {
   info_.driver = platform_name + " " + device_string(dev_, CL_DRIVER_VERSION) + " (" +
                  device_string(dev_, CL_DEVICE_VERSION) + ", " + traits_.opencl_c_version +
                  (traits_.fp16 ? ", fp16" : ", no fp16") + (traits_.subgroups ? ", subgroups" : "") + ")";
-  info_.type = traits_.is_cpu                        ? DeviceType::cpu
-               : (type & CL_DEVICE_TYPE_GPU) == 0    ? DeviceType::other
+  info_.type = traits_.is_cpu                                               ? DeviceType::cpu
+               : (type & CL_DEVICE_TYPE_GPU) == 0                           ? DeviceType::other
                : device_value<cl_bool>(dev_, CL_DEVICE_HOST_UNIFIED_MEMORY) ? DeviceType::integrated_gpu
-                                                                           : DeviceType::discrete_gpu;
+                                                                            : DeviceType::discrete_gpu;
   // PoCL's CPU device and any other CPU runtime run on the host: never chosen by 'auto'.
   info_.software = traits_.is_cpu || platform_name.find("Portable Computing Language") != std::string::npos;
   info_.memory_bytes = device_value<cl_ulong>(dev_, CL_DEVICE_GLOBAL_MEM_SIZE);
   info_.max_allocation_bytes = traits_.max_alloc;
   // Half types are storage only (vload_half / bit unpacking), so every device has all dtypes.
-  info_.dtypes = dtype_bit(DType::f32) | dtype_bit(DType::f16) | dtype_bit(DType::bf16) | dtype_bit(DType::i8) |
-                 dtype_bit(DType::i32);
+  info_.dtypes = dtype_bit(DType::f32) | dtype_bit(DType::f16) | dtype_bit(DType::bf16) |
+                 dtype_bit(DType::i8) | dtype_bit(DType::i32);
   info_.compute_units = traits_.compute_units;
   info_.subgroup_size = traits_.is_cpu ? std::max(1, traits_.pref_vec_float) : 0;
   info_.shared_memory_bytes = traits_.local_mem;
   info_.max_workgroup_size = static_cast<int>(traits_.max_workgroup);
   info_.matrix_units = false;
   const double mhz = device_value<cl_uint>(dev_, CL_DEVICE_MAX_CLOCK_FREQUENCY);
-  info_.peak_tflops_f32 =
-      traits_.compute_units * mhz * 1e6 * 2.0 * lanes_per_cu(info_.vendor, traits_.is_cpu, traits_.pref_vec_float) / 1e12;
+  info_.peak_tflops_f32 = traits_.compute_units * mhz * 1e6 * 2.0 *
+                          lanes_per_cu(info_.vendor, traits_.is_cpu, traits_.pref_vec_float) / 1e12;
   info_.peak_tflops_f16 = info_.peak_tflops_f32;  // half is converted to f32 for arithmetic
   info_.peak_gbps = 0;
   info_.peak_source = "nominal (compute units x clock x FP32 lanes); porta-bench measures the real one";

@@ -49,7 +49,8 @@ void ClQueue::gemm(const backend::GemmArgs& g) {
   if (batch > INT_MAX || M > INT_MAX || N > INT_MAX || K > INT_MAX)
     throw Error(Errc::unsupported, "opencl: gemm with batch " + std::to_string(batch) + ", M " +
                                        std::to_string(M) + ", N " + std::to_string(N) + ", K " +
-                                       std::to_string(K) + ": each extent must stay below 2^31 on this backend");
+                                       std::to_string(K) +
+                                       ": each extent must stay below 2^31 on this backend");
   const GemmParams& p = dev_.tuning().gemm;
   const std::string dtypes = dtype_define("A", g.a.dtype) + dtype_define("B", g.b.dtype);
   if (M <= p.small_m_max && g.b.strides[1] == 1 && K >= p.small_m_vec) {
@@ -129,7 +130,7 @@ void ClQueue::gemm_tiled(const backend::GemmArgs& g, const std::string& dtypes, 
   // Split K when the tiles cannot occupy the device and each split keeps a deep K loop.
   const int64_t tiles = batch * ceil_div(M, p.tile_m) * ceil_div(N, tn);
   const int64_t want = dev_.tuning().cls == DeviceClass::cpu ? 4 * dev_.traits().compute_units
-                                                              : 64 * dev_.traits().compute_units;
+                                                             : 64 * dev_.traits().compute_units;
   int64_t splits = 1;
   if (tiles < want && K >= 512) splits = std::min<int64_t>({ceil_div(want, tiles), K / 256, 16});
   cl_mem work = c.mem;

@@ -83,7 +83,8 @@ cl_program ProgramCache::get_source(const std::string& name, const std::string& 
   return prog;
 }
 
-cl_program ProgramCache::build(const std::string& name, const std::string& source, const std::string& options) {
+cl_program ProgramCache::build(const std::string& name, const std::string& source,
+                               const std::string& options) {
   const char* src = source.c_str();
   const size_t len = source.size();
   cl_int st = CL_SUCCESS;
@@ -94,10 +95,11 @@ cl_program ProgramCache::build(const std::string& name, const std::string& sourc
     const std::string log = build_log(prog);
     clReleaseProgram(prog);
     if (errc_for(st) == Errc::out_of_memory) throw_cl(st, "building kernel program '" + name + "'");
-    throw Error(Errc::internal, "opencl: building kernel program '" + name + "' with options '" + options +
-                                    "' failed (" + cl_status_name(st) + "); build log:\n" + log +
-                                    "\nThis is a porta or device-compiler bug: please report it with the log; "
-                                    "PORTA_OPENCL_CACHE_DIR= (empty) rules out a stale binary cache");
+    throw Error(Errc::internal,
+                "opencl: building kernel program '" + name + "' with options '" + options + "' failed (" +
+                    cl_status_name(st) + "); build log:\n" + log +
+                    "\nThis is a porta or device-compiler bug: please report it with the log; "
+                    "PORTA_OPENCL_CACHE_DIR= (empty) rules out a stale binary cache");
   }
   backend::log(backend::LogLevel::debug, "opencl: compiled program '" + name + "' (" + options + ")");
   return prog;

@@ -103,7 +103,8 @@ double ClEvent::elapsed_ms_since(backend::Event& start) {
 
 void Launch::set(size_t size, const void* value) {
   const cl_int st = clSetKernelArg(k_, index_, size, value);
-  if (st != CL_SUCCESS) throw_cl(st, std::string(what_) + ": setting kernel argument " + std::to_string(index_));
+  if (st != CL_SUCCESS)
+    throw_cl(st, std::string(what_) + ": setting kernel argument " + std::to_string(index_));
   ++index_;
 }
 

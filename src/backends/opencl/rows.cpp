@@ -6,7 +6,9 @@ namespace porta::opencl {
 
 namespace {
 
-std::string row_options(const ClDevice& d) { return base_options(d) + " -DROW_WG=" + std::to_string(d.tuning().row.wg); }
+std::string row_options(const ClDevice& d) {
+  return base_options(d) + " -DROW_WG=" + std::to_string(d.tuning().row.wg);
+}
 
 int64_t rows_of(const View4& v) { return v.dim(0) * v.dim(1) * v.dim(2); }
 

@@ -61,13 +61,15 @@ void apply_gemm_tile_override(GemmParams& p, const std::string& spec) {
   }
   ok = ok && (v.size() == 3 || v.size() == 5);
   if (ok) {
-    ok = v[0] >= 1 && v[0] <= 8 && (v[1] == 2 || v[1] == 4 || v[1] == 8 || v[1] == 16) && v[2] >= 1 && v[2] <= 4;
+    ok = v[0] >= 1 && v[0] <= 8 && (v[1] == 2 || v[1] == 4 || v[1] == 8 || v[1] == 16) && v[2] >= 1 &&
+         v[2] <= 4;
     if (v.size() == 5) ok = ok && v[3] >= 1 && v[3] <= 256 && v[4] >= 1 && v[4] <= 256;
   }
   if (!ok)
-    throw Error(Errc::invalid_argument, "PORTA_OPENCL_GEMM_TILE='" + spec +
-                                            "' is not TM,VN,NV[,WG_M,WG_N] with TM 1..8, VN 2/4/8/16, NV 1..4, "
-                                            "work-group extents 1..256 (e.g. 6,16,2 or 4,4,1,16,16)");
+    throw Error(Errc::invalid_argument,
+                "PORTA_OPENCL_GEMM_TILE='" + spec +
+                    "' is not TM,VN,NV[,WG_M,WG_N] with TM 1..8, VN 2/4/8/16, NV 1..4, "
+                    "work-group extents 1..256 (e.g. 6,16,2 or 4,4,1,16,16)");
   p.tile_m = v[0];
   p.vec_n = v[1];
   p.vecs_n = v[2];

@@ -11,15 +11,15 @@ namespace porta::opencl {
 enum class DeviceClass { cpu, gpu };
 
 struct GemmParams {
-  int tile_m = 4;       // rows of C per work-item
-  int vec_n = 4;        // vector width along N (1, 2, 4, 8, 16)
-  int vecs_n = 2;       // vectors per work-item along N (columns per work-item = vec_n * vecs_n)
-  int wg_n = 8;         // work-items per group along N
-  int wg_m = 8;         // ... along M
-  int k_block = 0;      // K depth between work-group barriers (0 = none): keeps A/B blocks in cache on CPUs
-  int small_m_max = 8;  // M at or below this runs the GEMV/small-M kernel when B is K-contiguous
-  int small_m_rows = 4; // rows per work-item in the small-M kernel
-  int small_m_vec = 8;  // vector width along K in the small-M kernel
+  int tile_m = 4;        // rows of C per work-item
+  int vec_n = 4;         // vector width along N (1, 2, 4, 8, 16)
+  int vecs_n = 2;        // vectors per work-item along N (columns per work-item = vec_n * vecs_n)
+  int wg_n = 8;          // work-items per group along N
+  int wg_m = 8;          // ... along M
+  int k_block = 0;       // K depth between work-group barriers (0 = none): keeps A/B blocks in cache on CPUs
+  int small_m_max = 8;   // M at or below this runs the GEMV/small-M kernel when B is K-contiguous
+  int small_m_rows = 4;  // rows per work-item in the small-M kernel
+  int small_m_vec = 8;   // vector width along K in the small-M kernel
 };
 
 struct RowParams {
