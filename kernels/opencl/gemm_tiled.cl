@@ -189,3 +189,82 @@ kernel void gemm_splitk_reduce(int M, int N, int batch, int splits, float alpha,
     epilogue(acc, m, n, z, alpha, beta, act, C, c_off, c_st, c_dt, bias, bias_off, bias_st, bias_dt);
   }
 }
+
+// GPU variant: a work-group of WG_M x WG_N work-items computes a (WG_M*LM) x (WG_N*LN) block
+// of C. Each K step of depth BK stages the A and B blocks in local memory (any strides and
+// dtypes, converted to f32 once per element, zero past the edges); each work-item then
+// accumulates LM x LN outputs from registers. Rows/columns are interleaved across work-items
+// (m = ty + i*WG_M) so neighbouring work-items read neighbouring local words.
+#ifndef WG_M
+#define WG_M 16
+#endif
+#ifndef WG_N
+#define WG_N 16
+#endif
+#ifndef LM
+#define LM 4
+#endif
+#ifndef LN
+#define LN 4
+#endif
+#ifndef BK
+#define BK 16
+#endif
+#define BM (WG_M * LM)
+#define BN (WG_N * LN)
+
+kernel __attribute__((reqd_work_group_size(WG_M, WG_N, 1))) void gemm_local(
+    int M, int N, int K, int batch, int splits, float alpha, float beta, int act, global const uchar* A,
+    long a_off, long4 a_st, global const uchar* B, long b_off, long4 b_st, global uchar* C, long c_off,
+    long4 c_st, int c_dt, global const uchar* bias, long bias_off, long bias_st, int bias_dt,
+    global float* work) {
+  local float As[BK][BM + 1];
+  local float Bs[BK][BN + 1];
+  const int tx = get_local_id(0), ty = get_local_id(1);  // tx along M, ty along N
+  const int m0 = get_group_id(0) * BM, n0 = get_group_id(1) * BN;
+  const int zz = get_global_id(2);
+  const int z = zz % batch, split = zz / batch;
+  const int k_chunk = (K + splits - 1) / splits;
+  const int k_begin = min(K, split * k_chunk), k_end = min(K, k_begin + k_chunk);
+  global const a_t* Ap = (global const a_t*)(A + a_off) + z * a_st.s1;
+  global const b_t* Bp = (global const b_t*)(B + b_off) + z * b_st.s1;
+  const int tid = ty * WG_M + tx;
+  float acc[LM][LN];
+  for (int i = 0; i < LM; ++i)
+    for (int j = 0; j < LN; ++j) acc[i][j] = 0.0f;
+  for (int k0 = k_begin; k0 < k_end; k0 += BK) {
+    for (int e = tid; e < BK * BM; e += WG_M * WG_N) {
+      const int kk = e / BM, mm = e % BM;
+      const int m = m0 + mm, k = k0 + kk;
+      As[kk][mm] = (m < M && k < k_end) ? LOAD_A(Ap, m * a_st.s2 + k * a_st.s3) : 0.0f;
+    }
+    for (int e = tid; e < BK * BN; e += WG_M * WG_N) {
+      const int kk = e / BN, nn = e % BN;
+      const int n = n0 + nn, k = k0 + kk;
+      Bs[kk][nn] = (n < N && k < k_end) ? LOAD_B(Bp, k * b_st.s2 + n * b_st.s3) : 0.0f;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int kk = 0; kk < BK; ++kk) {
+      float a[LM], b[LN];
+      for (int i = 0; i < LM; ++i) a[i] = As[kk][tx + i * WG_M];
+      for (int j = 0; j < LN; ++j) b[j] = Bs[kk][ty + j * WG_N];
+      for (int i = 0; i < LM; ++i)
+        for (int j = 0; j < LN; ++j) acc[i][j] = FMA(a[i], b[j], acc[i][j]);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (z >= batch || split >= splits) return;
+  for (int i = 0; i < LM; ++i) {
+    const int m = m0 + tx + i * WG_M;
+    if (m >= M) continue;
+    for (int j = 0; j < LN; ++j) {
+      const int n = n0 + ty + j * WG_N;
+      if (n >= N) continue;
+      if (splits > 1)
+        work[((long)zz * M + m) * N + n] = acc[i][j];
+      else
+        epilogue(acc[i][j], m, n, z, alpha, beta, act, C, c_off, c_st, c_dt, bias, bias_off, bias_st,
+                 bias_dt);
+    }
+  }
+}

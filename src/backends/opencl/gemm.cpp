@@ -57,6 +57,10 @@ void ClQueue::gemm(const backend::GemmArgs& g) {
     gemm_small_m(g, dtypes);
     return;
   }
+  if (dev_.tuning().cls == DeviceClass::gpu) {
+    gemm_tiled(g, dtypes, view4(g.b));  // local-memory kernel: any strides, converts while staging
+    return;
+  }
   // Half inputs of a large GEMM: converting A and B to f32 once costs O(MK + KN) and lets the
   // f32 kernel run (f16/bf16 loads in the inner loop cost a conversion per element per tile).
   const bool half_in = g.a.dtype != DType::f32 || g.b.dtype != DType::f32;
@@ -122,13 +126,17 @@ void ClQueue::gemm_tiled(const backend::GemmArgs& g, const std::string& dtypes, 
                          const View4* a_override) {
   const GemmParams& p = dev_.tuning().gemm;
   const int64_t batch = g.c.shape[0], M = g.c.shape[1], N = g.c.shape[2], K = g.a.shape[2];
-  const int tn = p.vec_n * p.vecs_n;
+  const bool local_tiles = dev_.tuning().cls == DeviceClass::gpu;
+  // The local-memory kernel's block is (WG_M*4) x (WG_N*4); the register kernel's TM x (VN*NV).
+  const int tm = local_tiles ? p.wg_m * 4 : p.tile_m;
+  const int tn = local_tiles ? p.wg_n * 4 : p.vec_n * p.vecs_n;
   const std::string opts = base_options(dev_) + dtypes + " -DTM=" + std::to_string(p.tile_m) +
-                           " -DVN=" + std::to_string(p.vec_n) + " -DNV=" + std::to_string(p.vecs_n);
+                           " -DVN=" + std::to_string(p.vec_n) + " -DNV=" + std::to_string(p.vecs_n) +
+                           " -DWG_M=" + std::to_string(p.wg_m) + " -DWG_N=" + std::to_string(p.wg_n);
   const View4 a = a_override ? *a_override : view4(g.a), c = view4(g.c);
   const BiasArg bias = bias_arg(g);
   // Split K when the tiles cannot occupy the device and each split keeps a deep K loop.
-  const int64_t tiles = batch * ceil_div(M, p.tile_m) * ceil_div(N, tn);
+  const int64_t tiles = batch * ceil_div(M, tm) * ceil_div(N, tn);
   const int64_t want = dev_.tuning().cls == DeviceClass::cpu ? 4 * dev_.traits().compute_units
                                                              : 64 * dev_.traits().compute_units;
   int64_t splits = 1;
@@ -136,16 +144,18 @@ void ClQueue::gemm_tiled(const backend::GemmArgs& g, const std::string& dtypes, 
   cl_mem work = c.mem;
   if (splits > 1) work = scratch(1, static_cast<uint64_t>(splits * batch * M * N) * sizeof(float));
   const size_t local[3] = {static_cast<size_t>(p.wg_m), static_cast<size_t>(p.wg_n), 1};
-  const size_t global[3] = {static_cast<size_t>(ceil_div(M, p.tile_m)), static_cast<size_t>(ceil_div(N, tn)),
+  // Global sizes count work-items: blocks x group size for the local kernel, tiles otherwise.
+  const size_t global[3] = {static_cast<size_t>(ceil_div(M, tm)) * (local_tiles ? local[0] : 1),
+                            static_cast<size_t>(ceil_div(N, tn)) * (local_tiles ? local[1] : 1),
                             static_cast<size_t>(batch * splits)};
-  Launch(kernel("gemm_tiled", opts, "gemm_tiled"), "gemm")
-      .arg(cl_int{static_cast<int>(M)})
+  Launch launch(kernel("gemm_tiled", opts, local_tiles ? "gemm_local" : "gemm_tiled"), "gemm");
+  launch.arg(cl_int{static_cast<int>(M)})
       .arg(cl_int{static_cast<int>(N)})
       .arg(cl_int{static_cast<int>(K)})
       .arg(cl_int{static_cast<int>(batch)})
-      .arg(cl_int{static_cast<int>(splits)})
-      .arg(cl_int{b.st(3) == 1 ? 1 : 0})
-      .arg(cl_float{g.alpha})
+      .arg(cl_int{static_cast<int>(splits)});
+  if (!local_tiles) launch.arg(cl_int{b.st(3) == 1 ? 1 : 0});
+  launch.arg(cl_float{g.alpha})
       .arg(cl_float{g.beta})
       .arg(act_code(g.activation))
       .tensor(a)
