@@ -62,6 +62,17 @@ inline float hsum(VT v) {
   return s;
 }
 
+#if RM == 1
+#define FOR_R(X) X(0)
+#elif RM == 2
+#define FOR_R(X) X(0) X(1)
+#elif RM == 4
+#define FOR_R(X) X(0) X(1) X(2) X(3)
+#else
+#error "RM must be 1, 2 or 4"
+#endif
+
+// Named accumulators and row pointers (macro-unrolled) stay in registers under PoCL.
 kernel void gemm_small_m(int M, int N, int K, int batch, int a_unit, float alpha, float beta, int act,
                          global const uchar* A, long a_off, long4 a_st, global const uchar* B, long b_off,
                          long4 b_st, global uchar* C, long c_off, long4 c_st, int c_dt,
@@ -73,22 +84,25 @@ kernel void gemm_small_m(int M, int N, int K, int batch, int a_unit, float alpha
   global const a_t* Ap = (global const a_t*)(A + a_off) + z * a_st.s1;
   global const b_t* bn = (global const b_t*)(B + b_off) + z * b_st.s1 + n * b_st.s3;
   const long sam = a_st.s2, sak = a_st.s3;
-  global const a_t* arow[RM];
-  for (int i = 0; i < RM; ++i) arow[i] = Ap + min(m0 + i, M - 1) * sam;
-  VT acc[RM];
-  for (int i = 0; i < RM; ++i) acc[i] = (VT)(0.0f);
+#define DECL(i)                                            \
+  global const a_t* ar##i = Ap + min(m0 + i, M - 1) * sam; \
+  VT acc##i = (VT)(0.0f);
+  FOR_R(DECL)
   int k = 0;
   if (a_unit) {
     for (; k + VK <= K; k += VK) {
       const VT b = VLOAD_B(bn, k);
-      for (int i = 0; i < RM; ++i) acc[i] = FMA(VLOAD_A(arow[i], k), b, acc[i]);
+#define STEP(i) acc##i = FMA(VLOAD_A(ar##i, k), b, acc##i);
+      FOR_R(STEP)
     }
   }
   float s[RM];
-  for (int i = 0; i < RM; ++i) s[i] = hsum(acc[i]);
+#define REDUCE(i) s[i] = hsum(acc##i);
+  FOR_R(REDUCE)
   for (; k < K; ++k) {
     const float b = LOAD_B(bn, k);
-    for (int i = 0; i < RM; ++i) s[i] = FMA(LOAD_A(arow[i], k * sak), b, s[i]);
+#define TAIL(i) s[i] = FMA(LOAD_A(ar##i, k * sak), b, s[i]);
+    FOR_R(TAIL)
   }
   for (int i = 0; i < RM && m0 + i < M; ++i) {
     const long m = m0 + i;

@@ -23,7 +23,7 @@ DeviceTuning tuning_for(bool is_cpu, int compute_units, int pref_vec_float, cons
     t.gemm.wg_m = 1;
     t.gemm.small_m_max = 8;
     t.gemm.small_m_rows = 4;
-    t.gemm.small_m_vec = 8;
+    t.gemm.small_m_vec = pref_vec_float >= 16 ? 16 : 8;
     t.row.wg = 1;
     t.attention.decode_chunk = 256;
     t.attention.target_items = std::max(8, 8 * compute_units);
