@@ -22,6 +22,12 @@ inline float group_sum(float v, local float* red) {
 #endif
 }
 
+inline float hsum8(float8 v) {
+  const float4 a = v.lo + v.hi;
+  const float2 b = a.lo + a.hi;
+  return b.x + b.y;
+}
+
 #define KAHAN_ADD(sum, comp, v) \
   {                             \
     const float y_ = (v)-comp;  \
@@ -38,6 +44,41 @@ kernel void norm_rows(int mode, long rows, long4 shape, float eps, TENSOR_IN(x),
   const int l = get_local_id(0);
   for (long r = get_group_id(0); r < rows; r += get_num_groups(0)) {
     const long xr = row_offset(r, shape, x_st), orow = row_offset(r, shape, o_st);
+#if ROW_WG == 1
+    // CPU devices: f32 rows with unit strides in 8-wide vectors (8 partial sums, so long
+    // rows keep their accuracy without compensation).
+    if (x_dt == DT_F32 && o_dt == DT_F32 && w_dt == DT_F32 && x_st.s3 == 1 && o_st.s3 == 1 && w_st.s3 == 1 &&
+        (!has_bias || (bias_dt == DT_F32 && bias_st.s3 == 1))) {
+      global const float* xp = (global const float*)(x + x_off) + xr;
+      global float* op = (global float*)(o + o_off) + orow;
+      global const float* wp = (global const float*)(w + w_off);
+      global const float* bp = (global const float*)(bias + bias_off);
+      const long D8 = D / 8 * 8;
+      float mean8 = 0.0f;
+      if (mode == 1) {
+        float8 s8 = (float8)(0.0f);
+        float st = 0.0f;
+        for (long i = 0; i < D8; i += 8) s8 += vload8(0, xp + i);
+        for (long i = D8; i < D; ++i) st += xp[i];
+        mean8 = (hsum8(s8) + st) / (float)D;
+      }
+      float8 q8 = (float8)(0.0f);
+      float qt = 0.0f;
+      for (long i = 0; i < D8; i += 8) {
+        const float8 v = vload8(0, xp + i) - mean8;
+        q8 = FMA(v, v, q8);
+      }
+      for (long i = D8; i < D; ++i) qt = FMA(xp[i] - mean8, xp[i] - mean8, qt);
+      const float inv8 = rsqrt((hsum8(q8) + qt) / (float)D + eps);
+      for (long i = 0; i < D8; i += 8) {
+        float8 v = (vload8(0, xp + i) - mean8) * inv8 * vload8(0, wp + i);
+        if (has_bias) v += vload8(0, bp + i);
+        vstore8(v, 0, op + i);
+      }
+      for (long i = D8; i < D; ++i) op[i] = (xp[i] - mean8) * inv8 * wp[i] + (has_bias ? bp[i] : 0.0f);
+      continue;
+    }
+#endif
     float mean = 0.0f;
     if (mode == 1) {
       float s = 0.0f, c = 0.0f;
