@@ -22,9 +22,12 @@ std::unique_ptr<Baseline> make_baseline(const porta::Device& device, int threads
   // lavapipe and GPUs without a vendor BLAS: the naive kernel on the same device.
   if (backend == "vulkan") return make_vulkan_naive_baseline(device);
 #endif
+#if defined(PORTA_BENCH_HAVE_CLBLAST)
+  if (backend == "opencl") return make_clblast_baseline(device);
+#endif
   (void)backend;
   (void)threads;
-  return nullptr;  // cuBLAS (cuda) and CLBlast (opencl) plug in here.
+  return nullptr;  // cuBLAS (cuda) plugs in here.
 }
 
 }  // namespace porta_bench

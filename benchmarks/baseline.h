@@ -58,4 +58,8 @@ std::unique_ptr<Baseline> make_openblas_baseline(int threads);
 void prepare_openblas_process(char** argv);
 #endif
 
+#if defined(PORTA_BENCH_HAVE_CLBLAST)
+std::unique_ptr<Baseline> make_clblast_baseline(const porta::Device& device);
+#endif
+
 }  // namespace porta_bench

@@ -1,0 +1,50 @@
+// Kernel parameters per device class (CLBlast-style: data, not code). The values become
+// -D defines of the kernels. Classes are coarse on purpose: a CPU device (PoCL, Intel CPU
+// runtime) wants a few large register tiles per work-item and no local memory, a GPU wants
+// many work-items sharing tiles through local memory.
+#pragma once
+
+#include <string>
+
+namespace porta::opencl {
+
+enum class DeviceClass { cpu, gpu };
+
+struct GemmParams {
+  int tile_m = 4;        // rows of C per work-item
+  int vec_n = 4;         // vector width along N (1, 2, 4, 8, 16)
+  int vecs_n = 2;        // vectors per work-item along N (columns per work-item = vec_n * vecs_n)
+  int wg_n = 8;          // work-items per group along N
+  int wg_m = 8;          // ... along M
+  int k_block = 0;       // K depth between work-group barriers (0 = none): keeps A/B blocks in cache on CPUs
+  int small_m_max = 8;   // M at or below this runs the GEMV/small-M kernel when B is K-contiguous
+  int small_m_rows = 4;  // rows per work-item in the small-M kernel
+  int small_m_vec = 8;   // vector width along K in the small-M kernel
+};
+
+struct RowParams {
+  int wg = 64;  // work-items per row in the row kernels (norm, softmax, argmax)
+};
+
+struct AttentionParams {
+  int decode_chunk = 256;   // keys per split in the split-KV path
+  int target_items = 4096;  // work-items wanted in flight before splitting KV
+};
+
+struct DeviceTuning {
+  DeviceClass cls = DeviceClass::gpu;
+  GemmParams gemm;
+  RowParams row;
+  AttentionParams attention;
+};
+
+/// The table lookup: `is_cpu` from CL_DEVICE_TYPE, `compute_units` scales the parallelism targets,
+/// `pref_vec_float` (CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT) sets the CPU vector width.
+DeviceTuning tuning_for(bool is_cpu, int compute_units, int pref_vec_float, const std::string& vendor);
+
+/// Applies PORTA_OPENCL_GEMM_TILE="TM,VN,NV[,WG_M,WG_N]" (tile rows, vector width, vectors per
+/// work-item, work-group shape) over the table's values. Throws Error(invalid_argument) when
+/// malformed or out of range (TM 1..8, VN 2/4/8/16, NV 1..4).
+void apply_gemm_tile_override(GemmParams& p, const std::string& spec);
+
+}  // namespace porta::opencl
