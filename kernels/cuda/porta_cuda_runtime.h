@@ -96,7 +96,6 @@ typedef hipDeviceAttribute_t pcDeviceAttr;
 #define pc_shfl(v, lane) __shfl((v), (lane), 32)
 #define pc_syncthreads() __syncthreads()
 #define pc_expf(x) __expf(x)
-#include <hip/hip_bf16.h>
 #include <hip/hip_fp16.h>
 typedef __half pc_half;
 #endif

@@ -14,6 +14,16 @@ namespace {
 // Oldest compute capability the default build carries code for (CMAKE_CUDA_ARCHITECTURES).
 constexpr int kMinMajor = 8;
 
+std::string runtime_version() {
+  int v = 0;
+  (void)pcRuntimeGetVersion(&v);
+#if defined(PORTA_DIALECT_HIP)  // major * 10^7 + minor * 10^5 + patch
+  return std::to_string(v / 10000000) + "." + std::to_string(v / 100000 % 100);
+#else  // major * 1000 + minor * 10
+  return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
+#endif
+}
+
 class CudaBackend final : public backend::Backend {
  public:
   const char* name() const override { return PORTA_DIALECT_NAME; }
@@ -25,11 +35,9 @@ class CudaBackend final : public backend::Backend {
     const pcError_t e = pcGetDeviceCount(&count);
     if (e != pcSuccess) {
       (void)pcGetLastError();
-      int runtime = 0;
-      (void)pcRuntimeGetVersion(&runtime);
       diag_.push_back("no devices: the GPU driver is missing or older than this module's runtime " +
-                      std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10) + " (" +
-                      status_text(static_cast<int>(e)) + "); install or update the driver to use this backend");
+                      runtime_version() + " (" + status_text(static_cast<int>(e)) +
+                      "); install or update the driver to use this backend");
       backend::log(backend::LogLevel::info, diag_.back());
       return out;
     }
