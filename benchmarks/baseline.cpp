@@ -18,6 +18,9 @@ std::unique_ptr<Baseline> make_baseline(const porta::Device& device, int threads
   // (or a software GPU like lavapipe) would compare different devices.
   if (backend == "cpu") return make_openblas_baseline(threads);
 #endif
+#if defined(PORTA_BENCH_HAVE_CUBLAS)
+  if (backend == "cuda") return make_cublas_baseline(device);
+#endif
   (void)backend;
   (void)threads;
   return nullptr;  // cuBLAS (cuda) and CLBlast (opencl) plug in here.

@@ -54,5 +54,8 @@ std::unique_ptr<Baseline> make_baseline(const porta::Device& device, int threads
 std::unique_ptr<Baseline> make_openblas_baseline(int threads);
 void prepare_openblas_process(char** argv);
 #endif
+#if defined(PORTA_BENCH_HAVE_CUBLAS)
+std::unique_ptr<Baseline> make_cublas_baseline(const porta::Device& device);  // baseline_cublas.cpp
+#endif
 
 }  // namespace porta_bench

@@ -135,6 +135,7 @@ int main(int argc, char** argv) {
   porta_bench::register_gemm_suite();
   porta_bench::register_attention_suite();
   porta_bench::register_elementwise_suite();
+  porta_bench::register_cuda_targets_suite();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
