@@ -56,8 +56,10 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionDesc d) {
   }
 
   float m[4], l[4], o[4][kMaxSlots];  // up to 4 rows per lane group (R <= 16, 4 groups)
+#pragma unroll
   for (int i = 0; i < 4; ++i) {
     m[i] = neg_inf, l[i] = 0.0f;
+#pragma unroll
     for (int t = 0; t < kMaxSlots; ++t) o[i][t] = 0.0f;
   }
   const int64_t kb = b * d.k.strides[0] + hkv * d.k.strides[1];
@@ -72,10 +74,12 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionDesc d) {
       Vs[j * D + c] = ok ? load_f(d.v.ptr, d.v.dtype, vb + key * d.v.strides[2] + c * d.v.strides[3]) : 0.0f;
     }
     pc_syncthreads();
+    // Fully unrolled with guards (not break) so m, l and o stay in registers.
+#pragma unroll
     for (int i = 0; i < 4; ++i) {
       const int lr = group + i * groups;
       const int64_t r = r0 + lr;
-      if (lr >= R || r >= G) break;
+      if (lr >= R || r >= G) continue;
       int64_t lim = k_end;
       if (d.causal) {
         int64_t c = r / g + len - d.Sq + 1;
@@ -97,6 +101,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionDesc d) {
       const float corr = m[i] == neg_inf ? 0.0f : expf(m[i] - m_new);
       l[i] = l[i] * corr + group_sum(p);
       m[i] = m_new;
+#pragma unroll
       for (int t = 0; t < kMaxSlots; ++t) o[i][t] *= corr;
       for (int j = 0; j < T; ++j) {
         const float pj = pc_shfl(p, j);
@@ -111,15 +116,17 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionDesc d) {
     }
   }
 
+#pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int lr = group + i * groups;
     const int64_t r = r0 + lr;
-    if (lr >= R || r >= G) break;
+    if (lr >= R || r >= G) continue;
     const int64_t s = r / g, h = hkv * g + r % g;
     const int64_t row = (b * d.Hq + h) * d.Sq + s;
     if (d.splits > 1) {
       const int64_t rows = d.B * d.Hq * d.Sq;
       float* po = d.part_o + (int64_t(split) * rows + row) * D;
+#pragma unroll
       for (int t = 0; t < kMaxSlots; ++t)
         if (lane + t * kGroup < D) po[lane + t * kGroup] = o[i][t];
       if (lane == 0) {
@@ -130,6 +137,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionDesc d) {
     }
     const float inv = l[i] > 0.0f ? 1.0f / l[i] : 0.0f;
     const int64_t oo = b * d.out.strides[0] + h * d.out.strides[1] + s * d.out.strides[2];
+#pragma unroll
     for (int t = 0; t < kMaxSlots; ++t) {
       const int c = lane + t * kGroup;
       if (c < D) store_f(d.out.ptr, d.out.dtype, oo + c * d.out.strides[3], o[i][t] * inv);

@@ -43,26 +43,28 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemmDesc d) {
         load_vec(bp + k * eb, d.b.dtype, bv);
 #pragma unroll
         for (int m = 0; m < kMaxM; ++m) {
-          if (m >= d.M) break;
-          load_vec(d.a.ptr + (ab + m * d.a.strides[2] + k) * ea, d.a.dtype, av);
-          for (int j = 0; j < per; ++j) acc[m] += av[j] * bv[j];
+          if (m < d.M) {  // a guard, not a break: acc stays in registers
+            load_vec(d.a.ptr + (ab + m * d.a.strides[2] + k) * ea, d.a.dtype, av);
+#pragma unroll
+            for (int j = 0; j < 8; ++j)
+              if (j < per) acc[m] += av[j] * bv[j];
+          }
         }
       }
     } else {
       for (int64_t k = lane; k < d.K; k += kGroup) {
         const float bv = load_f(d.b.ptr, d.b.dtype, bb + k * d.b.strides[2] + n * d.b.strides[3]);
 #pragma unroll
-        for (int m = 0; m < kMaxM; ++m) {
-          if (m >= d.M) break;
-          acc[m] += load_f(d.a.ptr, d.a.dtype, ab + m * d.a.strides[2] + k * d.a.strides[3]) * bv;
-        }
+        for (int m = 0; m < kMaxM; ++m)
+          if (m < d.M) acc[m] += load_f(d.a.ptr, d.a.dtype, ab + m * d.a.strides[2] + k * d.a.strides[3]) * bv;
       }
     }
 #pragma unroll
     for (int m = 0; m < kMaxM; ++m) {
-      if (m >= d.M) break;
-      const float v = group_sum(acc[m]);
-      if (lane == 0) gemm_store(d, b, m, n, v);
+      if (m < d.M) {
+        const float v = group_sum(acc[m]);
+        if (lane == 0) gemm_store(d, b, m, n, v);
+      }
     }
   }
 }

@@ -27,7 +27,8 @@ __global__ void __launch_bounds__(kThreads) norm_kernel(NormDesc d) {
       const float v = load_f(x, d.x.dtype, xo + i * sx) - mean;
       ss += v * v;
     }
-    const float inv = rsqrtf(block_sum(ss, scratch) / float(d.D) + d.eps);
+    // 1/sqrt, both correctly rounded (rsqrtf is ~2 ulp).
+    const float inv = 1.0f / sqrtf(block_sum(ss, scratch) / float(d.D) + d.eps);
     for (int64_t i = threadIdx.x; i < d.D; i += blockDim.x) {
       float v = (load_f(x, d.x.dtype, xo + i * sx) - mean) * inv *
                 load_f(d.weight.ptr, d.weight.dtype, i * d.weight.strides[3]);

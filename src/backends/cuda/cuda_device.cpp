@@ -102,6 +102,10 @@ CudaDevice::CudaDevice(int ordinal, const CudaSettings& settings) : ordinal_(ord
 }
 
 std::unique_ptr<Buffer> CudaDevice::allocate(uint64_t bytes) {
+  if (bytes > info_.memory_bytes)
+    throw Error(Errc::out_of_memory, std::string(PORTA_DIALECT_NAME) + ":" + std::to_string(ordinal_) +
+                                         ": cannot allocate " + std::to_string(bytes) + " bytes, the device has " +
+                                         std::to_string(info_.memory_bytes) + "; use smaller tensors");
   return std::make_unique<CudaBuffer>(ordinal_, bytes, pooled_);
 }
 
