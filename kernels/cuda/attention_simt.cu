@@ -13,6 +13,18 @@ namespace {
 
 constexpr int kThreads = 128, kMaxSlots = 8;  // D <= 256 = 8 columns per lane
 
+// Eight f16/bf16 values from a 16-byte aligned address, as f32.
+__device__ __forceinline__ void load8(const char* p, int dt, float v[8]) {
+  const uint4 x = *reinterpret_cast<const uint4*>(p);
+  const uint32_t w[4] = {x.x, x.y, x.z, x.w};
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const uint16_t lo = uint16_t(w[j]), hi = uint16_t(w[j] >> 16);
+    v[2 * j] = dt == kF16 ? f16_bits_to_f32(lo) : bf16_bits_to_f32(lo);
+    v[2 * j + 1] = dt == kF16 ? f16_bits_to_f32(hi) : bf16_bits_to_f32(hi);
+  }
+}
+
 __device__ __forceinline__ int64_t kv_len(const AttentionDesc& d, int64_t b) {
   if (!d.kv_lens.ptr) return d.Skv;
   const int64_t v = reinterpret_cast<const int32_t*>(d.kv_lens.ptr)[b * d.kv_lens.strides[3]];
@@ -66,12 +78,28 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionDesc d) {
   const int64_t vb = b * d.v.strides[0] + hkv * d.v.strides[1];
   for (int64_t k0 = k_begin; k0 < k_end; k0 += T) {
     pc_syncthreads();  // previous tile fully consumed (and Qs written, first time)
-    for (int e = threadIdx.x; e < T * D; e += kThreads) {
-      const int j = e / D, c = e % D;
-      const int64_t key = k0 + j;
-      const bool ok = key < k_end;
-      Ks[j * (D + 1) + c] = ok ? load_f(d.k.ptr, d.k.dtype, kb + key * d.k.strides[2] + c * d.k.strides[3]) : 0.0f;
-      Vs[j * D + c] = ok ? load_f(d.v.ptr, d.v.dtype, vb + key * d.v.strides[2] + c * d.v.strides[3]) : 0.0f;
+    if (d.vec_kv) {  // 16-bit K/V with unit-stride rows: 8 elements per 16-byte load
+      const int D8 = D / 8;
+      for (int e = threadIdx.x; e < T * D8; e += kThreads) {
+        const int j = e / D8, c = (e % D8) * 8;
+        const int64_t key = k0 + j;
+        float kv[8] = {0, 0, 0, 0, 0, 0, 0, 0}, vv[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        if (key < k_end) {
+          load8(d.k.ptr + (kb + key * d.k.strides[2] + c) * 2, d.k.dtype, kv);
+          load8(d.v.ptr + (vb + key * d.v.strides[2] + c) * 2, d.v.dtype, vv);
+        }
+#pragma unroll
+        for (int i = 0; i < 8; ++i) Ks[j * (D + 1) + c + i] = kv[i], Vs[j * D + c + i] = vv[i];
+      }
+    } else {
+      for (int e = threadIdx.x; e < T * D; e += kThreads) {
+        const int j = e / D, c = e % D;
+        const int64_t key = k0 + j;
+        const bool ok = key < k_end;
+        Ks[j * (D + 1) + c] =
+            ok ? load_f(d.k.ptr, d.k.dtype, kb + key * d.k.strides[2] + c * d.k.strides[3]) : 0.0f;
+        Vs[j * D + c] = ok ? load_f(d.v.ptr, d.v.dtype, vb + key * d.v.strides[2] + c * d.v.strides[3]) : 0.0f;
+      }
     }
     pc_syncthreads();
     // Fully unrolled with guards (not break) so m, l and o stay in registers.

@@ -95,6 +95,7 @@ struct AttentionDesc {
   bool causal = false;
   int32_t rows_per_block = 16;  // query rows (s-major over the GQA group) one block handles
   int32_t key_tile = 32;        // keys per shared-memory tile (<= 32: one key per lane)
+  bool vec_kv = false;          // K and V 16-bit, unit-stride rows, 16-byte aligned: vector loads
   int32_t splits = 1;           // KV splits; > 1: partials go to the workspace, then combine
   int64_t split_keys = 0;       // keys per split (multiple of the key tile)
   float* part_o = nullptr;      // [splits][B*Hq*Sq][D]

@@ -29,5 +29,8 @@ bool gemm_sm80_compiled();
 // Attention: one split-KV flash kernel (prefill and decode), plus the combine pass.
 int launch_attention_simt(const AttentionDesc& d, void* stream);  // attention_simt.cu
 int launch_attention_combine(const AttentionDesc& d, void* stream);
+int launch_attention_sm80(const AttentionDesc& d, void* stream);  // attention_sm80_mma.cu (FA2-style)
+/// True when this build carries the mma.sync attention kernel.
+bool attention_sm80_compiled();
 
 }  // namespace porta::cuda

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "porta/dtype.h"
+
 namespace porta::cuda {
 
 enum class AttnPath : uint8_t { simt, sm80, sm90 };
@@ -15,7 +17,21 @@ bool parse_attn_force(const std::string& s, AttnForce* out);
 
 struct AttnShape {
   int64_t B = 1, Hq = 1, Hkv = 1, Sq = 1, Skv = 1, D = 64;
+  DType q = DType::f32, k = DType::f32, v = DType::f32;
+  // Element strides [B, H, S, D] and device addresses (tensor-core eligibility).
+  int64_t q_strides[4] = {0, 0, 0, 1}, k_strides[4] = {0, 0, 0, 1}, v_strides[4] = {0, 0, 0, 1};
+  uint64_t q_addr = 0, k_addr = 0, v_addr = 0;
 };
+
+struct AttnDeviceFacts {
+  int cc_major = 0;
+  int sm_count = 1;
+  bool nvidia_paths = true;  // the build carries the mma.sync kernels
+};
+
+/// Whether the FA2 (mma.sync) kernel takes this call: one f16/bf16 dtype for q, k, v, unit
+/// stride along D, other strides multiples of 8 elements, 16-byte aligned bases.
+bool attn_tensor_core_eligible(const AttnShape& s);
 
 struct AttnPlan {
   AttnPath path = AttnPath::simt;
@@ -30,7 +46,9 @@ struct AttnPlan {
 int64_t attn_simt_smem_bytes(const AttnPlan& p, int64_t D);
 
 /// Blocks cover (B x Hkv) x ceil(Sq*G / rows); when that leaves SMs idle (decode), the KV
-/// range is split so about two blocks per SM run, each split keeping >= 4 key tiles.
-AttnPlan plan_attention(const AttnShape& s, int sm_count, AttnForce force);
+/// range is split so about four blocks per SM run, each split keeping >= 4 key tiles.
+/// Prefill (Sq >= 16) on sm_80+ with eligible operands takes the FA2 kernel; the rest (and
+/// decode) the portable split-KV kernel.
+AttnPlan plan_attention(const AttnShape& s, const AttnDeviceFacts& dev, AttnForce force);
 
 }  // namespace porta::cuda

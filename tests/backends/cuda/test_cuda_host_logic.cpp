@@ -146,33 +146,76 @@ TEST(CudaGemmPlan, ParsesTheForceSetting) {
   EXPECT_FALSE(parse_attn_force("fa3", &a));
 }
 
+AttnShape attn(int64_t B, int64_t Hq, int64_t Hkv, int64_t Sq, int64_t Skv, int64_t D, DType t = DType::bf16) {
+  AttnShape s;
+  s.B = B, s.Hq = Hq, s.Hkv = Hkv, s.Sq = Sq, s.Skv = Skv, s.D = D, s.q = s.k = s.v = t;
+  int64_t* st[3] = {s.q_strides, s.k_strides, s.v_strides};
+  const int64_t heads[3] = {Hq, Hkv, Hkv}, seq[3] = {Sq, Skv, Skv};
+  for (int i = 0; i < 3; ++i) {  // contiguous [B, H, S, D]
+    st[i][3] = 1, st[i][2] = D, st[i][1] = seq[i] * D, st[i][0] = heads[i] * seq[i] * D;
+  }
+  s.q_addr = 0x1000, s.k_addr = 0x2000, s.v_addr = 0x3000;
+  return s;
+}
+
+const AttnDeviceFacts kH100Attn{9, 132, true};
+
 TEST(CudaAttentionPlan, DecodeSplitsTheKvRangeToFillTheGpu) {
-  const AttnPlan p = plan_attention({16, 32, 8, 1, 8192, 128}, 132, AttnForce::none);
+  const AttnPlan p = plan_attention(attn(16, 32, 8, 1, 8192, 128), kH100Attn, AttnForce::none);
+  EXPECT_EQ(p.path, AttnPath::simt);
   EXPECT_EQ(p.rows_per_block, 16);
   EXPECT_EQ(p.key_tile, 32);
-  EXPECT_EQ(p.splits, 3);  // 128 blocks -> 3 splits for ~2 per SM
+  EXPECT_EQ(p.splits, 5);  // 128 blocks -> 5 splits for ~4 per SM
   EXPECT_EQ(p.split_keys % p.key_tile, 0);
   EXPECT_GE(p.split_keys * p.splits, 8192);
   EXPECT_LT(p.split_keys * (p.splits - 1), 8192);
-  const AttnPlan one = plan_attention({1, 32, 32, 1, 8192, 128}, 132, AttnForce::none);
+  const AttnPlan one = plan_attention(attn(1, 32, 32, 1, 8192, 128), kH100Attn, AttnForce::none);
   EXPECT_GT(one.splits, 4);
   EXPECT_LE(one.splits, 64);
 }
 
-TEST(CudaAttentionPlan, PrefillDoesNotSplitAndTilesFitSharedMemory) {
-  const AttnPlan p = plan_attention({1, 32, 32, 4096, 4096, 128}, 132, AttnForce::none);
+TEST(CudaAttentionPlan, PrefillTakesFa2WhenEligible) {
+  const AttnPlan p = plan_attention(attn(1, 32, 32, 4096, 4096, 128), kH100Attn, AttnForce::none);
+  EXPECT_EQ(p.path, AttnPath::sm80);
   EXPECT_EQ(p.splits, 1);
-  EXPECT_GE(p.split_keys, 4096);
+  EXPECT_EQ(p.key_tile, 64);
+  EXPECT_EQ(plan_attention(attn(1, 8, 8, 512, 512, 256), kH100Attn, AttnForce::none).key_tile, 32);
+  // Not eligible: f32, D = 80 is fine (multiple of 16), a strided D, misaligned, no NVIDIA paths.
+  EXPECT_EQ(plan_attention(attn(1, 8, 8, 512, 512, 128, DType::f32), kH100Attn, AttnForce::none).path,
+            AttnPath::simt);
+  EXPECT_EQ(plan_attention(attn(1, 8, 8, 512, 512, 80), kH100Attn, AttnForce::none).path, AttnPath::sm80);
+  AttnShape strided = attn(1, 8, 8, 512, 512, 128);
+  strided.k_strides[3] = 2;
+  EXPECT_EQ(plan_attention(strided, kH100Attn, AttnForce::none).path, AttnPath::simt);
+  AttnShape misaligned = attn(1, 8, 8, 512, 512, 128);
+  misaligned.v_addr += 8;
+  EXPECT_EQ(plan_attention(misaligned, kH100Attn, AttnForce::none).path, AttnPath::simt);
+  EXPECT_EQ(plan_attention(attn(1, 8, 8, 512, 512, 128), AttnDeviceFacts{9, 110, false}, AttnForce::none).path,
+            AttnPath::simt);
+  EXPECT_EQ(plan_attention(attn(1, 8, 8, 512, 512, 128), AttnDeviceFacts{7, 80, true}, AttnForce::none).path,
+            AttnPath::simt);
+}
+
+TEST(CudaAttentionPlan, ForcedPaths) {
+  EXPECT_EQ(plan_attention(attn(1, 32, 32, 4096, 4096, 128), kH100Attn, AttnForce::simt).path, AttnPath::simt);
+  const AttnPlan decode = plan_attention(attn(16, 32, 8, 1, 8192, 128), kH100Attn, AttnForce::sm80);
+  EXPECT_EQ(decode.path, AttnPath::sm80);  // forced: even decode runs the FA2 kernel
+  const AttnPlan sm90 = plan_attention(attn(1, 8, 8, 512, 512, 64), kH100Attn, AttnForce::sm90);
+  EXPECT_EQ(sm90.path, AttnPath::sm80);
+  EXPECT_NE(sm90.note.find("no wgmma"), std::string::npos);
+  const AttnPlan f32 = plan_attention(attn(1, 8, 8, 512, 512, 64, DType::f32), kH100Attn, AttnForce::sm80);
+  EXPECT_EQ(f32.path, AttnPath::simt);
+}
+
+TEST(CudaAttentionPlan, PortableTilesFitSharedMemory) {
   for (int64_t D : {64, 80, 96, 128, 256}) {
-    const AttnPlan t = plan_attention({1, 8, 8, 128, 128, D}, 132, AttnForce::none);
+    const AttnPlan t = plan_attention(attn(1, 8, 8, 128, 128, D), kH100Attn, AttnForce::simt);
     EXPECT_LE(attn_simt_smem_bytes(t, D), 48 * 1024) << D;
     EXPECT_LE(t.rows_per_block, 16);
     EXPECT_LE(t.key_tile, 32);
   }
-  const AttnPlan tiny = plan_attention({1, 1, 1, 1, 5, 64}, 132, AttnForce::none);
-  EXPECT_EQ(tiny.splits, 1);  // fewer than four key tiles: nothing to split
-  const AttnPlan empty = plan_attention({1, 1, 1, 1, 0, 64}, 132, AttnForce::none);
-  EXPECT_EQ(empty.splits, 1);
+  EXPECT_EQ(plan_attention(attn(1, 1, 1, 1, 5, 64), kH100Attn, AttnForce::none).splits, 1);
+  EXPECT_EQ(plan_attention(attn(1, 1, 1, 1, 0, 64), kH100Attn, AttnForce::none).splits, 1);
 }
 
 TEST(CudaErrors, StatusesMapToPortaErrors) {
