@@ -76,9 +76,9 @@ class CublasGemm final : public BaselineCase {
     const int m = static_cast<int>(p_.m), n = static_cast<int>(p_.n), k = static_cast<int>(p_.k);
     // Row-major C[M,N] = A·B is column-major Cᵀ[N,M] = Bᵀ·Aᵀ: swap the operands.
     const cublasStatus_t st = cublasGemmEx(
-        h_, p_.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, p_.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b,
-        cuda_type(p_.b), p_.trans_b ? k : n, a_, cuda_type(p_.a), p_.trans_a ? m : k, &beta, c_, cuda_type(p_.c),
-        n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        h_, p_.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, p_.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha,
+        b, cuda_type(p_.b), p_.trans_b ? k : n, a_, cuda_type(p_.a), p_.trans_a ? m : k, &beta, c_,
+        cuda_type(p_.c), n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     if (st != CUBLAS_STATUS_SUCCESS) std::fprintf(stderr, "porta-bench: cublasGemmEx failed (%d)\n", int(st));
     cudaDeviceSynchronize();
   }

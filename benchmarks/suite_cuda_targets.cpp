@@ -36,7 +36,8 @@ const TargetGemm kGemms[] = {
 void add_copy_counters(benchmark::State& state, double bytes, double seconds, double copy_seconds) {
   set_bytes_counters(state, bytes, seconds);
   if (copy_seconds <= 0) return;
-  const double copy_gbps = 2.0 * 4 * kCopyElements * static_cast<double>(state.iterations()) / copy_seconds / 1e9;
+  const double copy_gbps =
+      2.0 * 4 * kCopyElements * static_cast<double>(state.iterations()) / copy_seconds / 1e9;
   state.counters["copy_GBps"] = copy_gbps;
   state.counters["vs_copy_bw"] = state.counters["GBps"] / copy_gbps;
 }
@@ -45,7 +46,8 @@ void bench_target_gemm(benchmark::State& state, TargetGemm g) {
   const bool decode = g.m <= 16;
   const double b_bytes = 2.0 * static_cast<double>(g.n * g.k);
   // Decode weights rotate over copies (>= 256 MiB together) so they stream from HBM.
-  const int copies = decode ? static_cast<int>(std::clamp(std::ceil(256.0 * (1 << 20) / b_bytes), 1.0, 8.0)) : 1;
+  const int copies =
+      decode ? static_cast<int>(std::clamp(std::ceil(256.0 * (1 << 20) / b_bytes), 1.0, 8.0)) : 1;
   porta::Tensor a, c;
   std::vector<porta::Tensor> bs;
   try {
@@ -79,7 +81,8 @@ void bench_target_gemm(benchmark::State& state, TargetGemm g) {
       },
       ref.get(), &ref_seconds);
   if (seconds <= 0) return;
-  set_flops_counters(state, 2.0 * static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k),
+  set_flops_counters(state,
+                     2.0 * static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k),
                      seconds, peak_tflops_for(DType::bf16));
   if (decode)
     add_copy_counters(state, b_bytes, seconds, ref_seconds);
@@ -126,7 +129,8 @@ void bench_target_decode(benchmark::State& state) {
   std::unique_ptr<BaselineCase> copy_ref = make_copy_reference(kCopyElements);
   double copy_seconds = 0;
   const double seconds = run_timed(
-      state, [&] { porta::ops::attention(env().stream(), q, k, v, out, opt); }, copy_ref.get(), &copy_seconds);
+      state, [&] { porta::ops::attention(env().stream(), q, k, v, out, opt); }, copy_ref.get(),
+      &copy_seconds);
   if (seconds <= 0) return;
   // 512 MiB of K and V per call: past the L2 of any GPU, so no rotation is needed.
   add_copy_counters(state, 2.0 * 2.0 * static_cast<double>(B * Hkv * KV * D), seconds, copy_seconds);

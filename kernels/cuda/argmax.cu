@@ -39,14 +39,16 @@ __global__ void __launch_bounds__(kThreads) argmax_kernel(ArgmaxDesc d) {
     for (int w = kThreads / 2; w > 0; w >>= 1) {
       if (int(threadIdx.x) < w) {
         const int64_t oi = si[threadIdx.x + w];
-        if (oi >= 0 && (si[threadIdx.x] < 0 || better(sv[threadIdx.x + w], oi, sv[threadIdx.x], si[threadIdx.x]))) {
+        if (oi >= 0 &&
+            (si[threadIdx.x] < 0 || better(sv[threadIdx.x + w], oi, sv[threadIdx.x], si[threadIdx.x]))) {
           sv[threadIdx.x] = sv[threadIdx.x + w];
           si[threadIdx.x] = oi;
         }
       }
       pc_syncthreads();
     }
-    if (threadIdx.x == 0) reinterpret_cast<int32_t*>(d.out.ptr)[r * d.out.strides[3]] = int32_t(si[0] < 0 ? 0 : si[0]);
+    if (threadIdx.x == 0)
+      reinterpret_cast<int32_t*>(d.out.ptr)[r * d.out.strides[3]] = int32_t(si[0] < 0 ? 0 : si[0]);
     pc_syncthreads();
   }
 }

@@ -34,9 +34,9 @@ __device__ __forceinline__ int64_t kv_len(const AttentionDesc& d, int64_t b) {
 __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionDesc d) {
   extern __shared__ float smem[];
   const int D = int(d.D), R = d.rows_per_block, T = d.key_tile;
-  float* Qs = smem;               // [R][D], pre-scaled
-  float* Ks = Qs + R * D;         // [T][D + 1]: padded so lanes reading different keys differ in bank
-  float* Vs = Ks + T * (D + 1);   // [T][D]
+  float* Qs = smem;              // [R][D], pre-scaled
+  float* Ks = Qs + R * D;        // [T][D + 1]: padded so lanes reading different keys differ in bank
+  float* Vs = Ks + T * (D + 1);  // [T][D]
   const int lane = threadIdx.x % kGroup, group = threadIdx.x / kGroup, groups = kThreads / kGroup;
   const int64_t g = d.Hq / d.Hkv, G = d.Sq * g;
   const int64_t b = blockIdx.y / d.Hkv, hkv = blockIdx.y % d.Hkv;
@@ -61,8 +61,9 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionDesc d) {
     float v = 0.0f;
     if (r < G) {
       const int64_t s = r / g, h = hkv * g + r % g;
-      v = d.scale * load_f(d.q.ptr, d.q.dtype,
-                           b * d.q.strides[0] + h * d.q.strides[1] + s * d.q.strides[2] + (e % D) * d.q.strides[3]);
+      v = d.scale *
+          load_f(d.q.ptr, d.q.dtype,
+                 b * d.q.strides[0] + h * d.q.strides[1] + s * d.q.strides[2] + (e % D) * d.q.strides[3]);
     }
     Qs[e] = v;
   }
@@ -78,7 +79,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionDesc d) {
   const int64_t vb = b * d.v.strides[0] + hkv * d.v.strides[1];
   for (int64_t k0 = k_begin; k0 < k_end; k0 += T) {
     pc_syncthreads();  // previous tile fully consumed (and Qs written, first time)
-    if (d.vec_kv) {  // 16-bit K/V with unit-stride rows: 8 elements per 16-byte load
+    if (d.vec_kv) {    // 16-bit K/V with unit-stride rows: 8 elements per 16-byte load
       const int D8 = D / 8;
       for (int e = threadIdx.x; e < T * D8; e += kThreads) {
         const int j = e / D8, c = (e % D8) * 8;
@@ -98,7 +99,8 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionDesc d) {
         const bool ok = key < k_end;
         Ks[j * (D + 1) + c] =
             ok ? load_f(d.k.ptr, d.k.dtype, kb + key * d.k.strides[2] + c * d.k.strides[3]) : 0.0f;
-        Vs[j * D + c] = ok ? load_f(d.v.ptr, d.v.dtype, vb + key * d.v.strides[2] + c * d.v.strides[3]) : 0.0f;
+        Vs[j * D + c] =
+            ok ? load_f(d.v.ptr, d.v.dtype, vb + key * d.v.strides[2] + c * d.v.strides[3]) : 0.0f;
       }
     }
     pc_syncthreads();
@@ -176,7 +178,8 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionDesc d) {
 __global__ void attention_combine_kernel(AttentionDesc d) {
   const int64_t rows = d.B * d.Hq * d.Sq, D = d.D;
   const float neg_inf = -__int_as_float(0x7f800000);
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < rows * D; e += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < rows * D;
+       e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t row = e / D, c = e % D;
     float mx = neg_inf;
     for (int s = 0; s < d.splits; ++s) {

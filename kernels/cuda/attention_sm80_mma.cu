@@ -5,9 +5,8 @@
 // in registers as the A operand of O += P·V (V by ldmatrix.trans). K/V tiles arrive by
 // cp.async, the next tile's copy overlapping this tile's math (two stages).
 // The host sends only f16/bf16 q/k/v with unit-stride rows, 16-byte aligned (attention_plan).
-#include "launch.h"
-
 #include "device_common.cuh"
+#include "launch.h"
 
 #if defined(PORTA_CUDA_NVIDIA_PATHS)
 #include "mma_sm80.cuh"
@@ -38,9 +37,9 @@ __global__ void __launch_bounds__(kThreads) attention_sm80_kernel(AttentionDesc 
   constexpr int kNT = kBKV / 8;  // S n-tiles per warp row block
   constexpr int kDT = kD / 8;    // O n-tiles
   extern __shared__ __align__(16) uint16_t sm[];
-  uint16_t* Qs = sm;                                  // [kBQ][kPitch]
-  uint16_t* Ks = Qs + kBQ * kPitch;                   // [kStages][kBKV][kPitch]
-  uint16_t* Vs = Ks + T::kStages * kBKV * kPitch;     // [kStages][kBKV][kPitch]
+  uint16_t* Qs = sm;                               // [kBQ][kPitch]
+  uint16_t* Ks = Qs + kBQ * kPitch;                // [kStages][kBKV][kPitch]
+  uint16_t* Vs = Ks + T::kStages * kBKV * kPitch;  // [kStages][kBKV][kPitch]
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int g = lane / 4, t = lane % 4;
   // Causal blocks at the end of the sequence do the most work: start them first.
@@ -124,7 +123,8 @@ __global__ void __launch_bounds__(kThreads) attention_sm80_kernel(AttentionDesc 
 #pragma unroll
       for (int p = 0; p < kNT / 2; ++p) {
         uint32_t r[4];
-        ldmatrix_x4(smem_addr(ks + (p * 16 + lane % 8 + (lane / 16) * 8) * kPitch + kk + ((lane / 8) % 2) * 8), r);
+        ldmatrix_x4(
+            smem_addr(ks + (p * 16 + lane % 8 + (lane / 16) * 8) * kPitch + kk + ((lane / 8) % 2) * 8), r);
         const uint32_t b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
         mma16816<kBF16>(s[2 * p], qa, b0);
         mma16816<kBF16>(s[2 * p + 1], qa, b1);
@@ -149,7 +149,7 @@ __global__ void __launch_bounds__(kThreads) attention_sm80_kernel(AttentionDesc 
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
       const float m_new = fmaxf(m[r], mx);
       const float base = m_new == neg_inf ? 0.0f : m_new;  // fully masked so far: p = 0
-      corr[r] = exp2f(m[r] - base);                      // m = -inf: 0
+      corr[r] = exp2f(m[r] - base);                        // m = -inf: 0
       float sum = 0.0f;
 #pragma unroll
       for (int nt = 0; nt < kNT; ++nt)
@@ -180,7 +180,8 @@ __global__ void __launch_bounds__(kThreads) attention_sm80_kernel(AttentionDesc 
       for (int q = 0; q < kD / 16; ++q) {
         uint32_t r[4];
         ldmatrix_x4_trans(
-            smem_addr(vs + (j * 16 + lane % 8 + ((lane / 8) % 2) * 8) * kPitch + q * 16 + (lane / 16) * 8), r);
+            smem_addr(vs + (j * 16 + lane % 8 + ((lane / 8) % 2) * 8) * kPitch + q * 16 + (lane / 16) * 8),
+            r);
         const uint32_t b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
         mma16816<kBF16>(o[2 * q], pa, b0);
         mma16816<kBF16>(o[2 * q + 1], pa, b1);

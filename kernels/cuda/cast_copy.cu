@@ -35,7 +35,9 @@ __device__ void cast_one(const char* src, int sdt, int64_t si, char* dst, int dd
   }
   const float x = load_f(src, sdt, si);
   switch (ddt) {
-    case kI32: reinterpret_cast<int32_t*>(dst)[di] = saturate<int32_t>(x, -2147483648.0, 2147483647.0); return;
+    case kI32:
+      reinterpret_cast<int32_t*>(dst)[di] = saturate<int32_t>(x, -2147483648.0, 2147483647.0);
+      return;
     case kI8: reinterpret_cast<int8_t*>(dst)[di] = saturate<int8_t>(x, -128.0, 127.0); return;
     default: store_f(dst, ddt, di, x); return;
   }
@@ -45,12 +47,14 @@ template <typename T>
 __global__ void copy_strided(ElementwiseDesc d) {
   const T* a = reinterpret_cast<const T*>(d.a.ptr);
   T* o = reinterpret_cast<T*>(d.out.ptr);
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < d.n; i += int64_t(gridDim.x) * blockDim.x)
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < d.n;
+       i += int64_t(gridDim.x) * blockDim.x)
     o[offset_of(d.out, d.out.shape, i)] = a[offset_of(d.a, d.out.shape, i)];
 }
 
 __global__ void cast_kernel(ElementwiseDesc d) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < d.n; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < d.n;
+       i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t si = d.dense ? i : offset_of(d.a, d.out.shape, i);
     const int64_t di = d.dense ? i : offset_of(d.out, d.out.shape, i);
     cast_one(d.a.ptr, d.a.dtype, si, d.out.ptr, d.out.dtype, di);

@@ -65,14 +65,16 @@ __device__ __forceinline__ int64_t offset_of(const TDesc& t, const int64_t* shap
   return i0 * t.strides[0] + i1 * t.strides[1] + i2 * t.strides[2] + i3 * t.strides[3];
 }
 
-/// Offset of row r (all dims but the last) of a rank-4 tensor.
-__device__ __forceinline__ int64_t row_offset(const TDesc& t, int64_t r) {
-  const int64_t i2 = r % t.shape[2];
-  r /= t.shape[2];
-  const int64_t i1 = r % t.shape[1];
-  const int64_t i0 = r / t.shape[1];
+/// Offset in `t` of row r (all dims but the last) counted over `shape` (the op's logical
+/// shape; broadcast operands have 0 strides there).
+__device__ __forceinline__ int64_t row_offset(const TDesc& t, const int64_t* shape, int64_t r) {
+  const int64_t i2 = r % shape[2];
+  r /= shape[2];
+  const int64_t i1 = r % shape[1];
+  const int64_t i0 = r / shape[1];
   return i0 * t.strides[0] + i1 * t.strides[1] + i2 * t.strides[2];
 }
+__device__ __forceinline__ int64_t row_offset(const TDesc& t, int64_t r) { return row_offset(t, t.shape, r); }
 
 __device__ __forceinline__ float group_sum(float v) {
   for (int m = kGroup / 2; m > 0; m >>= 1) v += pc_shfl_xor(v, m);

@@ -47,7 +47,8 @@ __device__ __forceinline__ void store4(char* p, int dt, int64_t i, const float v
 __global__ void elementwise_vec4(ElementwiseDesc d) {
   const bool bin = binary(d.kind);
   const int64_t n4 = d.n / 4;
-  for (int64_t q = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; q < n4; q += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t q = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; q < n4;
+       q += int64_t(gridDim.x) * blockDim.x) {
     float a[4], b[4] = {0, 0, 0, 0}, o[4];
     load4(d.a.ptr, d.a.dtype, q * 4, a);
     if (bin) load4(d.b.ptr, d.b.dtype, q * 4, b);
@@ -64,7 +65,8 @@ __global__ void elementwise_vec4(ElementwiseDesc d) {
 
 __global__ void elementwise_strided(ElementwiseDesc d) {
   const bool bin = binary(d.kind);
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < d.n; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < d.n;
+       i += int64_t(gridDim.x) * blockDim.x) {
     int64_t oa = i, ob = i, oo = i;
     if (!d.dense) {
       oa = offset_of(d.a, d.out.shape, i);

@@ -13,7 +13,8 @@ __global__ void fill_kernel(FillDesc d) {
   const bool dense = d.dst.strides[3] == 1 && d.dst.strides[2] == d.dst.shape[3] &&
                      d.dst.strides[1] == d.dst.shape[2] * d.dst.shape[3] &&
                      d.dst.strides[0] == d.dst.shape[1] * d.dst.shape[2] * d.dst.shape[3];
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < d.n; i += int64_t(gridDim.x) * blockDim.x)
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < d.n;
+       i += int64_t(gridDim.x) * blockDim.x)
     p[dense ? i : offset_of(d.dst, d.dst.shape, i)] = v;
 }
 

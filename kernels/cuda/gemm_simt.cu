@@ -64,7 +64,8 @@ __global__ void __launch_bounds__(kThreads) gemm_simt_kernel(GemmDesc d) {
 
 __global__ void gemm_reduce_kernel(GemmDesc d) {
   const int64_t total = d.batch * d.M * d.N, plane = d.batch * d.M * d.N;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
+       i += int64_t(gridDim.x) * blockDim.x) {
     float acc = 0.0f;
     for (int s = 0; s < d.splits; ++s) acc += d.partial[s * plane + i];
     const int64_t n = i % d.N, m = i / d.N % d.M, b = i / (d.N * d.M);

@@ -23,8 +23,8 @@ constexpr int kThreads = 32 * kWarpsM * kWarpsN;
 constexpr int kPad = 8;
 constexpr int kARow = kBK + kPad;  // A stage: [kBM][kARow]
 constexpr int kAStage = kBM * kARow;
-constexpr int kBStageK = kBN * (kBK + kPad);  // B K-contiguous: [kBN][kBK + kPad]
-constexpr int kBStageN = kBK * (kBN + kPad);  // B N-contiguous: [kBK][kBN + kPad]
+constexpr int kBStageK = kBN * (kBK + kPad);             // B K-contiguous: [kBN][kBK + kPad]
+constexpr int kBStageN = kBK * (kBN + kPad);             // B N-contiguous: [kBK][kBN + kPad]
 constexpr int kWM = kBM / kWarpsM, kWN = kBN / kWarpsN;  // 64 x 32
 constexpr int kFragM = kWM / 16, kFragN = kWN / 8;       // 4 x 4
 

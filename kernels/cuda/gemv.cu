@@ -56,7 +56,8 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemmDesc d) {
         const float bv = load_f(d.b.ptr, d.b.dtype, bb + k * d.b.strides[2] + n * d.b.strides[3]);
 #pragma unroll
         for (int m = 0; m < kMaxM; ++m)
-          if (m < d.M) acc[m] += load_f(d.a.ptr, d.a.dtype, ab + m * d.a.strides[2] + k * d.a.strides[3]) * bv;
+          if (m < d.M)
+            acc[m] += load_f(d.a.ptr, d.a.dtype, ab + m * d.a.strides[2] + k * d.a.strides[3]) * bv;
       }
     }
 #pragma unroll

@@ -19,10 +19,10 @@ int launch_argmax(const ArgmaxDesc& d, void* stream);            // argmax.cu
 
 // GEMM paths (gemm_plan.h chooses): portable SIMT tiles, decode GEMV, sm80 mma.sync with a
 // cp.async pipeline, sm90a wgmma with TMA; split-K partials reduced by gemm_reduce.
-int launch_gemm_simt(const GemmDesc& d, const GemmTile& t, void* stream);   // gemm_simt.cu
-int launch_gemv(const GemmDesc& d, void* stream);                           // gemv.cu
-int launch_gemm_sm80(const GemmDesc& d, const GemmTile& t, void* stream);   // gemm_sm80_mma.cu
-int launch_gemm_reduce(const GemmDesc& d, void* stream);                    // gemm_simt.cu
+int launch_gemm_simt(const GemmDesc& d, const GemmTile& t, void* stream);  // gemm_simt.cu
+int launch_gemv(const GemmDesc& d, void* stream);                          // gemv.cu
+int launch_gemm_sm80(const GemmDesc& d, const GemmTile& t, void* stream);  // gemm_sm80_mma.cu
+int launch_gemm_reduce(const GemmDesc& d, void* stream);                   // gemm_simt.cu
 /// True when this build carries the NVIDIA-only kernels (mma.sync, cp.async).
 bool gemm_sm80_compiled();
 

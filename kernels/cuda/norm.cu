@@ -14,7 +14,7 @@ __global__ void __launch_bounds__(kThreads) norm_kernel(NormDesc d) {
   __shared__ float scratch[32];
   for (int64_t r = blockIdx.x; r < d.rows; r += gridDim.x) {
     const char* x = d.x.ptr;
-    const int64_t xo = row_offset(d.x, r), oo = row_offset(d.out, r);
+    const int64_t xo = row_offset(d.x, r), oo = row_offset(d.out, d.x.shape, r);
     const int64_t sx = d.x.strides[3], so = d.out.strides[3];
     float mean = 0.0f;
     if (d.layer) {

@@ -12,7 +12,8 @@ __global__ void rope_kernel(RopeDesc d, int64_t rows, int64_t per_row) {
   const int64_t H = d.x.shape[1], S = d.x.shape[2], D = d.x.shape[3];
   const int64_t half = d.rotary_dim / 2;
   const int64_t n = rows * per_row;
-  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < n; t += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < n;
+       t += int64_t(gridDim.x) * blockDim.x) {
     const int64_t row = t / per_row, j = t % per_row;
     const int64_t s = row % S, h = row / S % H, b = row / (S * H);
     const int64_t xo = b * d.x.strides[0] + h * d.x.strides[1] + s * d.x.strides[2];
@@ -47,7 +48,7 @@ int launch_rope(const RopeDesc& d, void* stream) {
   if (rows == 0 || per_row == 0) return 0;
   constexpr int kThreads = 256;
   rope_kernel<<<grid_for(rows * per_row, kThreads), kThreads, 0, static_cast<pcStream_t>(stream)>>>(d, rows,
-                                                                                                     per_row);
+                                                                                                    per_row);
   return static_cast<int>(pcGetLastError());
 }
 

@@ -19,8 +19,8 @@ __global__ void __launch_bounds__(kThreads) softmax_kernel(SoftmaxDesc d) {
   __shared__ float scratch[32];
   const float neg_inf = -__int_as_float(0x7f800000);
   for (int64_t r = blockIdx.x; r < d.rows; r += gridDim.x) {
-    const int64_t xo = row_offset(d.x, r), oo = row_offset(d.out, r);
-    const int64_t mo = d.mask.ptr ? row_offset(d.mask, r) : 0;
+    const int64_t xo = row_offset(d.x, r), oo = row_offset(d.out, d.x.shape, r);
+    const int64_t mo = d.mask.ptr ? row_offset(d.mask, d.x.shape, r) : 0;
     float mx = neg_inf;
     for (int64_t i = threadIdx.x; i < d.D; i += blockDim.x) mx = nan_max(mx, logit(d, xo, mo, i));
     mx = block_max(mx, scratch);

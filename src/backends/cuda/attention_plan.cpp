@@ -14,11 +14,16 @@ const char* attn_path_name(AttnPath p) {
 }
 
 bool parse_attn_force(const std::string& s, AttnForce* out) {
-  if (s.empty() || s == "auto") *out = AttnForce::none;
-  else if (s == "simt") *out = AttnForce::simt;
-  else if (s == "sm80") *out = AttnForce::sm80;
-  else if (s == "sm90") *out = AttnForce::sm90;
-  else return false;
+  if (s.empty() || s == "auto")
+    *out = AttnForce::none;
+  else if (s == "simt")
+    *out = AttnForce::simt;
+  else if (s == "sm80")
+    *out = AttnForce::sm80;
+  else if (s == "sm90")
+    *out = AttnForce::sm90;
+  else
+    return false;
   return true;
 }
 
@@ -65,11 +70,13 @@ AttnPlan plan_attention(const AttnShape& s, const AttnDeviceFacts& dev, AttnForc
   const int64_t want = std::max<int64_t>(1, 4 * static_cast<int64_t>(sm_count));
   const int64_t key_tiles = (s.Skv + p.key_tile - 1) / p.key_tile;
   int64_t splits = 1;
-  if (blocks > 0 && blocks < want) splits = std::min<int64_t>({(want + blocks - 1) / blocks, key_tiles / 4, 64});
+  if (blocks > 0 && blocks < want)
+    splits = std::min<int64_t>({(want + blocks - 1) / blocks, key_tiles / 4, 64});
   splits = std::max<int64_t>(1, splits);
   const int64_t tiles_per_split = (key_tiles + splits - 1) / splits;
   p.split_keys = tiles_per_split * p.key_tile;
-  p.splits = static_cast<int>(std::max<int64_t>(1, (s.Skv + p.split_keys - 1) / std::max<int64_t>(1, p.split_keys)));
+  p.splits =
+      static_cast<int>(std::max<int64_t>(1, (s.Skv + p.split_keys - 1) / std::max<int64_t>(1, p.split_keys)));
   return p;
 }
 

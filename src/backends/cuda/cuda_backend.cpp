@@ -51,8 +51,8 @@ class CudaBackend final : public backend::Backend {
         check(static_cast<int>(pcDeviceGetAttribute(&minor, pcDevAttrComputeCapabilityMinor, i)),
               "cudaDeviceGetAttribute");
         if (major < kMinMajor) {
-          diag_.push_back("device " + std::to_string(i) + " has compute capability " +
-                          std::to_string(major) + "." + std::to_string(minor) +
+          diag_.push_back("device " + std::to_string(i) + " has compute capability " + std::to_string(major) +
+                          "." + std::to_string(minor) +
                           ", older than this build's oldest target (sm_80); rebuild with it in "
                           "CMAKE_CUDA_ARCHITECTURES to use it");
           continue;
@@ -73,12 +73,14 @@ class CudaBackend final : public backend::Backend {
     CudaSettings s;
     const std::string gemm = opts.get ? opts.get(PORTA_DIALECT_NAME, "GEMM_PATH", "auto") : "auto";
     const std::string attn = opts.get ? opts.get(PORTA_DIALECT_NAME, "ATTN_PATH", "auto") : "auto";
-    const std::string prefix = std::string("PORTA_") + (PORTA_DIALECT_NAME == std::string("hip") ? "HIP" : "CUDA");
+    const std::string prefix =
+        std::string("PORTA_") + (PORTA_DIALECT_NAME == std::string("hip") ? "HIP" : "CUDA");
     if (!parse_gemm_force(gemm, &s.gemm))
       throw Error(Errc::invalid_argument,
                   prefix + "_GEMM_PATH='" + gemm + "' is not one of auto, simt, gemv, sm80, sm90");
     if (!parse_attn_force(attn, &s.attn))
-      throw Error(Errc::invalid_argument, prefix + "_ATTN_PATH='" + attn + "' is not one of auto, simt, sm80, sm90");
+      throw Error(Errc::invalid_argument,
+                  prefix + "_ATTN_PATH='" + attn + "' is not one of auto, simt, sm80, sm90");
     if (s.gemm != GemmForce::none)
       backend::log(backend::LogLevel::info, prefix + "_GEMM_PATH=" + gemm + " forces the GEMM path");
     if (s.attn != AttnForce::none)

@@ -22,11 +22,9 @@ std::string version_text(int v) { return std::to_string(v / 1000) + "." + std::t
 }  // namespace
 
 void set_device(int ordinal) {
-  // Setting the device is per host thread; engines may use several threads per device.
-  thread_local int current = -1;
-  if (current == ordinal) return;
+  // Per host thread, and set on every call (not cached): the application may switch the
+  // thread's device between porta calls with its own CUDA code.
   check(static_cast<int>(pcSetDevice(ordinal)), "cudaSetDevice(" + std::to_string(ordinal) + ")");
-  current = ordinal;
 }
 
 CudaDevice::CudaDevice(int ordinal, const CudaSettings& settings) : ordinal_(ordinal), settings_(settings) {
@@ -61,11 +59,12 @@ CudaDevice::CudaDevice(int ordinal, const CudaSettings& settings) : ordinal_(ord
   check(static_cast<int>(pcMemGetInfo(&free_b, &total_b)), "cudaMemGetInfo");
   info_.memory_bytes = total_b;
   info_.max_allocation_bytes = total_b;
-  info_.dtypes = dtype_bit(DType::f32) | dtype_bit(DType::f16) | dtype_bit(DType::bf16) | dtype_bit(DType::i8) |
-                 dtype_bit(DType::i32);
+  info_.dtypes = dtype_bit(DType::f32) | dtype_bit(DType::f16) | dtype_bit(DType::bf16) |
+                 dtype_bit(DType::i8) | dtype_bit(DType::i32);
   info_.compute_units = prop.multiProcessorCount;
   info_.subgroup_size = prop.warpSize;
-  info_.shared_memory_bytes = static_cast<uint64_t>(attribute(pcDevAttrMaxSharedMemoryPerBlockOptin, ordinal));
+  info_.shared_memory_bytes =
+      static_cast<uint64_t>(attribute(pcDevAttrMaxSharedMemoryPerBlockOptin, ordinal));
   info_.max_workgroup_size = prop.maxThreadsPerBlock;
 
   gemm_facts_.cc_major = major;
@@ -77,8 +76,14 @@ CudaDevice::CudaDevice(int ordinal, const CudaSettings& settings) : ordinal_(ord
 
   PeakInputs in;
   in.name = info_.name;
+#if defined(PORTA_DIALECT_HIP)
+  // HIP reports gfx9 parts as "9.0": not NVIDIA's sm_90 rates. Bandwidth still comes out right.
+  in.major = 0;
+  in.minor = 0;
+#else
   in.major = major;
   in.minor = minor;
+#endif
   in.sm_count = prop.multiProcessorCount;
   in.sm_clock_khz = attribute(pcDevAttrClockRate, ordinal);
   in.mem_clock_khz = attribute(pcDevAttrMemoryClockRate, ordinal);
@@ -104,8 +109,9 @@ CudaDevice::CudaDevice(int ordinal, const CudaSettings& settings) : ordinal_(ord
 std::unique_ptr<Buffer> CudaDevice::allocate(uint64_t bytes) {
   if (bytes > info_.memory_bytes)
     throw Error(Errc::out_of_memory, std::string(PORTA_DIALECT_NAME) + ":" + std::to_string(ordinal_) +
-                                         ": cannot allocate " + std::to_string(bytes) + " bytes, the device has " +
-                                         std::to_string(info_.memory_bytes) + "; use smaller tensors");
+                                         ": cannot allocate " + std::to_string(bytes) +
+                                         " bytes, the device has " + std::to_string(info_.memory_bytes) +
+                                         "; use smaller tensors");
   return std::make_unique<CudaBuffer>(ordinal_, bytes, pooled_);
 }
 

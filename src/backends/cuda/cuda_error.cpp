@@ -56,10 +56,13 @@ std::string error_message(const std::string& call, int status) {
       msg += "; the device context is unusable: re-create the device (restart the process)";
       break;
     case Errc::out_of_memory: msg += "; free tensors or use smaller ones"; break;
-    case Errc::backend_unavailable: msg += "; check the NVIDIA driver (nvidia-smi) and device visibility"; break;
+    case Errc::backend_unavailable:
+      msg += "; check the NVIDIA driver (nvidia-smi) and device visibility";
+      break;
     case Errc::unsupported:
-      msg += "; this build has no kernel image for the device: rebuild with its architecture in "
-             "CMAKE_CUDA_ARCHITECTURES";
+      msg +=
+          "; this build has no kernel image for the device: rebuild with its architecture in "
+          "CMAKE_CUDA_ARCHITECTURES";
       break;
     default: msg += "; this is a porta bug: please report it with the call above"; break;
   }

@@ -73,16 +73,16 @@ class CudaQueue final : public backend::Queue {
   void record(backend::Event& e) override;
   void wait(backend::Event& e) override;
 
-  void gemm(const backend::GemmArgs& a) override;             // ops_gemm.cpp
-  void attention(const backend::AttentionArgs& a) override;   // ops_attention.cpp
-  void rms_norm(const backend::NormArgs& a) override;         // ops_rows.cpp
-  void layer_norm(const backend::NormArgs& a) override;       // ops_rows.cpp
-  void rope(const backend::RopeArgs& a) override;             // ops_rows.cpp
-  void softmax(const backend::SoftmaxArgs& a) override;       // ops_rows.cpp
+  void gemm(const backend::GemmArgs& a) override;                // ops_gemm.cpp
+  void attention(const backend::AttentionArgs& a) override;      // ops_attention.cpp
+  void rms_norm(const backend::NormArgs& a) override;            // ops_rows.cpp
+  void layer_norm(const backend::NormArgs& a) override;          // ops_rows.cpp
+  void rope(const backend::RopeArgs& a) override;                // ops_rows.cpp
+  void softmax(const backend::SoftmaxArgs& a) override;          // ops_rows.cpp
   void elementwise(const backend::ElementwiseArgs& a) override;  // ops_elementwise.cpp
-  void fill(const backend::FillArgs& a) override;             // ops_elementwise.cpp
-  void embedding(const backend::EmbeddingArgs& a) override;   // ops_rows.cpp
-  void argmax(const backend::ArgmaxArgs& a) override;         // ops_rows.cpp
+  void fill(const backend::FillArgs& a) override;                // ops_elementwise.cpp
+  void embedding(const backend::EmbeddingArgs& a) override;      // ops_rows.cpp
+  void argmax(const backend::ArgmaxArgs& a) override;            // ops_rows.cpp
 
   void* stream() const { return stream_; }
   CudaDevice& device() const { return dev_; }

@@ -19,9 +19,9 @@ struct PeakInputs {
   std::string name;
   int major = 0, minor = 0;
   int sm_count = 0;
-  double sm_clock_khz = 0;   // cudaDevAttrClockRate
-  double mem_clock_khz = 0;  // cudaDevAttrMemoryClockRate (DDR: two transfers per clock)
-  int bus_width_bits = 0;    // cudaDevAttrGlobalMemoryBusWidth
+  double sm_clock_khz = 0;        // cudaDevAttrClockRate
+  double mem_clock_khz = 0;       // cudaDevAttrMemoryClockRate (DDR: two transfers per clock)
+  int bus_width_bits = 0;         // cudaDevAttrGlobalMemoryBusWidth
   bool tensor_cores_used = true;  // false for dialects whose matrix units porta does not drive
 };
 

@@ -15,12 +15,18 @@ const char* gemm_path_name(GemmPath p) {
 }
 
 bool parse_gemm_force(const std::string& s, GemmForce* out) {
-  if (s.empty() || s == "auto") *out = GemmForce::none;
-  else if (s == "simt") *out = GemmForce::simt;
-  else if (s == "gemv") *out = GemmForce::gemv;
-  else if (s == "sm80") *out = GemmForce::sm80;
-  else if (s == "sm90") *out = GemmForce::sm90;
-  else return false;
+  if (s.empty() || s == "auto")
+    *out = GemmForce::none;
+  else if (s == "simt")
+    *out = GemmForce::simt;
+  else if (s == "gemv")
+    *out = GemmForce::gemv;
+  else if (s == "sm80")
+    *out = GemmForce::sm80;
+  else if (s == "sm90")
+    *out = GemmForce::sm90;
+  else
+    return false;
   return true;
 }
 
@@ -68,7 +74,10 @@ GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce for
   const bool tc = dev.nvidia_paths && dev.cc_major >= 8 && tensor_core_eligible(s, &kmajor);
   const bool gemv_ok = s.M <= 16 && s.batch <= 65535;
   switch (force) {
-    case GemmForce::simt: p.path = GemmPath::simt; p.note = "forced simt"; break;
+    case GemmForce::simt:
+      p.path = GemmPath::simt;
+      p.note = "forced simt";
+      break;
     case GemmForce::gemv:
       p.path = gemv_ok ? GemmPath::gemv : GemmPath::simt;
       p.note = gemv_ok ? "forced gemv" : "forced gemv, M > 16: simt";
@@ -77,8 +86,9 @@ GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce for
     case GemmForce::sm90:
       if (tc) {
         p.path = GemmPath::sm80;
-        p.note = force == GemmForce::sm90 && !dev.sm90_built ? "forced sm90, no wgmma kernel in this build: sm80"
-                                                             : "forced tensor cores";
+        p.note = force == GemmForce::sm90 && !dev.sm90_built
+                     ? "forced sm90, no wgmma kernel in this build: sm80"
+                     : "forced tensor cores";
       } else {
         p.path = GemmPath::simt;
         p.note = "forced tensor-core path does not take these dtypes/strides: simt";

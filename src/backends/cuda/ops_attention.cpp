@@ -21,8 +21,9 @@ void CudaQueue::attention(const backend::AttentionArgs& a) {
   d.causal = a.causal;
   if (d.B == 0 || d.Hq == 0 || d.Sq == 0) return;
   const std::string what = "attention q [" + std::to_string(d.B) + ", " + std::to_string(d.Hq) + ", " +
-                           std::to_string(d.Sq) + ", " + std::to_string(d.D) + "] kv [" + std::to_string(d.Hkv) +
-                           ", " + std::to_string(d.Skv) + "] " + dtype_name(a.q.dtype);
+                           std::to_string(d.Sq) + ", " + std::to_string(d.D) + "] kv [" +
+                           std::to_string(d.Hkv) + ", " + std::to_string(d.Skv) + "] " +
+                           dtype_name(a.q.dtype);
   if (d.B * d.Hkv > 65535)
     throw Error(Errc::unsupported, std::string(PORTA_DIALECT_NAME) + ": " + what +
                                        ": batch x kv heads > 65535 is not supported; split the batch");

@@ -11,7 +11,8 @@ namespace porta::cuda {
 namespace {
 
 bool binary(backend::Elementwise k) {
-  return k == backend::Elementwise::silu_mul || k == backend::Elementwise::add || k == backend::Elementwise::mul;
+  return k == backend::Elementwise::silu_mul || k == backend::Elementwise::add ||
+         k == backend::Elementwise::mul;
 }
 
 bool aligned(const char* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
@@ -37,7 +38,8 @@ void CudaQueue::elementwise(const backend::ElementwiseArgs& e) {
   d.n = e.out.numel();
   d.dense = e.out.contiguous() && e.a.contiguous() && (!bin || e.b.contiguous());
   if (d.n == 0) return;
-  const std::string what = std::string("elementwise op ") + std::to_string(d.kind) + " on " + shape_text(e.out);
+  const std::string what =
+      std::string("elementwise op ") + std::to_string(d.kind) + " on " + shape_text(e.out);
   const bool move = e.kind == K::copy || (e.kind == K::cast && e.a.dtype == e.out.dtype);
   if (move || e.kind == K::cast) {
     if (move && d.dense) {

@@ -45,11 +45,12 @@ void CudaQueue::gemm(const backend::GemmArgs& g) {
   d.b_kmajor = plan.b_kmajor ? 1 : 0;
   d.splits = plan.splits;
   const std::string what = std::string("gemm ") + gemm_path_name(plan.path) + " [" + std::to_string(d.batch) +
-                           ", " + std::to_string(d.M) + ", " + std::to_string(d.N) + ", K=" +
-                           std::to_string(d.K) + "] " + dtype_name(g.a.dtype) + " x " + dtype_name(g.b.dtype);
+                           ", " + std::to_string(d.M) + ", " + std::to_string(d.N) +
+                           ", K=" + std::to_string(d.K) + "] " + dtype_name(g.a.dtype) + " x " +
+                           dtype_name(g.b.dtype);
   if (d.splits > 1)
-    d.partial = static_cast<float*>(
-        workspace(static_cast<uint64_t>(d.splits) * static_cast<uint64_t>(d.batch * d.M * d.N) * sizeof(float)));
+    d.partial = static_cast<float*>(workspace(static_cast<uint64_t>(d.splits) *
+                                              static_cast<uint64_t>(d.batch * d.M * d.N) * sizeof(float)));
   switch (plan.path) {
     case GemmPath::gemv: check_launch(launch_gemv(d, stream_), what); return;
     case GemmPath::sm80:

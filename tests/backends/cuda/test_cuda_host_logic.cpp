@@ -146,7 +146,8 @@ TEST(CudaGemmPlan, ParsesTheForceSetting) {
   EXPECT_FALSE(parse_attn_force("fa3", &a));
 }
 
-AttnShape attn(int64_t B, int64_t Hq, int64_t Hkv, int64_t Sq, int64_t Skv, int64_t D, DType t = DType::bf16) {
+AttnShape attn(int64_t B, int64_t Hq, int64_t Hkv, int64_t Sq, int64_t Skv, int64_t D,
+               DType t = DType::bf16) {
   AttnShape s;
   s.B = B, s.Hq = Hq, s.Hkv = Hkv, s.Sq = Sq, s.Skv = Skv, s.D = D, s.q = s.k = s.v = t;
   int64_t* st[3] = {s.q_strides, s.k_strides, s.v_strides};
@@ -190,14 +191,16 @@ TEST(CudaAttentionPlan, PrefillTakesFa2WhenEligible) {
   AttnShape misaligned = attn(1, 8, 8, 512, 512, 128);
   misaligned.v_addr += 8;
   EXPECT_EQ(plan_attention(misaligned, kH100Attn, AttnForce::none).path, AttnPath::simt);
-  EXPECT_EQ(plan_attention(attn(1, 8, 8, 512, 512, 128), AttnDeviceFacts{9, 110, false}, AttnForce::none).path,
-            AttnPath::simt);
+  EXPECT_EQ(
+      plan_attention(attn(1, 8, 8, 512, 512, 128), AttnDeviceFacts{9, 110, false}, AttnForce::none).path,
+      AttnPath::simt);
   EXPECT_EQ(plan_attention(attn(1, 8, 8, 512, 512, 128), AttnDeviceFacts{7, 80, true}, AttnForce::none).path,
             AttnPath::simt);
 }
 
 TEST(CudaAttentionPlan, ForcedPaths) {
-  EXPECT_EQ(plan_attention(attn(1, 32, 32, 4096, 4096, 128), kH100Attn, AttnForce::simt).path, AttnPath::simt);
+  EXPECT_EQ(plan_attention(attn(1, 32, 32, 4096, 4096, 128), kH100Attn, AttnForce::simt).path,
+            AttnPath::simt);
   const AttnPlan decode = plan_attention(attn(16, 32, 8, 1, 8192, 128), kH100Attn, AttnForce::sm80);
   EXPECT_EQ(decode.path, AttnPath::sm80);  // forced: even decode runs the FA2 kernel
   const AttnPlan sm90 = plan_attention(attn(1, 8, 8, 512, 512, 64), kH100Attn, AttnForce::sm90);
