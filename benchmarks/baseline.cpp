@@ -25,6 +25,9 @@ std::unique_ptr<Baseline> make_baseline(const porta::Device& device, int threads
 #if defined(PORTA_BENCH_HAVE_CLBLAST)
   if (backend == "opencl") return make_clblast_baseline(device);
 #endif
+#if defined(PORTA_BENCH_HAVE_CUBLAS)
+  if (backend == "cuda") return make_cublas_baseline(device);
+#endif
   (void)backend;
   (void)threads;
   return nullptr;  // cuBLAS (cuda) plugs in here.

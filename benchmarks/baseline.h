@@ -57,6 +57,9 @@ std::unique_ptr<Baseline> make_vulkan_naive_baseline(const porta::Device& device
 std::unique_ptr<Baseline> make_openblas_baseline(int threads);
 void prepare_openblas_process(char** argv);
 #endif
+#if defined(PORTA_BENCH_HAVE_CUBLAS)
+std::unique_ptr<Baseline> make_cublas_baseline(const porta::Device& device);  // baseline_cublas.cpp
+#endif
 
 #if defined(PORTA_BENCH_HAVE_CLBLAST)
 std::unique_ptr<Baseline> make_clblast_baseline(const porta::Device& device);

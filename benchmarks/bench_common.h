@@ -34,6 +34,7 @@ BenchEnv& env();
 void register_gemm_suite();
 void register_attention_suite();
 void register_elementwise_suite();
+void register_cuda_targets_suite();  // suite_cuda_targets.cpp: cuda/hip devices only
 
 /// A contiguous tensor of `dtype` filled with uniform random values in [lo, hi)
 /// (rounded to dtype), uploaded with copy_from_host. Waits for the upload.

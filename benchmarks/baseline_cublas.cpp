@@ -1,0 +1,145 @@
+// cuBLAS (cublasGemmEx, f32 accumulation) as the baseline of the cuda backend. cuBLAS picks
+// its cuBLASLt kernels by heuristic, as an engine calling it would. Operands live in their
+// own device buffers (cudaMalloc) so the baseline needs nothing from porta; run() enqueues
+// one GEMM and waits, matching porta's wall-clock-plus-synchronize timing.
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "baseline.h"
+
+namespace porta_bench {
+namespace {
+
+cudaDataType_t cuda_type(porta::DType t) {
+  switch (t) {
+    case porta::DType::f16: return CUDA_R_16F;
+    case porta::DType::bf16: return CUDA_R_16BF;
+    default: return CUDA_R_32F;
+  }
+}
+
+// Random host data converted to `t`, uploaded to a fresh device buffer.
+void* device_random(porta::DType t, size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const size_t es = porta::dtype_size(t);
+  std::vector<unsigned char> host(n * es);
+  for (size_t i = 0; i < n; ++i) {
+    const float v = dist(rng);
+    if (t == porta::DType::f16) {
+      const uint16_t h = porta::float_to_f16(v);
+      std::memcpy(&host[i * 2], &h, 2);
+    } else if (t == porta::DType::bf16) {
+      const uint16_t h = porta::float_to_bf16(v);
+      std::memcpy(&host[i * 2], &h, 2);
+    } else {
+      std::memcpy(&host[i * 4], &v, 4);
+    }
+  }
+  void* d = nullptr;
+  if (cudaMalloc(&d, host.size()) != cudaSuccess) return nullptr;
+  cudaMemcpy(d, host.data(), host.size(), cudaMemcpyHostToDevice);
+  return d;
+}
+
+class CublasGemm final : public BaselineCase {
+ public:
+  CublasGemm(cublasHandle_t h, const GemmProblem& p) : h_(h), p_(p) {
+    a_ = device_random(p.a, static_cast<size_t>(p.m * p.k), 1);
+    for (int i = 0; i < std::max(p.b_copies, 1); ++i)
+      b_.push_back(device_random(p.b, static_cast<size_t>(p.k * p.n), 2 + static_cast<uint32_t>(i)));
+    cudaMalloc(&c_, static_cast<size_t>(p.m * p.n) * porta::dtype_size(p.c));
+  }
+  ~CublasGemm() override {
+    cudaFree(a_);
+    for (void* b : b_) cudaFree(b);
+    cudaFree(c_);
+  }
+  bool ok() const {
+    if (!a_ || !c_) return false;
+    for (void* b : b_)
+      if (!b) return false;
+    return true;
+  }
+  void run() override {
+    void* b = b_[next_];
+    next_ = (next_ + 1) % b_.size();
+    const float alpha = 1.0f, beta = 0.0f;
+    const int m = static_cast<int>(p_.m), n = static_cast<int>(p_.n), k = static_cast<int>(p_.k);
+    // Row-major C[M,N] = A·B is column-major Cᵀ[N,M] = Bᵀ·Aᵀ: swap the operands.
+    const cublasStatus_t st = cublasGemmEx(
+        h_, p_.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, p_.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha,
+        b, cuda_type(p_.b), p_.trans_b ? k : n, a_, cuda_type(p_.a), p_.trans_a ? m : k, &beta, c_,
+        cuda_type(p_.c), n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    if (st != CUBLAS_STATUS_SUCCESS) std::fprintf(stderr, "porta-bench: cublasGemmEx failed (%d)\n", int(st));
+    cudaDeviceSynchronize();
+  }
+
+ private:
+  cublasHandle_t h_;
+  GemmProblem p_;
+  void* a_ = nullptr;
+  std::vector<void*> b_;
+  void* c_ = nullptr;
+  size_t next_ = 0;
+};
+
+class Cublas final : public Baseline {
+ public:
+  Cublas(int ordinal, cublasHandle_t h) : ordinal_(ordinal), h_(h) {}
+  ~Cublas() override { cublasDestroy(h_); }
+  std::string name() const override { return "cublas"; }
+  std::string description() const override {
+    int v = 0;
+    cublasGetVersion(h_, &v);
+    return "cuBLAS " + std::to_string(v) + " cublasGemmEx (CUBLAS_COMPUTE_32F, default algo), device " +
+           std::to_string(ordinal_);
+  }
+  std::unique_ptr<BaselineCase> prepare_gemm(const GemmProblem& p) override {
+    if (p.a != p.b) return nullptr;  // cublasGemmEx takes one input type
+    auto c = std::make_unique<CublasGemm>(h_, p);
+    if (!c->ok()) return nullptr;
+    return c;
+  }
+
+ private:
+  int ordinal_;
+  cublasHandle_t h_;
+};
+
+std::string uuid_hex(const cudaDeviceProp& prop) {
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (int i = 0; i < 16; ++i) {
+    const auto byte = static_cast<unsigned char>(prop.uuid.bytes[i]);
+    s += hex[byte >> 4];
+    s += hex[byte & 15];
+  }
+  return s;
+}
+
+}  // namespace
+
+std::unique_ptr<Baseline> make_cublas_baseline(const porta::Device& device) {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) return nullptr;
+  for (int i = 0; i < count; ++i) {
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, i) != cudaSuccess || uuid_hex(prop) != device.info().uuid) continue;
+    cudaSetDevice(i);
+    cublasHandle_t h = nullptr;
+    if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) return nullptr;
+    return std::make_unique<Cublas>(i, h);
+  }
+  return nullptr;
+}
+
+}  // namespace porta_bench

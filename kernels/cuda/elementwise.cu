@@ -1,0 +1,94 @@
+// Element-wise float ops (silu_mul, gelu, add, mul, scale) in f32. Dense operands take a
+// linear index, four elements per thread with vector loads when aligned (bandwidth path);
+// anything else (broadcast, strided views) walks rank-4 indices.
+#include "device_common.cuh"
+#include "launch.h"
+
+namespace porta::cuda {
+namespace {
+
+__device__ __forceinline__ float apply(int kind, float a, float b, float alpha) {
+  switch (kind) {
+    case kSiluMul: return silu(a) * b;
+    case kGeluTanh: return gelu_tanh(a);
+    case kGeluErf: return 0.5f * a * erfcf(-a * 0.7071067811865476f);
+    case kAdd: return a + b;
+    case kMul: return a * b;
+    case kScale: return alpha * a;
+    default: return a;
+  }
+}
+
+__device__ __forceinline__ bool binary(int kind) { return kind == kSiluMul || kind == kAdd || kind == kMul; }
+
+// Four consecutive elements starting at i (i % 4 == 0, pointer aligned for the vector).
+__device__ __forceinline__ void load4(const char* p, int dt, int64_t i, float v[4]) {
+  if (dt == kF32) {
+    const float4 x = reinterpret_cast<const float4*>(p)[i / 4];
+    v[0] = x.x, v[1] = x.y, v[2] = x.z, v[3] = x.w;
+  } else {
+    const uint2 x = reinterpret_cast<const uint2*>(p)[i / 4];
+    const uint16_t h[4] = {uint16_t(x.x), uint16_t(x.x >> 16), uint16_t(x.y), uint16_t(x.y >> 16)};
+    for (int j = 0; j < 4; ++j) v[j] = dt == kF16 ? f16_bits_to_f32(h[j]) : bf16_bits_to_f32(h[j]);
+  }
+}
+
+__device__ __forceinline__ void store4(char* p, int dt, int64_t i, const float v[4]) {
+  if (dt == kF32) {
+    reinterpret_cast<float4*>(p)[i / 4] = make_float4(v[0], v[1], v[2], v[3]);
+  } else {
+    uint16_t h[4];
+    for (int j = 0; j < 4; ++j) h[j] = dt == kF16 ? f32_to_f16_bits(v[j]) : f32_to_bf16_bits(v[j]);
+    reinterpret_cast<uint2*>(p)[i / 4] =
+        make_uint2(uint32_t(h[0]) | uint32_t(h[1]) << 16, uint32_t(h[2]) | uint32_t(h[3]) << 16);
+  }
+}
+
+__global__ void elementwise_vec4(ElementwiseDesc d) {
+  const bool bin = binary(d.kind);
+  const int64_t n4 = d.n / 4;
+  for (int64_t q = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; q < n4;
+       q += int64_t(gridDim.x) * blockDim.x) {
+    float a[4], b[4] = {0, 0, 0, 0}, o[4];
+    load4(d.a.ptr, d.a.dtype, q * 4, a);
+    if (bin) load4(d.b.ptr, d.b.dtype, q * 4, b);
+    for (int j = 0; j < 4; ++j) o[j] = apply(d.kind, a[j], b[j], d.alpha);
+    store4(d.out.ptr, d.out.dtype, q * 4, o);
+  }
+  // The tail (n % 4 elements) goes to the first threads.
+  const int64_t i = n4 * 4 + blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (i < d.n) {
+    const float a = load_f(d.a.ptr, d.a.dtype, i), b = bin ? load_f(d.b.ptr, d.b.dtype, i) : 0.0f;
+    store_f(d.out.ptr, d.out.dtype, i, apply(d.kind, a, b, d.alpha));
+  }
+}
+
+__global__ void elementwise_strided(ElementwiseDesc d) {
+  const bool bin = binary(d.kind);
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < d.n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t oa = i, ob = i, oo = i;
+    if (!d.dense) {
+      oa = offset_of(d.a, d.out.shape, i);
+      ob = bin ? offset_of(d.b, d.out.shape, i) : 0;
+      oo = offset_of(d.out, d.out.shape, i);
+    }
+    const float a = load_f(d.a.ptr, d.a.dtype, oa), b = bin ? load_f(d.b.ptr, d.b.dtype, ob) : 0.0f;
+    store_f(d.out.ptr, d.out.dtype, oo, apply(d.kind, a, b, d.alpha));
+  }
+}
+
+}  // namespace
+
+int launch_elementwise(const ElementwiseDesc& d, void* stream) {
+  if (d.n == 0) return 0;
+  constexpr int kThreads = 256;
+  auto s = static_cast<pcStream_t>(stream);
+  if (d.vec4)
+    elementwise_vec4<<<grid_for(d.n / 4 + 1, kThreads), kThreads, 0, s>>>(d);
+  else
+    elementwise_strided<<<grid_for(d.n, kThreads), kThreads, 0, s>>>(d);
+  return static_cast<int>(pcGetLastError());
+}
+
+}  // namespace porta::cuda

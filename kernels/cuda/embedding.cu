@@ -1,0 +1,44 @@
+// embedding: out[n, :] = table[clamp(ids[n], 0, V-1), :]; one block per output row. Same
+// dtypes copy raw bits; others convert through f32.
+#include "device_common.cuh"
+#include "launch.h"
+
+namespace porta::cuda {
+namespace {
+
+__global__ void embedding_kernel(EmbeddingDesc d) {
+  const int64_t V = d.table.shape[2], D = d.table.shape[3], N = d.ids.shape[3];
+  for (int64_t n = blockIdx.x; n < N; n += gridDim.x) {
+    int64_t id = reinterpret_cast<const int32_t*>(d.ids.ptr)[n * d.ids.strides[3]];
+    id = id < 0 ? 0 : id >= V ? V - 1 : id;
+    const int64_t to = id * d.table.strides[2], oo = n * d.out.strides[2];
+    const int64_t st = d.table.strides[3], so = d.out.strides[3];
+    for (int64_t i = threadIdx.x; i < D; i += blockDim.x) {
+      if (d.table.dtype == d.out.dtype) {
+        if (d.out.dtype == kI8)
+          reinterpret_cast<int8_t*>(d.out.ptr)[oo + i * so] =
+              reinterpret_cast<const int8_t*>(d.table.ptr)[to + i * st];
+        else if (d.out.dtype == kF16 || d.out.dtype == kBF16)
+          reinterpret_cast<uint16_t*>(d.out.ptr)[oo + i * so] =
+              reinterpret_cast<const uint16_t*>(d.table.ptr)[to + i * st];
+        else
+          reinterpret_cast<uint32_t*>(d.out.ptr)[oo + i * so] =
+              reinterpret_cast<const uint32_t*>(d.table.ptr)[to + i * st];
+      } else {
+        store_f(d.out.ptr, d.out.dtype, oo + i * so, load_f(d.table.ptr, d.table.dtype, to + i * st));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int launch_embedding(const EmbeddingDesc& d, void* stream) {
+  const int64_t N = d.ids.shape[3];
+  if (N == 0 || d.table.shape[3] == 0) return 0;
+  const unsigned grid = static_cast<unsigned>(N < 65535 * 16 ? N : 65535 * 16);
+  embedding_kernel<<<grid, 128, 0, static_cast<pcStream_t>(stream)>>>(d);
+  return static_cast<int>(pcGetLastError());
+}
+
+}  // namespace porta::cuda

@@ -1,0 +1,105 @@
+// Plain structs shared by the host code (src/backends/cuda/, compiled by the C++ compiler)
+// and the kernels (kernels/cuda/*.cu): no CUDA types here, so both sides agree on layout.
+#pragma once
+
+#include <cstdint>
+
+namespace porta::cuda {
+
+// Same numbering as porta::DType (f32, f16, bf16, i8, i32).
+enum KDType : int32_t { kF32 = 0, kF16 = 1, kBF16 = 2, kI8 = 3, kI32 = 4 };
+
+/// A tensor as a kernel reads it: always rank 4 (leading dims of extent 1 prepended with
+/// stride 0 by the host), strides in elements, ptr already advanced by the byte offset.
+struct TDesc {
+  char* ptr = nullptr;
+  int32_t dtype = kF32;
+  int64_t shape[4] = {1, 1, 1, 1};
+  int64_t strides[4] = {0, 0, 0, 0};
+};
+
+/// Element-wise kinds, in backend::Elementwise's order.
+enum EwKind : int32_t { kSiluMul, kGeluTanh, kGeluErf, kAdd, kMul, kScale, kCast, kCopy };
+
+struct ElementwiseDesc {
+  int32_t kind = kCopy;
+  TDesc a, b, out;  // a, b broadcast to out's shape
+  float alpha = 1.0f;
+  int64_t n = 0;       // elements of out
+  bool dense = false;  // a, (b,) out contiguous with out's shape: one linear index for all
+  bool vec4 = false;   // dense and every pointer aligned for 4-element vector accesses
+};
+
+struct FillDesc {
+  TDesc dst;
+  uint32_t pattern = 0;  // the value's bytes in dst's dtype (low bytes used)
+  int64_t n = 0;
+};
+
+/// Rows over the last dim: row r of a rank-4 tensor is (r / (s1*s2), r / s2 % s1, r % s2).
+struct NormDesc {
+  TDesc x, weight, bias, out;  // weight/bias rank-4 with D in dim 3; bias.ptr null when absent
+  int64_t rows = 0, D = 0;
+  float eps = 0;
+  bool layer = false;  // layer_norm (mean subtracted) instead of rms_norm
+};
+
+struct SoftmaxDesc {
+  TDesc x, mask, out;  // mask.ptr null when absent (broadcast through 0 strides)
+  int64_t rows = 0, D = 0;
+  float scale = 1.0f;
+};
+
+struct RopeDesc {
+  TDesc x, positions, out;  // positions: shape [1,1,B or 1,S] as rank 4, strides for (b, s) in 2, 3
+  int32_t rotary_dim = 0;
+  bool neox = true;
+  double log2_theta = 0;
+};
+
+struct EmbeddingDesc {
+  TDesc table, ids, out;  // table [V, D] in dims 2..3, ids [N] in dim 3, out [N, D] in dims 2..3
+};
+
+struct ArgmaxDesc {
+  TDesc x, out;  // x [R, C] in dims 2..3, out [R] in dim 3
+};
+
+enum Act : int32_t { kActNone = 0, kActRelu = 1, kActGelu = 2, kActSilu = 3 };
+
+/// GEMM operands: a [batch, M, K], b [batch, K, N], c [batch, M, N] in dims 1..3.
+struct GemmDesc {
+  TDesc a, b, c, bias;  // bias [N] in dim 3, ptr null when absent
+  int64_t batch = 1, M = 0, N = 0, K = 0;
+  float alpha = 1.0f, beta = 0.0f;
+  int32_t act = kActNone;
+  int32_t b_kmajor = 0;  // B read K-contiguous (b.strides[2] == 1), as [N, K] weights are
+  // Split-K: when > 1 the kernel writes f32 partial sums [split][batch][M][N] to `partial`
+  // and gemm_reduce applies the epilogue.
+  int32_t splits = 1;
+  float* partial = nullptr;
+};
+
+/// Tile parameters of one GEMM kernel instance (tuning as data; see gemm_plan.h).
+struct GemmTile {
+  int32_t block_m = 64, block_n = 64, block_k = 16;
+  int32_t warps_m = 2, warps_n = 2;
+  int32_t stages = 1;
+};
+
+/// Attention: q [B, Hq, Sq, D], k/v [B, Hkv, Skv, D], out like q.
+struct AttentionDesc {
+  TDesc q, k, v, out, kv_lens;  // kv_lens.ptr null when absent (i32 [B] in dim 3)
+  int64_t B = 1, Hq = 1, Hkv = 1, Sq = 1, Skv = 1, D = 64;
+  float scale = 1.0f;
+  bool causal = false;
+  int32_t rows_per_block = 16;  // query rows (s-major over the GQA group) one block handles
+  int32_t key_tile = 32;        // keys per shared-memory tile (<= 32: one key per lane)
+  bool vec_kv = false;          // K and V 16-bit, unit-stride rows, 16-byte aligned: vector loads
+  int32_t splits = 1;           // KV splits; > 1: partials go to the workspace, then combine
+  int64_t split_keys = 0;       // keys per split (multiple of the key tile)
+  float* part_o = nullptr;      // [splits][B*Hq*Sq][D]
+  float* part_ml = nullptr;     // [splits][B*Hq*Sq][2] running max and sum
+};
+
+}  // namespace porta::cuda

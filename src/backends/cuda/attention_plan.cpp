@@ -1,0 +1,83 @@
+#include "backends/cuda/attention_plan.h"
+
+#include <algorithm>
+
+namespace porta::cuda {
+
+const char* attn_path_name(AttnPath p) {
+  switch (p) {
+    case AttnPath::simt: return "simt";
+    case AttnPath::sm80: return "sm80";
+    case AttnPath::sm90: return "sm90";
+  }
+  return "?";
+}
+
+bool parse_attn_force(const std::string& s, AttnForce* out) {
+  if (s.empty() || s == "auto")
+    *out = AttnForce::none;
+  else if (s == "simt")
+    *out = AttnForce::simt;
+  else if (s == "sm80")
+    *out = AttnForce::sm80;
+  else if (s == "sm90")
+    *out = AttnForce::sm90;
+  else
+    return false;
+  return true;
+}
+
+int64_t attn_simt_smem_bytes(const AttnPlan& p, int64_t D) {
+  return 4 * (p.rows_per_block * D + p.key_tile * (D + 1) + p.key_tile * D);
+}
+
+bool attn_tensor_core_eligible(const AttnShape& s) {
+  if (s.q != s.k || s.q != s.v || (s.q != DType::f16 && s.q != DType::bf16)) return false;
+  if (s.D % 16 != 0 || s.D > 256) return false;
+  const int64_t* strides[3] = {s.q_strides, s.k_strides, s.v_strides};
+  for (const int64_t* st : strides) {
+    if (st[3] != 1) return false;
+    for (int i = 0; i < 3; ++i)
+      if (st[i] % 8 != 0) return false;
+  }
+  return s.q_addr % 16 == 0 && s.k_addr % 16 == 0 && s.v_addr % 16 == 0;
+}
+
+AttnPlan plan_attention(const AttnShape& s, const AttnDeviceFacts& dev, AttnForce force) {
+  AttnPlan p;
+  const bool tc = dev.nvidia_paths && dev.cc_major >= 8 && attn_tensor_core_eligible(s);
+  const bool forced_tc = force == AttnForce::sm80 || force == AttnForce::sm90;
+  if (tc && (forced_tc || (force == AttnForce::none && s.Sq >= 16))) {
+    p.path = AttnPath::sm80;
+    p.note = force == AttnForce::sm90 ? "forced sm90, no wgmma attention in this build: FA2 (mma.sync)"
+                                      : "FA2-style prefill (mma.sync)";
+    p.rows_per_block = 64;
+    p.key_tile = s.D > 128 ? 32 : 64;
+    p.splits = 1;
+    p.split_keys = s.Skv;
+    return p;
+  }
+  p.path = AttnPath::simt;
+  p.note = forced_tc ? "forced tensor-core attention does not take these dtypes/strides: portable kernel"
+                     : "portable flash kernel";
+  const int sm_count = dev.sm_count;
+  // D > 128 halves both tiles so Q, K and V stay under 48 KiB (64 KiB LDS on AMD parts).
+  p.rows_per_block = s.D > 128 ? 8 : 16;
+  p.key_tile = s.D > 128 ? 16 : 32;
+  const int64_t group_rows = s.Sq * (s.Hq / std::max<int64_t>(1, s.Hkv));
+  const int64_t blocks = (group_rows + p.rows_per_block - 1) / p.rows_per_block * s.B * s.Hkv;
+  // Decode is bandwidth-bound: about four resident blocks per SM keep enough loads in flight.
+  const int64_t want = std::max<int64_t>(1, 4 * static_cast<int64_t>(sm_count));
+  const int64_t key_tiles = (s.Skv + p.key_tile - 1) / p.key_tile;
+  int64_t splits = 1;
+  if (blocks > 0 && blocks < want)
+    splits = std::min<int64_t>({(want + blocks - 1) / blocks, key_tiles / 4, 64});
+  splits = std::max<int64_t>(1, splits);
+  const int64_t tiles_per_split = (key_tiles + splits - 1) / splits;
+  p.split_keys = tiles_per_split * p.key_tile;
+  p.splits =
+      static_cast<int>(std::max<int64_t>(1, (s.Skv + p.split_keys - 1) / std::max<int64_t>(1, p.split_keys)));
+  return p;
+}
+
+}  // namespace porta::cuda

@@ -1,0 +1,57 @@
+// Which GEMM kernel runs a call, with which tiles and how many K splits: plain C++ over
+// shapes and device facts, unit-tested without a GPU. PORTA_CUDA_GEMM_PATH forces a path.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "kernels/cuda/kernel_args.h"
+#include "porta/dtype.h"
+
+namespace porta::cuda {
+
+enum class GemmPath : uint8_t { simt, gemv, sm80, sm90 };
+const char* gemm_path_name(GemmPath p);
+
+/// Forced path from PORTA_CUDA_GEMM_PATH: auto (empty), simt, gemv, sm80, sm90.
+enum class GemmForce : uint8_t { none, simt, gemv, sm80, sm90 };
+/// Parses the setting; false for an unknown value.
+bool parse_gemm_force(const std::string& s, GemmForce* out);
+
+/// What the planner needs to know about a call (after core's normalisation).
+struct GemmShape {
+  int64_t batch = 1, M = 0, N = 0, K = 0;
+  DType a = DType::f32, b = DType::f32;
+  int64_t a_strides[3] = {0, 0, 1};  // batch, M, K
+  int64_t b_strides[3] = {0, 0, 1};  // batch, K, N
+  uint64_t a_addr = 0, b_addr = 0;   // device addresses (alignment)
+};
+
+struct GemmDeviceFacts {
+  int cc_major = 0, cc_minor = 0;
+  int sm_count = 1;
+  bool nvidia_paths = true;  // the build carries the mma.sync/wgmma kernels
+  bool sm90_built = false;   // a wgmma kernel exists in this build
+};
+
+struct GemmPlan {
+  GemmPath path = GemmPath::simt;
+  GemmTile tile;
+  int splits = 1;
+  bool b_kmajor = false;
+  std::string note;  // why this path (for debug logs)
+};
+
+/// Tile table: the tiles each path is compiled with (data, selected per path).
+GemmTile gemm_tile_for(GemmPath p);
+
+/// Whether the tensor-core kernels take this shape: one f16/bf16 dtype for A and B, A and
+/// B each unit-stride along K or (B) along N, rows 16-byte aligned, K % 8 == 0.
+bool tensor_core_eligible(const GemmShape& s, bool* b_kmajor);
+
+/// Split-K factor: more CTAs when the output tiles alone cannot fill the SMs and K is long.
+int choose_splits(int64_t tiles, int64_t K, int block_k, int sm_count);
+
+GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce force);
+
+}  // namespace porta::cuda

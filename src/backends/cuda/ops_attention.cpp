@@ -1,0 +1,70 @@
+// Attention dispatch: attention_plan.cpp cuts the call into blocks and KV splits; split
+// partials go to the queue's workspace and are merged by the combine pass.
+#include <string>
+
+#include "backends/cuda/cuda_objects.h"
+#include "kernels/cuda/launch.h"
+
+namespace porta::cuda {
+
+void CudaQueue::attention(const backend::AttentionArgs& a) {
+  set_device(dev_.ordinal());
+  AttentionDesc d;
+  d.q = to_desc(a.q);
+  d.k = to_desc(a.k);
+  d.v = to_desc(a.v);
+  d.out = to_desc(a.out);
+  if (a.kv_lens) d.kv_lens = to_desc(*a.kv_lens);
+  d.B = a.q.shape[0], d.Hq = a.q.shape[1], d.Sq = a.q.shape[2], d.D = a.q.shape[3];
+  d.Hkv = a.k.shape[1], d.Skv = a.k.shape[2];
+  d.scale = a.scale;
+  d.causal = a.causal;
+  if (d.B == 0 || d.Hq == 0 || d.Sq == 0) return;
+  const std::string what = "attention q [" + std::to_string(d.B) + ", " + std::to_string(d.Hq) + ", " +
+                           std::to_string(d.Sq) + ", " + std::to_string(d.D) + "] kv [" +
+                           std::to_string(d.Hkv) + ", " + std::to_string(d.Skv) + "] " +
+                           dtype_name(a.q.dtype);
+  if (d.B * d.Hkv > 65535)
+    throw Error(Errc::unsupported, std::string(PORTA_DIALECT_NAME) + ": " + what +
+                                       ": batch x kv heads > 65535 is not supported; split the batch");
+  AttnShape s;
+  s.B = d.B, s.Hq = d.Hq, s.Hkv = d.Hkv, s.Sq = d.Sq, s.Skv = d.Skv, s.D = d.D;
+  s.q = a.q.dtype, s.k = a.k.dtype, s.v = a.v.dtype;
+  for (int i = 0; i < 4; ++i)
+    s.q_strides[i] = a.q.strides[i], s.k_strides[i] = a.k.strides[i], s.v_strides[i] = a.v.strides[i];
+  s.q_addr = reinterpret_cast<uintptr_t>(d.q.ptr);
+  s.k_addr = reinterpret_cast<uintptr_t>(d.k.ptr);
+  s.v_addr = reinterpret_cast<uintptr_t>(d.v.ptr);
+  AttnDeviceFacts facts;
+  facts.cc_major = dev_.gemm_facts().cc_major;
+  facts.sm_count = dev_.sm_count();
+  facts.nvidia_paths = attention_sm80_compiled();
+  const AttnPlan plan = plan_attention(s, facts, dev_.settings().attn);
+  if (plan.path == AttnPath::sm80) {
+    if (d.B * d.Hq > 65535)
+      throw Error(Errc::unsupported, std::string(PORTA_DIALECT_NAME) + ": " + what +
+                                         ": batch x heads > 65535 is not supported; split the batch");
+    check_launch(launch_attention_sm80(d, stream_), what + " (FA2 mma.sync)");
+    return;
+  }
+  d.rows_per_block = plan.rows_per_block;
+  d.key_tile = plan.key_tile;
+  d.splits = plan.splits;
+  d.split_keys = plan.split_keys;
+  auto vec_ok = [](const backend::TensorArg& t, const TDesc& td) {
+    return (t.dtype == DType::f16 || t.dtype == DType::bf16) && t.strides[3] == 1 && t.strides[0] % 8 == 0 &&
+           t.strides[1] % 8 == 0 && t.strides[2] % 8 == 0 && reinterpret_cast<uintptr_t>(td.ptr) % 16 == 0;
+  };
+  d.vec_kv = d.D % 8 == 0 && a.k.dtype == a.v.dtype && vec_ok(a.k, d.k) && vec_ok(a.v, d.v);
+  if (d.splits > 1) {
+    const uint64_t rows = static_cast<uint64_t>(d.B * d.Hq * d.Sq);
+    const uint64_t o_bytes = static_cast<uint64_t>(d.splits) * rows * static_cast<uint64_t>(d.D) * 4;
+    char* ws = static_cast<char*>(workspace(o_bytes + static_cast<uint64_t>(d.splits) * rows * 2 * 4));
+    d.part_o = reinterpret_cast<float*>(ws);
+    d.part_ml = reinterpret_cast<float*>(ws + o_bytes);
+  }
+  check_launch(launch_attention_simt(d, stream_), what);
+  if (d.splits > 1) check_launch(launch_attention_combine(d, stream_), what + " (split-KV combine)");
+}
+
+}  // namespace porta::cuda

@@ -1,0 +1,63 @@
+// GEMM dispatch: gemm_plan.cpp picks the kernel (and split-K); this file fills the
+// descriptor, provides the split-K workspace and launches.
+#include <string>
+
+#include "backends/cuda/cuda_objects.h"
+#include "kernels/cuda/launch.h"
+
+namespace porta::cuda {
+namespace {
+
+int32_t act_code(ops::Activation a) {
+  switch (a) {
+    case ops::Activation::relu: return kActRelu;
+    case ops::Activation::gelu: return kActGelu;
+    case ops::Activation::silu: return kActSilu;
+    default: return kActNone;
+  }
+}
+
+}  // namespace
+
+void CudaQueue::gemm(const backend::GemmArgs& g) {
+  set_device(dev_.ordinal());
+  GemmDesc d;
+  d.a = to_desc(g.a);
+  d.b = to_desc(g.b);
+  d.c = to_desc(g.c);
+  if (g.bias) d.bias = to_desc(*g.bias);
+  d.batch = g.c.shape[0];
+  d.M = g.c.shape[1];
+  d.N = g.c.shape[2];
+  d.K = g.a.shape[2];
+  d.alpha = g.alpha;
+  d.beta = g.beta;
+  d.act = act_code(g.activation);
+  if (d.batch == 0 || d.M == 0 || d.N == 0) return;
+
+  GemmShape s;
+  s.batch = d.batch, s.M = d.M, s.N = d.N, s.K = d.K;
+  s.a = g.a.dtype, s.b = g.b.dtype;
+  for (int i = 0; i < 3; ++i) s.a_strides[i] = g.a.strides[i], s.b_strides[i] = g.b.strides[i];
+  s.a_addr = reinterpret_cast<uintptr_t>(d.a.ptr);
+  s.b_addr = reinterpret_cast<uintptr_t>(d.b.ptr);
+  const GemmPlan plan = plan_gemm(s, dev_.gemm_facts(), dev_.settings().gemm);
+  d.b_kmajor = plan.b_kmajor ? 1 : 0;
+  d.splits = plan.splits;
+  const std::string what = std::string("gemm ") + gemm_path_name(plan.path) + " [" + std::to_string(d.batch) +
+                           ", " + std::to_string(d.M) + ", " + std::to_string(d.N) +
+                           ", K=" + std::to_string(d.K) + "] " + dtype_name(g.a.dtype) + " x " +
+                           dtype_name(g.b.dtype);
+  if (d.splits > 1)
+    d.partial = static_cast<float*>(workspace(static_cast<uint64_t>(d.splits) *
+                                              static_cast<uint64_t>(d.batch * d.M * d.N) * sizeof(float)));
+  switch (plan.path) {
+    case GemmPath::gemv: check_launch(launch_gemv(d, stream_), what); return;
+    case GemmPath::sm80:
+    case GemmPath::sm90: check_launch(launch_gemm_sm80(d, plan.tile, stream_), what); break;
+    case GemmPath::simt: check_launch(launch_gemm_simt(d, plan.tile, stream_), what); break;
+  }
+  if (d.splits > 1) check_launch(launch_gemm_reduce(d, stream_), what + " (split-K reduce)");
+}
+
+}  // namespace porta::cuda

@@ -1,0 +1,260 @@
+// Host-side logic of the CUDA backend, checked without a GPU: peak estimates, the GEMM
+// path/tile/split-K planner, the attention block/split planner, and CUDA status mapping.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "backends/cuda/attention_plan.h"
+#include "backends/cuda/cuda_error.h"
+#include "backends/cuda/device_peaks.h"
+#include "backends/cuda/gemm_plan.h"
+#include "kernels/cuda/porta_cuda_runtime.h"
+
+namespace porta::cuda {
+namespace {
+
+TEST(CudaPeaks, A100FromSmsClocksAndBus) {
+  PeakInputs in{"NVIDIA A100-SXM4-40GB", 8, 0, 108, 1410000, 1215000, 5120, true};
+  const Peaks p = compute_peaks(in);
+  EXPECT_NEAR(p.tflops_f16, 311.9, 0.5);  // 108 x 1.41 GHz x 2048
+  EXPECT_NEAR(p.tflops_f32, 19.5, 0.1);   // 108 x 1.41 GHz x 128
+  EXPECT_NEAR(p.gbps, 1555.2, 0.5);       // 1215 MHz x 2 x 640 bytes
+  EXPECT_NE(p.source.find("sm_80"), std::string::npos);
+}
+
+TEST(CudaPeaks, A800SameRateAsA100AndH100FromHopperRates) {
+  const Peaks a800 = compute_peaks({"NVIDIA A800 80GB PCIe", 8, 0, 108, 1410000, 1512000, 5120, true});
+  EXPECT_NEAR(a800.tflops_f16, 311.9, 0.5);
+  EXPECT_NEAR(a800.gbps, 1935.4, 0.5);
+  const Peaks h100 = compute_peaks({"NVIDIA H100 80GB HBM3", 9, 0, 132, 1980000, 2619000, 5120, true});
+  EXPECT_NEAR(h100.tflops_f16, 132 * 1.98e9 * 4096 / 1e12, 0.5);
+  EXPECT_NEAR(h100.tflops_f32, 132 * 1.98e9 * 256 / 1e12, 0.1);
+  EXPECT_NEAR(h100.gbps, 3352.3, 0.5);
+}
+
+TEST(CudaPeaks, H20UsesPublishedFiguresButH200DoesNot) {
+  const Peaks h20 = compute_peaks({"NVIDIA H20", 9, 0, 78, 1980000, 2619000, 6144, true});
+  EXPECT_DOUBLE_EQ(h20.tflops_f16, 148.0);
+  EXPECT_DOUBLE_EQ(h20.gbps, 4000.0);
+  EXPECT_NE(h20.source.find("published"), std::string::npos);
+  const Peaks h200 = compute_peaks({"NVIDIA H200", 9, 0, 132, 1980000, 3201000, 6144, true});
+  EXPECT_GT(h200.tflops_f16, 900.0);
+}
+
+TEST(CudaPeaks, WithoutTensorCoresF16PeakIsTheFmaPeak) {
+  const Peaks p = compute_peaks({"dialect GPU", 8, 0, 64, 1500000, 1000000, 4096, false});
+  EXPECT_DOUBLE_EQ(p.tflops_f16, p.tflops_f32);
+  const Peaks unknown = compute_peaks({"future", 42, 0, 10, 1000000, 1000000, 256, true});
+  EXPECT_EQ(unknown.tflops_f16, 0.0);
+  EXPECT_NE(unknown.source.find("unknown architecture"), std::string::npos);
+}
+
+GemmShape row_major(int64_t M, int64_t N, int64_t K, DType t) {  // A [M, K], B [K, N]
+  GemmShape s;
+  s.M = M, s.N = N, s.K = K, s.a = t, s.b = t;
+  s.a_strides[0] = M * K, s.a_strides[1] = K, s.a_strides[2] = 1;
+  s.b_strides[0] = K * N, s.b_strides[1] = N, s.b_strides[2] = 1;
+  s.a_addr = 0x10000, s.b_addr = 0x20000;
+  return s;
+}
+
+GemmShape weights_nk(int64_t M, int64_t N, int64_t K, DType t) {  // B^T of [N, K] weights
+  GemmShape s = row_major(M, N, K, t);
+  s.b_strides[1] = 1, s.b_strides[2] = K;
+  return s;
+}
+
+const GemmDeviceFacts kH100{9, 0, 132, true, false};
+const GemmDeviceFacts kHip{9, 0, 110, false, false};
+
+TEST(CudaGemmPlan, DecodeShapesTakeGemv) {
+  for (int64_t m : {1, 8, 16}) {
+    const GemmPlan p = plan_gemm(weights_nk(m, 8192, 8192, DType::bf16), kH100, GemmForce::none);
+    EXPECT_EQ(p.path, GemmPath::gemv) << m;
+    EXPECT_EQ(p.splits, 1);
+  }
+  EXPECT_EQ(plan_gemm(weights_nk(17, 8192, 8192, DType::bf16), kH100, GemmForce::none).path, GemmPath::sm80);
+}
+
+TEST(CudaGemmPlan, TensorCoresForAlignedHalfOperandsInBothBLayouts) {
+  const GemmPlan kn = plan_gemm(row_major(4096, 4096, 4096, DType::bf16), kH100, GemmForce::none);
+  EXPECT_EQ(kn.path, GemmPath::sm80);
+  EXPECT_FALSE(kn.b_kmajor);
+  EXPECT_EQ(kn.splits, 1);
+  EXPECT_EQ(kn.tile.block_m, 128);
+  EXPECT_EQ(kn.tile.stages, 3);
+  const GemmPlan nk = plan_gemm(weights_nk(4096, 28672, 8192, DType::f16), kH100, GemmForce::none);
+  EXPECT_EQ(nk.path, GemmPath::sm80);
+  EXPECT_TRUE(nk.b_kmajor);
+}
+
+TEST(CudaGemmPlan, IneligibleShapesFallBackToSimt) {
+  EXPECT_EQ(plan_gemm(row_major(256, 256, 256, DType::f32), kH100, GemmForce::none).path, GemmPath::simt);
+  GemmShape mixed = row_major(256, 256, 256, DType::bf16);
+  mixed.b = DType::f16;
+  EXPECT_EQ(plan_gemm(mixed, kH100, GemmForce::none).path, GemmPath::simt);
+  EXPECT_EQ(plan_gemm(row_major(256, 256, 100, DType::bf16), kH100, GemmForce::none).path, GemmPath::simt);
+  EXPECT_EQ(plan_gemm(row_major(256, 100, 256, DType::bf16), kH100, GemmForce::none).path, GemmPath::simt);
+  GemmShape misaligned = row_major(256, 256, 256, DType::bf16);
+  misaligned.a_addr += 2;
+  EXPECT_EQ(plan_gemm(misaligned, kH100, GemmForce::none).path, GemmPath::simt);
+  GemmShape a_transposed = row_major(256, 256, 256, DType::bf16);
+  a_transposed.a_strides[1] = 1, a_transposed.a_strides[2] = 256;
+  EXPECT_EQ(plan_gemm(a_transposed, kH100, GemmForce::none).path, GemmPath::simt);
+  EXPECT_EQ(plan_gemm(row_major(256, 256, 256, DType::bf16), kHip, GemmForce::none).path, GemmPath::simt);
+  const GemmDeviceFacts turing{7, 5, 40, true, false};
+  EXPECT_EQ(plan_gemm(row_major(256, 256, 256, DType::bf16), turing, GemmForce::none).path, GemmPath::simt);
+}
+
+TEST(CudaGemmPlan, ForcedPathsApplyWhereTheyCan) {
+  const GemmShape big = row_major(4096, 4096, 4096, DType::bf16);
+  EXPECT_EQ(plan_gemm(big, kH100, GemmForce::simt).path, GemmPath::simt);
+  EXPECT_EQ(plan_gemm(weights_nk(4, 4096, 4096, DType::bf16), kH100, GemmForce::sm80).path, GemmPath::sm80);
+  const GemmPlan sm90 = plan_gemm(big, kH100, GemmForce::sm90);
+  EXPECT_EQ(sm90.path, GemmPath::sm80);  // no wgmma kernel in this build yet: said in the note
+  EXPECT_NE(sm90.note.find("no wgmma"), std::string::npos);
+  const GemmPlan f32 = plan_gemm(row_major(64, 64, 64, DType::f32), kH100, GemmForce::sm80);
+  EXPECT_EQ(f32.path, GemmPath::simt);
+  EXPECT_EQ(plan_gemm(big, kH100, GemmForce::gemv).path, GemmPath::simt);
+  EXPECT_EQ(plan_gemm(weights_nk(2, 64, 64, DType::f32), kH100, GemmForce::gemv).path, GemmPath::gemv);
+}
+
+TEST(CudaGemmPlan, SplitKOnlyForSkinnyOutputsWithLongK) {
+  EXPECT_EQ(choose_splits(1, 65536, 32, 132), 16);
+  EXPECT_EQ(choose_splits(32, 8192, 32, 132), 5);
+  EXPECT_EQ(choose_splits(32, 512, 32, 132), 2);
+  EXPECT_EQ(choose_splits(32, 128, 32, 132), 1);  // too little K per split
+  EXPECT_EQ(choose_splits(132, 65536, 32, 132), 1);
+  const GemmPlan p = plan_gemm(row_major(128, 128, 65536, DType::bf16), kH100, GemmForce::none);
+  EXPECT_EQ(p.path, GemmPath::sm80);
+  EXPECT_EQ(p.splits, 16);
+}
+
+TEST(CudaGemmPlan, ParsesTheForceSetting) {
+  GemmForce f{};
+  EXPECT_TRUE(parse_gemm_force("auto", &f));
+  EXPECT_EQ(f, GemmForce::none);
+  EXPECT_TRUE(parse_gemm_force("sm90", &f));
+  EXPECT_EQ(f, GemmForce::sm90);
+  EXPECT_TRUE(parse_gemm_force("simt", &f));
+  EXPECT_EQ(f, GemmForce::simt);
+  EXPECT_FALSE(parse_gemm_force("sm70", &f));
+  EXPECT_FALSE(parse_gemm_force("SIMT", &f));
+  AttnForce a{};
+  EXPECT_TRUE(parse_attn_force("sm80", &a));
+  EXPECT_EQ(a, AttnForce::sm80);
+  EXPECT_FALSE(parse_attn_force("fa3", &a));
+}
+
+AttnShape attn(int64_t B, int64_t Hq, int64_t Hkv, int64_t Sq, int64_t Skv, int64_t D,
+               DType t = DType::bf16) {
+  AttnShape s;
+  s.B = B, s.Hq = Hq, s.Hkv = Hkv, s.Sq = Sq, s.Skv = Skv, s.D = D, s.q = s.k = s.v = t;
+  int64_t* st[3] = {s.q_strides, s.k_strides, s.v_strides};
+  const int64_t heads[3] = {Hq, Hkv, Hkv}, seq[3] = {Sq, Skv, Skv};
+  for (int i = 0; i < 3; ++i) {  // contiguous [B, H, S, D]
+    st[i][3] = 1, st[i][2] = D, st[i][1] = seq[i] * D, st[i][0] = heads[i] * seq[i] * D;
+  }
+  s.q_addr = 0x1000, s.k_addr = 0x2000, s.v_addr = 0x3000;
+  return s;
+}
+
+const AttnDeviceFacts kH100Attn{9, 132, true};
+
+TEST(CudaAttentionPlan, DecodeSplitsTheKvRangeToFillTheGpu) {
+  const AttnPlan p = plan_attention(attn(16, 32, 8, 1, 8192, 128), kH100Attn, AttnForce::none);
+  EXPECT_EQ(p.path, AttnPath::simt);
+  EXPECT_EQ(p.rows_per_block, 16);
+  EXPECT_EQ(p.key_tile, 32);
+  EXPECT_EQ(p.splits, 5);  // 128 blocks -> 5 splits for ~4 per SM
+  EXPECT_EQ(p.split_keys % p.key_tile, 0);
+  EXPECT_GE(p.split_keys * p.splits, 8192);
+  EXPECT_LT(p.split_keys * (p.splits - 1), 8192);
+  const AttnPlan one = plan_attention(attn(1, 32, 32, 1, 8192, 128), kH100Attn, AttnForce::none);
+  EXPECT_GT(one.splits, 4);
+  EXPECT_LE(one.splits, 64);
+}
+
+TEST(CudaAttentionPlan, PrefillTakesFa2WhenEligible) {
+  const AttnPlan p = plan_attention(attn(1, 32, 32, 4096, 4096, 128), kH100Attn, AttnForce::none);
+  EXPECT_EQ(p.path, AttnPath::sm80);
+  EXPECT_EQ(p.splits, 1);
+  EXPECT_EQ(p.key_tile, 64);
+  EXPECT_EQ(plan_attention(attn(1, 8, 8, 512, 512, 256), kH100Attn, AttnForce::none).key_tile, 32);
+  // Not eligible: f32, D = 80 is fine (multiple of 16), a strided D, misaligned, no NVIDIA paths.
+  EXPECT_EQ(plan_attention(attn(1, 8, 8, 512, 512, 128, DType::f32), kH100Attn, AttnForce::none).path,
+            AttnPath::simt);
+  EXPECT_EQ(plan_attention(attn(1, 8, 8, 512, 512, 80), kH100Attn, AttnForce::none).path, AttnPath::sm80);
+  AttnShape strided = attn(1, 8, 8, 512, 512, 128);
+  strided.k_strides[3] = 2;
+  EXPECT_EQ(plan_attention(strided, kH100Attn, AttnForce::none).path, AttnPath::simt);
+  AttnShape misaligned = attn(1, 8, 8, 512, 512, 128);
+  misaligned.v_addr += 8;
+  EXPECT_EQ(plan_attention(misaligned, kH100Attn, AttnForce::none).path, AttnPath::simt);
+  EXPECT_EQ(
+      plan_attention(attn(1, 8, 8, 512, 512, 128), AttnDeviceFacts{9, 110, false}, AttnForce::none).path,
+      AttnPath::simt);
+  EXPECT_EQ(plan_attention(attn(1, 8, 8, 512, 512, 128), AttnDeviceFacts{7, 80, true}, AttnForce::none).path,
+            AttnPath::simt);
+}
+
+TEST(CudaAttentionPlan, ForcedPaths) {
+  EXPECT_EQ(plan_attention(attn(1, 32, 32, 4096, 4096, 128), kH100Attn, AttnForce::simt).path,
+            AttnPath::simt);
+  const AttnPlan decode = plan_attention(attn(16, 32, 8, 1, 8192, 128), kH100Attn, AttnForce::sm80);
+  EXPECT_EQ(decode.path, AttnPath::sm80);  // forced: even decode runs the FA2 kernel
+  const AttnPlan sm90 = plan_attention(attn(1, 8, 8, 512, 512, 64), kH100Attn, AttnForce::sm90);
+  EXPECT_EQ(sm90.path, AttnPath::sm80);
+  EXPECT_NE(sm90.note.find("no wgmma"), std::string::npos);
+  const AttnPlan f32 = plan_attention(attn(1, 8, 8, 512, 512, 64, DType::f32), kH100Attn, AttnForce::sm80);
+  EXPECT_EQ(f32.path, AttnPath::simt);
+}
+
+TEST(CudaAttentionPlan, PortableTilesFitSharedMemory) {
+  for (int64_t D : {64, 80, 96, 128, 256}) {
+    const AttnPlan t = plan_attention(attn(1, 8, 8, 128, 128, D), kH100Attn, AttnForce::simt);
+    EXPECT_LE(attn_simt_smem_bytes(t, D), 48 * 1024) << D;
+    EXPECT_LE(t.rows_per_block, 16);
+    EXPECT_LE(t.key_tile, 32);
+  }
+  EXPECT_EQ(plan_attention(attn(1, 1, 1, 1, 5, 64), kH100Attn, AttnForce::none).splits, 1);
+  EXPECT_EQ(plan_attention(attn(1, 1, 1, 1, 0, 64), kH100Attn, AttnForce::none).splits, 1);
+}
+
+TEST(CudaErrors, StatusesMapToPortaErrors) {
+  EXPECT_EQ(errc_for_status(pcErrorIllegalAddress), Errc::device_lost);
+  EXPECT_EQ(errc_for_status(pcErrorLaunchFailure), Errc::device_lost);
+  EXPECT_EQ(errc_for_status(pcErrorECCUncorrectable), Errc::device_lost);
+  EXPECT_EQ(errc_for_status(pcErrorMisalignedAddress), Errc::device_lost);
+  EXPECT_TRUE(is_sticky_status(pcErrorLaunchTimeout));
+  EXPECT_FALSE(is_sticky_status(pcErrorMemoryAllocation));
+  EXPECT_EQ(errc_for_status(pcErrorMemoryAllocation), Errc::out_of_memory);
+  EXPECT_EQ(errc_for_status(pcErrorInsufficientDriver), Errc::backend_unavailable);
+  EXPECT_EQ(errc_for_status(pcErrorNoDevice), Errc::backend_unavailable);
+  EXPECT_EQ(errc_for_status(pcErrorNoKernelImageForDevice), Errc::unsupported);
+  EXPECT_EQ(errc_for_status(cudaErrorInvalidValue), Errc::internal);
+}
+
+TEST(CudaErrors, CheckThrowsNamingTheCallStatusAndFix) {
+  EXPECT_NO_THROW(check(0, "cudaStreamSynchronize"));
+  try {
+    check(pcErrorIllegalAddress, "cudaStreamSynchronize");
+    FAIL() << "no throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::device_lost);
+    const std::string m = e.what();
+    EXPECT_NE(m.find("cudaStreamSynchronize"), std::string::npos) << m;
+    EXPECT_NE(m.find("cudaErrorIllegalAddress"), std::string::npos) << m;
+    EXPECT_NE(m.find("re-create"), std::string::npos) << m;
+  }
+  try {
+    check(pcErrorMemoryAllocation, "cudaMallocAsync(1 bytes)");
+    FAIL() << "no throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::out_of_memory);
+    EXPECT_NE(std::string(e.what()).find("free tensors"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace porta::cuda
