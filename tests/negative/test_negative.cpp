@@ -497,11 +497,19 @@ TEST_F(Negative, DeviceSpecsMatchingNothing) {
 TEST_F(Negative, ValidDeviceSpecs) {
   EXPECT_EQ(Device::select("auto").info().backend, "cpu");
   EXPECT_EQ(Device::select("cpu:1").info().index, 1);
-  EXPECT_EQ(Device::select("vulkan,opencl,cpu").info().backend, "cpu");
+  // A preference list picks the first backend that has a device (lavapipe and PoCL are
+  // devices here when their drivers are installed: named, software devices are chosen).
+  auto first_of = [](std::initializer_list<const char*> backends) {
+    for (const char* b : backends)
+      for (const Device& d : porta::devices())
+        if (d.info().backend == b) return d;
+    return Device();
+  };
+  EXPECT_EQ(Device::select("vulkan,opencl,cpu"), first_of({"vulkan", "opencl", "cpu"}));
   const std::string word = dev_.info().name.substr(0, 3);
   EXPECT_EQ(Device::select("cpu:name=" + word).info().backend, "cpu");
   EXPECT_EQ(Device::select("cpu:0"), dev_);
-  EXPECT_EQ(Device::select("vulkan,cpu"), dev_);
+  EXPECT_EQ(Device::select("vulkan,cpu"), first_of({"vulkan", "cpu"}));
   // An empty spec means PORTA_DEVICE, or auto when it is unset.
   const char* env = std::getenv("PORTA_DEVICE");
   EXPECT_EQ(Device::select(""), Device::select(env && *env ? env : "auto"));
