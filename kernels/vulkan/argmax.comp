@@ -59,7 +59,8 @@ void main() {
       }
       barrier();
     }
-    if (t == 0u) to_store_bits(DT_I32, pc.off_o + row * pc.so_r * 4u, s_idx[0] == 0xffffffffu ? 0u : s_idx[0]);
+    if (t == 0u)
+      to_store_bits(DT_I32, pc.off_o + row * pc.so_r * 4u, s_idx[0] == 0xffffffffu ? 0u : s_idx[0]);
     barrier();
   }
 }

@@ -77,7 +77,8 @@ void main() {
       const uint d = tid + k * WG;
       if (d >= D) break;
       float acc = o[k] * alpha;
-      for (uint c = 0; c < nb; ++c) acc = fma(ps[c], tv_load(DT_KV, vb + ((j0 + c) * pc.sv_s + d * pc.sv_d) * ekv), acc);
+      for (uint c = 0; c < nb; ++c)
+        acc = fma(ps[c], tv_load(DT_KV, vb + ((j0 + c) * pc.sv_s + d * pc.sv_d) * ekv), acc);
       o[k] = acc;
     }
     barrier();

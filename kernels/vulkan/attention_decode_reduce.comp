@@ -31,6 +31,7 @@ void main() {
         const float ms = part.v[base];
         if (ms != neg_inf) acc += exp(ms - M) * part.v[base + 2u + d];
       }
-    to_store(DT_O, pc.off_o + (b * pc.so_b + h * pc.so_h + i * pc.so_s + d * pc.so_d) * eo, l > 0.0 ? acc / l : 0.0);
+    const uint addr = pc.off_o + (b * pc.so_b + h * pc.so_h + i * pc.so_s + d * pc.so_d) * eo;
+    to_store(DT_O, addr, l > 0.0 ? acc / l : 0.0);
   }
 }

@@ -112,6 +112,7 @@ void main() {
     const uint r = e / D, d = e % D, i = i0 + r;
     if (i >= pc.Sq) continue;
     const float l = row_l[r];
-    to_store(DT_O, pc.off_o + (b * pc.so_b + h * pc.so_h + i * pc.so_s + d * pc.so_d) * eo, l > 0.0 ? o[k] / l : 0.0);
+    const uint addr = pc.off_o + (b * pc.so_b + h * pc.so_h + i * pc.so_s + d * pc.so_d) * eo;
+    to_store(DT_O, addr, l > 0.0 ? o[k] / l : 0.0);
   }
 }

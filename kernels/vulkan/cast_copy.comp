@@ -24,7 +24,8 @@ void main() {
     const uint i2 = r % pc.shape.z; r /= pc.shape.z;
     const uint i1 = r % pc.shape.y;
     const uint i0 = r / pc.shape.y;
-    const uint bits = ta_bits(pc.dt_a, pc.off_a + (i0 * pc.sa.x + i1 * pc.sa.y + i2 * pc.sa.z + i3 * pc.sa.w) * ea);
+    const uint ia = i0 * pc.sa.x + i1 * pc.sa.y + i2 * pc.sa.z + i3 * pc.sa.w;
+    const uint bits = ta_bits(pc.dt_a, pc.off_a + ia * ea);
     uint out_bits;
     if (copy) {
       out_bits = bits;
@@ -32,6 +33,7 @@ void main() {
       const float v = pc.dt_a == DT_I32 ? i32_to_f32(int(bits), to_half) : bits_to_value(pc.dt_a, bits);
       out_bits = value_to_bits(pc.dt_o, v);
     }
-    to_store_bits(pc.dt_o, pc.off_o + (i0 * pc.so.x + i1 * pc.so.y + i2 * pc.so.z + i3 * pc.so.w) * eo, out_bits);
+    const uint io = i0 * pc.so.x + i1 * pc.so.y + i2 * pc.so.z + i3 * pc.so.w;
+    to_store_bits(pc.dt_o, pc.off_o + io * eo, out_bits);
   }
 }

@@ -30,12 +30,22 @@ layout(push_constant) uniform PC {
 float erfc_approx(float z) {
   const float a = abs(z);
   const float t = 1.0 / (1.0 + 0.5 * a);
-  const float p = -a * a - 1.26551223 +
-                  t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
-                  t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  float p = 0.17087277;
+  p = -0.82215223 + t * p;
+  p = 1.48851587 + t * p;
+  p = -1.13520398 + t * p;
+  p = 0.27886807 + t * p;
+  p = -0.18628806 + t * p;
+  p = 0.09678418 + t * p;
+  p = 0.37409196 + t * p;
+  p = 1.00002368 + t * p;
+  p = -a * a - 1.26551223 + t * p;
   const float r = t * exp(p);
   return z >= 0.0 ? r : 2.0 - r;
 }
+
+// Element offset of index idx through strides s.
+uint elem(uvec4 idx, uvec4 s) { return idx.x * s.x + idx.y * s.y + idx.z * s.z + idx.w * s.w; }
 
 // x * sigmoid(k) written as x / (1 + e^-k): no inf/inf for large |x|.
 float x_sigmoid(float x, float k) { return x / (1.0 + exp(-k)); }
@@ -50,10 +60,9 @@ void main() {
     const uint i1 = r % pc.shape.y;
     const uint i0 = r / pc.shape.y;
     const uvec4 idx = uvec4(i0, i1, i2, i3);
-    const float x = ta_load(pc.dt_a, pc.off_a +
-                            (idx.x * pc.sa.x + idx.y * pc.sa.y + idx.z * pc.sa.z + idx.w * pc.sa.w) * ea);
+    const float x = ta_load(pc.dt_a, pc.off_a + elem(idx, pc.sa) * ea);
     float y = 0.0;
-    if (binary) y = tb_load(pc.dt_b, pc.off_b + (idx.x * pc.sb.x + idx.y * pc.sb.y + idx.z * pc.sb.z + idx.w * pc.sb.w) * eb);
+    if (binary) y = tb_load(pc.dt_b, pc.off_b + elem(idx, pc.sb) * eb);
     float v;
     if (pc.kind == K_SILU_MUL) v = x_sigmoid(x, x) * y;
     else if (pc.kind == K_GELU_TANH) v = x_sigmoid(x, 1.5957691216057308 * (x + 0.044715 * x * x * x));
@@ -61,6 +70,6 @@ void main() {
     else if (pc.kind == K_ADD) v = x + y;
     else if (pc.kind == K_MUL) v = x * y;
     else v = pc.alpha * x;
-    to_store(pc.dt_o, pc.off_o + (idx.x * pc.so.x + idx.y * pc.so.y + idx.z * pc.so.z + idx.w * pc.so.w) * eo, v);
+    to_store(pc.dt_o, pc.off_o + elem(idx, pc.so) * eo, v);
   }
 }

@@ -9,6 +9,7 @@ layout(push_constant) uniform PC {
   uint sc_n, act, has_bias, dt_bias;
   float alpha, beta;
   uint k_chunk, s_bias;
+  uint dt_c;  // C's dtype: only the epilogue reads it, so it is not a pipeline variant
 } pc;
 
 // Same codes as ops::Activation.

@@ -12,8 +12,7 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #include "common.glsl"
 #include "gemm_common.glsl"
-layout(constant_id = 0) const uint DT_C = 0;
-layout(constant_id = 1) const uint B_KN = 1;  // 1: B is [K, N] row-major; 0: B is [N, K] (a weight)
+layout(constant_id = 0) const uint B_KN = 1;  // 1: B is [K, N] row-major; 0: B is [N, K] (a weight)
 layout(local_size_x = 256) in;
 layout(std430, binding = 0) readonly buffer A4 { uvec4 v[]; } ta4;
 layout(std430, binding = 1) readonly buffer B4 { uvec4 v[]; } tb4;
@@ -83,7 +82,7 @@ void main() {
     barrier();
   }
 
-  const uint lane = gl_SubgroupInvocationID, ec = dt_size(DT_C), eg = dt_size(pc.dt_bias);
+  const uint lane = gl_SubgroupInvocationID, ec = dt_size(pc.dt_c), eg = dt_size(pc.dt_bias);
   for (uint i = 0; i < 2; ++i)
     for (uint j = 0; j < 4; ++j) {
       coopMatStoreNV(acc[i][j], Cs, sg * 256u, 16u, false);
@@ -92,9 +91,9 @@ void main() {
         const uint row = row0 + sm + 16u * i + e / 16u, col = col0 + sn + 16u * j + e % 16u;
         const uint addr = pc.off_c + (bz * pc.sc_b + row * pc.sc_m + col * pc.sc_n) * ec;
         float v = pc.alpha * Cs[sg * 256u + e];
-        if (pc.beta != 0.0) v += pc.beta * tc_load(DT_C, addr);
+        if (pc.beta != 0.0) v += pc.beta * tc_load(pc.dt_c, addr);
         if (pc.has_bias != 0u) v += tbias_load(pc.dt_bias, pc.off_bias + col * pc.s_bias * eg);
-        tc_store(DT_C, addr, activate(v));
+        tc_store(pc.dt_c, addr, activate(v));
       }
       subgroupBarrier();
     }

@@ -8,9 +8,8 @@
 layout(constant_id = 0) const uint SM = 1;  // M, fixed per pipeline so acc stays in registers
 layout(constant_id = 1) const uint DT_A = 0;
 layout(constant_id = 2) const uint DT_B = 0;
-layout(constant_id = 3) const uint DT_C = 0;
-layout(constant_id = 4) const uint PAIR = 0;
-layout(constant_id = 5) const uint OCTET = 0;
+layout(constant_id = 3) const uint PAIR = 0;
+layout(constant_id = 4) const uint OCTET = 0;
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) buffer A { uint w[]; } ta;
 layout(std430, binding = 1) buffer B { uint w[]; } tb;
@@ -27,7 +26,7 @@ shared float red[64 * NPW];
 void main() {
   const uint t = gl_LocalInvocationID.x;
   const uint n0 = gl_WorkGroupID.x * NPW, bz = gl_WorkGroupID.y;
-  const uint ea = dt_size(DT_A), eb = dt_size(DT_B), ec = dt_size(DT_C);
+  const uint ea = dt_size(DT_A), eb = dt_size(DT_B), ec = dt_size(pc.dt_c);
   const uint base_a = pc.off_a + bz * pc.sa_b * ea;
   const uint base_b = pc.off_b + bz * pc.sb_b * eb;
   uint pb[NPW];
@@ -90,9 +89,9 @@ void main() {
       const uint col = n0 + t;
       const uint addr = pc.off_c + (bz * pc.sc_b + m * pc.sc_m + col * pc.sc_n) * ec;
       float v = pc.alpha * red[t * 64u];
-      if (pc.beta != 0.0) v += pc.beta * tc_load(DT_C, addr);
+      if (pc.beta != 0.0) v += pc.beta * tc_load(pc.dt_c, addr);
       if (pc.has_bias != 0u) v += tbias_load(pc.dt_bias, pc.off_bias + col * pc.s_bias * eg);
-      tc_store(DT_C, addr, activate(v));
+      tc_store(pc.dt_c, addr, activate(v));
     }
     barrier();
   }

@@ -16,11 +16,10 @@ layout(constant_id = 4) const uint BK = 16;
 layout(constant_id = 5) const uint USE_SHARED = 1;
 layout(constant_id = 6) const uint DT_A = 0;
 layout(constant_id = 7) const uint DT_B = 0;
-layout(constant_id = 8) const uint DT_C = 0;
-layout(constant_id = 9) const uint SPLITK = 0;
+layout(constant_id = 8) const uint SPLITK = 0;
 // VEC4 (f32 A and B, unit stride along K for A and along N for B, 16-byte aligned rows):
 // the direct path reads A and B as vec4, and an invocation's TN columns are contiguous.
-layout(constant_id = 10) const uint VEC4 = 0;
+layout(constant_id = 9) const uint VEC4 = 0;
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 
 layout(std430, binding = 0) buffer A { uint w[]; } ta;
@@ -46,7 +45,7 @@ void main() {
   const uint row0 = gl_WorkGroupID.y * BM, col0 = gl_WorkGroupID.x * BN;
   const uint bz = gl_WorkGroupID.z / pc.splits, split = gl_WorkGroupID.z % pc.splits;
   const uint kb = split * pc.k_chunk, ke = min(pc.K, kb + pc.k_chunk);
-  const uint ea = dt_size(DT_A), eb = dt_size(DT_B), ec = dt_size(DT_C);
+  const uint ea = dt_size(DT_A), eb = dt_size(DT_B), ec = dt_size(pc.dt_c);
   const uint base_a = pc.off_a + bz * pc.sa_b * ea;
   const uint base_b = pc.off_b + bz * pc.sb_b * eb;
 
@@ -59,12 +58,14 @@ void main() {
       for (uint e = tid; e < BM * BK; e += WG_X * WG_Y) {
         const uint m = e / BK, kk = e % BK;
         const uint row = row0 + m, k = k0 + kk;
-        As[kk * BM + m] = row < pc.M && k < ke ? ta_load(DT_A, base_a + (row * pc.sa_m + k * pc.sa_k) * ea) : 0.0;
+        const bool inside = row < pc.M && k < ke;
+        As[kk * BM + m] = inside ? ta_load(DT_A, base_a + (row * pc.sa_m + k * pc.sa_k) * ea) : 0.0;
       }
       for (uint e = tid; e < BN * BK; e += WG_X * WG_Y) {
         const uint kk = e / BN, n = e % BN;
         const uint col = col0 + n, k = k0 + kk;
-        Bs[kk * BN + n] = col < pc.N && k < ke ? tb_load(DT_B, base_b + (k * pc.sb_k + col * pc.sb_n) * eb) : 0.0;
+        const bool inside = col < pc.N && k < ke;
+        Bs[kk * BN + n] = inside ? tb_load(DT_B, base_b + (k * pc.sb_k + col * pc.sb_n) * eb) : 0.0;
       }
       barrier();
       for (uint kk = 0; kk < BK; ++kk) {
@@ -125,9 +126,9 @@ void main() {
       }
       const uint addr = pc.off_c + (bz * pc.sc_b + row * pc.sc_m + col * pc.sc_n) * ec;
       float v = pc.alpha * acc[i][j];
-      if (pc.beta != 0.0) v += pc.beta * tc_load(DT_C, addr);
+      if (pc.beta != 0.0) v += pc.beta * tc_load(pc.dt_c, addr);
       if (pc.has_bias != 0u) v += tbias_load(pc.dt_bias, pc.off_bias + col * pc.s_bias * eg);
-      tc_store(DT_C, addr, activate(v));
+      tc_store(pc.dt_c, addr, activate(v));
     }
   }
 }

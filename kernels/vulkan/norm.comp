@@ -42,7 +42,8 @@ void main() {
     }
     const float inv = 1.0 / sqrt(row_sum(ss) / float(D) + pc.eps);
     for (uint i = t; i < D; i += ROW_THREADS) {
-      float v = (tx_load(pc.dt_x, bx + i * pc.sx.w * ex) - mean) * inv * tw_load(pc.dt_w, pc.off_w + i * pc.sw * ew);
+      const float w = tw_load(pc.dt_w, pc.off_w + i * pc.sw * ew);
+      float v = (tx_load(pc.dt_x, bx + i * pc.sx.w * ex) - mean) * inv * w;
       if (pc.has_bias != 0u) v += tb_load(pc.dt_b, pc.off_b + i * pc.sb * eb);
       to_store(pc.dt_o, bo + i * pc.so.w * eo, v);
     }

@@ -33,10 +33,10 @@ bool parse_gemm_force(const std::string& s, GemmForce* out) {
 GemmTile gemm_tile_for(GemmPath p) {
   GemmTile t;
   switch (p) {
-    case GemmPath::simt: t = {64, 64, 16, 4, 4, 1}; break;  // 256 threads, 4x4 per thread
-    case GemmPath::gemv: t = {16, 8, 256, 1, 8, 1}; break;  // 8 lane groups, one column each
-    case GemmPath::sm80:
-    case GemmPath::sm90: t = {128, 128, 32, 2, 4, 3}; break;  // gemm_sm80_mma.cu constants
+    case GemmPath::simt: t = {64, 64, 16, 4, 4, 1}; break;    // 256 threads, 4x4 per thread
+    case GemmPath::gemv: t = {16, 8, 256, 1, 8, 1}; break;    // 8 lane groups, one column each
+    case GemmPath::sm80: t = {128, 128, 32, 2, 4, 3}; break;  // gemm_sm80_mma.cu constants
+    case GemmPath::sm90: t = {128, 128, 64, 2, 1, 4}; break;  // gemm_sm90_wgmma.cu: 2 warpgroups
   }
   return t;
 }
@@ -83,12 +83,20 @@ GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce for
       p.note = gemv_ok ? "forced gemv" : "forced gemv, M > 16: simt";
       break;
     case GemmForce::sm80:
+      p.path = tc ? GemmPath::sm80 : GemmPath::simt;
+      p.note = tc ? "forced sm80" : "forced tensor-core path does not take these dtypes/strides: simt";
+      break;
     case GemmForce::sm90:
-      if (tc) {
+      // The wgmma kernel takes [N, K] (K-contiguous) B on sm_90 only; until it has passed the
+      // conformance suite on an H100 it runs only when forced.
+      if (tc && kmajor && dev.sm90_built && dev.cc_major == 9) {
+        p.path = GemmPath::sm90;
+        p.note = "forced sm90 (wgmma)";
+      } else if (tc) {
         p.path = GemmPath::sm80;
-        p.note = force == GemmForce::sm90 && !dev.sm90_built
-                     ? "forced sm90, no wgmma kernel in this build: sm80"
-                     : "forced tensor cores";
+        p.note = !dev.sm90_built     ? "forced sm90, no wgmma kernel in this build: sm80"
+                 : dev.cc_major != 9 ? "forced sm90 on a device that is not sm_90: sm80"
+                                     : "forced sm90, B is not K-contiguous: sm80";
       } else {
         p.path = GemmPath::simt;
         p.note = "forced tensor-core path does not take these dtypes/strides: simt";
@@ -110,7 +118,7 @@ GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce for
   }
   p.tile = gemm_tile_for(p.path);
   p.b_kmajor = kmajor;
-  if (p.path == GemmPath::simt || p.path == GemmPath::sm80) {
+  if (p.path != GemmPath::gemv) {
     const int64_t tiles = ((s.M + p.tile.block_m - 1) / p.tile.block_m) *
                           ((s.N + p.tile.block_n - 1) / p.tile.block_n) * s.batch;
     p.splits = choose_splits(tiles, s.K, p.tile.block_k, dev.sm_count);

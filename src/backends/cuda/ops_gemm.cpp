@@ -53,8 +53,8 @@ void CudaQueue::gemm(const backend::GemmArgs& g) {
                                               static_cast<uint64_t>(d.batch * d.M * d.N) * sizeof(float)));
   switch (plan.path) {
     case GemmPath::gemv: check_launch(launch_gemv(d, stream_), what); return;
-    case GemmPath::sm80:
-    case GemmPath::sm90: check_launch(launch_gemm_sm80(d, plan.tile, stream_), what); break;
+    case GemmPath::sm80: check_launch(launch_gemm_sm80(d, plan.tile, stream_), what); break;
+    case GemmPath::sm90: check_launch(launch_gemm_sm90(d, plan.tile, stream_), what); break;
     case GemmPath::simt: check_launch(launch_gemm_simt(d, plan.tile, stream_), what); break;
   }
   if (d.splits > 1) check_launch(launch_gemm_reduce(d, stream_), what + " (split-K reduce)");

@@ -115,11 +115,6 @@ Launch& Launch::tensor(const View4& v) {
   return *this;
 }
 
-Launch& Launch::local_bytes(size_t n) {
-  set(n, nullptr);
-  return *this;
-}
-
 void Launch::run(cl_command_queue q, cl_uint dims, const size_t* global, const size_t* local) {
   size_t g[3] = {1, 1, 1};
   for (cl_uint i = 0; i < dims; ++i) {

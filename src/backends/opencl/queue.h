@@ -51,7 +51,6 @@ class Launch {
     return *this;
   }
   Launch& tensor(const View4& v);  // mem, offset, stride
-  Launch& local_bytes(size_t n);
   /// `local` may be null (driver's choice). Global sizes are rounded up to the local ones.
   void run(cl_command_queue q, cl_uint dims, const size_t* global, const size_t* local);
 

@@ -15,7 +15,10 @@ struct GemmPush {
   uint32_t sc_n, act, has_bias, dt_bias;
   float alpha, beta;
   uint32_t k_chunk, s_bias;
+  uint32_t dt_c;
 };
+
+static_assert(sizeof(GemmPush) <= kPushBytes, "gemm push constants exceed the guaranteed 128 bytes");
 
 uint32_t code(DType t) { return static_cast<uint32_t>(t); }
 
@@ -56,6 +59,7 @@ void op_gemm(VulkanQueue& q, const GemmArgs& g) {
   pc.splits = 1;
   pc.k_chunk = std::max<uint32_t>(pc.K, 1);
   pc.dt_bias = code(g.c.dtype);
+  pc.dt_c = code(g.c.dtype);
   const TensorArg& bias = g.bias ? *g.bias : g.c;
   if (g.bias) {
     pc.has_bias = 1;
@@ -90,7 +94,7 @@ void op_gemm(VulkanQueue& q, const GemmArgs& g) {
                       pc.K % 32 == 0 && pc.sa_m % 8 == 0 && b_row % 8 == 0 && pc.off_a % 16 == 0 &&
                       pc.off_b % 16 == 0 && (batch == 1 || (pc.sa_b % 8 == 0 && pc.sb_b % 8 == 0));
     if (fits) {
-      const Pipeline& p = dev.pipelines().get("gemm_coopmat_nv", 4, {code(g.c.dtype), b_kn ? 1u : 0u});
+      const Pipeline& p = dev.pipelines().get("gemm_coopmat_nv", 4, {b_kn ? 1u : 0u});
       for_batches(max_z, [&](const GemmPush& p2, uint32_t nb) {
         q.dispatch(p, {ref(g.a, false), ref(g.b, false), ref(g.c, true), ref(bias, false)}, &p2, sizeof p2,
                    pc.N / 128, pc.M / 128, nb);
@@ -111,8 +115,8 @@ void op_gemm(VulkanQueue& q, const GemmArgs& g) {
         half_b && pc.K % 8 == 0 && pc.sb_n % 8 == 0 && pc.off_b % 16 == 0 && (pc.sb_b % 8 == 0 || batch == 1)
             ? 1
             : 0;
-    const Pipeline& p = dev.pipelines().get(
-        "gemm_small_m", 4, {pc.M, code(g.a.dtype), code(g.b.dtype), code(g.c.dtype), pair, octet});
+    const Pipeline& p =
+        dev.pipelines().get("gemm_small_m", 4, {pc.M, code(g.a.dtype), code(g.b.dtype), pair, octet});
     const uint32_t gx = (pc.N + 3) / 4;
     if (gx > dev.caps().max_groups[0])
       throw Error(Errc::unsupported, "vulkan: gemm: N too large for one dispatch");
@@ -144,8 +148,8 @@ void op_gemm(VulkanQueue& q, const GemmArgs& g) {
                     pc.off_b % 16 == 0;
   if (vec4) splits = 1;
   const std::vector<uint32_t> spec = {
-      t.wg_x,          t.wg_y,          t.thread_m,      t.thread_n,           t.block_k,     t.use_shared,
-      code(g.a.dtype), code(g.b.dtype), code(g.c.dtype), splits > 1 ? 1u : 0u, vec4 ? 1u : 0u};
+      t.wg_x,       t.wg_y,          t.thread_m,      t.thread_n,           t.block_k,
+      t.use_shared, code(g.a.dtype), code(g.b.dtype), splits > 1 ? 1u : 0u, vec4 ? 1u : 0u};
   const Pipeline& tiled = dev.pipelines().get("gemm_tiled", 5, spec);
   if (splits == 1) {
     for_batches(max_z, [&](const GemmPush& p2, uint32_t nb) {
@@ -159,7 +163,7 @@ void op_gemm(VulkanQueue& q, const GemmArgs& g) {
   pc.k_chunk = (pc.k_chunk + t.block_k - 1) / t.block_k * t.block_k;
   const uint64_t total = static_cast<uint64_t>(batch) * pc.M * pc.N;
   Allocation part = q.scratch(total * splits * 4, "split-K partial sums");
-  const Pipeline& reduce = dev.pipelines().get("gemm_splitk_reduce", 3, {code(g.c.dtype)});
+  const Pipeline& reduce = dev.pipelines().get("gemm_splitk_reduce", 3, {});
   // Batches fit one dispatch here: split-K only runs when C has few tiles.
   q.dispatch(tiled, {ref(g.a, false), ref(g.b, false), ref(g.c, false), ref(bias, false), ref(part, true)},
              &pc, sizeof pc, gx, gy, static_cast<uint32_t>(batch) * splits);

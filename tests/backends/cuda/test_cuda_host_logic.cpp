@@ -119,6 +119,25 @@ TEST(CudaGemmPlan, ForcedPathsApplyWhereTheyCan) {
   EXPECT_EQ(plan_gemm(weights_nk(2, 64, 64, DType::f32), kH100, GemmForce::gemv).path, GemmPath::gemv);
 }
 
+TEST(CudaGemmPlan, Sm90OnlyWhenForcedOnHopperWithKContiguousB) {
+  const GemmDeviceFacts h100{9, 0, 132, true, true};
+  const GemmShape nk = weights_nk(4096, 8192, 8192, DType::bf16);
+  EXPECT_EQ(plan_gemm(nk, h100, GemmForce::none).path, GemmPath::sm80);  // not in auto until validated
+  const GemmPlan p = plan_gemm(nk, h100, GemmForce::sm90);
+  EXPECT_EQ(p.path, GemmPath::sm90);
+  EXPECT_EQ(p.tile.block_k, 64);
+  EXPECT_EQ(p.tile.stages, 4);
+  const GemmPlan kn = plan_gemm(row_major(4096, 4096, 4096, DType::bf16), h100, GemmForce::sm90);
+  EXPECT_EQ(kn.path, GemmPath::sm80);
+  EXPECT_NE(kn.note.find("K-contiguous"), std::string::npos);
+  const GemmDeviceFacts a800{8, 0, 108, true, true};
+  EXPECT_EQ(plan_gemm(nk, a800, GemmForce::sm90).path, GemmPath::sm80);
+  EXPECT_EQ(plan_gemm(row_major(64, 64, 64, DType::f32), h100, GemmForce::sm90).path, GemmPath::simt);
+  const GemmPlan skinny = plan_gemm(weights_nk(128, 128, 65536, DType::bf16), h100, GemmForce::sm90);
+  EXPECT_EQ(skinny.path, GemmPath::sm90);
+  EXPECT_EQ(skinny.splits, 16);
+}
+
 TEST(CudaGemmPlan, SplitKOnlyForSkinnyOutputsWithLongK) {
   EXPECT_EQ(choose_splits(1, 65536, 32, 132), 16);
   EXPECT_EQ(choose_splits(32, 8192, 32, 132), 5);
