@@ -2,8 +2,13 @@
 // its cuBLASLt kernels by heuristic, as an engine calling it would. Operands live in their
 // own device buffers (cudaMalloc) so the baseline needs nothing from porta; run() enqueues
 // one GEMM and waits, matching porta's wall-clock-plus-synchronize timing.
+//
+// libcublas is opened at run time (dlopen), not linked: porta-bench then starts on hosts
+// without the CUDA toolkit (the air-gapped bundle carries no 600 MB of cuBLAS), and the
+// baseline column is simply absent there.
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -17,6 +22,43 @@
 
 namespace porta_bench {
 namespace {
+
+// The four cuBLAS entry points the baseline uses, from the library found at run time.
+struct CublasApi {
+  decltype(&cublasCreate_v2) create = nullptr;
+  decltype(&cublasDestroy_v2) destroy = nullptr;
+  decltype(&cublasGetVersion_v2) get_version = nullptr;
+  // cublasGemmEx has C++ overloads: spell out the C entry point's type.
+  using GemmEx = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+                                    const void*, const void*, cudaDataType, int, const void*, cudaDataType,
+                                    int, const void*, void*, cudaDataType, int, cublasComputeType_t,
+                                    cublasGemmAlgo_t);
+  GemmEx gemm_ex = nullptr;
+  std::string library;
+
+  static const CublasApi* load() {
+    static const CublasApi api = [] {
+      CublasApi a;
+      const std::string versioned = "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR);
+      for (const std::string& name : {versioned, std::string("libcublas.so")}) {
+        void* h = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (!h) continue;
+        a.create = reinterpret_cast<decltype(a.create)>(dlsym(h, "cublasCreate_v2"));
+        a.destroy = reinterpret_cast<decltype(a.destroy)>(dlsym(h, "cublasDestroy_v2"));
+        a.get_version = reinterpret_cast<decltype(a.get_version)>(dlsym(h, "cublasGetVersion_v2"));
+        a.gemm_ex = reinterpret_cast<decltype(a.gemm_ex)>(dlsym(h, "cublasGemmEx"));
+        a.library = name;
+        if (a.create && a.destroy && a.get_version && a.gemm_ex) break;
+        a = CublasApi();
+      }
+      if (!a.create)
+        std::fprintf(stderr, "porta-bench: %s not loadable (%s); GEMM runs without the cuBLAS baseline\n",
+                     versioned.c_str(), dlerror() ? "see dlerror" : "not found");
+      return a;
+    }();
+    return api.create ? &api : nullptr;
+  }
+};
 
 cudaDataType_t cuda_type(porta::DType t) {
   switch (t) {
@@ -52,7 +94,7 @@ void* device_random(porta::DType t, size_t n, uint32_t seed) {
 
 class CublasGemm final : public BaselineCase {
  public:
-  CublasGemm(cublasHandle_t h, const GemmProblem& p) : h_(h), p_(p) {
+  CublasGemm(const CublasApi& api, cublasHandle_t h, const GemmProblem& p) : api_(api), h_(h), p_(p) {
     a_ = device_random(p.a, static_cast<size_t>(p.m * p.k), 1);
     for (int i = 0; i < std::max(p.b_copies, 1); ++i)
       b_.push_back(device_random(p.b, static_cast<size_t>(p.k * p.n), 2 + static_cast<uint32_t>(i)));
@@ -75,7 +117,7 @@ class CublasGemm final : public BaselineCase {
     const float alpha = 1.0f, beta = 0.0f;
     const int m = static_cast<int>(p_.m), n = static_cast<int>(p_.n), k = static_cast<int>(p_.k);
     // Row-major C[M,N] = A·B is column-major Cᵀ[N,M] = Bᵀ·Aᵀ: swap the operands.
-    const cublasStatus_t st = cublasGemmEx(
+    const cublasStatus_t st = api_.gemm_ex(
         h_, p_.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, p_.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha,
         b, cuda_type(p_.b), p_.trans_b ? k : n, a_, cuda_type(p_.a), p_.trans_a ? m : k, &beta, c_,
         cuda_type(p_.c), n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
@@ -84,6 +126,7 @@ class CublasGemm final : public BaselineCase {
   }
 
  private:
+  const CublasApi& api_;
   cublasHandle_t h_;
   GemmProblem p_;
   void* a_ = nullptr;
@@ -94,23 +137,24 @@ class CublasGemm final : public BaselineCase {
 
 class Cublas final : public Baseline {
  public:
-  Cublas(int ordinal, cublasHandle_t h) : ordinal_(ordinal), h_(h) {}
-  ~Cublas() override { cublasDestroy(h_); }
+  Cublas(const CublasApi& api, int ordinal, cublasHandle_t h) : api_(api), ordinal_(ordinal), h_(h) {}
+  ~Cublas() override { api_.destroy(h_); }
   std::string name() const override { return "cublas"; }
   std::string description() const override {
     int v = 0;
-    cublasGetVersion(h_, &v);
-    return "cuBLAS " + std::to_string(v) + " cublasGemmEx (CUBLAS_COMPUTE_32F, default algo), device " +
-           std::to_string(ordinal_);
+    api_.get_version(h_, &v);
+    return "cuBLAS " + std::to_string(v) + " (" + api_.library +
+           ") cublasGemmEx (CUBLAS_COMPUTE_32F, default algo), device " + std::to_string(ordinal_);
   }
   std::unique_ptr<BaselineCase> prepare_gemm(const GemmProblem& p) override {
     if (p.a != p.b) return nullptr;  // cublasGemmEx takes one input type
-    auto c = std::make_unique<CublasGemm>(h_, p);
+    auto c = std::make_unique<CublasGemm>(api_, h_, p);
     if (!c->ok()) return nullptr;
     return c;
   }
 
  private:
+  const CublasApi& api_;
   int ordinal_;
   cublasHandle_t h_;
 };
@@ -129,6 +173,8 @@ std::string uuid_hex(const cudaDeviceProp& prop) {
 }  // namespace
 
 std::unique_ptr<Baseline> make_cublas_baseline(const porta::Device& device) {
+  const CublasApi* api = CublasApi::load();
+  if (!api) return nullptr;
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess) return nullptr;
   for (int i = 0; i < count; ++i) {
@@ -136,8 +182,8 @@ std::unique_ptr<Baseline> make_cublas_baseline(const porta::Device& device) {
     if (cudaGetDeviceProperties(&prop, i) != cudaSuccess || uuid_hex(prop) != device.info().uuid) continue;
     cudaSetDevice(i);
     cublasHandle_t h = nullptr;
-    if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) return nullptr;
-    return std::make_unique<Cublas>(i, h);
+    if (api->create(&h) != CUBLAS_STATUS_SUCCESS) return nullptr;
+    return std::make_unique<Cublas>(*api, i, h);
   }
   return nullptr;
 }
