@@ -15,6 +15,9 @@ pkgs=(
   libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers
   # OpenCL backend: ICD loader + headers, PoCL (CPU device the tests run on), CLBlast baseline
   ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd libclblast-dev
+  # hip backend: the cuda sources built by Debian's HIP toolchain, proving the CUDA-dialect
+  # path (the tests check that the module loads and reports no device)
+  hipcc libamdhip64-dev rocm-device-libs
 )
 
 missing=()
