@@ -10,6 +10,8 @@ import html
 import math
 import os
 
+from bench_report import fields as _fields, num as _num  # one parser for names and context
+
 W, H = 900, 470
 LEFT, RIGHT, TOP, BOTTOM = 70, 270, 48, 120
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
@@ -18,25 +20,6 @@ DTYPE_BYTES = {"f32": 4, "f16": 2, "bf16": 2, "i8": 1, "i32": 4}
 
 def _esc(s):
     return html.escape(str(s), quote=True)
-
-
-def _num(ctx, key):
-    try:
-        v = float(ctx.get(key, ""))
-        return v if v > 0 else None
-    except ValueError:
-        return None
-
-
-def _fields(name):
-    words, kv = [], {}
-    for p in name.split("/"):
-        if "=" in p:
-            k, v = p.split("=", 1)
-            kv[k] = v
-        else:
-            words.append(p)
-    return words, kv
 
 
 def _fmt(v):

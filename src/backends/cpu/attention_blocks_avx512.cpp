@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "backends/cpu/simd_avx512.h"
 #include "porta/dtype.h"
 
 namespace porta::cpu::avx512 {
@@ -182,25 +183,6 @@ void accumulate_t(const float* p, int64_t R, int64_t n, const void* v, int64_t v
   }
 }
 
-// e^x as simd::exp_ps (same clamp and polynomial, so both ISAs round alike; e^-88 and
-// -inf give exactly 0 through the exponent, NaN stays NaN), 16 lanes.
-inline __m512 exp512(__m512 x) {
-  x = _mm512_min_ps(_mm512_set1_ps(88.0f), _mm512_max_ps(_mm512_set1_ps(-88.0f), x));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
-}
-
 inline __mmask16 lanes(int64_t count) {
   if (count <= 0) return 0;
   return count >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << count) - 1u);
@@ -228,7 +210,8 @@ void online_softmax(float* s, int64_t R, int64_t n, const int64_t* visible, floa
     __m512 sum = _mm512_setzero_ps();
     for (int64_t i = 0; i < n; i += 16) {
       const __mmask16 k = lanes(vis - i);  // keys past `visible` get weight 0
-      const __m512 p = _mm512_maskz_mov_ps(k, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, sr + i), vm)));
+      const __m512 p =
+          _mm512_maskz_mov_ps(k, simd512::exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, sr + i), vm)));
       sum = _mm512_add_ps(sum, p);
       _mm512_mask_storeu_ps(sr + i, lanes(n - i), p);
     }
