@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -25,27 +26,50 @@ constexpr uint64_t kHugePage = uint64_t{2} << 20;
 class HostBuffer final : public Buffer {
  public:
   explicit HostBuffer(uint64_t bytes) : Buffer(bytes) {
-    // Large tensors (weights, KV caches) go on 2 MiB-aligned memory marked for transparent
-    // huge pages: streaming kernels then cross a page (and miss the TLB, and stop the
-    // hardware prefetcher) 512x less often.
-    align_ = bytes >= kHugePage ? kHugePage : kAlignment;
-    const uint64_t padded = (bytes + align_ - 1) / align_ * align_;
-    data_ = ::operator new(static_cast<size_t>(padded == 0 ? align_ : padded), std::align_val_t(align_),
-                           std::nothrow);
-#if defined(MADV_HUGEPAGE)
-    if (data_ != nullptr && align_ == kHugePage)
-      (void)::madvise(data_, static_cast<size_t>(padded), MADV_HUGEPAGE);
-#endif
+    // Large tensors (weights, KV caches) get their own 2 MiB-aligned mapping marked for
+    // transparent huge pages: streaming kernels then cross a page (miss the TLB, stop the
+    // hardware prefetcher) 512x less often. A fresh mapping, not malloc: malloc serves
+    // sizes under its (adaptive, up to 32 MiB) mmap threshold from heap pages that are
+    // already faulted in as 4 KiB pages, which madvise no longer turns into huge ones.
+    if (bytes >= kHugePage && map_huge(bytes)) return;
+    const uint64_t padded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+    data_ = ::operator new(static_cast<size_t>(padded == 0 ? kAlignment : padded),
+                           std::align_val_t(kAlignment), std::nothrow);
     if (data_ == nullptr)
       throw Error(Errc::out_of_memory, "cpu: host allocation of " + std::to_string(bytes) +
                                            " bytes failed; free tensors or reduce the size");
   }
-  ~HostBuffer() override { ::operator delete(data_, std::align_val_t(align_)); }
+  ~HostBuffer() override {
+    if (mapped_bytes_ != 0)
+      ::munmap(data_, mapped_bytes_);
+    else
+      ::operator delete(data_, std::align_val_t(kAlignment));
+  }
   void* host_ptr() override { return data_; }
 
  private:
+  // Maps bytes rounded up to 2 MiB at a 2 MiB boundary; false when the kernel refuses
+  // (then the malloc path reports the failure).
+  bool map_huge(uint64_t bytes) {
+    const size_t len = static_cast<size_t>((bytes + kHugePage - 1) / kHugePage * kHugePage);
+    const size_t over = len + static_cast<size_t>(kHugePage);
+    void* raw = ::mmap(nullptr, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return false;
+    const auto base = reinterpret_cast<uintptr_t>(raw);
+    const uintptr_t aligned = (base + kHugePage - 1) / kHugePage * kHugePage;
+    if (aligned > base) ::munmap(raw, aligned - base);  // trim to the aligned window
+    const uintptr_t end = base + over, used_end = aligned + len;
+    if (end > used_end) ::munmap(reinterpret_cast<void*>(used_end), end - used_end);
+    data_ = reinterpret_cast<void*>(aligned);
+    mapped_bytes_ = len;
+#if defined(MADV_HUGEPAGE)
+    (void)::madvise(data_, len, MADV_HUGEPAGE);
+#endif
+    return true;
+  }
+
   void* data_ = nullptr;
-  uint64_t align_ = kAlignment;
+  size_t mapped_bytes_ = 0;  // non-zero: data_ is an mmap'ed window of this length
 };
 
 class HostEvent final : public backend::Event {
