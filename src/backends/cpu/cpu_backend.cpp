@@ -55,12 +55,12 @@ class HostBuffer final : public Buffer {
     const size_t over = len + static_cast<size_t>(kHugePage);
     void* raw = ::mmap(nullptr, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) return false;
-    const auto base = reinterpret_cast<uintptr_t>(raw);
-    const uintptr_t aligned = (base + kHugePage - 1) / kHugePage * kHugePage;
-    if (aligned > base) ::munmap(raw, aligned - base);  // trim to the aligned window
-    const uintptr_t end = base + over, used_end = aligned + len;
-    if (end > used_end) ::munmap(reinterpret_cast<void*>(used_end), end - used_end);
-    data_ = reinterpret_cast<void*>(aligned);
+    char* const base = static_cast<char*>(raw);
+    const size_t lead =
+        static_cast<size_t>((kHugePage - reinterpret_cast<uintptr_t>(raw) % kHugePage) % kHugePage);
+    if (lead > 0) ::munmap(base, lead);  // trim to the aligned window
+    if (over - lead > len) ::munmap(base + lead + len, over - lead - len);
+    data_ = base + lead;
     mapped_bytes_ = len;
 #if defined(MADV_HUGEPAGE)
     (void)::madvise(data_, len, MADV_HUGEPAGE);
