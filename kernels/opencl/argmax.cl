@@ -1,8 +1,5 @@
 // Index of the largest element of each row (first on ties; the first NaN wins, as in
 // NumPy). Integers compare as integers (i32 does not fit a float exactly).
-#ifndef ROW_WG
-#define ROW_WG 64
-#endif
 
 // Whether candidate (v, i) beats the current (bv, bi) under the NaN-first, first-index rule.
 inline bool beats(float v, long i, float bv, long bi) {

@@ -69,3 +69,44 @@ inline float gelu_tanh_f(float x) {
   return 0.5f * x * (1.0f + tanh(k * (x + 0.044715f * x * x * x)));
 }
 inline float gelu_erf_f(float x) { return 0.5f * x * (1.0f + erf(x * 0.7071067811865476f)); }
+
+// Work-group reductions of the row kernels (norm, softmax; argmax has its own with
+// indices). ROW_WG comes from the device tuning table (-DROW_WG); 1 on CPU devices,
+// where a work-item walks the whole row.
+#ifndef ROW_WG
+#define ROW_WG 64
+#endif
+
+inline float group_max(float v, local float* red) {
+#if ROW_WG == 1
+  return v;
+#else
+  const int l = get_local_id(0);
+  red[l] = v;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (int s = ROW_WG / 2; s > 0; s >>= 1) {
+    if (l < s) red[l] = fmax(red[l], red[l + s]);
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  const float r = red[0];
+  barrier(CLK_LOCAL_MEM_FENCE);
+  return r;
+#endif
+}
+
+inline float group_sum(float v, local float* red) {
+#if ROW_WG == 1
+  return v;
+#else
+  const int l = get_local_id(0);
+  red[l] = v;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (int s = ROW_WG / 2; s > 0; s >>= 1) {
+    if (l < s) red[l] += red[l + s];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  const float r = red[0];
+  barrier(CLK_LOCAL_MEM_FENCE);
+  return r;
+#endif
+}

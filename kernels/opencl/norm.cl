@@ -1,26 +1,6 @@
 // rms_norm and layer_norm over the last dim. One work-group of ROW_WG work-items per row
 // (ROW_WG = 1 on CPU devices: a work-item walks the whole row). Sums are compensated
 // (Kahan) so rows of 10^5 elements keep f32 accuracy; layer_norm takes a centred variance.
-#ifndef ROW_WG
-#define ROW_WG 64
-#endif
-
-inline float group_sum(float v, local float* red) {
-#if ROW_WG == 1
-  return v;
-#else
-  const int l = get_local_id(0);
-  red[l] = v;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (int s = ROW_WG / 2; s > 0; s >>= 1) {
-    if (l < s) red[l] += red[l + s];
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  const float r = red[0];
-  barrier(CLK_LOCAL_MEM_FENCE);
-  return r;
-#endif
-}
 
 inline float hsum8(float8 v) {
   const float4 a = v.lo + v.hi;

@@ -1,43 +1,6 @@
 // softmax(scale * x + mask) over the last dim; the mask broadcasts through 0 strides.
 // Three passes over the row (max, sum, write) so nothing row-sized is kept. A row whose
 // every logit is -inf is written as zeros.
-#ifndef ROW_WG
-#define ROW_WG 64
-#endif
-
-inline float group_max(float v, local float* red) {
-#if ROW_WG == 1
-  return v;
-#else
-  const int l = get_local_id(0);
-  red[l] = v;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (int s = ROW_WG / 2; s > 0; s >>= 1) {
-    if (l < s) red[l] = fmax(red[l], red[l + s]);
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  const float r = red[0];
-  barrier(CLK_LOCAL_MEM_FENCE);
-  return r;
-#endif
-}
-
-inline float group_sum(float v, local float* red) {
-#if ROW_WG == 1
-  return v;
-#else
-  const int l = get_local_id(0);
-  red[l] = v;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (int s = ROW_WG / 2; s > 0; s >>= 1) {
-    if (l < s) red[l] += red[l + s];
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  const float r = red[0];
-  barrier(CLK_LOCAL_MEM_FENCE);
-  return r;
-#endif
-}
 
 kernel void softmax_rows(long rows, long4 shape, float scale, TENSOR_IN(x), int x_dt, TENSOR_IN(m), int m_dt,
                          int has_mask, TENSOR_OUT(o), int o_dt) {
