@@ -5,8 +5,8 @@
 //   llama_layer [--size tiny|8b] [--dtype f32|f16|bf16] [--prompt N] [--steps N]
 //               [--device SPEC|all] [--seed N] [--no-check]
 //
-// --device all runs on every device porta finds (PORTA_TEST_DEVICES filters, as in the
-// tests) and fails when any differs from the cpu by more than the dtype's tolerance.
+// --device all runs on every device porta finds and fails when any differs from the cpu
+// by more than the dtype's tolerance.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -162,23 +162,6 @@ Diff compare(const std::vector<float>& out, const std::vector<float>& ref) {
   return d;
 }
 
-bool selected_for_test(const porta::Device& d) {
-  const char* f = std::getenv("PORTA_TEST_DEVICES");
-  if (!f || !*f) return true;
-  const std::string id = d.info().backend + ":" + std::to_string(d.info().index);
-  std::string list = f;
-  size_t start = 0;
-  while (start <= list.size()) {
-    const size_t comma = list.find(',', start);
-    const std::string item =
-        list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (item == id || item == d.info().backend) return true;
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return false;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -186,8 +169,7 @@ int main(int argc, char** argv) {
   try {
     std::vector<porta::Device> devices;
     if (a.device == "all") {
-      for (const porta::Device& d : porta::devices())
-        if (selected_for_test(d)) devices.push_back(d);
+      devices = porta::devices();
     } else {
       devices.push_back(a.device.empty() ? porta::Device::select() : porta::Device::select(a.device));
     }
