@@ -1,6 +1,6 @@
 // FlashAttention-3-style prefill for sm_90a (H100/H20). One CTA = 3 warpgroups and one
 // 128-row query tile of one (batch, head):
-//   warpgroup 0 (producer, 40 registers): copies Q once, then K and V tiles into a 2-stage
+//   warpgroup 0 (producer, 40 registers): copies Q once, then K and V tiles into a 2-3 stage
 //     ring with 16-byte cp.async, announcing each stage on its `full` mbarrier through
 //     cp.async.mbarrier.arrive (the arrival fires when the thread's copies have landed);
 //   warpgroups 1, 2 (consumers, 232 registers): 64 query rows each. Per key tile:
@@ -36,14 +36,19 @@ constexpr int kBQ = 128;           // query rows per CTA (64 per consumer warpgr
 constexpr int kThreads = 384;      // producer + 2 consumer warpgroups
 constexpr int kProducerRegs = 40;  // 128 * 40 + 256 * 232 = 64512 <= 65536 registers
 constexpr int kConsumerRegs = 232;
-constexpr int kStages = 2;
 
+// Per head dim (mirrored by attn_sm90_tiles in attention_plan.cpp): D <= 128 runs 128-key
+// tiles through 3 stages (D=128: 32 + 3 x 64 KiB), D = 256 64-key tiles through 2 (64 + 2 x 64).
+// With 3 stages a consumer defers the wait for P·V to after the next S (the stage is
+// released one tile later, which the third stage absorbs); with 2 it waits at once.
 template <int kD>
 struct Fa3Tiles {
-  static constexpr int kBKV = kD > 128 ? 64 : 128;  // keys per tile: D=256 halves it for smem
+  static constexpr int kBKV = kD > 128 ? 64 : 128;  // keys per tile
+  static constexpr int kStages = kD > 128 ? 2 : 3;
+  static constexpr bool kDeferPv = kStages >= 3;
   static constexpr uint32_t kQBytes = uint32_t(kBQ) * kD * 2;
   static constexpr uint32_t kKVBytes = uint32_t(kBKV) * kD * 2;  // one K or one V tile
-  // Q, then per stage K and V, then the mbarriers (q_full, full[2], empty[2]).
+  // Q, then per stage K and V, then the mbarriers (q_full, full[kStages], empty[kStages]).
   static constexpr uint32_t kBarOffset = kQBytes + 2 * kStages * kKVBytes;
   static constexpr size_t kSmemBytes = kBarOffset + 64 + 1024;  // + slack for 1024 alignment
 };
@@ -52,7 +57,7 @@ template <bool kBF16, int kD>
 __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDesc d) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using T = Fa3Tiles<kD>;
-  constexpr int kBKV = T::kBKV;
+  constexpr int kBKV = T::kBKV, kStages = T::kStages;
   extern __shared__ __align__(1024) unsigned char smem_raw[];
   // SW128 tiles need 1024-byte aligned bases (the descriptors' base offset is 0).
   unsigned char* sm =
@@ -60,7 +65,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
   const uint32_t q_s = smem_u32(sm);
   const uint32_t k_s = q_s + T::kQBytes;     // stage s at k_s + s * 2 * kKVBytes
   const uint32_t bar = q_s + T::kBarOffset;  // 8 bytes each
-  const uint32_t q_full = bar, full0 = bar + 8, empty0 = bar + 24;
+  const uint32_t q_full = bar, full0 = bar + 8, empty0 = bar + 8 + 8 * kStages;
   auto k_stage = [&](int s) { return k_s + uint32_t(s) * 2 * T::kKVBytes; };
   auto v_stage = [&](int s) { return k_stage(s) + T::kKVBytes; };
 
@@ -111,7 +116,8 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
     cp_async_arrive_noinc(q_full);
     for (int it = 0; it < tiles; ++it) {
       const int s = it % kStages;
-      // Tile it reuses the stage of tile it - 2: wait for that tile's release, phase it/2 - 1.
+      // Tile it reuses the stage of tile it - kStages: wait for that tile's release, which
+      // completes phase it/kStages - 1 of the stage's empty barrier.
       if (it >= kStages) mbar_wait(empty0 + 8 * s, uint32_t((it / kStages - 1) & 1));
       const int64_t k0 = int64_t(it) * kBKV;
       const uint32_t ks = k_stage(s), vs = v_stage(s);
@@ -175,7 +181,8 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
       wgmma_ss<kBKV, kBF16>(sc, kmajor_desc(kmajor_step(q_rows, kBQ, kk)),
                             kmajor_desc(kmajor_step(ks, kBKV, kk)));
     wgmma_commit();
-    wgmma_wait<0>();
+    wgmma_wait<0>();  // S of this tile (and with kDeferPv, P·V of the previous one)
+    if (T::kDeferPv && it > 0) mbar_arrive(empty0 + 8 * ((it - 1) % kStages));  // stage free
 
     // Online softmax over this tile; element (i, e) is key k0 + 8i + 2t + e%2 of row r = e/2.
     const bool mask = k0 + kBKV > lim_min;  // only tiles crossing a row's limit need the test
@@ -236,8 +243,16 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
     for (int j = 0; j < kBKV / 16; ++j)
       wgmma_rs<kD, kBF16>(o, pa[j], mnmajor_desc(mnmajor_step(vs, j), kBKV * 128));
     wgmma_commit();
+    // kDeferPv: no wait here; P·V runs on the tensor cores while this warpgroup waits for the
+    // next stage and issues the next S, whose wait covers both (o is not touched before it).
+    if (!T::kDeferPv) {
+      wgmma_wait<0>();
+      mbar_arrive(empty0 + 8 * s);  // this thread's reads of the stage are complete
+    }
+  }
+  if (T::kDeferPv) {
     wgmma_wait<0>();
-    mbar_arrive(empty0 + 8 * s);  // this thread's reads of the stage are complete
+    if (tiles > 0) mbar_arrive(empty0 + 8 * ((tiles - 1) % kStages));  // every tile released
   }
 
   // out = O / l; a row that saw no key is zero.

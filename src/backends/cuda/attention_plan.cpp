@@ -49,9 +49,11 @@ bool attn_head_dim_specialised(int64_t D) { return D == 64 || D == 128 || D == 2
 AttnSm90Tiles attn_sm90_tiles(int64_t D) {
   AttnSm90Tiles t;
   t.rows = 128;
-  t.key_tile = D > 128 ? 64 : 128;  // D = 256: 64 keys so Q + 2 x (K + V) stays under 227 KiB
+  // D = 256: 64 keys and 2 stages so Q + stages x (K + V) stays under 227 KiB.
+  t.key_tile = D > 128 ? 64 : 128;
+  t.stages = D > 128 ? 2 : 3;
   const int64_t q = int64_t(t.rows) * D * 2, kv = int64_t(t.key_tile) * D * 2;
-  t.smem_bytes = q + 2 * 2 * kv + 64 + 1024;  // barriers, and slack to align tiles to 1024 bytes
+  t.smem_bytes = q + t.stages * 2 * kv + 64 + 1024;  // barriers, slack to align tiles to 1024 bytes
   return t;
 }
 

@@ -40,9 +40,10 @@ bool attn_head_dim_specialised(int64_t D);
 
 /// Tiles of the FA3-style sm_90a kernel per head dim (data, mirrored by Fa3Tiles in
 /// attention_sm90_wgmma.cu): 128 query rows (2 consumer warpgroups x 64), keys per stage,
-/// and the dynamic shared memory it asks for (Q + 2 stages of K and V + barriers + slack).
+/// K/V ring stages, and the dynamic shared memory it asks for (Q + stages x (K + V) +
+/// barriers + alignment slack).
 struct AttnSm90Tiles {
-  int rows = 128, key_tile = 128;
+  int rows = 128, key_tile = 128, stages = 2;
   int64_t smem_bytes = 0;
 };
 AttnSm90Tiles attn_sm90_tiles(int64_t D);

@@ -95,7 +95,10 @@ TEST(CudaAttentionPlan, PrefillOnHopperTakesTheWgmmaKernel) {
     EXPECT_EQ(p.splits, 1) << D;
     EXPECT_LE(attn_sm90_tiles(D).smem_bytes, 227 * 1024) << D;
   }
-  EXPECT_EQ(attn_sm90_tiles(128).smem_bytes, 128 * 128 * 2 + 4 * 128 * 128 * 2 + 64 + 1024);
+  EXPECT_EQ(attn_sm90_tiles(128).stages, 3);
+  EXPECT_EQ(attn_sm90_tiles(256).stages, 2);
+  EXPECT_EQ(attn_sm90_tiles(128).smem_bytes, 128 * 128 * 2 + 6 * 128 * 128 * 2 + 64 + 1024);
+  EXPECT_EQ(attn_sm90_tiles(256).smem_bytes, 128 * 256 * 2 + 4 * 64 * 256 * 2 + 64 + 1024);
   EXPECT_EQ(path(shape(1, 8, 8, 512, 512, 96), kH100), AttnPath::sm80);   // not specialised
   EXPECT_EQ(path(shape(1, 8, 8, 512, 512, 128), kA100), AttnPath::sm80);  // not sm_90
   AttnDeviceFacts no_kernel = kH100;
