@@ -32,10 +32,10 @@ namespace {
 
 using namespace attn90;
 
-constexpr int kBQ = 128;           // query rows per CTA (64 per consumer warpgroup)
-constexpr int kThreads = 384;      // producer + 2 consumer warpgroups
-constexpr int kProducerRegs = 40;  // 128 * 40 + 256 * 232 = 64512 <= 65536 registers
-constexpr int kConsumerRegs = 232;
+constexpr int kBQ = 128;                            // query rows per CTA (64 per consumer warpgroup)
+constexpr int kThreads = 384;                       // producer + 2 consumer warpgroups
+[[maybe_unused]] constexpr int kProducerRegs = 40;  // 128 * 40 + 256 * 232 = 64512 <= 65536 registers
+[[maybe_unused]] constexpr int kConsumerRegs = 232;
 
 // Per head dim (mirrored by attn_sm90_tiles in attention_plan.cpp): D <= 128 runs 128-key
 // tiles through 3 stages (D=128: 32 + 3 x 64 KiB), D = 256 64-key tiles through 2 (64 + 2 x 64).
@@ -45,7 +45,6 @@ template <int kD>
 struct Fa3Tiles {
   static constexpr int kBKV = kD > 128 ? 64 : 128;  // keys per tile
   static constexpr int kStages = kD > 128 ? 2 : 3;
-  static constexpr bool kDeferPv = kStages >= 3;
   static constexpr uint32_t kQBytes = uint32_t(kBQ) * kD * 2;
   static constexpr uint32_t kKVBytes = uint32_t(kBKV) * kD * 2;  // one K or one V tile
   // Q, then per stage K and V, then the mbarriers (q_full, full[kStages], empty[kStages]).
@@ -58,6 +57,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using T = Fa3Tiles<kD>;
   constexpr int kBKV = T::kBKV, kStages = T::kStages;
+  constexpr bool kDeferPv = kStages >= 3;  // see Fa3Tiles
   extern __shared__ __align__(1024) unsigned char smem_raw[];
   // SW128 tiles need 1024-byte aligned bases (the descriptors' base offset is 0).
   unsigned char* sm =
@@ -182,7 +182,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
                             kmajor_desc(kmajor_step(ks, kBKV, kk)));
     wgmma_commit();
     wgmma_wait<0>();  // S of this tile (and with kDeferPv, P·V of the previous one)
-    if (T::kDeferPv && it > 0) mbar_arrive(empty0 + 8 * ((it - 1) % kStages));  // stage free
+    if (kDeferPv && it > 0) mbar_arrive(empty0 + 8 * ((it - 1) % kStages));  // stage free
 
     // Online softmax over this tile; element (i, e) is key k0 + 8i + 2t + e%2 of row r = e/2.
     const bool mask = k0 + kBKV > lim_min;  // only tiles crossing a row's limit need the test
@@ -245,12 +245,12 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
     wgmma_commit();
     // kDeferPv: no wait here; P·V runs on the tensor cores while this warpgroup waits for the
     // next stage and issues the next S, whose wait covers both (o is not touched before it).
-    if (!T::kDeferPv) {
+    if (!kDeferPv) {
       wgmma_wait<0>();
       mbar_arrive(empty0 + 8 * s);  // this thread's reads of the stage are complete
     }
   }
-  if (T::kDeferPv) {
+  if (kDeferPv) {
     wgmma_wait<0>();
     if (tiles > 0) mbar_arrive(empty0 + 8 * ((tiles - 1) % kStages));  // every tile released
   }
