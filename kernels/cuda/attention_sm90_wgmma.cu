@@ -8,6 +8,8 @@
 //     accumulators in registers (base 2, the scale prescaled by log2(e)), P converted in
 //     registers to the A fragment of O += P·V (wgmma RS form, V N-major via the transpose
 //     bit), then an arrival on the stage's `empty` mbarrier hands it back to the producer.
+//     With 3 stages P·V of tile j runs under the softmax of tile j+1 (FA3's intra-warpgroup
+//     overlap).
 // The two consumer warpgroups run independently, so one's softmax overlaps the other's MMAs.
 // Why cp.async rather than TMA: porta tensors are strided 4-D views and kv_lens/causal bound
 // every tile; a per-thread copy with a zero-fill predicate takes any 16-byte-aligned stride,
@@ -39,8 +41,8 @@ constexpr int kThreads = 384;                       // producer + 2 consumer war
 
 // Per head dim (mirrored by attn_sm90_tiles in attention_plan.cpp): D <= 128 runs 128-key
 // tiles through 3 stages (D=128: 32 + 3 x 64 KiB), D = 256 64-key tiles through 2 (64 + 2 x 64).
-// With 3 stages a consumer defers the wait for P·V to after the next S (the stage is
-// released one tile later, which the third stage absorbs); with 2 it waits at once.
+// With 3 stages a consumer overlaps P·V of one tile with the softmax of the next (each stage
+// is released one tile later, which the third stage absorbs); with 2 it waits at once.
 template <int kD>
 struct Fa3Tiles {
   static constexpr int kBKV = kD > 128 ? 64 : 128;  // keys per tile
@@ -57,7 +59,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using T = Fa3Tiles<kD>;
   constexpr int kBKV = T::kBKV, kStages = T::kStages;
-  constexpr bool kDeferPv = kStages >= 3;  // see Fa3Tiles
+  constexpr bool kPipelined = kStages >= 3;  // see Fa3Tiles and the consumer loop
   extern __shared__ __align__(1024) unsigned char smem_raw[];
   // SW128 tiles need 1024-byte aligned bases (the descriptors' base offset is 0).
   unsigned char* sm =
@@ -164,29 +166,27 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
   const uint32_t q_rows = q_s + uint32_t(cw) * 64 * 128;
   mbar_wait(q_full, 0);
 
-  for (int it = 0; it < tiles; ++it) {
-    const int s = it % kStages;
-    const int64_t k0 = int64_t(it) * kBKV;
-    mbar_wait(full0 + 8 * s, uint32_t((it / kStages) & 1));
-    fence_proxy_async_smem();
-    const uint32_t ks = k_stage(s), vs = v_stage(s);
-
-    // S = Q·Kᵀ: K = D in 16-wide steps (kmajor_step: column block kk/4, 32 bytes per step).
-    float sc[kBKV / 2];
-#pragma unroll
-    for (int i = 0; i < kBKV / 2; ++i) sc[i] = 0.0f;
-    wgmma_fence();
+  // S = Q·Kᵀ for one key tile: K = D in 16-wide steps (kmajor_step: column block kk/4, 32
+  // bytes per step). Issue only; the caller fences, commits and waits.
+  auto issue_s = [&](float(&sc)[kBKV / 2], uint32_t ks) {
 #pragma unroll
     for (int kk = 0; kk < kD / 16; ++kk)
       wgmma_ss<kBKV, kBF16>(sc, kmajor_desc(kmajor_step(q_rows, kBQ, kk)),
                             kmajor_desc(kmajor_step(ks, kBKV, kk)));
-    wgmma_commit();
-    wgmma_wait<0>();  // S of this tile (and with kDeferPv, P·V of the previous one)
-    if (kDeferPv && it > 0) mbar_arrive(empty0 + 8 * ((it - 1) % kStages));  // stage free
-
-    // Online softmax over this tile; element (i, e) is key k0 + 8i + 2t + e%2 of row r = e/2.
+  };
+  // O += P·V, K = keys in 16-wide steps. The A fragment of step j (m16n8k16 layout per warp:
+  // {row g, keys 2t..}, {row g+8, keys 2t..}, {row g, keys 8+2t..}, {row g+8, keys 8+2t..})
+  // is exactly the accumulators of S column groups 2j and 2j+1 (see pack_p). V step j starts
+  // 16 rows (2048 bytes) further; its column blocks are kBKV*128 bytes apart (the LBO).
+  auto issue_pv = [&](const uint32_t(&pa)[kBKV / 16][4], uint32_t vs) {
+#pragma unroll
+    for (int j = 0; j < kBKV / 16; ++j)
+      wgmma_rs<kD, kBF16>(o, pa[j], mnmajor_desc(mnmajor_step(vs, j), kBKV * 128));
+  };
+  // Online softmax over one tile, in place (S -> P); element (i, e) is key k0 + 8i + 2t + e%2
+  // of row r = e/2. Returns the factors the old O must be scaled by.
+  auto softmax = [&](float(&sc)[kBKV / 2], int64_t k0, float(&corr)[2]) {
     const bool mask = k0 + kBKV > lim_min;  // only tiles crossing a row's limit need the test
-    float corr[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       float mx = neg_inf;
@@ -218,19 +218,17 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
       l[r] = l[r] * corr[r] + sum;
       m[r] = m_new;
     }
+  };
+  auto rescale_o = [&](const float(&corr)[2]) {
 #pragma unroll
     for (int i = 0; i < kD / 8; ++i) {
       o[4 * i] *= corr[0], o[4 * i + 1] *= corr[0];
       o[4 * i + 2] *= corr[1], o[4 * i + 3] *= corr[1];
     }
-
-    // O += P·V, K = keys in 16-wide steps. The A fragment of step j (m16n8k16 layout per warp:
-    // {row g, keys 2t..}, {row g+8, keys 2t..}, {row g, keys 8+2t..}, {row g+8, keys 8+2t..})
-    // is exactly the accumulators of S column groups 2j and 2j+1. V step j starts 16 rows
-    // (2048 bytes) further; its column blocks are kBKV*128 bytes apart (the LBO).
-    // All of P is packed before the fence: registers written between wgmmas of one batch
-    // would make ptxas serialise them (it injects warpgroup.arrive, C7519).
-    uint32_t pa[kBKV / 16][4];
+  };
+  // P as f16/bf16 A fragments, all packed before the next wgmma fence: registers written
+  // between the wgmmas of one batch would make ptxas serialise them (C7519).
+  auto pack_p = [&](const float(&sc)[kBKV / 2], uint32_t(&pa)[kBKV / 16][4]) {
 #pragma unroll
     for (int j = 0; j < kBKV / 16; ++j) {
       pa[j][0] = sm80::pack2<kBF16>(sc[8 * j], sc[8 * j + 1]);
@@ -238,21 +236,70 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
       pa[j][2] = sm80::pack2<kBF16>(sc[8 * j + 4], sc[8 * j + 5]);
       pa[j][3] = sm80::pack2<kBF16>(sc[8 * j + 6], sc[8 * j + 7]);
     }
-    wgmma_fence();
+  };
+
+  // kPipelined (3 stages): tile it issues S(it) and then P·V(it-1) as two wgmma groups, waits
+  // only for S (wait_group 1) and runs softmax(it) while P·V(it-1) is on the tensor cores; then
+  // waits for it, releases stage it-1, rescales O and packs P(it) for the next round. The
+  // third stage covers the later release. Otherwise (2 stages, D = 256) every tile waits for
+  // its own P·V and releases its stage at once.
+  float sc[kBKV / 2];
+  uint32_t pa[kBKV / 16][4];
+  float corr[2];
+  // S(it) into sc: wait for the stage, zero the accumulators, fence, issue, commit.
+  auto start_s = [&](int it) {
+    const int s = it % kStages;
+    mbar_wait(full0 + 8 * s, uint32_t((it / kStages) & 1));
+    fence_proxy_async_smem();
 #pragma unroll
-    for (int j = 0; j < kBKV / 16; ++j)
-      wgmma_rs<kD, kBF16>(o, pa[j], mnmajor_desc(mnmajor_step(vs, j), kBKV * 128));
+    for (int i = 0; i < kBKV / 2; ++i) sc[i] = 0.0f;
+    wgmma_fence();  // orders this thread's writes of sc, pa and o before the wgmmas
+    issue_s(sc, k_stage(s));
     wgmma_commit();
-    // kDeferPv: no wait here; P·V runs on the tensor cores while this warpgroup waits for the
-    // next stage and issues the next S, whose wait covers both (o is not touched before it).
-    if (!kDeferPv) {
+  };
+  if constexpr (kPipelined) {
+    // Straight-line steady state (ptxas serialises wgmmas whose waits it cannot pair across
+    // branches): tile 0 alone, then S(it) + P·V(it-1), then P·V of the last tile.
+    if (tiles > 0) {
+      start_s(0);
       wgmma_wait<0>();
-      mbar_arrive(empty0 + 8 * s);  // this thread's reads of the stage are complete
+      softmax(sc, 0, corr);  // o is still zero: no rescale
+      pack_p(sc, pa);
     }
-  }
-  if (kDeferPv) {
-    wgmma_wait<0>();
-    if (tiles > 0) mbar_arrive(empty0 + 8 * ((tiles - 1) % kStages));  // every tile released
+    for (int it = 1; it < tiles; ++it) {
+      const int prev = (it - 1) % kStages;
+      start_s(it);
+      issue_pv(pa, v_stage(prev));
+      wgmma_commit();
+      wgmma_wait<1>();  // S(it) has landed; P·V(it-1) may still run under the softmax
+      softmax(sc, int64_t(it) * kBKV, corr);
+      wgmma_wait<0>();                 // P·V(it-1): o and pa are ours again
+      mbar_arrive(empty0 + 8 * prev);  // this thread's reads of stage it-1 are complete
+      rescale_o(corr);
+      pack_p(sc, pa);
+    }
+    if (tiles > 0) {
+      const int last = (tiles - 1) % kStages;
+      wgmma_fence();
+      issue_pv(pa, v_stage(last));
+      wgmma_commit();
+      wgmma_wait<0>();
+      mbar_arrive(empty0 + 8 * last);
+    }
+  } else {
+    for (int it = 0; it < tiles; ++it) {
+      const int s = it % kStages;
+      start_s(it);
+      wgmma_wait<0>();
+      softmax(sc, int64_t(it) * kBKV, corr);
+      rescale_o(corr);
+      pack_p(sc, pa);
+      wgmma_fence();
+      issue_pv(pa, v_stage(s));
+      wgmma_commit();
+      wgmma_wait<0>();
+      mbar_arrive(empty0 + 8 * s);
+    }
   }
 
   // out = O / l; a row that saw no key is zero.
