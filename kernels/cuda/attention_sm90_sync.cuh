@@ -1,6 +1,6 @@
 // sm_90a synchronisation primitives of the FA3-style attention kernel: mbarriers (init,
-// arrive, parity wait, cp.async completion arrive), the generic -> async proxy fence, and
-// warpgroup register reallocation. Included only where PORTA_CUDA_NVIDIA_PATHS is defined;
+// arrive, parity wait, cp.async completion arrive), the generic -> async proxy fence, named
+// barriers, and warpgroup register reallocation. Included only where PORTA_CUDA_NVIDIA_PATHS is defined;
 // the bodies exist only in sm_90a code (__CUDA_ARCH_FEAT_SM90_ALL).
 #pragma once
 
@@ -67,6 +67,19 @@ __device__ __forceinline__ void cp_async_wait_all() {
 __device__ __forceinline__ void fence_proxy_async_smem() {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+
+/// Named barrier `id` (1..15; 0 is __syncthreads) completing once `count` threads arrived:
+/// sync waits for completion, arrive only counts. Both take whole warps.
+__device__ __forceinline__ void named_bar_sync(int id, int count) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(count) : "memory");
+#endif
+}
+__device__ __forceinline__ void named_bar_arrive(int id, int count) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(count) : "memory");
 #endif
 }
 

@@ -10,7 +10,8 @@
 //     bit), then an arrival on the stage's `empty` mbarrier hands it back to the producer.
 //     With 3 stages P·V of tile j runs under the softmax of tile j+1 (FA3's intra-warpgroup
 //     overlap).
-// The two consumer warpgroups run independently, so one's softmax overlaps the other's MMAs.
+// The two consumer warpgroups take turns issuing their MMAs (ping-pong on named barriers), so
+// one's softmax overlaps the other's MMAs.
 // Why cp.async rather than TMA: porta tensors are strided 4-D views and kv_lens/causal bound
 // every tile; a per-thread copy with a zero-fill predicate takes any 16-byte-aligned stride,
 // needs no driver entry point (cuTensorMapEncodeTiled) in a module that must load without a
@@ -243,16 +244,33 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
   // waits for it, releases stage it-1, rescales O and packs P(it) for the next round. The
   // third stage covers the later release. Otherwise (2 stages, D = 256) every tile waits for
   // its own P·V and releases its stage at once.
+  // Ping-pong (FA3): the two consumers take turns issuing their wgmma batches, so one's
+  // softmax runs while the other's GEMMs occupy the tensor cores. Named barrier 1 + cw is
+  // consumer cw's turn: its 128 threads sync on it and the other consumer's 128 arrive on it
+  // after issuing. Both take the same number of turns; consumer 1 opens consumer 0's first
+  // turn and skips the arrival after its own last one, so every sync meets exactly one
+  // arrival and no barrier is left half-arrived at exit.
+  const int turns = tiles == 0 ? 0 : kPipelined ? tiles + 1 : 2 * tiles;
+  int turn = 0;
+  auto turn_begin = [&] { named_bar_sync(1 + cw, 256); };
+  auto turn_end = [&] {
+    ++turn;
+    if (!(cw == 1 && turn == turns)) named_bar_arrive(2 - cw, 256);  // the other's barrier
+  };
+  if (cw == 1 && turns > 0) named_bar_arrive(1, 256);
+
   float sc[kBKV / 2];
   uint32_t pa[kBKV / 16][4];
   float corr[2];
-  // S(it) into sc: wait for the stage, zero the accumulators, fence, issue, commit.
+  // Opens a turn with S(it) issued and committed (the caller may add to the batch, then
+  // ends the turn): waits for the stage, zeroes the accumulators, fences, issues.
   auto start_s = [&](int it) {
     const int s = it % kStages;
     mbar_wait(full0 + 8 * s, uint32_t((it / kStages) & 1));
     fence_proxy_async_smem();
 #pragma unroll
     for (int i = 0; i < kBKV / 2; ++i) sc[i] = 0.0f;
+    turn_begin();
     wgmma_fence();  // orders this thread's writes of sc, pa and o before the wgmmas
     issue_s(sc, k_stage(s));
     wgmma_commit();
@@ -262,6 +280,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
     // branches): tile 0 alone, then S(it) + P·V(it-1), then P·V of the last tile.
     if (tiles > 0) {
       start_s(0);
+      turn_end();
       wgmma_wait<0>();
       softmax(sc, 0, corr);  // o is still zero: no rescale
       pack_p(sc, pa);
@@ -271,6 +290,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
       start_s(it);
       issue_pv(pa, v_stage(prev));
       wgmma_commit();
+      turn_end();
       wgmma_wait<1>();  // S(it) has landed; P·V(it-1) may still run under the softmax
       softmax(sc, int64_t(it) * kBKV, corr);
       wgmma_wait<0>();                 // P·V(it-1): o and pa are ours again
@@ -280,9 +300,11 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
     }
     if (tiles > 0) {
       const int last = (tiles - 1) % kStages;
+      turn_begin();
       wgmma_fence();
       issue_pv(pa, v_stage(last));
       wgmma_commit();
+      turn_end();
       wgmma_wait<0>();
       mbar_arrive(empty0 + 8 * last);
     }
@@ -290,13 +312,16 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
     for (int it = 0; it < tiles; ++it) {
       const int s = it % kStages;
       start_s(it);
+      turn_end();
       wgmma_wait<0>();
       softmax(sc, int64_t(it) * kBKV, corr);
       rescale_o(corr);
       pack_p(sc, pa);
+      turn_begin();
       wgmma_fence();
       issue_pv(pa, v_stage(s));
       wgmma_commit();
+      turn_end();
       wgmma_wait<0>();
       mbar_arrive(empty0 + 8 * s);
     }
