@@ -35,5 +35,12 @@ int launch_attention_combine(const AttentionDesc& d, void* stream);
 int launch_attention_sm80(const AttentionDesc& d, void* stream);  // attention_sm80_mma.cu (FA2-style)
 /// True when this build carries the mma.sync attention kernel.
 bool attention_sm80_compiled();
+int launch_attention_sm90(const AttentionDesc& d, void* stream);  // attention_sm90_wgmma.cu (FA3-style)
+/// True when this build carries the sm_90a wgmma attention kernel (body only in sm_90a code).
+bool attention_sm90_compiled();
+/// Split-KV decode (Sq * G <= 8 rows per KV head, K/V read once); partials merged by
+/// launch_attention_combine when d.splits > 1.
+int launch_attention_decode(const AttentionDesc& d, void* stream);  // attention_decode.cu
+bool attention_decode_compiled();
 
 }  // namespace porta::cuda

@@ -9,6 +9,7 @@ const char* attn_path_name(AttnPath p) {
     case AttnPath::simt: return "simt";
     case AttnPath::sm80: return "sm80";
     case AttnPath::sm90: return "sm90";
+    case AttnPath::decode: return "decode";
   }
   return "?";
 }
@@ -43,18 +44,75 @@ bool attn_tensor_core_eligible(const AttnShape& s) {
   return s.q_addr % 16 == 0 && s.k_addr % 16 == 0 && s.v_addr % 16 == 0;
 }
 
+bool attn_head_dim_specialised(int64_t D) { return D == 64 || D == 128 || D == 256; }
+
+AttnSm90Tiles attn_sm90_tiles(int64_t D) {
+  AttnSm90Tiles t;
+  t.rows = 128;
+  // D = 256: 64 keys and 2 stages so Q + stages x (K + V) stays under 227 KiB.
+  t.key_tile = D > 128 ? 64 : 128;
+  t.stages = D > 128 ? 2 : 3;
+  const int64_t q = int64_t(t.rows) * D * 2, kv = int64_t(t.key_tile) * D * 2;
+  t.smem_bytes = q + t.stages * 2 * kv + 64 + 1024;  // barriers, slack to align tiles to 1024 bytes
+  return t;
+}
+
+int64_t attn_decode_smem_bytes(int64_t D) { return 4 * 3 * 2 * 16 * D * 2 + 4 * kAttnDecodeMaxRows * D; }
+
+namespace {
+
+// Decode: one block per (batch, kv head, split); enough splits to fill one wave of the
+// resident block slots (shared memory bounds them to 1-2 per SM), none shorter than 256 keys
+// (4 tiles per warp), at most 64.
+void plan_decode(const AttnShape& s, const AttnDeviceFacts& dev, AttnPlan* p) {
+  p->path = AttnPath::decode;
+  p->note = "split-KV decode (K/V read once per kv head)";
+  p->rows_per_block = static_cast<int>(s.Sq * (s.Hq / s.Hkv));
+  p->key_tile = 16;
+  const int64_t per_sm = std::max<int64_t>(
+      1, std::min<int64_t>(2, (dev.smem_per_block + 1024) / (attn_decode_smem_bytes(s.D) + 1024)));
+  const int64_t slots = per_sm * std::max(1, dev.sm_count);
+  const int64_t blocks = std::max<int64_t>(1, s.B * s.Hkv);
+  int64_t splits = std::min<int64_t>({slots / blocks, s.Skv / 256, 64});
+  splits = std::max<int64_t>(1, splits);
+  // Keys per split: a multiple of 64 (4 warps x 16-key tiles); recount so no split is empty.
+  const int64_t per = std::max<int64_t>(64, ((s.Skv + splits - 1) / splits + 63) / 64 * 64);
+  p->split_keys = per;
+  p->splits = static_cast<int>(std::max<int64_t>(1, (s.Skv + per - 1) / per));
+}
+
+}  // namespace
+
 AttnPlan plan_attention(const AttnShape& s, const AttnDeviceFacts& dev, AttnForce force) {
   AttnPlan p;
-  const bool tc = dev.nvidia_paths && dev.cc_major >= 8 && attn_tensor_core_eligible(s);
+  const bool eligible = attn_tensor_core_eligible(s);
+  const bool tc = dev.nvidia_paths && dev.cc_major >= 8 && eligible;
+  const int64_t group_rows = s.Sq * (s.Hq / std::max<int64_t>(1, s.Hkv));
+  const bool decode_ok = tc && attn_head_dim_specialised(s.D) && group_rows <= kAttnDecodeMaxRows &&
+                         attn_decode_smem_bytes(s.D) <= dev.smem_per_block;
+  const bool sm90_ok = tc && dev.cc_major == 9 && dev.sm90_kernel && attn_head_dim_specialised(s.D) &&
+                       attn_sm90_tiles(s.D).smem_bytes <= dev.smem_per_block;
+  if (force == AttnForce::none && decode_ok) {
+    plan_decode(s, dev, &p);
+    return p;
+  }
   const bool forced_tc = force == AttnForce::sm80 || force == AttnForce::sm90;
   if (tc && (forced_tc || (force == AttnForce::none && s.Sq >= 16))) {
+    p.splits = 1;
+    p.split_keys = s.Skv;
+    if (sm90_ok && force != AttnForce::sm80) {
+      const AttnSm90Tiles t = attn_sm90_tiles(s.D);
+      p.path = AttnPath::sm90;
+      p.note = "FA3-style prefill (wgmma, producer/consumer warpgroups)";
+      p.rows_per_block = t.rows;
+      p.key_tile = t.key_tile;
+      return p;
+    }
     p.path = AttnPath::sm80;
-    p.note = force == AttnForce::sm90 ? "forced sm90, no wgmma attention in this build: FA2 (mma.sync)"
+    p.note = force == AttnForce::sm90 ? "forced sm90, no wgmma kernel for this device/build/head dim: FA2"
                                       : "FA2-style prefill (mma.sync)";
     p.rows_per_block = 64;
     p.key_tile = s.D > 128 ? 32 : 64;
-    p.splits = 1;
-    p.split_keys = s.Skv;
     return p;
   }
   p.path = AttnPath::simt;
@@ -64,7 +122,6 @@ AttnPlan plan_attention(const AttnShape& s, const AttnDeviceFacts& dev, AttnForc
   // D > 128 halves both tiles so Q, K and V stay under 48 KiB (64 KiB LDS on AMD parts).
   p.rows_per_block = s.D > 128 ? 8 : 16;
   p.key_tile = s.D > 128 ? 16 : 32;
-  const int64_t group_rows = s.Sq * (s.Hq / std::max<int64_t>(1, s.Hkv));
   const int64_t blocks = (group_rows + p.rows_per_block - 1) / p.rows_per_block * s.B * s.Hkv;
   // Decode is bandwidth-bound: about four resident blocks per SM keep enough loads in flight.
   const int64_t want = std::max<int64_t>(1, 4 * static_cast<int64_t>(sm_count));

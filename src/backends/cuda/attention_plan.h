@@ -9,7 +9,7 @@
 
 namespace porta::cuda {
 
-enum class AttnPath : uint8_t { simt, sm80, sm90 };
+enum class AttnPath : uint8_t { simt, sm80, sm90, decode };
 const char* attn_path_name(AttnPath p);
 
 enum class AttnForce : uint8_t { none, simt, sm80, sm90 };
@@ -26,17 +26,38 @@ struct AttnShape {
 struct AttnDeviceFacts {
   int cc_major = 0;
   int sm_count = 1;
-  bool nvidia_paths = true;  // the build carries the mma.sync kernels
+  bool nvidia_paths = true;    // the build carries the mma.sync / cp.async kernels (not hip)
+  bool sm90_kernel = false;    // the build carries the sm_90a wgmma attention kernel
+  int64_t smem_per_block = 0;  // opt-in dynamic shared memory per block (bytes)
 };
 
 /// Whether the FA2 (mma.sync) kernel takes this call: one f16/bf16 dtype for q, k, v, unit
 /// stride along D, other strides multiples of 8 elements, 16-byte aligned bases.
 bool attn_tensor_core_eligible(const AttnShape& s);
 
+/// Head dims the FA3 (sm90) and decode kernels are instantiated for.
+bool attn_head_dim_specialised(int64_t D);
+
+/// Tiles of the FA3-style sm_90a kernel per head dim (data, mirrored by Fa3Tiles in
+/// attention_sm90_wgmma.cu): 128 query rows (2 consumer warpgroups x 64), keys per stage,
+/// K/V ring stages, and the dynamic shared memory it asks for (Q + stages x (K + V) +
+/// barriers + alignment slack).
+struct AttnSm90Tiles {
+  int rows = 128, key_tile = 128, stages = 2;
+  int64_t smem_bytes = 0;
+};
+AttnSm90Tiles attn_sm90_tiles(int64_t D);
+
+/// Query rows (Sq * G) the decode kernel holds per KV head, at most.
+constexpr int64_t kAttnDecodeMaxRows = 8;
+/// Dynamic shared memory of the decode kernel (4 warps x 3 stages x 16 keys of K and V, plus q
+/// as f32 for up to 8 rows), mirrored by DecodeTiles in attention_decode.cu.
+int64_t attn_decode_smem_bytes(int64_t D);
+
 struct AttnPlan {
   AttnPath path = AttnPath::simt;
   int rows_per_block = 16;  // query rows per block (s-major over the GQA group), <= 16
-  int key_tile = 32;        // keys per shared tile, <= 32
+  int key_tile = 32;        // keys per shared tile (portable kernel: <= 32)
   int splits = 1;           // KV splits (partials merged by the combine pass)
   int64_t split_keys = 0;   // keys per split, a multiple of key_tile
   std::string note;
@@ -45,10 +66,16 @@ struct AttnPlan {
 /// Shared memory the portable kernel needs for a plan (f32 tiles of Q, K and V).
 int64_t attn_simt_smem_bytes(const AttnPlan& p, int64_t D);
 
-/// Blocks cover (B x Hkv) x ceil(Sq*G / rows); when that leaves SMs idle (decode), the KV
-/// range is split so about four blocks per SM run, each split keeping >= 4 key tiles.
-/// Prefill (Sq >= 16) on sm_80+ with eligible operands takes the FA2 kernel; the rest (and
-/// decode) the portable split-KV kernel.
+/// Choice, in order (force none):
+///  - decode kernel: NVIDIA build, eligible operands, D in {64, 128, 256}, Sq * G <= 8. One
+///    block per (batch, kv head, split); splits fill the resident block slots of one wave,
+///    each split >= 256 keys;
+///  - prefill (Sq >= 16) with eligible operands on sm_80+: the FA3 kernel on sm_90 when the
+///    build carries it and D is specialised, else FA2;
+///  - the rest: the portable split-KV kernel (splits for about four blocks per SM).
+/// force sm90/sm80 takes the tensor-core kernel whenever the operands allow (sm90 falls back
+/// to FA2 off sm_90 or for other head dims); force simt the portable kernel. hip builds
+/// (nvidia_paths false) never get sm80, sm90 or decode.
 AttnPlan plan_attention(const AttnShape& s, const AttnDeviceFacts& dev, AttnForce force);
 
 }  // namespace porta::cuda

@@ -1,5 +1,6 @@
-// Attention dispatch: attention_plan.cpp cuts the call into blocks and KV splits; split
-// partials go to the queue's workspace and are merged by the combine pass.
+// Attention dispatch: attention_plan.cpp picks the kernel (FA3 sm90, FA2 sm80, decode or
+// portable) and cuts the call into blocks and KV splits; split partials go to the queue's
+// workspace and are merged by the combine pass.
 #include <string>
 
 #include "backends/cuda/cuda_objects.h"
@@ -38,13 +39,18 @@ void CudaQueue::attention(const backend::AttentionArgs& a) {
   AttnDeviceFacts facts;
   facts.cc_major = dev_.gemm_facts().cc_major;
   facts.sm_count = dev_.sm_count();
-  facts.nvidia_paths = attention_sm80_compiled();
+  facts.nvidia_paths = attention_sm80_compiled() && attention_decode_compiled();
+  facts.sm90_kernel = attention_sm90_compiled();
+  facts.smem_per_block = static_cast<int64_t>(dev_.info().shared_memory_bytes);
   const AttnPlan plan = plan_attention(s, facts, dev_.settings().attn);
-  if (plan.path == AttnPath::sm80) {
+  if (plan.path == AttnPath::sm80 || plan.path == AttnPath::sm90) {
     if (d.B * d.Hq > 65535)
       throw Error(Errc::unsupported, std::string(PORTA_DIALECT_NAME) + ": " + what +
                                          ": batch x heads > 65535 is not supported; split the batch");
-    check_launch(launch_attention_sm80(d, stream_), what + " (FA2 mma.sync)");
+    if (plan.path == AttnPath::sm90)
+      check_launch(launch_attention_sm90(d, stream_), what + " (FA3 wgmma)");
+    else
+      check_launch(launch_attention_sm80(d, stream_), what + " (FA2 mma.sync)");
     return;
   }
   d.rows_per_block = plan.rows_per_block;
@@ -63,7 +69,10 @@ void CudaQueue::attention(const backend::AttentionArgs& a) {
     d.part_o = reinterpret_cast<float*>(ws);
     d.part_ml = reinterpret_cast<float*>(ws + o_bytes);
   }
-  check_launch(launch_attention_simt(d, stream_), what);
+  if (plan.path == AttnPath::decode)
+    check_launch(launch_attention_decode(d, stream_), what + " (split-KV decode)");
+  else
+    check_launch(launch_attention_simt(d, stream_), what);
   if (d.splits > 1) check_launch(launch_attention_combine(d, stream_), what + " (split-KV combine)");
 }
 
