@@ -61,7 +61,7 @@ __global__ void cast_kernel(ElementwiseDesc d) {
   }
 }
 
-int elem_bytes(int dt) { return dt == kF32 || dt == kI32 ? 4 : dt == kI8 ? 1 : 2; }
+__host__ __device__ int elem_bytes(int dt) { return dt == kF32 || dt == kI32 ? 4 : dt == kI8 ? 1 : 2; }
 
 }  // namespace
 
@@ -79,6 +79,34 @@ int launch_cast_copy(const ElementwiseDesc& d, void* stream) {
   } else {
     cast_kernel<<<grid, kThreads, 0, s>>>(d);
   }
+  return static_cast<int>(pcGetLastError());
+}
+
+namespace {
+
+// ---------------------------------------------------------------- row vectors ----
+
+// Same-dtype strided copy whose rows (out's last dim) are unit-stride and 16-byte aligned in
+// both tensors: raw 16-byte moves, any dtype, bits unchanged.
+__global__ void __launch_bounds__(256) copy_rows(ElementwiseDesc d, VecRowsLaunch p) {
+  const int es = elem_bytes(d.out.dtype);
+  const int64_t vcols = p.cols * es / 16;
+  for (int64_t r = int64_t(blockIdx.y) * p.block_y + threadIdx.y; r < p.rows;
+       r += int64_t(gridDim.y) * p.block_y) {
+    const uint4* a = reinterpret_cast<const uint4*>(d.a.ptr + row_offset(d.a, d.out.shape, r) * es);
+    uint4* out = reinterpret_cast<uint4*>(d.out.ptr + row_offset(d.out, d.out.shape, r) * es);
+    for (int64_t q = int64_t(blockIdx.x) * p.block_x + threadIdx.x; q < vcols;
+         q += int64_t(gridDim.x) * p.block_x)
+      out[q] = a[q];
+  }
+}
+
+}  // namespace
+
+int launch_copy_rows(const ElementwiseDesc& d, const VecRowsLaunch& p, void* stream) {
+  if (p.rows == 0 || p.cols == 0) return 0;
+  copy_rows<<<dim3(p.grid_x, p.grid_y), dim3(p.block_x, p.block_y), 0, static_cast<pcStream_t>(stream)>>>(d,
+                                                                                                          p);
   return static_cast<int>(pcGetLastError());
 }
 
