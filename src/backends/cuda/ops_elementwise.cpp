@@ -56,6 +56,8 @@ void CudaQueue::elementwise(const backend::ElementwiseArgs& e) {
       check_launch(launch_copy_rows(d, p, stream_), what);
       return;
     }
+    // For casts vec4 means: dense float-to-float, 16-byte aligned (cast_vec8 in cast_copy.cu).
+    d.vec4 = !move && plan_cast_vec(d);
     check_launch(launch_cast_copy(d, stream_), what);
     return;
   }

@@ -191,6 +191,11 @@ bool plan_embedding_rows(const EmbeddingDesc& d, VecRowsLaunch* p) {
   return true;
 }
 
+bool plan_cast_vec(const ElementwiseDesc& d) {
+  return d.dense && d.n > 0 && is_float(d.a.dtype) && is_float(d.out.dtype) && d.a.dtype != d.out.dtype &&
+         aligned16(d.a.ptr) && aligned16(d.out.ptr);
+}
+
 bool fill_vec16_eligible(const FillDesc& d, bool contiguous) {
   return contiguous && d.n > 0 && d.dst.dtype != kI8 && aligned16(d.dst.ptr);
 }

@@ -48,6 +48,9 @@ bool plan_embedding_rows(const EmbeddingDesc& d, VecRowsLaunch* p);
 /// Block and grid of a VecRowsLaunch for rows x cols elements in vectors of `vec`.
 VecRowsLaunch vec_rows_shape(int64_t rows, int64_t cols, int vec);
 
+/// A dense cast between two different float dtypes with both pointers 16-byte aligned: the
+/// 8-elements-a-step kernel (the host flags it through ElementwiseDesc::vec4).
+bool plan_cast_vec(const ElementwiseDesc& d);
 /// Fill of a contiguous, 16-byte aligned f16/bf16/f32/i32 tensor.
 bool fill_vec16_eligible(const FillDesc& d, bool contiguous);
 

@@ -286,6 +286,23 @@ TEST(CudaRowsPlan, CopyEmbeddingAndFill) {
   e.table = dense(kF32, {128256, 4096});  // cast on gather: the converting kernel
   EXPECT_FALSE(plan_embedding_rows(e, &p));
 
+  ElementwiseDesc k;  // dense casts between float dtypes
+  k.kind = kCast;
+  k.a = dense(kF32, {1000});
+  k.out = dense(kBF16, {1000});
+  k.n = 1000;
+  k.dense = true;
+  EXPECT_TRUE(plan_cast_vec(k));
+  k.out = dense(kBF16, {1000}, kBase + 2);
+  EXPECT_FALSE(plan_cast_vec(k));
+  k.out = dense(kI32, {1000});
+  EXPECT_FALSE(plan_cast_vec(k));
+  k.out = dense(kF32, {1000});  // same dtype: a copy, not a cast
+  EXPECT_FALSE(plan_cast_vec(k));
+  k.out = dense(kF16, {1000});
+  k.dense = false;
+  EXPECT_FALSE(plan_cast_vec(k));
+
   FillDesc f;
   f.dst = dense(kF16, {1000});
   f.n = 1000;
