@@ -64,7 +64,6 @@ __global__ void __launch_bounds__(rows_max_threads(DT, K)) norm_dense(NormDesc d
   const int tpr = p.threads_per_row;
   const int sub = int(threadIdx.x) % tpr, slot = int(threadIdx.x) / tpr;
   const int64_t nvec = d.D / V;
-  const float inv_d = 1.0f / float(d.D);
   for (int64_t r0 = int64_t(blockIdx.x) * p.rows_per_block; r0 < d.rows;
        r0 += int64_t(gridDim.x) * p.rows_per_block) {
     const int64_t r = r0 + slot;
@@ -87,7 +86,7 @@ __global__ void __launch_bounds__(rows_max_threads(DT, K)) norm_dense(NormDesc d
       for (int e = 0; e < V; ++e) s += v[k][e];
     }
     float mean = 0.0f;
-    if (d.layer) mean = row_sum(s, tpr, scratch) * inv_d;
+    if (d.layer) mean = row_sum(s, tpr, scratch) / float(d.D);  // as the strided kernel rounds it
     float ss = 0.0f;
 #pragma unroll
     for (int k = 0; k < K; ++k) {
