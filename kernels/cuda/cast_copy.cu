@@ -6,7 +6,7 @@
 // moves) and cast_vec8 (dense float-to-float casts, 8 elements per thread per step; the
 // host flags them with d.vec4, see rows_plan.h plan_cast_vec).
 #include "launch.h"
-#include "vector_access.cuh"
+#include "rows_common.cuh"
 
 namespace porta::cuda {
 namespace {
@@ -132,11 +132,20 @@ __global__ void __launch_bounds__(256) copy_rows(ElementwiseDesc d, VecRowsLaunc
   const int64_t vcols = p.cols * es / 16;
   for (int64_t r = int64_t(blockIdx.y) * p.block_y + threadIdx.y; r < p.rows;
        r += int64_t(gridDim.y) * p.block_y) {
-    const uint4* a = reinterpret_cast<const uint4*>(d.a.ptr + row_offset(d.a, d.out.shape, r) * es);
-    uint4* out = reinterpret_cast<uint4*>(d.out.ptr + row_offset(d.out, d.out.shape, r) * es);
-    for (int64_t q = int64_t(blockIdx.x) * p.block_x + threadIdx.x; q < vcols;
-         q += int64_t(gridDim.x) * p.block_x)
-      out[q] = a[q];
+    const RowIndex ri = split_row(d.out.shape, r);
+    const uint4* a = reinterpret_cast<const uint4*>(d.a.ptr + row_at(d.a, ri) * es);
+    uint4* out = reinterpret_cast<uint4*>(d.out.ptr + row_at(d.out, ri) * es);
+    // Four vectors per thread loaded before any store (rows_plan.cpp vec_rows_shape).
+    const int64_t stride = int64_t(gridDim.x) * p.block_x;
+    for (int64_t q0 = int64_t(blockIdx.x) * p.block_x + threadIdx.x; q0 < vcols; q0 += 4 * stride) {
+      uint4 v[4];
+#pragma unroll
+      for (int u = 0; u < 4; ++u)
+        if (q0 + u * stride < vcols) v[u] = a[q0 + u * stride];
+#pragma unroll
+      for (int u = 0; u < 4; ++u)
+        if (q0 + u * stride < vcols) out[q0 + u * stride] = v[u];
+    }
   }
 }
 

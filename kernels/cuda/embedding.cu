@@ -58,9 +58,17 @@ __global__ void __launch_bounds__(256) embedding_rows(EmbeddingDesc d, VecRowsLa
     id = id < 0 ? 0 : id >= V ? V - 1 : id;
     const uint4* src = reinterpret_cast<const uint4*>(d.table.ptr + id * d.table.strides[2] * es);
     uint4* dst = reinterpret_cast<uint4*>(d.out.ptr + n * d.out.strides[2] * es);
-    for (int64_t q = int64_t(blockIdx.x) * p.block_x + threadIdx.x; q < vcols;
-         q += int64_t(gridDim.x) * p.block_x)
-      dst[q] = src[q];
+    // Four vectors per thread loaded before any store (rows_plan.cpp vec_rows_shape).
+    const int64_t stride = int64_t(gridDim.x) * p.block_x;
+    for (int64_t q0 = int64_t(blockIdx.x) * p.block_x + threadIdx.x; q0 < vcols; q0 += 4 * stride) {
+      uint4 v[4];
+#pragma unroll
+      for (int u = 0; u < 4; ++u)
+        if (q0 + u * stride < vcols) v[u] = src[q0 + u * stride];
+#pragma unroll
+      for (int u = 0; u < 4; ++u)
+        if (q0 + u * stride < vcols) dst[q0 + u * stride] = v[u];
+    }
   }
 }
 

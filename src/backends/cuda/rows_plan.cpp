@@ -147,10 +147,15 @@ VecRowsLaunch vec_rows_shape(int64_t rows, int64_t cols, int vec) {
   r.rows = rows;
   r.cols = cols;
   r.vec = vec;
+  // About four vectors of a row per thread: the row's start (index split, strides) is
+  // computed once per row per thread, so it must be spread over several 16-byte moves.
+  constexpr int64_t kVecsPerThread = 4;
   const int64_t vcols = cols / vec;
-  r.block_x = static_cast<int32_t>(std::clamp<int64_t>(pow2_ceil(vcols), kLanes, 256));
+  r.block_x =
+      static_cast<int32_t>(std::clamp<int64_t>(pow2_ceil(ceil_div(vcols, kVecsPerThread)), kLanes, 256));
   r.block_y = 256 / r.block_x;
-  r.grid_x = static_cast<int32_t>(std::clamp<int64_t>(ceil_div(vcols, r.block_x), 1, kGridXMax));
+  r.grid_x = static_cast<int32_t>(
+      std::clamp<int64_t>(ceil_div(vcols, int64_t{r.block_x} * kVecsPerThread), 1, kGridXMax));
   r.grid_y = static_cast<int32_t>(std::clamp<int64_t>(ceil_div(rows, r.block_y), 1, kGridYMax));
   return r;
 }

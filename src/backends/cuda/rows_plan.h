@@ -45,7 +45,8 @@ ArgmaxSplit plan_argmax(const ArgmaxDesc& d, int sm_count);
 bool plan_elementwise_rows(const ElementwiseDesc& d, bool binary, VecRowsLaunch* p);
 bool plan_copy_rows(const ElementwiseDesc& d, VecRowsLaunch* p);
 bool plan_embedding_rows(const EmbeddingDesc& d, VecRowsLaunch* p);
-/// Block and grid of a VecRowsLaunch for rows x cols elements in vectors of `vec`.
+/// Block and grid of a VecRowsLaunch for rows x cols elements in vectors of `vec`: about
+/// four vectors of a row per thread, 256 threads a block (several short rows per block).
 VecRowsLaunch vec_rows_shape(int64_t rows, int64_t cols, int vec);
 
 /// A dense cast between two different float dtypes with both pointers 16-byte aligned: the

@@ -3,6 +3,7 @@
 // at LLM sizes. Descriptors carry fake device addresses; only their alignment matters.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 
@@ -237,15 +238,17 @@ TEST(CudaRowsPlan, ElementwiseRowsVectoriseBroadcastBias) {
   EXPECT_EQ(p.rows, 512);
   EXPECT_EQ(p.cols, 4096);
   EXPECT_EQ(p.vec, 8);
-  EXPECT_EQ(p.block_x, 256);
-  EXPECT_EQ(p.block_y, 1);
-  EXPECT_EQ(p.grid_x, 2);
-  EXPECT_EQ(p.grid_y, 512);
+  EXPECT_EQ(p.block_x, 128);  // 512 vectors a row, four per thread
+  EXPECT_EQ(p.block_y, 2);
+  EXPECT_EQ(p.grid_x, 1);
+  EXPECT_EQ(p.grid_y, 256);
   d.dense = true;  // contiguous operands: one row of n
   d.b = d.a;
   ASSERT_TRUE(plan_elementwise_rows(d, true, &p));
   EXPECT_EQ(p.rows, 1);
   EXPECT_EQ(p.cols, 512 * 4096);
+  EXPECT_EQ(p.block_x, 256);
+  EXPECT_EQ(p.grid_x, 512 * 4096 / 8 / 1024);
   d.n = 512 * 4096 - 1;  // not whole vectors: the older dense kernel takes it
   EXPECT_FALSE(plan_elementwise_rows(d, true, &p));
   d.dense = false;
@@ -257,6 +260,20 @@ TEST(CudaRowsPlan, ElementwiseRowsVectoriseBroadcastBias) {
   EXPECT_EQ(p.grid_y, 125);
   d.a.strides[3] = 0;  // a scalar broadcast along the row
   EXPECT_FALSE(plan_elementwise_rows(d, false, &p));
+}
+
+// Every vector of every row is reached: grid_x * block_x threads per row, grid-strided.
+TEST(CudaRowsPlan, VecRowShapesCoverTheRows) {
+  for (int64_t rows : {int64_t{1}, int64_t{3}, int64_t{1000}, int64_t{1} << 20})
+    for (int64_t vcols : {int64_t{1}, int64_t{7}, int64_t{64}, int64_t{512}, int64_t{100003}}) {
+      const VecRowsLaunch p = vec_rows_shape(rows, vcols * 8, 8);
+      EXPECT_EQ(p.block_x * p.block_y, 256);
+      EXPECT_GE(p.block_x, 32);
+      EXPECT_GE(int64_t{p.grid_x} * p.block_x * 4, vcols);  // <= 4 vectors per thread per row
+      EXPECT_GE(p.grid_y, 1);
+      EXPECT_LE(p.grid_y, 65535);
+      EXPECT_GE(int64_t{p.grid_y} * p.block_y, std::min<int64_t>(rows, int64_t{65535} * p.block_y));
+    }
 }
 
 TEST(CudaRowsPlan, CopyEmbeddingAndFill) {
