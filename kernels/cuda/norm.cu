@@ -69,8 +69,9 @@ __global__ void __launch_bounds__(rows_max_threads(DT, K)) norm_dense(NormDesc d
     const int64_t r = r0 + slot;
     // Only group-per-row blocks can have a slot past the end, and they use no block barrier.
     if (r >= d.rows) continue;
-    const char* x = d.x.ptr + row_offset(d.x, r) * VecElem<DT>::kBytes;
-    char* out = d.out.ptr + row_offset(d.out, d.x.shape, r) * VecElem<DT>::kBytes;
+    const RowIndex ri = split_row(d.x.shape, r);  // one index split for x and out
+    const char* x = d.x.ptr + row_at(d.x, ri) * VecElem<DT>::kBytes;
+    char* out = d.out.ptr + row_at(d.out, ri) * VecElem<DT>::kBytes;
     float v[K][V];
     float s = 0.0f;
 #pragma unroll

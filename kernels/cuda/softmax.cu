@@ -65,10 +65,11 @@ __global__ void __launch_bounds__(rows_max_threads(DT, K)) softmax_dense(Softmax
   for (int64_t r0 = int64_t(blockIdx.x) * p.rows_per_block; r0 < d.rows;
        r0 += int64_t(gridDim.x) * p.rows_per_block) {
     const int64_t r = r0 + slot;
-    if (r >= d.rows) continue;  // only in group-per-row blocks, which have no block barrier
-    const char* x = d.x.ptr + row_offset(d.x, r) * VecElem<DT>::kBytes;
-    char* out = d.out.ptr + row_offset(d.out, d.x.shape, r) * VecElem<DT>::kBytes;
-    const int64_t mo = d.mask.ptr ? row_offset(d.mask, d.x.shape, r) : 0;
+    if (r >= d.rows) continue;                    // only in group-per-row blocks, which have no block barrier
+    const RowIndex ri = split_row(d.x.shape, r);  // one index split for x, out and the mask
+    const char* x = d.x.ptr + row_at(d.x, ri) * VecElem<DT>::kBytes;
+    char* out = d.out.ptr + row_at(d.out, ri) * VecElem<DT>::kBytes;
+    const int64_t mo = d.mask.ptr ? row_at(d.mask, ri) : 0;
     float v[K][V];
     float mx = neg_inf;
 #pragma unroll
