@@ -29,10 +29,6 @@ NormDesc norm_desc(const backend::NormArgs& a, bool layer) {
   return d;
 }
 
-}  // namespace
-
-namespace {
-
 int launch_norm_planned(const NormDesc& d, int sm_count, void* stream) {
   RowsLaunch p;
   return plan_norm(d, sm_count, &p) ? launch_norm_dense(d, p, stream) : launch_norm(d, stream);
