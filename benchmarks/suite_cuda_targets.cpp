@@ -137,6 +137,62 @@ void bench_target_decode(benchmark::State& state) {
   state.SetLabel("B=16 KV=8192 GQA 32/8 D=128");
 }
 
+// Bandwidth-bound row ops at LLM shapes, GB/s (bytes read + written once) against the copy
+// bandwidth measured interleaved: vs_copy_bw near 1 means the op streams like a copy.
+struct RowsTarget {
+  const char* op;  // rms_norm, softmax, rope, argmax
+  DType dtype;
+  int64_t rows, D;
+};
+
+const RowsTarget kRowsTargets[] = {
+    {"rms_norm", DType::bf16, 16384, 4096},    {"rms_norm", DType::bf16, 16384, 8192},
+    {"rms_norm", DType::f32, 16384, 4096},     {"rms_norm", DType::bf16, 16, 8192},
+    {"softmax", DType::bf16, 32768, 4096},     {"softmax", DType::f32, 32768, 1024},
+    {"rope", DType::bf16, 4 * 32 * 4096, 128},  // [B=4, H=32, S=4096, D=128], NeoX
+    {"argmax", DType::f32, 64, 128256},        {"argmax", DType::bf16, 1, 128256},
+};
+
+void bench_target_rows(benchmark::State& state, RowsTarget t) {
+  const std::string op = t.op;
+  const bool rope = op == "rope";
+  const porta::Shape shape = rope ? porta::Shape{4, 32, 4096, t.D} : porta::Shape{t.rows, t.D};
+  porta::Tensor x, w, out, pos;
+  try {
+    x = random_tensor(t.dtype, shape, 31);
+    if (op == "rms_norm") w = random_tensor(t.dtype, {t.D}, 32);
+    if (op == "argmax") {
+      out = porta::Tensor::empty(env().device, DType::i32, {t.rows});
+    } else {
+      out = porta::Tensor::empty(env().device, t.dtype, shape);
+    }
+    if (rope) {
+      std::vector<int32_t> p(4096);
+      for (size_t i = 0; i < p.size(); ++i) p[i] = static_cast<int32_t>(i);
+      pos = porta::Tensor::from_host(env().stream(), DType::i32, {4096}, p.data());
+      env().stream().synchronize();
+    }
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  std::unique_ptr<BaselineCase> copy_ref = make_copy_reference(kCopyElements);
+  double copy_seconds = 0;
+  const double seconds = run_timed(
+      state,
+      [&] {
+        if (op == "rms_norm") porta::ops::rms_norm(env().stream(), x, w, out);
+        if (op == "softmax") porta::ops::softmax(env().stream(), x, out);
+        if (rope) porta::ops::rope(env().stream(), x, pos, out);
+        if (op == "argmax") porta::ops::argmax(env().stream(), x, out);
+      },
+      copy_ref.get(), &copy_seconds);
+  if (seconds <= 0) return;
+  const double in_bytes = static_cast<double>(x.numel()) * static_cast<double>(porta::dtype_size(t.dtype));
+  add_copy_counters(state, op == "argmax" ? in_bytes : 2 * in_bytes, seconds, copy_seconds);
+  state.SetLabel(rope ? "[4, 32, 4096, 128] neox" : "bytes: x read once, out written once");
+}
+
 }  // namespace
 
 void register_cuda_targets_suite() {
@@ -149,6 +205,11 @@ void register_cuda_targets_suite() {
   }
   register_bench("cuda_targets/attention/prefill/bf16/B=1/H=32/S=4096/D=128/causal", bench_target_prefill);
   register_bench("cuda_targets/attention/decode/bf16/B=16/Hq=32/Hkv=8/KV=8192/D=128", bench_target_decode);
+  for (const RowsTarget& t : kRowsTargets) {
+    const std::string name = std::string("cuda_targets/rows/") + t.op + "/" + dt(t.dtype) +
+                             "/rows=" + std::to_string(t.rows) + "/D=" + std::to_string(t.D);
+    register_bench(name, [t](benchmark::State& st) { bench_target_rows(st, t); });
+  }
 }
 
 }  // namespace porta_bench

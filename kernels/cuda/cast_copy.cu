@@ -2,8 +2,11 @@
 // casts round once: float -> int rounds half to even and saturates (NaN -> 0), int -> half
 // goes through an f32 rounded to odd so the value is rounded once, as the host does.
 // Dense same-dtype copies never get here: the host uses a device-to-device memcpy.
-#include "device_common.cuh"
+// Bandwidth paths: copy_rows (strided copies with aligned unit-stride rows, raw 16-byte
+// moves) and cast_vec8 (dense float-to-float casts, 8 elements per thread per step; the
+// host flags them with d.vec4, see rows_plan.h plan_cast_vec).
 #include "launch.h"
+#include "rows_common.cuh"
 
 namespace porta::cuda {
 namespace {
@@ -61,7 +64,41 @@ __global__ void cast_kernel(ElementwiseDesc d) {
   }
 }
 
-int elem_bytes(int dt) { return dt == kF32 || dt == kI32 ? 4 : dt == kI8 ? 1 : 2; }
+// Stores 8 consecutive elements [i, i + 8) of a float dtype known at run time: one 16-byte
+// store for f16/bf16, two for f32 (the caller guarantees 16-byte alignment of the start).
+__device__ __forceinline__ void store8_any(char* p, int dt, int64_t i, const float (&v)[8]) {
+  if (dt == kF32) {
+    for (int c = 0; c < 2; ++c) {
+      uint32_t w[4];
+      pack_words<kF32, 4>(v + 4 * c, w);
+      reinterpret_cast<uint4*>(p + (i + 4 * c) * 4)[0] = make_uint4(w[0], w[1], w[2], w[3]);
+    }
+  } else {
+    uint32_t w[4];
+    if (dt == kF16)
+      pack_words<kF16, 4>(v, w);
+    else
+      pack_words<kBF16, 4>(v, w);
+    reinterpret_cast<uint4*>(p + i * 2)[0] = make_uint4(w[0], w[1], w[2], w[3]);
+  }
+}
+
+// Dense cast between two float dtypes, both pointers 16-byte aligned: each step converts 8
+// elements (16 or 32 bytes each way) through f32 with the same single rounding as
+// cast_one; the n % 8 tail goes through cast_one by the first threads.
+__global__ void cast_vec8(ElementwiseDesc d) {
+  const int64_t n8 = d.n / 8;
+  for (int64_t q = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; q < n8;
+       q += int64_t(gridDim.x) * blockDim.x) {
+    float v[8];
+    load_vec_any<8>(d.a.ptr, d.a.dtype, q * 8, v);
+    store8_any(d.out.ptr, d.out.dtype, q * 8, v);
+  }
+  const int64_t i = n8 * 8 + blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (i < d.n) cast_one(d.a.ptr, d.a.dtype, i, d.out.ptr, d.out.dtype, i);
+}
+
+__host__ __device__ int elem_bytes(int dt) { return dt == kF32 || dt == kI32 ? 4 : dt == kI8 ? 1 : 2; }
 
 }  // namespace
 
@@ -76,9 +113,48 @@ int launch_cast_copy(const ElementwiseDesc& d, void* stream) {
       case 2: copy_strided<uint16_t><<<grid, kThreads, 0, s>>>(d); break;
       default: copy_strided<uint32_t><<<grid, kThreads, 0, s>>>(d); break;
     }
+  } else if (d.vec4) {
+    cast_vec8<<<grid_for(d.n / 8 + 1, kThreads), kThreads, 0, s>>>(d);
   } else {
     cast_kernel<<<grid, kThreads, 0, s>>>(d);
   }
+  return static_cast<int>(pcGetLastError());
+}
+
+namespace {
+
+// ---------------------------------------------------------------- row vectors ----
+
+// Same-dtype strided copy whose rows (out's last dim) are unit-stride and 16-byte aligned in
+// both tensors: raw 16-byte moves, any dtype, bits unchanged.
+__global__ void __launch_bounds__(256) copy_rows(ElementwiseDesc d, VecRowsLaunch p) {
+  const int es = elem_bytes(d.out.dtype);
+  const int64_t vcols = p.cols * es / 16;
+  for (int64_t r = int64_t(blockIdx.y) * p.block_y + threadIdx.y; r < p.rows;
+       r += int64_t(gridDim.y) * p.block_y) {
+    const RowIndex ri = split_row(d.out.shape, r);
+    const uint4* a = reinterpret_cast<const uint4*>(d.a.ptr + row_at(d.a, ri) * es);
+    uint4* out = reinterpret_cast<uint4*>(d.out.ptr + row_at(d.out, ri) * es);
+    // Four vectors per thread loaded before any store (rows_plan.cpp vec_rows_shape).
+    const int64_t stride = int64_t(gridDim.x) * p.block_x;
+    for (int64_t q0 = int64_t(blockIdx.x) * p.block_x + threadIdx.x; q0 < vcols; q0 += 4 * stride) {
+      uint4 v[4];
+#pragma unroll
+      for (int u = 0; u < 4; ++u)
+        if (q0 + u * stride < vcols) v[u] = a[q0 + u * stride];
+#pragma unroll
+      for (int u = 0; u < 4; ++u)
+        if (q0 + u * stride < vcols) out[q0 + u * stride] = v[u];
+    }
+  }
+}
+
+}  // namespace
+
+int launch_copy_rows(const ElementwiseDesc& d, const VecRowsLaunch& p, void* stream) {
+  if (p.rows == 0 || p.cols == 0) return 0;
+  copy_rows<<<dim3(p.grid_x, p.grid_y), dim3(p.block_x, p.block_y), 0, static_cast<pcStream_t>(stream)>>>(d,
+                                                                                                          p);
   return static_cast<int>(pcGetLastError());
 }
 

@@ -1,8 +1,8 @@
 // Element-wise float ops (silu_mul, gelu, add, mul, scale) in f32. Dense operands take a
 // linear index, four elements per thread with vector loads when aligned (bandwidth path);
 // anything else (broadcast, strided views) walks rank-4 indices.
-#include "device_common.cuh"
 #include "launch.h"
+#include "rows_common.cuh"
 
 namespace porta::cuda {
 namespace {
@@ -88,6 +88,76 @@ int launch_elementwise(const ElementwiseDesc& d, void* stream) {
     elementwise_vec4<<<grid_for(d.n / 4 + 1, kThreads), kThreads, 0, s>>>(d);
   else
     elementwise_strided<<<grid_for(d.n, kThreads), kThreads, 0, s>>>(d);
+  return static_cast<int>(pcGetLastError());
+}
+
+namespace {
+
+// ---------------------------------------------------------------- row vectors ----
+
+// Rows of out's last dim (or one row of n for dense operands), 16-byte vectors along each
+// row; each operand's row start comes from its own strides (0 strides broadcast), computed
+// once per row per thread (one index split for all operands). threadIdx.y picks the row
+// within the block; a thread handles about four vectors of each row (rows_plan.cpp).
+// Vectors loaded together per thread (the plan gives about four a row: two rounds). Four
+// made ptxas spill the f16 instance; two keep it at 63 registers.
+constexpr int kVecRowsUnroll = 2;
+
+template <int DT>
+__global__ void __launch_bounds__(256) elementwise_rows(ElementwiseDesc d, VecRowsLaunch p) {
+  constexpr int V = VecElem<DT>::kVec, kBytes = VecElem<DT>::kBytes;
+  const bool bin = binary(d.kind);
+  const int64_t vcols = p.cols / V;
+  for (int64_t r = int64_t(blockIdx.y) * p.block_y + threadIdx.y; r < p.rows;
+       r += int64_t(gridDim.y) * p.block_y) {
+    const RowIndex ri = split_row(d.out.shape, r);
+    const char* a = d.a.ptr + row_at(d.a, ri) * kBytes;
+    const char* b = bin ? d.b.ptr + row_at(d.b, ri) * kBytes : nullptr;
+    char* out = d.out.ptr + row_at(d.out, ri) * kBytes;
+    // kVecRowsUnroll vectors per thread are loaded before any is stored, so their loads are
+    // in flight together (the stores could alias them otherwise, serialising the loop).
+    const int64_t stride = int64_t(gridDim.x) * p.block_x;
+    for (int64_t q0 = int64_t(blockIdx.x) * p.block_x + threadIdx.x; q0 < vcols;
+         q0 += stride * kVecRowsUnroll) {
+      uint4 ra[kVecRowsUnroll], rb[kVecRowsUnroll];
+#pragma unroll
+      for (int u = 0; u < kVecRowsUnroll; ++u) {
+        const int64_t q = q0 + u * stride;
+        if (q >= vcols) continue;
+        ra[u] = reinterpret_cast<const uint4*>(a)[q];
+        if (bin) rb[u] = reinterpret_cast<const uint4*>(b)[q];
+      }
+#pragma unroll
+      for (int u = 0; u < kVecRowsUnroll; ++u) {
+        const int64_t q = q0 + u * stride;
+        if (q >= vcols) continue;
+        float x[V], y[V], o[V];
+        const uint32_t wa[4] = {ra[u].x, ra[u].y, ra[u].z, ra[u].w};
+        unpack_words<DT, 4>(wa, x);
+        if (bin) {
+          const uint32_t wb[4] = {rb[u].x, rb[u].y, rb[u].z, rb[u].w};
+          unpack_words<DT, 4>(wb, y);
+        }
+#pragma unroll
+        for (int e = 0; e < V; ++e) o[e] = apply(d.kind, x[e], bin ? y[e] : 0.0f, d.alpha);
+        store_vec16<DT>(out, q * V, o);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int launch_elementwise_rows(const ElementwiseDesc& d, const VecRowsLaunch& p, void* stream) {
+  if (p.rows == 0 || p.cols == 0) return 0;
+  auto s = static_cast<pcStream_t>(stream);
+  const dim3 grid(p.grid_x, p.grid_y), block(p.block_x, p.block_y);
+  switch (d.out.dtype) {
+    case kF32: elementwise_rows<kF32><<<grid, block, 0, s>>>(d, p); break;
+    case kF16: elementwise_rows<kF16><<<grid, block, 0, s>>>(d, p); break;
+    case kBF16: elementwise_rows<kBF16><<<grid, block, 0, s>>>(d, p); break;
+    default: return static_cast<int>(pcErrorNotSupported);
+  }
   return static_cast<int>(pcGetLastError());
 }
 

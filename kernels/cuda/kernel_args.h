@@ -103,3 +103,56 @@ struct AttentionDesc {
 };
 
 }  // namespace porta::cuda
+
+// ---------------------------------------------------------------------------------------
+// Launch plans of the bandwidth paths of the row and element-wise ops (cuda-rows section,
+// appended). src/backends/cuda/rows_plan.h fills them; every "vector" is 16 bytes.
+namespace porta::cuda {
+
+/// Dense norms and softmax: a row of D elements is D / vec 16-byte vectors; each of the
+/// row's threads_per_row threads keeps vecs_per_thread of them in registers between the
+/// statistics and the output pass (x is read once).
+struct RowsLaunch {
+  int32_t threads_per_row = 32;  // kGroup (one group per row) or blockDim.x (one row per block)
+  int32_t rows_per_block = 1;    // blockDim.x / threads_per_row
+  int32_t vecs_per_thread = 1;   // 1, 2, 4 or 8 (a template parameter of the kernel)
+  int32_t grid = 1;              // blocks; rows beyond grid * rows_per_block are grid-strided
+};
+
+/// Vectorised rope: a block takes one position (b, s) and heads_per_block heads; the
+/// (cos, sin) of each rotated pair is computed once per block into shared memory.
+struct RopeLaunch {
+  int32_t rot_threads = 0;      // per (b, h, s) row: rotary pairs / pairs per thread
+  int32_t tail_threads = 0;     // per row: 16-byte vectors past rotary_dim (copied)
+  int32_t heads_per_block = 1;  // heads handled by one block (rows of the same position)
+  int32_t threads = 32;         // blockDim.x
+  int32_t grid_x = 1;           // positions (B * S), grid-strided beyond
+  int32_t grid_y = 1;           // head chunks: ceil(H / heads_per_block)
+};
+
+/// Argmax over long rows: `chunks` blocks per row each reduce chunk_cols columns; with
+/// chunks > 1 they write (value, index) partials that a second pass merges in order.
+struct ArgmaxSplit {
+  int32_t chunks = 1;
+  int64_t chunk_cols = 0;  // a multiple of threads * 16-byte vector elements
+  int32_t threads = 256;
+  int32_t grid_y = 1;           // rows, grid-strided beyond 65535
+  bool vec = false;             // unit-stride, 16-byte aligned rows: 16-byte loads
+  double* part_val = nullptr;   // [rows][chunks] when chunks > 1 (queue workspace)
+  int64_t* part_idx = nullptr;  // [rows][chunks]; -1: the chunk was empty
+};
+
+/// Row-vectorised element-wise ops, strided copies and embedding: out viewed as `rows`
+/// rows of its last dim (`cols` elements, a multiple of the 16-byte vector); operands are
+/// addressed per row through their rank-4 strides (0 strides broadcast, e.g. a bias [N]
+/// over [M, N]), 16-byte vectors along the row.
+struct VecRowsLaunch {
+  int64_t rows = 0, cols = 0;
+  int32_t vec = 4;      // elements per 16-byte vector of out
+  int32_t block_x = 256;  // threads along a row (vectors), a power of two >= kGroup
+  int32_t block_y = 1;    // rows per block: block_x * block_y == 256
+  int32_t grid_x = 1;     // ceil(cols / vec / block_x), grid-strided beyond
+  int32_t grid_y = 1;     // ceil(rows / block_y), capped at 65535 and grid-strided beyond
+};
+
+}  // namespace porta::cuda

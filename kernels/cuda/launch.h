@@ -44,3 +44,17 @@ int launch_attention_decode(const AttentionDesc& d, void* stream);  // attention
 bool attention_decode_compiled();
 
 }  // namespace porta::cuda
+
+// Bandwidth paths of the row and element-wise ops (cuda-rows section, appended): planned by
+// src/backends/cuda/rows_plan.h; the launchers above stay the strided fallbacks.
+namespace porta::cuda {
+int launch_norm_dense(const NormDesc& d, const RowsLaunch& p, void* stream);           // norm.cu
+int launch_softmax_dense(const SoftmaxDesc& d, const RowsLaunch& p, void* stream);     // softmax.cu
+int launch_rope_vec(const RopeDesc& d, const RopeLaunch& p, void* stream);             // rope.cu
+int launch_argmax_split(const ArgmaxDesc& d, const ArgmaxSplit& p, void* stream);      // argmax.cu
+int launch_elementwise_rows(const ElementwiseDesc& d, const VecRowsLaunch& p, void* stream);  // elementwise.cu
+int launch_copy_rows(const ElementwiseDesc& d, const VecRowsLaunch& p, void* stream);  // cast_copy.cu
+int launch_embedding_rows(const EmbeddingDesc& d, const VecRowsLaunch& p, void* stream);  // embedding.cu
+/// Dense fill with 16-byte stores; dst contiguous and 16-byte aligned.
+int launch_fill_vec16(const FillDesc& d, void* stream);  // fill.cu
+}  // namespace porta::cuda

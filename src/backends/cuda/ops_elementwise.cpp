@@ -1,10 +1,12 @@
 // Element-wise ops, cast, copy and fill: dense same-dtype copies and zero fills use the
-// runtime's memcpy/memset; dense float ops take the vectorised kernel.
+// runtime's memcpy/memset; float ops, strided copies and other fills take 16-byte vector
+// kernels where rows_plan.h allows (broadcast operands included), else the strided ones.
 #include <cstring>
 #include <string>
 
 #include "backends/cuda/cuda_error.h"
 #include "backends/cuda/cuda_objects.h"
+#include "backends/cuda/rows_plan.h"
 #include "kernels/cuda/launch.h"
 
 namespace porta::cuda {
@@ -49,7 +51,19 @@ void CudaQueue::elementwise(const backend::ElementwiseArgs& e) {
             "cudaMemcpyAsync(device to device) for copy of " + shape_text(e.out));
       return;
     }
+    VecRowsLaunch p;
+    if (move && plan_copy_rows(d, &p)) {
+      check_launch(launch_copy_rows(d, p, stream_), what);
+      return;
+    }
+    // For casts vec4 means: dense float-to-float, 16-byte aligned (cast_vec8 in cast_copy.cu).
+    d.vec4 = !move && plan_cast_vec(d);
     check_launch(launch_cast_copy(d, stream_), what);
+    return;
+  }
+  VecRowsLaunch p;
+  if (plan_elementwise_rows(d, bin, &p)) {
+    check_launch(launch_elementwise_rows(d, p, stream_), what);
     return;
   }
   if (d.dense) {
@@ -86,7 +100,9 @@ void CudaQueue::fill(const backend::FillArgs& f) {
           "cudaMemsetAsync for fill of " + shape_text(f.dst));
     return;
   }
-  check_launch(launch_fill(d, stream_), "fill of " + shape_text(f.dst));
+  const int status =
+      fill_vec16_eligible(d, f.dst.contiguous()) ? launch_fill_vec16(d, stream_) : launch_fill(d, stream_);
+  check_launch(status, "fill of " + shape_text(f.dst));
 }
 
 }  // namespace porta::cuda

@@ -1,8 +1,10 @@
-// Row ops: rms_norm, layer_norm, softmax, rope, embedding, argmax.
+// Row ops: rms_norm, layer_norm, softmax, rope, embedding, argmax. rows_plan.h decides
+// whether the 16-byte vector paths apply; the strided kernels take everything else.
 #include <cmath>
 #include <string>
 
 #include "backends/cuda/cuda_objects.h"
+#include "backends/cuda/rows_plan.h"
 #include "kernels/cuda/launch.h"
 
 namespace porta::cuda {
@@ -27,16 +29,23 @@ NormDesc norm_desc(const backend::NormArgs& a, bool layer) {
   return d;
 }
 
+int launch_norm_planned(const NormDesc& d, int sm_count, void* stream) {
+  RowsLaunch p;
+  return plan_norm(d, sm_count, &p) ? launch_norm_dense(d, p, stream) : launch_norm(d, stream);
+}
+
 }  // namespace
 
 void CudaQueue::rms_norm(const backend::NormArgs& a) {
   set_device(dev_.ordinal());
-  check_launch(launch_norm(norm_desc(a, false), stream_), "rms_norm of " + shape_text(a.x));
+  check_launch(launch_norm_planned(norm_desc(a, false), dev_.sm_count(), stream_),
+               "rms_norm of " + shape_text(a.x));
 }
 
 void CudaQueue::layer_norm(const backend::NormArgs& a) {
   set_device(dev_.ordinal());
-  check_launch(launch_norm(norm_desc(a, true), stream_), "layer_norm of " + shape_text(a.x));
+  check_launch(launch_norm_planned(norm_desc(a, true), dev_.sm_count(), stream_),
+               "layer_norm of " + shape_text(a.x));
 }
 
 void CudaQueue::softmax(const backend::SoftmaxArgs& a) {
@@ -48,7 +57,10 @@ void CudaQueue::softmax(const backend::SoftmaxArgs& a) {
   d.D = a.x.rank > 0 ? a.x.shape[a.x.rank - 1] : 1;
   d.rows = d.D > 0 ? a.x.numel() / d.D : 0;
   d.scale = a.scale;
-  check_launch(launch_softmax(d, stream_), "softmax of " + shape_text(a.x));
+  RowsLaunch p;
+  const int status =
+      plan_softmax(d, dev_.sm_count(), &p) ? launch_softmax_dense(d, p, stream_) : launch_softmax(d, stream_);
+  check_launch(status, "softmax of " + shape_text(a.x));
 }
 
 void CudaQueue::rope(const backend::RopeArgs& a) {
@@ -60,7 +72,10 @@ void CudaQueue::rope(const backend::RopeArgs& a) {
   d.rotary_dim = a.rotary_dim;
   d.neox = a.style == ops::RopeStyle::neox;
   d.log2_theta = std::log2(static_cast<double>(a.theta));
-  check_launch(launch_rope(d, stream_), "rope of " + shape_text(a.x));
+  RopeLaunch p;
+  const int status =
+      plan_rope(d, dev_.sm_count(), &p) ? launch_rope_vec(d, p, stream_) : launch_rope(d, stream_);
+  check_launch(status, "rope of " + shape_text(a.x));
 }
 
 void CudaQueue::embedding(const backend::EmbeddingArgs& a) {
@@ -69,7 +84,10 @@ void CudaQueue::embedding(const backend::EmbeddingArgs& a) {
   d.table = to_desc(a.table);
   d.ids = to_desc(a.ids);
   d.out = to_desc(a.out);
-  check_launch(launch_embedding(d, stream_), "embedding from table " + shape_text(a.table));
+  VecRowsLaunch p;
+  const int status =
+      plan_embedding_rows(d, &p) ? launch_embedding_rows(d, p, stream_) : launch_embedding(d, stream_);
+  check_launch(status, "embedding from table " + shape_text(a.table));
 }
 
 void CudaQueue::argmax(const backend::ArgmaxArgs& a) {
@@ -77,7 +95,14 @@ void CudaQueue::argmax(const backend::ArgmaxArgs& a) {
   ArgmaxDesc d;
   d.x = to_desc(a.x);
   d.out = to_desc(a.out);
-  check_launch(launch_argmax(d, stream_), "argmax of " + shape_text(a.x));
+  ArgmaxSplit p = plan_argmax(d, dev_.sm_count());
+  if (p.chunks > 1) {  // (value, index) partials of every chunk, merged by the second pass
+    const uint64_t parts = static_cast<uint64_t>(d.x.shape[2]) * static_cast<uint64_t>(p.chunks);
+    char* ws = static_cast<char*>(workspace(parts * (sizeof(double) + sizeof(int64_t))));
+    p.part_val = reinterpret_cast<double*>(ws);
+    p.part_idx = reinterpret_cast<int64_t*>(ws + parts * sizeof(double));
+  }
+  check_launch(launch_argmax_split(d, p, stream_), "argmax of " + shape_text(a.x));
 }
 
 }  // namespace porta::cuda
