@@ -15,7 +15,10 @@
 // warps per SM keeps enough bytes in flight to saturate HBM.
 // A (M x K, at most 256 KiB) is read by every block from L2/L1: M/32 bytes per byte of B.
 //
-// Portable path (any dtype/stride, and the hip module): one 32-lane group per output
+// [K, N] weights (f16/bf16, N-contiguous, N % 8 == 0): gemv_kn_kernel, 8 columns per lane
+// with 16-byte loads along N, f32 FMAs (portable: also the hip module's path).
+//
+// Other dtypes/strides (and the hip module for [N, K]): one 32-lane group per output
 // column, 16-byte loads when A and B are K-contiguous.
 //
 // Both paths split K across grid.z when the planner asks (few columns, long K): then the
@@ -100,6 +103,78 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemmDesc d) {
         if (lane == 0) gemm_store_or_partial(d, b, split, m, n, v);
       }
     }
+  }
+}
+
+// [K, N] weights (N-contiguous, 16-bit): lane l of every warp owns 8 adjacent columns
+// (one 16-byte load per K row; a warp reads 512 contiguous bytes of a row), the 8 warps of
+// a block split the K range (warp w takes rows w, w+8, ...) for the same 256 columns and
+// add their partial sums through shared memory, one warp after another. A's elements are
+// warp-uniform loads (one transaction, L1-resident). kRows accumulator rows (4, 8 or 16 >= M)
+// x 8 columns stay in registers; 4 K rows (2 for 16 rows) are loaded before any is used.
+constexpr int kKnCols = 256;
+/// K rows loaded ahead: 4, or 2 for 16 rows (128 accumulators already).
+template <int kRows>
+constexpr int kn_unroll() {
+  return kRows >= 16 ? 2 : 4;
+}
+
+template <int kRows>
+__global__ void __launch_bounds__(kThreads) gemv_kn_kernel(GemmDesc d) {
+  __shared__ float red[kRows][kKnCols];
+  const int warp = threadIdx.x / kGroup, lane = threadIdx.x % kGroup, warps = kThreads / kGroup;
+  const int64_t b = blockIdx.y;
+  const int split = int(blockIdx.z);
+  int64_t k_begin, k_end;
+  split_range(d, split, &k_begin, &k_end);
+  const int64_t n0 = int64_t(blockIdx.x) * kKnCols + lane * 8;
+  const bool n_ok = n0 < d.N;  // N % 8 == 0: then all 8 columns exist
+  const bool bf = d.b.dtype == kBF16;
+  const char* bp = d.b.ptr + (b * d.b.strides[1] + (n_ok ? n0 : 0)) * 2;
+  const int64_t ab = b * d.a.strides[1];
+  constexpr int kKnUnroll = kn_unroll<kRows>();
+  float acc[kRows][8] = {};
+  for (int64_t k = k_begin + warp; k < k_end; k += int64_t(warps) * kKnUnroll) {
+    uint4 v[kKnUnroll];
+    float a[kKnUnroll][kRows];
+#pragma unroll
+    for (int u = 0; u < kKnUnroll; ++u) {
+      const int64_t kk = k + int64_t(u) * warps;
+      const bool ok = kk < k_end;
+      v[u] =
+          ok && n_ok ? *reinterpret_cast<const uint4*>(bp + kk * d.b.strides[2] * 2) : make_uint4(0, 0, 0, 0);
+#pragma unroll
+      for (int m = 0; m < kRows; ++m)
+        a[u][m] =
+            ok && m < d.M ? load_f(d.a.ptr, d.a.dtype, ab + m * d.a.strides[2] + kk * d.a.strides[3]) : 0.0f;
+    }
+#pragma unroll
+    for (int u = 0; u < kKnUnroll; ++u) {
+      const uint32_t w[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
+      float bv[8];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        bv[2 * j] = bf ? bf16_bits_to_f32(uint16_t(w[j])) : f16_bits_to_f32(uint16_t(w[j]));
+        bv[2 * j + 1] = bf ? bf16_bits_to_f32(uint16_t(w[j] >> 16)) : f16_bits_to_f32(uint16_t(w[j] >> 16));
+      }
+#pragma unroll
+      for (int m = 0; m < kRows; ++m)
+#pragma unroll
+        for (int j = 0; j < 8; ++j) acc[m][j] += a[u][m] * bv[j];
+    }
+  }
+  for (int w = 0; w < warps; ++w) {  // warps add their partial tiles in turn
+    if (warp == w)
+#pragma unroll
+      for (int m = 0; m < kRows; ++m)
+#pragma unroll
+        for (int j = 0; j < 8; ++j) red[m][lane * 8 + j] = (w == 0 ? 0.0f : red[m][lane * 8 + j]) + acc[m][j];
+    __syncthreads();
+  }
+  for (int i = threadIdx.x; i < kRows * kKnCols; i += kThreads) {
+    const int m = i / kKnCols, c = i % kKnCols;
+    const int64_t n = int64_t(blockIdx.x) * kKnCols + c;
+    if (m < d.M && n < d.N) gemm_store_or_partial(d, b, split, m, n, red[m][c]);
   }
 }
 
@@ -212,6 +287,19 @@ int launch_gemv(const GemmDesc& d, void* stream) {
     return static_cast<int>(pcGetLastError());
   }
 #endif
+  const bool kn = d.a.dtype == d.b.dtype && (d.b.dtype == kF16 || d.b.dtype == kBF16) &&
+                  d.b.strides[3] == 1 && d.N % 8 == 0 && aligned(d.b.ptr) && d.b.strides[2] % 8 == 0 &&
+                  d.b.strides[1] % 8 == 0;
+  if (!vec && kn) {
+    dim3 grid(static_cast<unsigned>((d.N + kKnCols - 1) / kKnCols), static_cast<unsigned>(d.batch), splits);
+    if (d.M <= 4)
+      gemv_kn_kernel<4><<<grid, kThreads, 0, s>>>(d);
+    else if (d.M <= 8)
+      gemv_kn_kernel<8><<<grid, kThreads, 0, s>>>(d);
+    else
+      gemv_kn_kernel<16><<<grid, kThreads, 0, s>>>(d);
+    return static_cast<int>(pcGetLastError());
+  }
   const int64_t groups = kThreads / kGroup;
   const int64_t gx = (d.N + groups - 1) / groups;
   dim3 grid(static_cast<unsigned>(gx < 65535 * 32 ? gx : 65535 * 32), static_cast<unsigned>(d.batch), splits);

@@ -171,9 +171,11 @@ GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce for
   p.tile = p.path == GemmPath::sm90 ? sm90_tile : gemm_tile_for(p.path);
   p.b_kmajor = kmajor;
   if (p.path == GemmPath::gemv) {
-    // gemv.cu: 32 columns per block (mma path; the portable one has 8). Too few blocks to
-    // keep every SM streaming (fewer than SMs): split K (ranges of >= 1024) to about 2 per SM.
-    const int64_t sms = std::max(1, dev.sm_count), blocks = ceil_div(s.N, 32) * s.batch;
+    // gemv.cu: 32 columns per block for [N, K] B (256 for N-contiguous [K, N] B). Too few
+    // blocks to keep every SM streaming (fewer than SMs): split K (ranges of >= 1024) to
+    // about 2 per SM.
+    const int64_t cols = s.b_strides[2] == 1 && s.b_strides[1] != 1 ? 256 : 32;
+    const int64_t sms = std::max(1, dev.sm_count), blocks = ceil_div(s.N, cols) * s.batch;
     if (blocks < sms)
       p.splits = static_cast<int>(
           std::max<int64_t>(1, std::min<int64_t>({ceil_div(2 * sms, blocks), s.K / 1024, 16})));

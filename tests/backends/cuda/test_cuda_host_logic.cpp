@@ -210,6 +210,10 @@ TEST(CudaGemmPlan, GemvSplitsKOnlyWhenColumnsAreFew) {
   EXPECT_EQ(narrow.path, GemmPath::gemv);
   EXPECT_EQ(narrow.splits, 8);  // 32 blocks; K allows 8 ranges of 1024
   EXPECT_EQ(plan_gemm(weights_nk(4, 64, 512, DType::bf16), kH100Sm90, GemmForce::none).splits, 1);  // short K
+  // [K, N] weights: 256 columns per block -> 32 blocks for N = 8192, so K is split 8 ways.
+  const GemmPlan kn = plan_gemm(row_major(1, 8192, 8192, DType::bf16), kH100Sm90, GemmForce::none);
+  EXPECT_EQ(kn.path, GemmPath::gemv);
+  EXPECT_EQ(kn.splits, 8);
 }
 
 TEST(CudaGemmPlan, TileTableIsConsistent) {
