@@ -59,9 +59,9 @@ using namespace sm90;
 
 constexpr int kBM = 128, kBK = 64;
 constexpr int kThreads = 384;                           // producer warpgroup + 2 consumer warpgroups
-constexpr int kConsumerThreads = 256;                   // arrivals per empty[s] phase
-constexpr int kProducerRegs = 40, kConsumerRegs = 232;  // 128*40 + 256*232 <= 65536
-constexpr int kGroupRows = 8;                           // grouped raster: tile rows per group
+[[maybe_unused]] constexpr int kConsumerThreads = 256;  // arrivals per empty[s] phase
+[[maybe_unused]] constexpr int kProducerRegs = 40, kConsumerRegs = 232;  // 128*40 + 256*232 <= 65536
+constexpr int kGroupRows = 8;  // grouped raster: tile rows per group
 
 /// Slots of the ring per BN: (128 + BN) * 128 bytes each, 192 KiB in all (227 KiB max).
 template <int BN>
@@ -79,8 +79,8 @@ struct Unit {
   int split = 0, ktiles = 0;
 };
 
-__device__ __forceinline__ Unit unit_at(const GemmDesc& d, int64_t u, int64_t tiles_m, int64_t tiles_n,
-                                        int block_n, int64_t k_chunk) {
+[[maybe_unused]] __device__ __forceinline__ Unit unit_at(const GemmDesc& d, int64_t u, int64_t tiles_m,
+                                                         int64_t tiles_n, int block_n, int64_t k_chunk) {
   Unit w;
   const int64_t per_slab = tiles_m * tiles_n;
   const int64_t slab = u / per_slab, t = u % per_slab;
