@@ -33,7 +33,7 @@
 //   B N-major ([K, N]): BN/64 boxes {64 N, 64 K rows} of 8 KiB side by side; the MN-major
 //   descriptor (transpose-b = 1) steps 8192 bytes between 64-column blocks (LBO) and 1024
 //   bytes between 8-row K groups (SBO).
-// Work units: (batch, K split, tile_m, tile_n), tiles of one (batch, split) slab visited
+// Work units (gemm_schedule.h): (batch, K split, tile_m, tile_n), tiles of one slab visited
 // in groups of 8 tile rows (grouped raster) so the CTAs running together share A and B
 // tiles in L2. Split-K units write f32 partials that gemm_reduce finishes.
 // Out-of-range rows/columns/K of a box are zero-filled by TMA, so edges need no masking in
@@ -42,6 +42,7 @@
 // Status: written without a GPU at hand; unvalidated until the conformance suite has run
 // with it on an H100 (docs/cuda-backend.md).
 #include "gemm_epilogue.cuh"
+#include "gemm_schedule.h"
 #include "launch.h"
 
 #if defined(PORTA_CUDA_NVIDIA_PATHS)
@@ -61,7 +62,7 @@ constexpr int kBM = 128, kBK = 64;
 constexpr int kThreads = 384;                           // producer warpgroup + 2 consumer warpgroups
 [[maybe_unused]] constexpr int kConsumerThreads = 256;  // arrivals per empty[s] phase
 [[maybe_unused]] constexpr int kProducerRegs = 40, kConsumerRegs = 232;  // 128*40 + 256*232 <= 65536
-constexpr int kGroupRows = 8;  // grouped raster: tile rows per group
+[[maybe_unused]] constexpr int kGroupRows = 8;  // grouped raster: tile rows per group (gemm_schedule.h)
 
 /// Slots of the ring per BN: (128 + BN) * 128 bytes each, 192 KiB in all (227 KiB max).
 template <int BN>
@@ -71,32 +72,6 @@ constexpr int stages_for() {
 template <int BN>
 constexpr int smem_bytes() {
   return stages_for<BN>() * (kBM + BN) * kBK * 2 + 2 * stages_for<BN>() * 8 + 1024;  // + barriers, alignment
-}
-
-/// One work unit of the persistent scheduler.
-struct Unit {
-  int64_t b = 0, m0 = 0, n0 = 0, k0 = 0;
-  int split = 0, ktiles = 0;
-};
-
-[[maybe_unused]] __device__ __forceinline__ Unit unit_at(const GemmDesc& d, int64_t u, int64_t tiles_m,
-                                                         int64_t tiles_n, int block_n, int64_t k_chunk) {
-  Unit w;
-  const int64_t per_slab = tiles_m * tiles_n;
-  const int64_t slab = u / per_slab, t = u % per_slab;
-  w.b = slab / d.splits;
-  w.split = int(slab % d.splits);
-  // Grouped raster: kGroupRows tile rows at a time, column-major inside the group.
-  const int64_t span = kGroupRows * tiles_n;
-  const int64_t first = t / span * kGroupRows;
-  const int64_t rows = tiles_m - first < kGroupRows ? tiles_m - first : kGroupRows;
-  const int64_t r = t % span;
-  w.m0 = (first + r % rows) * kBM;
-  w.n0 = r / rows * block_n;
-  w.k0 = int64_t(w.split) * k_chunk;
-  const int64_t k_end = w.k0 + k_chunk < d.K ? w.k0 + k_chunk : d.K;
-  w.ktiles = k_end > w.k0 ? int((k_end - w.k0 + kBK - 1) / kBK) : 0;
-  return w;
 }
 
 template <int BN, bool kBF16, bool kBKMajor>
@@ -125,7 +100,6 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   const int64_t tiles_m = (d.M + kBM - 1) / kBM, tiles_n = (d.N + BN - 1) / BN;
   const int64_t units = tiles_m * tiles_n * d.batch * d.splits;
-  const int64_t k_chunk = ((d.K + d.splits - 1) / d.splits + kBK - 1) / kBK * kBK;  // whole BK slices
   const int wg = threadIdx.x / 128;
 
   if (wg == 0) {
@@ -138,7 +112,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     const bool a_batched = d.a.strides[1] != 0, b_batched = d.b.strides[1] != 0;
     uint32_t it = 0;
     for (int64_t u = blockIdx.x; u < units; u += gridDim.x) {
-      const Unit w = unit_at(d, u, tiles_m, tiles_n, BN, k_chunk);
+      const GemmUnit w = gemm_unit_at(u, d.M, d.N, d.K, d.splits, kBM, BN, kBK, kGroupRows);
       const int32_t m0 = int32_t(w.m0), n0 = int32_t(w.n0);
       const int32_t ba = a_batched ? int32_t(w.b) : 0, bb = b_batched ? int32_t(w.b) : 0;
       for (int kt = 0; kt < w.ktiles; ++kt, ++it) {
@@ -169,7 +143,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   float c[BN / 2];
   uint32_t it = 0;
   for (int64_t u = blockIdx.x; u < units; u += gridDim.x) {
-    const Unit w = unit_at(d, u, tiles_m, tiles_n, BN, k_chunk);
+    const GemmUnit w = gemm_unit_at(u, d.M, d.N, d.K, d.splits, kBM, BN, kBK, kGroupRows);
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) c[i] = 0.0f;
     for (int kt = 0; kt < w.ktiles; ++kt, ++it) {

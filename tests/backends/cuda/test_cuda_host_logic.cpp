@@ -2,13 +2,16 @@
 // path/tile/split-K planner, the attention block/split planner, and CUDA status mapping.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "backends/cuda/attention_plan.h"
 #include "backends/cuda/cuda_error.h"
 #include "backends/cuda/device_peaks.h"
 #include "backends/cuda/gemm_plan.h"
 #include "backends/cuda/tma_map.h"
+#include "kernels/cuda/gemm_schedule.h"
 #include "kernels/cuda/porta_cuda_runtime.h"
 
 namespace porta::cuda {
@@ -236,6 +239,47 @@ TEST(CudaGemmPlan, TileTableIsConsistent) {
     EXPECT_LE(g.stages * slot + 1024 + 2 * 8 * g.stages, 227 * 1024);  // opt-in shared memory
   }
   EXPECT_EQ(choose_tile(GemmPath::sm80, weights_nk(100, 100, 64, DType::bf16), 132).block_n, 128);
+}
+
+TEST(CudaGemmSchedule, UnitsCoverEveryTileAndKSliceOnce) {
+  struct Case {
+    int64_t M, N, K, batch;
+    int splits, bm, bn;
+  };
+  const Case cases[] = {{4096, 8192, 8192, 1, 1, 128, 256}, {1000, 700, 300, 2, 3, 128, 128},
+                        {128, 128, 65536, 1, 16, 128, 128}, {17, 4096, 64, 3, 1, 128, 256},
+                        {2000, 300, 1000, 1, 5, 128, 256},  {128, 8192, 8192, 1, 2, 128, 128}};
+  for (const Case& c : cases) {
+    const int64_t tm = (c.M + c.bm - 1) / c.bm, tn = (c.N + c.bn - 1) / c.bn;
+    const int64_t units = tm * tn * c.batch * c.splits;
+    // For each (batch, tile): which K elements were covered, counted once per split.
+    std::vector<int> seen(static_cast<size_t>(units), 0);
+    std::vector<int64_t> k_covered(static_cast<size_t>(tm * tn * c.batch), 0);
+    for (int64_t u = 0; u < units; ++u) {
+      const GemmUnit w = gemm_unit_at(u, c.M, c.N, c.K, c.splits, c.bm, c.bn, 64, 8);
+      ASSERT_EQ(w.m0 % c.bm, 0);
+      ASSERT_EQ(w.n0 % c.bn, 0);
+      ASSERT_LT(w.m0, c.M);
+      ASSERT_LT(w.n0, c.N);
+      ASSERT_LT(w.b, c.batch);
+      ASSERT_EQ(w.k0 % 64, 0);  // slices never straddle splits
+      const int64_t tile = (w.b * tm + w.m0 / c.bm) * tn + w.n0 / c.bn;
+      ++seen[static_cast<size_t>(tile * c.splits + w.split)];
+      const int64_t end = std::min<int64_t>(c.K, w.k0 + int64_t(w.ktiles) * 64);
+      if (w.ktiles > 0) {
+        EXPECT_LT(w.k0, c.K);
+        k_covered[static_cast<size_t>(tile)] += end - w.k0;
+      }
+    }
+    for (int v : seen) EXPECT_EQ(v, 1) << c.M << "x" << c.N;
+    for (int64_t k : k_covered) EXPECT_EQ(k, c.K) << c.M << "x" << c.N;
+  }
+  // Grouped raster: the first 16 units of a 64 x 32 tile grid are 8 tile rows x 2 columns.
+  for (int64_t u = 0; u < 16; ++u) {
+    const GemmUnit w = gemm_unit_at(u, 8192, 8192, 8192, 1, 128, 256, 64, 8);
+    EXPECT_EQ(w.m0 / 128, u % 8);
+    EXPECT_EQ(w.n0 / 256, u / 8);
+  }
 }
 
 TEST(CudaTmaMap, GemmOperandMaps) {
