@@ -31,6 +31,14 @@ const TargetGemm kGemms[] = {
     {4096, 8192, 28672, true, "llama3-70b down proj"},
     {1, 8192, 8192, true, "decode gemv"},
     {16, 8192, 8192, true, "decode gemv"},
+    // sm90 GEMM rows: [N, K] square, fused Llama-3-70B projections (q|k|v, gate|up), skinny
+    // prefill (128x128 tiles + split-K), and decode with [K, N] weights.
+    {8192, 8192, 8192, true, "square 8192"},
+    {4096, 10240, 8192, true, "llama3-70b fused qkv proj"},
+    {4096, 57344, 8192, true, "llama3-70b fused gate|up proj"},
+    {128, 8192, 8192, true, "short prefill"},
+    {4, 8192, 8192, true, "decode gemv"},
+    {1, 8192, 8192, false, "decode gemv"},
 };
 
 void add_copy_counters(benchmark::State& state, double bytes, double seconds, double copy_seconds) {

@@ -87,6 +87,21 @@ struct GemmTile {
   int32_t stages = 1;
 };
 
+/// A CUtensorMap's 128 opaque bytes, with its size and alignment (128, as cuda.h declares it; TMA
+/// needs at least 64): cuTensorMapEncodeTiled
+/// fills it on the host (src/backends/cuda/tma_map.cpp), the sm90 kernels take it as a
+/// `const __grid_constant__` parameter and hand its address to the TMA unit.
+struct alignas(128) TmaMap {
+  uint64_t opaque[16] = {};
+};
+
+/// What the sm90 TMA GEMM needs beyond GemmDesc: tensor maps of A (dims K, M, batch) and
+/// B (K, N, batch when K-major; N, K, batch when N-major) and the persistent grid size.
+struct GemmSm90Maps {
+  TmaMap a, b;
+  int32_t ctas = 1;  // persistent CTAs (about one per SM), each walking output tiles
+};
+
 /// Attention: q [B, Hq, Sq, D], k/v [B, Hkv, Skv, D], out like q.
 struct AttentionDesc {
   TDesc q, k, v, out, kv_lens;  // kv_lens.ptr null when absent (i32 [B] in dim 3)

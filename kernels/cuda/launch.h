@@ -18,15 +18,17 @@ int launch_embedding(const EmbeddingDesc& d, void* stream);      // embedding.cu
 int launch_argmax(const ArgmaxDesc& d, void* stream);            // argmax.cu
 
 // GEMM paths (gemm_plan.h chooses): portable SIMT tiles, decode GEMV, sm80 mma.sync with a
-// cp.async pipeline, sm90a wgmma (cp.async-fed for now); split-K partials reduced by gemm_reduce.
+// cp.async pipeline, sm90a TMA + wgmma (warp-specialised, persistent); split-K partials reduced by
+// gemm_reduce.
 int launch_gemm_simt(const GemmDesc& d, const GemmTile& t, void* stream);  // gemm_simt.cu
 int launch_gemv(const GemmDesc& d, void* stream);                          // gemv.cu
 int launch_gemm_sm80(const GemmDesc& d, const GemmTile& t, void* stream);  // gemm_sm80_mma.cu
-int launch_gemm_sm90(const GemmDesc& d, const GemmTile& t, void* stream);  // gemm_sm90_wgmma.cu
+int launch_gemm_sm90(const GemmDesc& d, const GemmTile& t, const GemmSm90Maps& maps,
+                     void* stream);  // gemm_sm90_tma_ws.cu
 int launch_gemm_reduce(const GemmDesc& d, void* stream);                   // gemm_simt.cu
 /// True when this build carries the NVIDIA-only kernels (mma.sync, cp.async).
 bool gemm_sm80_compiled();
-/// True when this build carries the sm_90a wgmma kernel (its body exists only in sm_90a code).
+/// True when this build carries the sm_90a TMA/wgmma kernel (its body exists only in sm_90a code).
 bool gemm_sm90_compiled();
 
 // Attention: one split-KV flash kernel (prefill and decode), plus the combine pass.

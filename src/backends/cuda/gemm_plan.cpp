@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "backends/cuda/tma_map.h"
+
 namespace porta::cuda {
 
 const char* gemm_path_name(GemmPath p) {
@@ -30,15 +32,49 @@ bool parse_gemm_force(const std::string& s, GemmForce* out) {
   return true;
 }
 
+namespace {
+
+// Tile table. simt: 256 threads, 4x4 per thread. gemv: 8 lane groups, one column each.
+// sm80: gemm_sm80_mma.cu's constants (8 warps 2x4). sm90: gemm_sm90_tma_ws.cu, two consumer
+// warpgroups of 64 rows (warps_m = 2) and a TMA producer; stages as the kernel's ring
+// (192 KiB of slots). 128x256 is the usual best for large bf16 GEMMs on H100; 128x128 wins
+// when 128x256 tiles would leave much of the last wave idle.
+constexpr GemmTileEntry kTileTable[] = {
+    {GemmPath::simt, 0, {64, 64, 16, 4, 4, 1}, 1.0},    {GemmPath::gemv, 0, {16, 8, 256, 1, 8, 1}, 1.0},
+    {GemmPath::sm80, 8, {128, 128, 32, 2, 4, 3}, 1.0},  {GemmPath::sm90, 9, {128, 256, 64, 2, 1, 4}, 1.0},
+    {GemmPath::sm90, 9, {128, 128, 64, 2, 1, 6}, 0.85},
+};
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+int64_t tile_count(const GemmShape& s, const GemmTile& t) {
+  return ceil_div(s.M, t.block_m) * ceil_div(s.N, t.block_n) * s.batch;
+}
+
+}  // namespace
+
+const GemmTileEntry* gemm_tile_table(int* count) {
+  *count = static_cast<int>(sizeof(kTileTable) / sizeof(kTileTable[0]));
+  return kTileTable;
+}
+
 GemmTile gemm_tile_for(GemmPath p) {
-  GemmTile t;
-  switch (p) {
-    case GemmPath::simt: t = {64, 64, 16, 4, 4, 1}; break;    // 256 threads, 4x4 per thread
-    case GemmPath::gemv: t = {16, 8, 256, 1, 8, 1}; break;    // 8 lane groups, one column each
-    case GemmPath::sm80: t = {128, 128, 32, 2, 4, 3}; break;  // gemm_sm80_mma.cu constants
-    case GemmPath::sm90: t = {128, 128, 64, 2, 1, 4}; break;  // gemm_sm90_wgmma.cu: 2 warpgroups
+  for (const GemmTileEntry& e : kTileTable)
+    if (e.path == p) return e.tile;
+  return kTileTable[0].tile;
+}
+
+GemmTile choose_tile(GemmPath p, const GemmShape& s, int sm_count) {
+  const int64_t sms = std::max(1, sm_count);
+  const GemmTileEntry* best = nullptr;
+  double best_cost = 0;
+  for (const GemmTileEntry& e : kTileTable) {
+    if (e.path != p) continue;
+    const double waves = static_cast<double>(ceil_div(tile_count(s, e.tile), sms));
+    const double cost = waves * e.tile.block_m * e.tile.block_n / e.efficiency;
+    if (!best || cost < best_cost) best = &e, best_cost = cost;
   }
-  return t;
+  return best ? best->tile : gemm_tile_for(p);
 }
 
 bool tensor_core_eligible(const GemmShape& s, bool* b_kmajor) {
@@ -62,10 +98,18 @@ bool tensor_core_eligible(const GemmShape& s, bool* b_kmajor) {
 
 int choose_splits(int64_t tiles, int64_t K, int block_k, int sm_count) {
   if (tiles <= 0 || sm_count <= 0 || tiles >= sm_count) return 1;
-  // Each split keeps at least 8 K tiles of work so the partial sums pay for their traffic.
-  const int64_t by_k = K / (static_cast<int64_t>(block_k) * 8);
-  const int64_t want = (sm_count + tiles - 1) / tiles;
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({want, by_k, 16})));
+  // Each split keeps at least 8 K tiles of work so the partial sums pay for their traffic;
+  // at most 16 splits.
+  const int64_t cap = std::min<int64_t>(16, K / (static_cast<int64_t>(block_k) * 8));
+  // Time ~ waves of units, each 1/s of the K loop: minimise ceil(tiles*s / SMs) / s, the
+  // smallest s on ties (less partial-sum traffic).
+  int64_t best = 1;
+  for (int64_t sp = 2; sp <= cap; ++sp) {
+    const int64_t waves = (tiles * sp + sm_count - 1) / sm_count;
+    const int64_t best_waves = (tiles * best + sm_count - 1) / sm_count;
+    if (waves * best < best_waves * sp) best = sp;  // waves/sp < best_waves/best
+  }
+  return static_cast<int>(best);
 }
 
 GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce force) {
@@ -73,6 +117,15 @@ GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce for
   bool kmajor = false;
   const bool tc = dev.nvidia_paths && dev.cc_major >= 8 && tensor_core_eligible(s, &kmajor);
   const bool gemv_ok = s.M <= 16 && s.batch <= 65535;
+  // sm90: the sm_90a kernel exists only as sm_90a SASS (no PTX fallback runs it), and TMA
+  // must be able to describe both operands with the chosen tile.
+  const bool hopper = dev.nvidia_paths && dev.sm90_built && dev.cc_major == 9 && dev.cc_minor == 0;
+  GemmTile sm90_tile = choose_tile(GemmPath::sm90, s, dev.sm_count);
+  TmaMapSpec ma, mb;
+  const bool sm90_ok = tc && hopper && gemm_tma_specs(s, sm90_tile, kmajor, &ma, &mb);
+  const char* no_sm90 = !dev.sm90_built || !dev.nvidia_paths ? "no sm_90a kernel in this build"
+                        : !hopper                            ? "the device is not sm_90"
+                                                             : "TMA cannot describe the operands";
   switch (force) {
     case GemmForce::simt:
       p.path = GemmPath::simt;
@@ -87,16 +140,12 @@ GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce for
       p.note = tc ? "forced sm80" : "forced tensor-core path does not take these dtypes/strides: simt";
       break;
     case GemmForce::sm90:
-      // The wgmma kernel takes [N, K] (K-contiguous) B on sm_90 only; until it has passed the
-      // conformance suite on an H100 it runs only when forced.
-      if (tc && kmajor && dev.sm90_built && dev.cc_major == 9) {
+      if (sm90_ok) {
         p.path = GemmPath::sm90;
-        p.note = "forced sm90 (wgmma)";
+        p.note = "forced sm90 (TMA + wgmma, warp-specialised)";
       } else if (tc) {
         p.path = GemmPath::sm80;
-        p.note = !dev.sm90_built     ? "forced sm90, no wgmma kernel in this build: sm80"
-                 : dev.cc_major != 9 ? "forced sm90 on a device that is not sm_90: sm80"
-                                     : "forced sm90, B is not K-contiguous: sm80";
+        p.note = std::string("forced sm90, ") + no_sm90 + ": sm80";
       } else {
         p.path = GemmPath::simt;
         p.note = "forced tensor-core path does not take these dtypes/strides: simt";
@@ -106,6 +155,9 @@ GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce for
       if (gemv_ok) {
         p.path = GemmPath::gemv;
         p.note = "M <= 16: bandwidth-bound GEMV";
+      } else if (sm90_ok) {
+        p.path = GemmPath::sm90;
+        p.note = "Hopper tensor cores (TMA + wgmma, warp-specialised, persistent)";
       } else if (tc) {
         p.path = GemmPath::sm80;
         p.note = "tensor cores (mma.sync, cp.async pipeline)";
@@ -116,12 +168,21 @@ GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce for
       }
       break;
   }
-  p.tile = gemm_tile_for(p.path);
+  p.tile = p.path == GemmPath::sm90 ? sm90_tile : gemm_tile_for(p.path);
   p.b_kmajor = kmajor;
-  if (p.path != GemmPath::gemv) {
-    const int64_t tiles = ((s.M + p.tile.block_m - 1) / p.tile.block_m) *
-                          ((s.N + p.tile.block_n - 1) / p.tile.block_n) * s.batch;
+  if (p.path == GemmPath::gemv) {
+    // gemv.cu: 32 columns per block for [N, K] B (256 for N-contiguous [K, N] B). Too few
+    // blocks to keep every SM streaming (fewer than SMs): split K (ranges of >= 1024) to
+    // about 2 per SM.
+    const int64_t cols = s.b_strides[2] == 1 && s.b_strides[1] != 1 ? 256 : 32;
+    const int64_t sms = std::max(1, dev.sm_count), blocks = ceil_div(s.N, cols) * s.batch;
+    if (blocks < sms)
+      p.splits = static_cast<int>(
+          std::max<int64_t>(1, std::min<int64_t>({ceil_div(2 * sms, blocks), s.K / 1024, 16})));
+  } else {
+    const int64_t tiles = tile_count(s, p.tile);
     p.splits = choose_splits(tiles, s.K, p.tile.block_k, dev.sm_count);
+    if (p.path == GemmPath::sm90) p.ctas = std::min<int64_t>(tiles * p.splits, std::max(1, dev.sm_count));
   }
   return p;
 }

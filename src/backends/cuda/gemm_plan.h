@@ -39,11 +39,30 @@ struct GemmPlan {
   GemmTile tile;
   int splits = 1;
   bool b_kmajor = false;
+  int64_t ctas = 0;  // sm90: persistent grid, min(work units, SMs); 0 for the other paths
   std::string note;  // why this path (for debug logs)
 };
 
-/// Tile table: the tiles each path is compiled with (data, selected per path).
+/// One row of the tile table: a tile some kernel is compiled with. `efficiency` is the
+/// relative throughput of a full tile (larger tiles reuse each loaded byte more), used to
+/// compare candidates of one path.
+struct GemmTileEntry {
+  GemmPath path;
+  int min_cc_major;
+  GemmTile tile;
+  double efficiency;
+};
+
+/// The tile table (data): every tile of every path, best first within a path.
+const GemmTileEntry* gemm_tile_table(int* count);
+
+/// The path's first (largest) tile.
 GemmTile gemm_tile_for(GemmPath p);
+
+/// The path's tile for this shape: the candidate minimising waves * tile area / efficiency,
+/// waves = ceil(tiles / SMs) (quantisation: a last, partly filled wave costs a full one);
+/// ties keep the earlier (larger) tile.
+GemmTile choose_tile(GemmPath p, const GemmShape& s, int sm_count);
 
 /// Whether the tensor-core kernels take this shape: one f16/bf16 dtype for A and B, A and
 /// B each unit-stride along K or (B) along N, rows 16-byte aligned, K % 8 == 0.
@@ -52,6 +71,9 @@ bool tensor_core_eligible(const GemmShape& s, bool* b_kmajor);
 /// Split-K factor: more CTAs when the output tiles alone cannot fill the SMs and K is long.
 int choose_splits(int64_t tiles, int64_t K, int block_k, int sm_count);
 
+/// Path, tile, splits. Auto: M <= 16 -> gemv; sm_90 device with TMA-describable operands ->
+/// sm90; other tensor-core eligible calls -> sm80; else simt. Never an NVIDIA-only path when
+/// the build lacks it (the hip module), never sm90 off sm_90.
 GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce force);
 
 }  // namespace porta::cuda

@@ -1,8 +1,10 @@
 // GEMM dispatch: gemm_plan.cpp picks the kernel (and split-K); this file fills the
-// descriptor, provides the split-K workspace and launches.
+// descriptor, encodes the sm90 kernel's tensor maps (tma_map.cpp), provides the split-K
+// workspace and launches.
 #include <string>
 
 #include "backends/cuda/cuda_objects.h"
+#include "backends/cuda/tma_map.h"
 #include "kernels/cuda/launch.h"
 
 namespace porta::cuda {
@@ -41,7 +43,21 @@ void CudaQueue::gemm(const backend::GemmArgs& g) {
   for (int i = 0; i < 3; ++i) s.a_strides[i] = g.a.strides[i], s.b_strides[i] = g.b.strides[i];
   s.a_addr = reinterpret_cast<uintptr_t>(d.a.ptr);
   s.b_addr = reinterpret_cast<uintptr_t>(d.b.ptr);
-  const GemmPlan plan = plan_gemm(s, dev_.gemm_facts(), dev_.settings().gemm);
+  GemmPlan plan = plan_gemm(s, dev_.gemm_facts(), dev_.settings().gemm);
+  GemmSm90Maps maps;
+  if (plan.path == GemmPath::sm90) {
+    // Encoding is a few microseconds of host work per call, so the maps are not cached.
+    TmaMapSpec ma, mb;
+    std::string why;
+    const bool ok = gemm_tma_specs(s, plan.tile, plan.b_kmajor, &ma, &mb) &&
+                    encode_tma_map(ma, &maps.a, &why) && encode_tma_map(mb, &maps.b, &why);
+    if (ok) {
+      maps.ctas = static_cast<int32_t>(plan.ctas);
+    } else {  // e.g. a driver without cuTensorMapEncodeTiled: the sm80 kernel takes the call
+      backend::log(backend::LogLevel::debug, "cuda: gemm sm90 unavailable (" + why + "), running sm80");
+      plan = plan_gemm(s, dev_.gemm_facts(), GemmForce::sm80);
+    }
+  }
   d.b_kmajor = plan.b_kmajor ? 1 : 0;
   d.splits = plan.splits;
   const std::string what = std::string("gemm ") + gemm_path_name(plan.path) + " [" + std::to_string(d.batch) +
@@ -52,9 +68,9 @@ void CudaQueue::gemm(const backend::GemmArgs& g) {
     d.partial = static_cast<float*>(workspace(static_cast<uint64_t>(d.splits) *
                                               static_cast<uint64_t>(d.batch * d.M * d.N) * sizeof(float)));
   switch (plan.path) {
-    case GemmPath::gemv: check_launch(launch_gemv(d, stream_), what); return;
+    case GemmPath::gemv: check_launch(launch_gemv(d, stream_), what); break;
     case GemmPath::sm80: check_launch(launch_gemm_sm80(d, plan.tile, stream_), what); break;
-    case GemmPath::sm90: check_launch(launch_gemm_sm90(d, plan.tile, stream_), what); break;
+    case GemmPath::sm90: check_launch(launch_gemm_sm90(d, plan.tile, maps, stream_), what); break;
     case GemmPath::simt: check_launch(launch_gemm_simt(d, plan.tile, stream_), what); break;
   }
   if (d.splits > 1) check_launch(launch_gemm_reduce(d, stream_), what + " (split-K reduce)");
