@@ -73,6 +73,7 @@ class CudaBackend final : public backend::Backend {
     CudaSettings s;
     const std::string gemm = opts.get ? opts.get(PORTA_DIALECT_NAME, "GEMM_PATH", "auto") : "auto";
     const std::string attn = opts.get ? opts.get(PORTA_DIALECT_NAME, "ATTN_PATH", "auto") : "auto";
+    const std::string rows = opts.get ? opts.get(PORTA_DIALECT_NAME, "ROWS_PATH", "auto") : "auto";
     const std::string prefix =
         std::string("PORTA_") + (PORTA_DIALECT_NAME == std::string("hip") ? "HIP" : "CUDA");
     if (!parse_gemm_force(gemm, &s.gemm))
@@ -81,6 +82,15 @@ class CudaBackend final : public backend::Backend {
     if (!parse_attn_force(attn, &s.attn))
       throw Error(Errc::invalid_argument,
                   prefix + "_ATTN_PATH='" + attn + "' is not one of auto, simt, sm80, sm90");
+    // The 16-byte vector kernels of the row and element-wise ops (rows_plan.h), or only the
+    // strided ones: a way back if a driver or a dialect toolchain miscompiles the vector paths.
+    if (rows == "strided")
+      s.rows_vector = false;
+    else if (rows != "auto")
+      throw Error(Errc::invalid_argument, prefix + "_ROWS_PATH='" + rows + "' is not one of auto, strided");
+    if (!s.rows_vector)
+      backend::log(backend::LogLevel::info,
+                   prefix + "_ROWS_PATH=strided: row and element-wise ops run the strided kernels");
     if (s.gemm != GemmForce::none)
       backend::log(backend::LogLevel::info, prefix + "_GEMM_PATH=" + gemm + " forces the GEMM path");
     if (s.attn != AttnForce::none)

@@ -21,6 +21,7 @@ using backend::Buffer;
 struct CudaSettings {
   GemmForce gemm = GemmForce::none;
   AttnForce attn = AttnForce::none;
+  bool rows_vector = true;  // PORTA_CUDA_ROWS_PATH: false runs the strided row/element-wise kernels
 };
 
 /// Makes `ordinal` the calling thread's current device (cheap when it already is).

@@ -51,18 +51,19 @@ void CudaQueue::elementwise(const backend::ElementwiseArgs& e) {
             "cudaMemcpyAsync(device to device) for copy of " + shape_text(e.out));
       return;
     }
+    const bool vec = dev_.settings().rows_vector;
     VecRowsLaunch p;
-    if (move && plan_copy_rows(d, &p)) {
+    if (move && vec && plan_copy_rows(d, &p)) {
       check_launch(launch_copy_rows(d, p, stream_), what);
       return;
     }
     // For casts vec4 means: dense float-to-float, 16-byte aligned (cast_vec8 in cast_copy.cu).
-    d.vec4 = !move && plan_cast_vec(d);
+    d.vec4 = !move && vec && plan_cast_vec(d);
     check_launch(launch_cast_copy(d, stream_), what);
     return;
   }
   VecRowsLaunch p;
-  if (plan_elementwise_rows(d, bin, &p)) {
+  if (dev_.settings().rows_vector && plan_elementwise_rows(d, bin, &p)) {
     check_launch(launch_elementwise_rows(d, p, stream_), what);
     return;
   }
@@ -100,8 +101,9 @@ void CudaQueue::fill(const backend::FillArgs& f) {
           "cudaMemsetAsync for fill of " + shape_text(f.dst));
     return;
   }
-  const int status =
-      fill_vec16_eligible(d, f.dst.contiguous()) ? launch_fill_vec16(d, stream_) : launch_fill(d, stream_);
+  const int status = dev_.settings().rows_vector && fill_vec16_eligible(d, f.dst.contiguous())
+                         ? launch_fill_vec16(d, stream_)
+                         : launch_fill(d, stream_);
   check_launch(status, "fill of " + shape_text(f.dst));
 }
 

@@ -29,23 +29,22 @@ NormDesc norm_desc(const backend::NormArgs& a, bool layer) {
   return d;
 }
 
-int launch_norm_planned(const NormDesc& d, int sm_count, void* stream) {
+int launch_norm_planned(const NormDesc& d, const CudaDevice& dev, void* stream) {
   RowsLaunch p;
-  return plan_norm(d, sm_count, &p) ? launch_norm_dense(d, p, stream) : launch_norm(d, stream);
+  return dev.settings().rows_vector && plan_norm(d, dev.sm_count(), &p) ? launch_norm_dense(d, p, stream)
+                                                                        : launch_norm(d, stream);
 }
 
 }  // namespace
 
 void CudaQueue::rms_norm(const backend::NormArgs& a) {
   set_device(dev_.ordinal());
-  check_launch(launch_norm_planned(norm_desc(a, false), dev_.sm_count(), stream_),
-               "rms_norm of " + shape_text(a.x));
+  check_launch(launch_norm_planned(norm_desc(a, false), dev_, stream_), "rms_norm of " + shape_text(a.x));
 }
 
 void CudaQueue::layer_norm(const backend::NormArgs& a) {
   set_device(dev_.ordinal());
-  check_launch(launch_norm_planned(norm_desc(a, true), dev_.sm_count(), stream_),
-               "layer_norm of " + shape_text(a.x));
+  check_launch(launch_norm_planned(norm_desc(a, true), dev_, stream_), "layer_norm of " + shape_text(a.x));
 }
 
 void CudaQueue::softmax(const backend::SoftmaxArgs& a) {
@@ -58,8 +57,9 @@ void CudaQueue::softmax(const backend::SoftmaxArgs& a) {
   d.rows = d.D > 0 ? a.x.numel() / d.D : 0;
   d.scale = a.scale;
   RowsLaunch p;
-  const int status =
-      plan_softmax(d, dev_.sm_count(), &p) ? launch_softmax_dense(d, p, stream_) : launch_softmax(d, stream_);
+  const int status = dev_.settings().rows_vector && plan_softmax(d, dev_.sm_count(), &p)
+                         ? launch_softmax_dense(d, p, stream_)
+                         : launch_softmax(d, stream_);
   check_launch(status, "softmax of " + shape_text(a.x));
 }
 
@@ -73,8 +73,9 @@ void CudaQueue::rope(const backend::RopeArgs& a) {
   d.neox = a.style == ops::RopeStyle::neox;
   d.log2_theta = std::log2(static_cast<double>(a.theta));
   RopeLaunch p;
-  const int status =
-      plan_rope(d, dev_.sm_count(), &p) ? launch_rope_vec(d, p, stream_) : launch_rope(d, stream_);
+  const int status = dev_.settings().rows_vector && plan_rope(d, dev_.sm_count(), &p)
+                         ? launch_rope_vec(d, p, stream_)
+                         : launch_rope(d, stream_);
   check_launch(status, "rope of " + shape_text(a.x));
 }
 
@@ -85,8 +86,9 @@ void CudaQueue::embedding(const backend::EmbeddingArgs& a) {
   d.ids = to_desc(a.ids);
   d.out = to_desc(a.out);
   VecRowsLaunch p;
-  const int status =
-      plan_embedding_rows(d, &p) ? launch_embedding_rows(d, p, stream_) : launch_embedding(d, stream_);
+  const int status = dev_.settings().rows_vector && plan_embedding_rows(d, &p)
+                         ? launch_embedding_rows(d, p, stream_)
+                         : launch_embedding(d, stream_);
   check_launch(status, "embedding from table " + shape_text(a.table));
 }
 
@@ -95,6 +97,10 @@ void CudaQueue::argmax(const backend::ArgmaxArgs& a) {
   ArgmaxDesc d;
   d.x = to_desc(a.x);
   d.out = to_desc(a.out);
+  if (!dev_.settings().rows_vector) {
+    check_launch(launch_argmax(d, stream_), "argmax of " + shape_text(a.x));
+    return;
+  }
   ArgmaxSplit p = plan_argmax(d, dev_.sm_count());
   if (p.chunks > 1) {  // (value, index) partials of every chunk, merged by the second pass
     const uint64_t parts = static_cast<uint64_t>(d.x.shape[2]) * static_cast<uint64_t>(p.chunks);

@@ -44,12 +44,18 @@ TEST(CudaModule, LoadsAndListsDevicesOrSaysWhyNone) {
 }
 
 // PORTA_CUDA_GEMM_PATH=sm70 (set by CTest): a bad setting is reported, not ignored.
-TEST(CudaModule, BadSettingIsReported) {
-  const char* bad = getenv("PORTA_CUDA_GEMM_PATH");
-  if (!bad || std::string(bad) != "sm70") GTEST_SKIP() << "needs PORTA_CUDA_GEMM_PATH=sm70";
+// Run by ctest with one invalid PORTA_CUDA_* setting (unit_cuda_bad_*): the backend does
+// not start, and the diagnostics name the variable and its value.
+void expect_bad_setting_reported(const char* var, const char* value) {
+  const char* bad = getenv(var);
+  if (!bad || std::string(bad) != value) GTEST_SKIP() << "needs " << var << "=" << value;
   (void)porta::devices();
   const std::string diag = all_diagnostics();
-  EXPECT_NE(diag.find("PORTA_CUDA_GEMM_PATH='sm70'"), std::string::npos) << diag;
+  EXPECT_NE(diag.find(std::string(var) + "='" + value + "'"), std::string::npos) << diag;
 }
+
+TEST(CudaModule, BadSettingIsReported) { expect_bad_setting_reported("PORTA_CUDA_GEMM_PATH", "sm70"); }
+
+TEST(CudaModule, BadRowsSettingIsReported) { expect_bad_setting_reported("PORTA_CUDA_ROWS_PATH", "vector"); }
 
 }  // namespace
