@@ -23,9 +23,11 @@
 #include "launch.h"
 
 #if defined(PORTA_CUDA_NVIDIA_PATHS)
-#include "attention_sm90_sync.cuh"
-#include "attention_sm90_wgmma_ops.cuh"
+#include "attention_sm90_layout.cuh"
 #include "mma_sm80.cuh"
+#include "sm90_mbarrier.cuh"
+#include "sm90_sync.cuh"
+#include "sm90_wgmma.cuh"
 #endif
 
 namespace porta::cuda {
@@ -33,7 +35,8 @@ namespace porta::cuda {
 #if defined(PORTA_CUDA_NVIDIA_PATHS)
 namespace {
 
-using namespace attn90;
+using namespace attn90;  // tile layout (sw128_offset, k16 steps)
+using namespace sm90;    // mbarriers, named barriers, wgmma, setmaxnreg, descriptors
 
 constexpr int kBQ = 128;                            // query rows per CTA (64 per consumer warpgroup)
 constexpr int kThreads = 384;                       // producer + 2 consumer warpgroups
@@ -98,13 +101,13 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
       mbar_init(full0 + 8 * s, 128);
       mbar_init(empty0 + 8 * s, 256);  // every consumer thread releases the stage
     }
-    mbar_init_fence();
+    mbar_fence_init();
   }
   __syncthreads();
 
   if (wg == 0) {
     // ---- producer ----
-    regs_dec<kProducerRegs>();
+    setmaxnreg_dec<kProducerRegs>();
     const int ptid = tid;  // 0..127
     const uint16_t* Q = reinterpret_cast<const uint16_t*>(d.q.ptr) + b * d.q.strides[0] + h * d.q.strides[1];
     const uint16_t* K = reinterpret_cast<const uint16_t*>(d.k.ptr) + b * d.k.strides[0] + hk * d.k.strides[1];
@@ -138,7 +141,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
   }
 
   // ---- consumers ----
-  regs_inc<kConsumerRegs>();
+  setmaxnreg_inc<kConsumerRegs>();
   const int cw = wg - 1;  // consumer index: rows 64*cw..
   const int warp = (tid % 128) / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
   const float neg_inf = -__int_as_float(0x7f800000);
@@ -172,8 +175,8 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
   auto issue_s = [&](float(&sc)[kBKV / 2], uint32_t ks) {
 #pragma unroll
     for (int kk = 0; kk < kD / 16; ++kk)
-      wgmma_ss<kBKV, kBF16>(sc, kmajor_desc(kmajor_step(q_rows, kBQ, kk)),
-                            kmajor_desc(kmajor_step(ks, kBKV, kk)));
+      wgmma_m64k16<kBKV, kBF16, false>(sc, desc_kmajor_sw128(kmajor_step(q_rows, kBQ, kk)),
+                                       desc_kmajor_sw128(kmajor_step(ks, kBKV, kk)));
   };
   // O += P·V, K = keys in 16-wide steps. The A fragment of step j (m16n8k16 layout per warp:
   // {row g, keys 2t..}, {row g+8, keys 2t..}, {row g, keys 8+2t..}, {row g+8, keys 8+2t..})
@@ -182,7 +185,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
   auto issue_pv = [&](const uint32_t(&pa)[kBKV / 16][4], uint32_t vs) {
 #pragma unroll
     for (int j = 0; j < kBKV / 16; ++j)
-      wgmma_rs<kD, kBF16>(o, pa[j], mnmajor_desc(mnmajor_step(vs, j), kBKV * 128));
+      wgmma_m64k16_rs<kD, kBF16, true>(o, pa[j], desc_mnmajor_sw128(mnmajor_step(vs, j), kBKV * 128));
   };
   // Online softmax over one tile, in place (S -> P); element (i, e) is key k0 + 8i + 2t + e%2
   // of row r = e/2. Returns the factors the old O must be scaled by.

@@ -172,13 +172,13 @@ TEST(CudaAttentionSm90Layout, TilesAreABijectionOntoTheirBytes) {
 }
 
 TEST(CudaAttentionSm90Layout, DescriptorFields) {
-  const uint64_t k = attn90::kmajor_desc(0x12400);
+  const uint64_t k = sm90::desc_kmajor_sw128(0x12400);
   EXPECT_EQ(k & 0x3FFF, 0x12400u >> 4);
   EXPECT_EQ((k >> 16) & 0x3FFF, 1u);   // LBO unused for swizzled K-major: 1
   EXPECT_EQ((k >> 32) & 0x3FFF, 64u);  // SBO 1024 bytes
   EXPECT_EQ((k >> 49) & 0x7, 0u);      // base offset 0
   EXPECT_EQ(k >> 62, 1u);              // 128-byte swizzle
-  const uint64_t v = attn90::mnmajor_desc(0x8000, 128 * 128);
+  const uint64_t v = sm90::desc_mnmajor_sw128(0x8000, 128 * 128);
   EXPECT_EQ((v >> 16) & 0x3FFF, 128u * 128 / 16);
   EXPECT_EQ((v >> 32) & 0x3FFF, 64u);
   EXPECT_EQ(v >> 62, 1u);
@@ -194,7 +194,7 @@ TEST(CudaAttentionSm90Layout, KMajorStepsReadWhatTheProducerWrote) {
         if (row0 + 64 > rows) continue;
         const uint32_t sub = base + uint32_t(row0) * 128;
         for (int kk = 0; kk < D / 16; ++kk) {
-          const uint64_t desc = attn90::kmajor_desc(attn90::kmajor_step(sub, rows, kk));
+          const uint64_t desc = sm90::desc_kmajor_sw128(attn90::kmajor_step(sub, rows, kk));
           for (int i = 0; i < 64; ++i)
             for (int k = 0; k < 16; ++k)
               ASSERT_EQ(kmajor_read(desc, i, k), base + attn90::sw128_offset(rows, row0 + i, kk * 16 + k))
@@ -209,7 +209,7 @@ TEST(CudaAttentionSm90Layout, MnMajorStepsReadWhatTheProducerWrote) {
   for (int D : {64, 128, 256})
     for (int keys : {64, 128}) {
       for (int j = 0; j < keys / 16; ++j) {
-        const uint64_t desc = attn90::mnmajor_desc(attn90::mnmajor_step(base, j), uint32_t(keys) * 128);
+        const uint64_t desc = sm90::desc_mnmajor_sw128(attn90::mnmajor_step(base, j), uint32_t(keys) * 128);
         for (int k = 0; k < 16; ++k)
           for (int n = 0; n < D; ++n)
             ASSERT_EQ(mnmajor_read(desc, k, n), base + attn90::sw128_offset(keys, j * 16 + k, n))
