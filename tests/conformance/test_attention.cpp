@@ -16,6 +16,7 @@ struct AttnCase {
   std::vector<int32_t> lens;  // empty: none
   bool bshd_cache = false;    // K/V stored [B, S, H, D]
   Layout out_layout = Layout::contiguous;
+  bool poison_tail = false;  // NaN in the cache slots past each kv length (must never be read)
 };
 
 void run(Stream& s, const AttnCase& c, uint32_t seed) {
@@ -27,8 +28,10 @@ void run(Stream& s, const AttnCase& c, uint32_t seed) {
   const HostTensor k = random({c.B, c.Hkv, c.Skv, c.D}, c.t, seed + 1);
   const HostTensor v = random({c.B, c.Hkv, c.Skv, c.D}, c.t, seed + 2);
   Tensor Q = upload(s, q, c.t);
-  Tensor K = c.bshd_cache ? upload(s, to_bshd(k), c.t).transpose(1, 2) : upload(s, k, c.t);
-  Tensor V = c.bshd_cache ? upload(s, to_bshd(v), c.t).transpose(1, 2) : upload(s, v, c.t);
+  const HostTensor k_dev = c.poison_tail ? nan_past_lengths(k, c.lens) : k;
+  const HostTensor v_dev = c.poison_tail ? nan_past_lengths(v, c.lens) : v;
+  Tensor K = c.bshd_cache ? upload(s, to_bshd(k_dev), c.t).transpose(1, 2) : upload(s, k_dev, c.t);
+  Tensor V = c.bshd_cache ? upload(s, to_bshd(v_dev), c.t).transpose(1, 2) : upload(s, v_dev, c.t);
   GuardedOutput out(s, {c.B, c.Hq, c.Sq, c.D}, c.t, c.out_layout);
   check_attention(s, q, k, v, Q, K, V, out, c.t, c.causal, c.lens);
 }
@@ -60,6 +63,29 @@ TEST_P(Attention, RaggedKvLengths) {
   run(s, c, 1201);
   AttnCase d{3, 4, 1, 1, 300, 96, DType::f32, true, {300, 1, 123}};
   run(s, d, 1202);
+}
+
+// Cache slots past a kv length hold whatever the engine left there (NaN here): kernels must
+// neither read them into the softmax nor multiply them by p = 0. Prefill and decode, every
+// float dtype, lengths inside and at the ends of tiles, a [B, S, H, D] cache.
+TEST_P(Attention, RaggedKvIgnoresCacheTail) {
+  Stream s(device());
+  uint32_t seed = 1250;
+  for (DType t : {DType::f32, DType::f16, DType::bf16}) {
+    if (!supports(t)) continue;
+    for (bool causal : {false, true}) {
+      AttnCase prefill{3, 4, 2, 20, 150, 64, t, causal, {0, 37, 128}};
+      prefill.poison_tail = true;
+      run(s, prefill, seed++);
+      AttnCase decode{3, 8, 2, 1, 300, 128, t, causal, {1, 64, 257}};
+      decode.poison_tail = true;
+      run(s, decode, seed++);
+    }
+    AttnCase cache{2, 4, 2, 1, 100, 64, t, false, {33, 99}};
+    cache.poison_tail = true;
+    cache.bshd_cache = true;
+    run(s, cache, seed++);
+  }
 }
 
 TEST_P(Attention, CacheLayoutsAndStridedOutput) {

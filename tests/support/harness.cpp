@@ -1,5 +1,6 @@
 #include "support/harness.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -67,6 +68,17 @@ HostTensor transpose_last(const HostTensor& x) {
     for (int64_t i = 0; i < R; ++i)
       for (int64_t j = 0; j < C; ++j) t[(b * C + j) * R + i] = x[(b * R + i) * C + j];
   return t;
+}
+
+HostTensor nan_past_lengths(HostTensor x, const std::vector<int32_t>& lens) {
+  const int64_t B = x.shape[0], H = x.shape[1], S = x.shape[2], D = x.shape[3];
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t len = std::clamp<int64_t>(lens[static_cast<size_t>(b)], 0, S);
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t j = len; j < S; ++j)
+        for (int64_t e = 0; e < D; ++e) x[((b * H + h) * S + j) * D + e] = std::nan("");
+  }
+  return x;
 }
 
 HostTensor to_bshd(const HostTensor& x) {

@@ -90,6 +90,9 @@ std::vector<int64_t> cat(std::vector<int64_t> a, std::initializer_list<int64_t> 
 HostTensor transpose_last(const HostTensor& x);
 /// [B, H, S, D] values laid out as [B, S, H, D] storage (an engine's KV cache layout).
 HostTensor to_bshd(const HostTensor& x);
+/// x [B, H, S, D] with NaN at the positions j >= lens[b] (clamped to S) of each batch entry:
+/// cache slots past a kv length, which attention must never read.
+HostTensor nan_past_lengths(HostTensor x, const std::vector<int32_t>& lens);
 
 }  // namespace porta::test
 

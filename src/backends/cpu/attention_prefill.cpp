@@ -51,17 +51,20 @@ void attention_prefill(ThreadPool& pool, const AttentionArgs& a) {
   const int64_t d_padded = (D + nr - 1) / nr * nr;  // V panels cover D in whole nr columns
   const int64_t per_head = keys_padded * std::max(D, d_padded);
 
-  // K as B panels [keys/nr][D][nr] (B(k=d, n=key)); V as [D/nr][keys_padded][nr] (B(k=key, n=d)),
-  // rows past Skv zero so P·V over a padded key block adds nothing.
+  // K as B panels [keys/nr][D][nr] (B(k=d, n=key)); V as [D/nr][keys_padded][nr] (B(k=key, n=d)).
+  // Only the batch's first kv-length keys are packed: the cache slots past it may hold
+  // anything (NaN too), and P·V over a padded key block multiplies the rows past the length,
+  // which must therefore stay zero.
   AlignedFloats kpack(B * Hkv * per_head), vpack(B * Hkv * per_head);
   pool.parallel_for(B * Hkv, 1, [&](int64_t t0, int64_t t1) {
     AlignedFloats vtmp(Skv * d_padded);
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t b = t / Hkv, h = t % Hkv;
-      gemm_pack_b(mk, head_matrix(a.k, b, h, true), 0, D, 0, Skv, kpack.get() + t * per_head);
-      gemm_pack_b(mk, head_matrix(a.v, b, h, false), 0, Skv, 0, D, vtmp.get());
+      const int64_t b = t / Hkv, h = t % Hkv, len = kv_length(a, b);
+      if (len == 0) continue;
+      gemm_pack_b(mk, head_matrix(a.k, b, h, true), 0, D, 0, len, kpack.get() + t * per_head);
+      gemm_pack_b(mk, head_matrix(a.v, b, h, false), 0, len, 0, D, vtmp.get());
       for (int64_t p = 0; p < d_padded / nr; ++p)
-        std::copy_n(vtmp.get() + p * Skv * nr, Skv * nr, vpack.get() + t * per_head + p * keys_padded * nr);
+        std::copy_n(vtmp.get() + p * len * nr, len * nr, vpack.get() + t * per_head + p * keys_padded * nr);
     }
   });
 
