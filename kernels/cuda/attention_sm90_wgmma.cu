@@ -265,6 +265,13 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
   float sc[kBKV / 2];
   uint32_t pa[kBKV / 16][4];
   float corr[2];
+  // Keeps the compiler from moving accesses of the wgmma registers across the fences and
+  // waits (sm90_wgmma.cuh): before each wgmma_fence and after each completed wait.
+  auto fence_all = [&] {
+    wgmma_fence_operands(sc);
+    wgmma_fence_operands(o);
+    wgmma_fence_operands(pa);
+  };
   // Opens a turn with S(it) issued and committed (the caller may add to the batch, then
   // ends the turn): waits for the stage, zeroes the accumulators, fences, issues.
   auto start_s = [&](int it) {
@@ -274,6 +281,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
 #pragma unroll
     for (int i = 0; i < kBKV / 2; ++i) sc[i] = 0.0f;
     turn_begin();
+    fence_all();
     wgmma_fence();  // orders this thread's writes of sc, pa and o before the wgmmas
     issue_s(sc, k_stage(s));
     wgmma_commit();
@@ -285,6 +293,7 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
       start_s(0);
       turn_end();
       wgmma_wait<0>();
+      fence_all();
       softmax(sc, 0, corr);  // o is still zero: no rescale
       pack_p(sc, pa);
     }
@@ -295,8 +304,10 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
       wgmma_commit();
       turn_end();
       wgmma_wait<1>();  // S(it) has landed; P·V(it-1) may still run under the softmax
+      wgmma_fence_operands(sc);
       softmax(sc, int64_t(it) * kBKV, corr);
-      wgmma_wait<0>();                 // P·V(it-1): o and pa are ours again
+      wgmma_wait<0>();  // P·V(it-1): o and pa are ours again
+      fence_all();
       mbar_arrive(empty0 + 8 * prev);  // this thread's reads of stage it-1 are complete
       rescale_o(corr);
       pack_p(sc, pa);
@@ -304,11 +315,13 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
     if (tiles > 0) {
       const int last = (tiles - 1) % kStages;
       turn_begin();
+      fence_all();
       wgmma_fence();
       issue_pv(pa, v_stage(last));
       wgmma_commit();
       turn_end();
       wgmma_wait<0>();
+      fence_all();
       mbar_arrive(empty0 + 8 * last);
     }
   } else {
@@ -317,15 +330,18 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
       start_s(it);
       turn_end();
       wgmma_wait<0>();
+      fence_all();
       softmax(sc, int64_t(it) * kBKV, corr);
       rescale_o(corr);
       pack_p(sc, pa);
       turn_begin();
+      fence_all();
       wgmma_fence();
       issue_pv(pa, v_stage(s));
       wgmma_commit();
       turn_end();
       wgmma_wait<0>();
+      fence_all();
       mbar_arrive(empty0 + 8 * s);
     }
   }
@@ -343,6 +359,11 @@ __global__ void __launch_bounds__(kThreads, 1) attention_sm90_kernel(AttentionDe
         store_f(d.out.ptr, d.out.dtype, oo + (8 * i + 2 * t + e) * d.out.strides[3],
                 o[4 * i + 2 * r + e] * inv);
   }
+#elif defined(__CUDA_ARCH__)
+  // Not sm_90a code (the sm_80 SASS or the compute_90 PTX of this file): the host selects this
+  // kernel only when the build has sm_90a SASS (PORTA_CUDA_SM90A_SASS), so getting here means a
+  // forced PTX JIT; fail loudly instead of leaving out unwritten.
+  __trap();
 #endif
 }
 
@@ -369,7 +390,15 @@ int launch_dtype(const AttentionDesc& d, void* stream) {
 
 }  // namespace
 
-bool attention_sm90_compiled() { return true; }
+// True only when this build carries sm_90a SASS (CMake defines PORTA_CUDA_SM90A_SASS when
+// CMAKE_CUDA_ARCHITECTURES lists 90a): the compute_90 PTX of this file has no kernel body.
+bool attention_sm90_compiled() {
+#if defined(PORTA_CUDA_SM90A_SASS)
+  return true;
+#else
+  return false;
+#endif
+}
 
 int launch_attention_sm90(const AttentionDesc& d, void* stream) {
   if (d.B == 0 || d.Hq == 0 || d.Sq == 0) return 0;

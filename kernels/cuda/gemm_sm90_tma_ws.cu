@@ -146,12 +146,14 @@ __global__ void __launch_bounds__(kThreads, 1)
     const GemmUnit w = gemm_unit_at(u, d.M, d.N, d.K, d.splits, kBM, BN, kBK, kGroupRows);
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) c[i] = 0.0f;
+    wgmma_fence_operands(c);
     for (int kt = 0; kt < w.ktiles; ++kt, ++it) {
       const uint32_t s = it % kStages, use = it / kStages;
       mbar_wait(&full[s], use & 1);
       // This warpgroup's 64 rows of A start 64 rows (8 swizzle atoms, 8192 bytes) in.
       const uint32_t a_base = smem_u32(smem + s * kSlotBytes) + cw * 64 * 128;
       const uint32_t b_base = smem_u32(smem + s * kSlotBytes + kABytes);
+      wgmma_fence_operands(c);
       wgmma_fence();
 #pragma unroll
       for (int kk = 0; kk < kBK / 16; ++kk) {
@@ -162,13 +164,15 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
       wgmma_commit();
       wgmma_wait<1>();  // the previous slice's group is complete: its slot is free
+      wgmma_fence_operands(c);
       if (kt > 0) mbar_arrive(&empty[(it - 1) % kStages]);
     }
     wgmma_wait<0>();
+    wgmma_fence_operands(c);
     if (w.ktiles > 0) mbar_arrive(&empty[(it - 1) % kStages]);
 
-      // Epilogue from registers: c[4i + e] is row 16*warp + lane/4 + 8*(e/2), column
-      // 8i + 2*(lane%4) + e%2 of this warpgroup's 64 x BN block (sm90_wgmma.cuh).
+    // Epilogue from registers: c[4i + e] is row 16*warp + lane/4 + 8*(e/2), column
+    // 8i + 2*(lane%4) + e%2 of this warpgroup's 64 x BN block (sm90_wgmma.cuh).
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const int64_t m = w.m0 + cw * 64 + warp * 16 + lane / 4 + h * 8;
@@ -180,6 +184,11 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
     }
   }
+#elif defined(__CUDA_ARCH__)
+  // Not sm_90a code (the sm_80 SASS or the compute_90 PTX of this file): the host selects this
+  // kernel only when the build has sm_90a SASS (PORTA_CUDA_SM90A_SASS), so getting here means a
+  // forced PTX JIT; fail loudly instead of leaving C unwritten.
+  __trap();
 #endif
 }
 
@@ -206,7 +215,15 @@ int launch_bn(const GemmDesc& d, const GemmSm90Maps& maps, void* stream) {
 
 }  // namespace
 
-bool gemm_sm90_compiled() { return true; }
+// True only when this build carries sm_90a SASS (CMake defines PORTA_CUDA_SM90A_SASS when
+// CMAKE_CUDA_ARCHITECTURES lists 90a): the compute_90 PTX of this file has no kernel body.
+bool gemm_sm90_compiled() {
+#if defined(PORTA_CUDA_SM90A_SASS)
+  return true;
+#else
+  return false;
+#endif
+}
 
 // The host (ops_gemm.cpp) has encoded maps matching t.block_n and d.b_kmajor
 // (gemm_tma_specs in tma_map.cpp) and chosen maps.ctas.

@@ -37,6 +37,26 @@ __device__ __forceinline__ void wgmma_wait() {
 #endif
 }
 
+/// Pins register operands of in-flight wgmma (accumulators, RS A fragments) in place: the
+/// wait/fence asm above has no register operands, so without this the compiler could move a
+/// read or write of those registers across them (CUTLASS's warpgroup_fence_operand). Call it
+/// on the registers after each wgmma_wait and before each wgmma_fence that guards them.
+template <int N>
+__device__ __forceinline__ void wgmma_fence_operands(float (&r)[N]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) asm volatile("" : "+f"(r[i])::"memory");
+}
+template <int N>
+__device__ __forceinline__ void wgmma_fence_operands(uint32_t (&r)[N]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) asm volatile("" : "+r"(r[i])::"memory");
+}
+template <int N, int M>
+__device__ __forceinline__ void wgmma_fence_operands(uint32_t (&r)[N][M]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) wgmma_fence_operands(r[i]);
+}
+
 /// Register budget of the calling warpgroup (all 128 threads execute it): producers give
 /// registers back, consumers take them.
 template <int kRegs>
