@@ -223,7 +223,8 @@ int launch_dtype(const AttentionDesc& d, void* stream) {
     case 80: return launch_variant<kBF16, 80>(d, stream);
     case 96: return launch_variant<kBF16, 96>(d, stream);
     case 128: return launch_variant<kBF16, 128>(d, stream);
-    default: return launch_variant<kBF16, 256>(d, stream);
+    case 256: return launch_variant<kBF16, 256>(d, stream);
+    default: return static_cast<int>(pcErrorInvalidDeviceFunction);  // the planner sends only these
   }
 }
 

@@ -34,7 +34,8 @@ int64_t attn_simt_smem_bytes(const AttnPlan& p, int64_t D) {
 
 bool attn_tensor_core_eligible(const AttnShape& s) {
   if (s.q != s.k || s.q != s.v || (s.q != DType::f16 && s.q != DType::bf16)) return false;
-  if (s.D % 16 != 0 || s.D > 256) return false;
+  // The head dims the FA2 kernel is instantiated for (core admits no others today).
+  if (s.D != 64 && s.D != 80 && s.D != 96 && s.D != 128 && s.D != 256) return false;
   const int64_t* strides[3] = {s.q_strides, s.k_strides, s.v_strides};
   for (const int64_t* st : strides) {
     if (st[3] != 1) return false;
@@ -90,7 +91,8 @@ AttnPlan plan_attention(const AttnShape& s, const AttnDeviceFacts& dev, AttnForc
   const int64_t group_rows = s.Sq * (s.Hq / std::max<int64_t>(1, s.Hkv));
   const bool decode_ok = tc && attn_head_dim_specialised(s.D) && group_rows <= kAttnDecodeMaxRows &&
                          attn_decode_smem_bytes(s.D) <= dev.smem_per_block;
-  const bool sm90_ok = tc && dev.cc_major == 9 && dev.sm90_kernel && attn_head_dim_specialised(s.D) &&
+  const bool sm90_ok = tc && dev.cc_major == 9 && dev.cc_minor == 0 && dev.sm90_kernel &&
+                       attn_head_dim_specialised(s.D) &&
                        attn_sm90_tiles(s.D).smem_bytes <= dev.smem_per_block;
   if (force == AttnForce::none && decode_ok) {
     plan_decode(s, dev, &p);

@@ -29,6 +29,7 @@ struct AttnDeviceFacts {
   bool nvidia_paths = true;    // the build carries the mma.sync / cp.async kernels (not hip)
   bool sm90_kernel = false;    // the build carries the sm_90a wgmma attention kernel
   int64_t smem_per_block = 0;  // opt-in dynamic shared memory per block (bytes)
+  int cc_minor = 0;            // with cc_major: sm_90a code runs on 9.0 only
 };
 
 /// Whether the FA2 (mma.sync) kernel takes this call: one f16/bf16 dtype for q, k, v, unit

@@ -131,4 +131,11 @@ TDesc to_desc(const backend::TensorArg& t) {
   return d;
 }
 
+TDesc slice_desc(TDesc t, int dim, int64_t start, int64_t count) {
+  const int64_t elem = t.dtype == kF16 || t.dtype == kBF16 ? 2 : t.dtype == kI8 ? 1 : 4;
+  t.ptr += start * t.strides[dim] * elem;
+  t.shape[dim] = count;
+  return t;
+}
+
 }  // namespace porta::cuda

@@ -123,4 +123,8 @@ class CudaDevice final : public backend::Device {
 /// A kernel's view of a tensor: rank 4, device pointer at the view's first element.
 TDesc to_desc(const backend::TensorArg& t);
 
+/// `t` restricted to indices [start, start + count) of dim `dim` (0..3): a view for running
+/// one call as several launches when a grid dimension would pass its limit.
+TDesc slice_desc(TDesc t, int dim, int64_t start, int64_t count);
+
 }  // namespace porta::cuda

@@ -117,8 +117,9 @@ GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce for
   bool kmajor = false;
   const bool tc = dev.nvidia_paths && dev.cc_major >= 8 && tensor_core_eligible(s, &kmajor);
   const bool gemv_ok = s.M <= 16 && s.batch <= 65535;
-  // sm90: the sm_90a kernel exists only as sm_90a SASS (no PTX fallback runs it), and TMA
-  // must be able to describe both operands with the chosen tile.
+  // sm90: the kernel's body exists only in sm_90a code (sm90_built: CMake listed 90a; its
+  // compute_90 PTX would trap), and TMA must be able to describe both operands with the
+  // chosen tile.
   const bool hopper = dev.nvidia_paths && dev.sm90_built && dev.cc_major == 9 && dev.cc_minor == 0;
   GemmTile sm90_tile = choose_tile(GemmPath::sm90, s, dev.sm_count);
   TmaMapSpec ma, mb;

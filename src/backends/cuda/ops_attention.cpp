@@ -1,12 +1,69 @@
 // Attention dispatch: attention_plan.cpp picks the kernel (FA3 sm90, FA2 sm80, decode or
 // portable) and cuts the call into blocks and KV splits; split partials go to the queue's
 // workspace and are merged by the combine pass.
+#include <algorithm>
 #include <string>
 
 #include "backends/cuda/cuda_objects.h"
 #include "kernels/cuda/launch.h"
 
 namespace porta::cuda {
+
+namespace {
+
+// One launch sequence (kernel, then the combine pass when split) for d's batch entries,
+// whose count keeps every grid dimension within 65535.
+void run_attention(CudaQueue& queue, const backend::AttentionArgs& a, AttentionDesc d,
+                   const std::string& what) {
+  CudaDevice& dev = queue.device();
+  AttnShape s;
+  s.B = d.B, s.Hq = d.Hq, s.Hkv = d.Hkv, s.Sq = d.Sq, s.Skv = d.Skv, s.D = d.D;
+  s.q = a.q.dtype, s.k = a.k.dtype, s.v = a.v.dtype;
+  for (int i = 0; i < 4; ++i)
+    s.q_strides[i] = a.q.strides[i], s.k_strides[i] = a.k.strides[i], s.v_strides[i] = a.v.strides[i];
+  s.q_addr = reinterpret_cast<uintptr_t>(d.q.ptr);
+  s.k_addr = reinterpret_cast<uintptr_t>(d.k.ptr);
+  s.v_addr = reinterpret_cast<uintptr_t>(d.v.ptr);
+  AttnDeviceFacts facts;
+  facts.cc_major = dev.gemm_facts().cc_major;
+  facts.cc_minor = dev.gemm_facts().cc_minor;
+  facts.sm_count = dev.sm_count();
+  facts.nvidia_paths = attention_sm80_compiled() && attention_decode_compiled();
+  facts.sm90_kernel = attention_sm90_compiled();
+  facts.smem_per_block = static_cast<int64_t>(dev.info().shared_memory_bytes);
+  const AttnPlan plan = plan_attention(s, facts, dev.settings().attn);
+  if (plan.path == AttnPath::sm80 || plan.path == AttnPath::sm90) {
+    if (plan.path == AttnPath::sm90)
+      queue.check_launch(launch_attention_sm90(d, queue.stream()), what + " (FA3 wgmma)");
+    else
+      queue.check_launch(launch_attention_sm80(d, queue.stream()), what + " (FA2 mma.sync)");
+    return;
+  }
+  d.rows_per_block = plan.rows_per_block;
+  d.key_tile = plan.key_tile;
+  d.splits = plan.splits;
+  d.split_keys = plan.split_keys;
+  auto vec_ok = [](const backend::TensorArg& t, const TDesc& td) {
+    return (t.dtype == DType::f16 || t.dtype == DType::bf16) && t.strides[3] == 1 && t.strides[0] % 8 == 0 &&
+           t.strides[1] % 8 == 0 && t.strides[2] % 8 == 0 && reinterpret_cast<uintptr_t>(td.ptr) % 16 == 0;
+  };
+  d.vec_kv = d.D % 8 == 0 && a.k.dtype == a.v.dtype && vec_ok(a.k, d.k) && vec_ok(a.v, d.v);
+  if (d.splits > 1) {
+    const uint64_t rows = static_cast<uint64_t>(d.B * d.Hq * d.Sq);
+    const uint64_t o_bytes = static_cast<uint64_t>(d.splits) * rows * static_cast<uint64_t>(d.D) * 4;
+    char* ws = static_cast<char*>(queue.workspace(o_bytes + static_cast<uint64_t>(d.splits) * rows * 2 * 4));
+    d.part_o = reinterpret_cast<float*>(ws);
+    d.part_ml = reinterpret_cast<float*>(ws + o_bytes);
+  }
+  if (plan.path == AttnPath::decode)
+    queue.check_launch(launch_attention_decode(d, queue.stream()), what + " (split-KV decode)");
+  else
+    queue.check_launch(launch_attention_simt(d, queue.stream()), what);
+  if (d.splits > 1)
+    queue.check_launch(launch_attention_combine(d, queue.stream()), what + " (split-KV combine)");
+}
+
+}  // namespace
 
 void CudaQueue::attention(const backend::AttentionArgs& a) {
   set_device(dev_.ordinal());
@@ -25,55 +82,24 @@ void CudaQueue::attention(const backend::AttentionArgs& a) {
                            std::to_string(d.Sq) + ", " + std::to_string(d.D) + "] kv [" +
                            std::to_string(d.Hkv) + ", " + std::to_string(d.Skv) + "] " +
                            dtype_name(a.q.dtype);
-  if (d.B * d.Hkv > 65535)
-    throw Error(Errc::unsupported, std::string(PORTA_DIALECT_NAME) + ": " + what +
-                                       ": batch x kv heads > 65535 is not supported; split the batch");
-  AttnShape s;
-  s.B = d.B, s.Hq = d.Hq, s.Hkv = d.Hkv, s.Sq = d.Sq, s.Skv = d.Skv, s.D = d.D;
-  s.q = a.q.dtype, s.k = a.k.dtype, s.v = a.v.dtype;
-  for (int i = 0; i < 4; ++i)
-    s.q_strides[i] = a.q.strides[i], s.k_strides[i] = a.k.strides[i], s.v_strides[i] = a.v.strides[i];
-  s.q_addr = reinterpret_cast<uintptr_t>(d.q.ptr);
-  s.k_addr = reinterpret_cast<uintptr_t>(d.k.ptr);
-  s.v_addr = reinterpret_cast<uintptr_t>(d.v.ptr);
-  AttnDeviceFacts facts;
-  facts.cc_major = dev_.gemm_facts().cc_major;
-  facts.sm_count = dev_.sm_count();
-  facts.nvidia_paths = attention_sm80_compiled() && attention_decode_compiled();
-  facts.sm90_kernel = attention_sm90_compiled();
-  facts.smem_per_block = static_cast<int64_t>(dev_.info().shared_memory_bytes);
-  const AttnPlan plan = plan_attention(s, facts, dev_.settings().attn);
-  if (plan.path == AttnPath::sm80 || plan.path == AttnPath::sm90) {
-    if (d.B * d.Hq > 65535)
-      throw Error(Errc::unsupported, std::string(PORTA_DIALECT_NAME) + ": " + what +
-                                         ": batch x heads > 65535 is not supported; split the batch");
-    if (plan.path == AttnPath::sm90)
-      check_launch(launch_attention_sm90(d, stream_), what + " (FA3 wgmma)");
-    else
-      check_launch(launch_attention_sm80(d, stream_), what + " (FA2 mma.sync)");
-    return;
+  // Kernels put batch x heads (query heads on the tensor-core paths) in grid.y, at most
+  // 65535: larger batches run in chunks of whole batch entries.
+  const int64_t chunk = std::max<int64_t>(1, 65535 / d.Hq);
+  for (int64_t b0 = 0; b0 < d.B; b0 += chunk) {
+    const int64_t nb = std::min(chunk, d.B - b0);
+    if (b0 == 0 && nb == d.B) {
+      run_attention(*this, a, d, what);
+      break;
+    }
+    AttentionDesc dc = d;
+    dc.B = nb;
+    dc.q = slice_desc(d.q, 0, b0, nb);
+    dc.k = slice_desc(d.k, 0, b0, nb);
+    dc.v = slice_desc(d.v, 0, b0, nb);
+    dc.out = slice_desc(d.out, 0, b0, nb);
+    if (a.kv_lens) dc.kv_lens = slice_desc(d.kv_lens, 3, b0, nb);
+    run_attention(*this, a, dc, what + " (batch " + std::to_string(b0) + "..)");
   }
-  d.rows_per_block = plan.rows_per_block;
-  d.key_tile = plan.key_tile;
-  d.splits = plan.splits;
-  d.split_keys = plan.split_keys;
-  auto vec_ok = [](const backend::TensorArg& t, const TDesc& td) {
-    return (t.dtype == DType::f16 || t.dtype == DType::bf16) && t.strides[3] == 1 && t.strides[0] % 8 == 0 &&
-           t.strides[1] % 8 == 0 && t.strides[2] % 8 == 0 && reinterpret_cast<uintptr_t>(td.ptr) % 16 == 0;
-  };
-  d.vec_kv = d.D % 8 == 0 && a.k.dtype == a.v.dtype && vec_ok(a.k, d.k) && vec_ok(a.v, d.v);
-  if (d.splits > 1) {
-    const uint64_t rows = static_cast<uint64_t>(d.B * d.Hq * d.Sq);
-    const uint64_t o_bytes = static_cast<uint64_t>(d.splits) * rows * static_cast<uint64_t>(d.D) * 4;
-    char* ws = static_cast<char*>(workspace(o_bytes + static_cast<uint64_t>(d.splits) * rows * 2 * 4));
-    d.part_o = reinterpret_cast<float*>(ws);
-    d.part_ml = reinterpret_cast<float*>(ws + o_bytes);
-  }
-  if (plan.path == AttnPath::decode)
-    check_launch(launch_attention_decode(d, stream_), what + " (split-KV decode)");
-  else
-    check_launch(launch_attention_simt(d, stream_), what);
-  if (d.splits > 1) check_launch(launch_attention_combine(d, stream_), what + " (split-KV combine)");
 }
 
 }  // namespace porta::cuda

@@ -1,6 +1,7 @@
 // GEMM dispatch: gemm_plan.cpp picks the kernel (and split-K); this file fills the
 // descriptor, encodes the sm90 kernel's tensor maps (tma_map.cpp), provides the split-K
 // workspace and launches.
+#include <algorithm>
 #include <string>
 
 #include "backends/cuda/cuda_objects.h"
@@ -64,16 +65,29 @@ void CudaQueue::gemm(const backend::GemmArgs& g) {
                            ", " + std::to_string(d.M) + ", " + std::to_string(d.N) +
                            ", K=" + std::to_string(d.K) + "] " + dtype_name(g.a.dtype) + " x " +
                            dtype_name(g.b.dtype);
-  if (d.splits > 1)
-    d.partial = static_cast<float*>(workspace(static_cast<uint64_t>(d.splits) *
-                                              static_cast<uint64_t>(d.batch * d.M * d.N) * sizeof(float)));
-  switch (plan.path) {
-    case GemmPath::gemv: check_launch(launch_gemv(d, stream_), what); break;
-    case GemmPath::sm80: check_launch(launch_gemm_sm80(d, plan.tile, stream_), what); break;
-    case GemmPath::sm90: check_launch(launch_gemm_sm90(d, plan.tile, maps, stream_), what); break;
-    case GemmPath::simt: check_launch(launch_gemm_simt(d, plan.tile, stream_), what); break;
+  // The sm80 and simt kernels put M tiles (64 rows or more) in grid.y, at most 65535:
+  // taller calls run in row chunks. gemv (M <= 16) and the persistent sm90 kernel have no
+  // such limit.
+  const bool tiled_grid = plan.path == GemmPath::sm80 || plan.path == GemmPath::simt;
+  const int64_t chunk_rows = tiled_grid ? int64_t{65535} * 64 : d.M;
+  for (int64_t m0 = 0; m0 < d.M; m0 += chunk_rows) {
+    GemmDesc dc = d;
+    if (chunk_rows < d.M) {
+      dc.M = std::min(chunk_rows, d.M - m0);
+      dc.a = slice_desc(d.a, 2, m0, dc.M);
+      dc.c = slice_desc(d.c, 2, m0, dc.M);
+    }
+    if (dc.splits > 1)
+      dc.partial = static_cast<float*>(workspace(
+          static_cast<uint64_t>(dc.splits) * static_cast<uint64_t>(dc.batch * dc.M * dc.N) * sizeof(float)));
+    switch (plan.path) {
+      case GemmPath::gemv: check_launch(launch_gemv(dc, stream_), what); break;
+      case GemmPath::sm80: check_launch(launch_gemm_sm80(dc, plan.tile, stream_), what); break;
+      case GemmPath::sm90: check_launch(launch_gemm_sm90(dc, plan.tile, maps, stream_), what); break;
+      case GemmPath::simt: check_launch(launch_gemm_simt(dc, plan.tile, stream_), what); break;
+    }
+    if (dc.splits > 1) check_launch(launch_gemm_reduce(dc, stream_), what + " (split-K reduce)");
   }
-  if (d.splits > 1) check_launch(launch_gemm_reduce(d, stream_), what + " (split-K reduce)");
 }
 
 }  // namespace porta::cuda

@@ -1,5 +1,6 @@
 #include "backends/cuda/tma_map.h"
 
+#include <cstdint>
 #include <cstring>
 
 #if !defined(PORTA_DIALECT_HIP)
@@ -54,6 +55,14 @@ bool tma_spec_valid(const TmaMapSpec& s) {
 bool gemm_tma_specs(const GemmShape& s, const GemmTile& t, bool b_kmajor, TmaMapSpec* a, TmaMapSpec* b) {
   if (s.a != s.b || (s.a != DType::f16 && s.a != DType::bf16)) return false;
   if (s.K < 1 || s.M < 1 || s.N < 1 || s.batch < 1) return false;
+  // The kernel passes TMA coordinates as int32.
+  constexpr int64_t kCoordLimit = INT32_MAX;
+  if (s.K > kCoordLimit || s.M > kCoordLimit || s.N > kCoordLimit || s.batch > kCoordLimit) return false;
+  // A zero stride on a dim of extent > 1 (one row broadcast over M, say) has no TMA encoding:
+  // such views run sm80, which reads them through plain pointers. (Batch broadcast is a map
+  // with a batch extent of 1.)
+  if (s.M > 1 && s.a_strides[1] <= 0) return false;
+  if (b_kmajor ? s.N > 1 && s.b_strides[2] <= 0 : s.K > 1 && s.b_strides[1] <= 0) return false;
   const bool bf16 = s.a == DType::bf16;
   const uint64_t K = uint64_t(s.K), M = uint64_t(s.M), N = uint64_t(s.N);
   const uint64_t batch_a = s.batch > 1 && s.a_strides[0] != 0 ? uint64_t(s.batch) : 1;

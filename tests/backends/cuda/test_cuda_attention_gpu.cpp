@@ -16,6 +16,9 @@ struct Case {
   bool causal = false;
   std::vector<int32_t> lens;
   bool bshd_cache = false;
+  // NaN in the cache positions at and past each batch's kv length: a kernel that reads them
+  // (even to multiply by p = 0) turns rows into NaN.
+  bool poison_tail = false;
 };
 
 void run(Stream& s, DType t, const Case& c, uint32_t seed) {
@@ -26,8 +29,10 @@ void run(Stream& s, DType t, const Case& c, uint32_t seed) {
   const HostTensor k = random({c.B, c.Hkv, c.Skv, c.D}, t, seed + 1);
   const HostTensor v = random({c.B, c.Hkv, c.Skv, c.D}, t, seed + 2);
   Tensor Q = upload(s, q, t);
-  Tensor K = c.bshd_cache ? upload(s, to_bshd(k), t).transpose(1, 2) : upload(s, k, t);
-  Tensor V = c.bshd_cache ? upload(s, to_bshd(v), t).transpose(1, 2) : upload(s, v, t);
+  const HostTensor k_dev = c.poison_tail ? nan_past_lengths(k, c.lens) : k;
+  const HostTensor v_dev = c.poison_tail ? nan_past_lengths(v, c.lens) : v;
+  Tensor K = c.bshd_cache ? upload(s, to_bshd(k_dev), t).transpose(1, 2) : upload(s, k_dev, t);
+  Tensor V = c.bshd_cache ? upload(s, to_bshd(v_dev), t).transpose(1, 2) : upload(s, v_dev, t);
   GuardedOutput out(s, {c.B, c.Hq, c.Sq, c.D}, t);
   check_attention(s, q, k, v, Q, K, V, out, t, c.causal, c.lens);
 }
@@ -43,6 +48,12 @@ TEST_P(CudaAttentionKernels, PrefillTiles) {
       run(s, t, {1, 2, 2, 200, 333, 256, causal}, seed++);  // 64-key tiles: the ring wraps
     }
     run(s, t, {1, 8, 1, 16, 16, 128, true}, seed++);  // MQA, one partial tile
+    // More than 6 key tiles: every stage of the 3-stage ring is reused, so the empty
+    // barriers' second phase (parity 1) is waited on.
+    for (bool causal : {false, true}) {
+      run(s, t, {1, 2, 1, 256, 1100, 128, causal}, seed++);
+      run(s, t, {1, 2, 2, 130, 1500, 64, causal}, seed++);
+    }
   }
 }
 
@@ -57,6 +68,12 @@ TEST_P(CudaAttentionKernels, PrefillRaggedAndCacheLayout) {
     Case c{2, 4, 2, 64, 200, 128, true};
     c.bshd_cache = true;
     run(s, t, c, seed++);
+    // NaN past each kv length (edge tiles of the prefill kernels must not read it).
+    for (int64_t D : {64, 128, 256}) {
+      Case p{3, 4, 2, 150, 400, D, true, {0, 130, 333}};
+      p.poison_tail = true;
+      run(s, t, p, seed++);
+    }
   }
 }
 
@@ -73,6 +90,9 @@ TEST_P(CudaAttentionKernels, DecodeRowsAndSplits) {
     Case c{2, 8, 2, 1, 600, 128};
     c.bshd_cache = true;
     run(s, t, c, seed++);
+    Case p{2, 16, 4, 1, 900, 128, false, {900, 517}};  // NaN past the shorter cache's end
+    p.poison_tail = true;
+    run(s, t, p, seed++);
   }
 }
 

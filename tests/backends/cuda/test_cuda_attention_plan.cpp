@@ -107,6 +107,9 @@ TEST(CudaAttentionPlan, PrefillOnHopperTakesTheWgmmaKernel) {
   AttnDeviceFacts blackwell = kH100;
   blackwell.cc_major = 10;  // sm_90a code does not run there: FA2
   EXPECT_EQ(path(shape(1, 8, 8, 512, 512, 128), blackwell), AttnPath::sm80);
+  AttnDeviceFacts sm_9x = kH100;
+  sm_9x.cc_minor = 1;  // a later 9.x part would not run sm_90a code either
+  EXPECT_EQ(path(shape(1, 8, 8, 512, 512, 128), sm_9x), AttnPath::sm80);
   EXPECT_EQ(path(shape(1, 8, 8, 512, 512, 128, DType::f16), kH100), AttnPath::sm90);
   EXPECT_EQ(path(shape(1, 8, 8, 512, 512, 128, DType::f32), kH100), AttnPath::simt);
   AttnShape strided = shape(1, 8, 8, 512, 512, 128);

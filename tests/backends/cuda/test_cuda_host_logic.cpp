@@ -318,6 +318,20 @@ TEST(CudaTmaMap, GemmOperandMaps) {
   one.a_strides[1] = 7;
   ASSERT_TRUE(gemm_tma_specs(one, big, true, &a, &b));
   EXPECT_EQ(a.strides[0], 240u);
+  // Broadcast views (a zero stride on a dim of extent > 1) have no TMA encoding: sm80 runs them.
+  GemmShape bcast_a = weights_nk(256, 512, 128, DType::bf16);
+  bcast_a.a_strides[1] = 0;
+  EXPECT_FALSE(gemm_tma_specs(bcast_a, big, true, &a, &b));
+  GemmShape bcast_b = weights_nk(256, 512, 128, DType::bf16);
+  bcast_b.b_strides[2] = 0;  // every column of [N, K] B the same row
+  EXPECT_FALSE(gemm_tma_specs(bcast_b, big, true, &a, &b));
+  GemmShape bcast_bkn = row_major(256, 512, 128, DType::bf16);
+  bcast_bkn.b_strides[1] = 0;  // every K row of [K, N] B the same
+  EXPECT_FALSE(gemm_tma_specs(bcast_bkn, big, false, &a, &b));
+  // Coordinates beyond int32 (the kernel's TMA coordinates) are refused.
+  GemmShape tall = weights_nk(int64_t{1} << 31, 512, 128, DType::bf16);
+  EXPECT_FALSE(gemm_tma_specs(tall, big, true, &a, &b));
+  ASSERT_TRUE(gemm_tma_specs(one, big, true, &a, &b));
   // Rules TMA imposes.
   TmaMapSpec ok = a;
   EXPECT_TRUE(tma_spec_valid(ok));
