@@ -1,7 +1,15 @@
 // Picks the baseline library for the selected device's backend.
 #include "baseline.h"
 
+#include <chrono>
+
 namespace porta_bench {
+
+double BaselineCase::timed_run_seconds() {
+  const auto t0 = std::chrono::steady_clock::now();
+  run();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 void prepare_baseline_process(char** argv) {
 #if defined(PORTA_BENCH_HAVE_OPENBLAS)

@@ -28,6 +28,13 @@ class BaselineCase {
  public:
   virtual ~BaselineCase() = default;
   virtual void run() = 0;
+  /// Seconds of one run(). The default times run() with the host clock; GPU baselines
+  /// override it with device events so launch and synchronisation latency (tens of
+  /// microseconds, as much as a decode-sized kernel) count for neither side.
+  virtual double timed_run_seconds();
+  /// Whether timed_run_seconds() measures device time: porta's side is then timed with
+  /// porta::Event pairs too (on devices that are not the host), so both sides count alike.
+  virtual bool device_timed() const { return false; }
 };
 
 class Baseline {

@@ -1,7 +1,7 @@
 // cuBLAS (cublasGemmEx, f32 accumulation) as the baseline of the cuda backend. cuBLAS picks
 // its cuBLASLt kernels by heuristic, as an engine calling it would. Operands live in their
-// own device buffers (cudaMalloc) so the baseline needs nothing from porta; run() enqueues
-// one GEMM and waits, matching porta's wall-clock-plus-synchronize timing.
+// own device buffers (cudaMalloc) so the baseline needs nothing from porta; each timed run
+// is measured with CUDA events, as porta's side is with porta::Event.
 //
 // libcublas is opened at run time (dlopen), not linked: porta-bench then starts on hosts
 // without the CUDA toolkit (the air-gapped bundle carries no 600 MB of cuBLAS), and the
@@ -99,19 +99,41 @@ class CublasGemm final : public BaselineCase {
     for (int i = 0; i < std::max(p.b_copies, 1); ++i)
       b_.push_back(device_random(p.b, static_cast<size_t>(p.k * p.n), 2 + static_cast<uint32_t>(i)));
     cudaMalloc(&c_, static_cast<size_t>(p.m * p.n) * porta::dtype_size(p.c));
+    cudaEventCreate(&start_);
+    cudaEventCreate(&stop_);
   }
   ~CublasGemm() override {
     cudaFree(a_);
     for (void* b : b_) cudaFree(b);
     cudaFree(c_);
+    if (start_) cudaEventDestroy(start_);
+    if (stop_) cudaEventDestroy(stop_);
   }
   bool ok() const {
-    if (!a_ || !c_) return false;
+    if (!a_ || !c_ || !start_ || !stop_) return false;
     for (void* b : b_)
       if (!b) return false;
     return true;
   }
   void run() override {
+    enqueue();
+    cudaDeviceSynchronize();
+  }
+  // cuBLAS runs on the legacy default stream (the handle's); events there time the GEMM
+  // itself, as porta's side is timed with its events.
+  double timed_run_seconds() override {
+    cudaEventRecord(start_, nullptr);
+    enqueue();
+    cudaEventRecord(stop_, nullptr);
+    cudaEventSynchronize(stop_);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, start_, stop_);
+    return ms / 1e3;
+  }
+  bool device_timed() const override { return true; }
+
+ private:
+  void enqueue() {
     void* b = b_[next_];
     next_ = (next_ + 1) % b_.size();
     const float alpha = 1.0f, beta = 0.0f;
@@ -122,10 +144,8 @@ class CublasGemm final : public BaselineCase {
         b, cuda_type(p_.b), p_.trans_b ? k : n, a_, cuda_type(p_.a), p_.trans_a ? m : k, &beta, c_,
         cuda_type(p_.c), n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     if (st != CUBLAS_STATUS_SUCCESS) std::fprintf(stderr, "porta-bench: cublasGemmEx failed (%d)\n", int(st));
-    cudaDeviceSynchronize();
   }
 
- private:
   const CublasApi& api_;
   cublasHandle_t h_;
   GemmProblem p_;
@@ -133,6 +153,7 @@ class CublasGemm final : public BaselineCase {
   std::vector<void*> b_;
   void* c_ = nullptr;
   size_t next_ = 0;
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;
 };
 
 class Cublas final : public Baseline {

@@ -21,6 +21,7 @@ namespace {
 struct InputCache {
   std::string benchmark;
   std::map<std::string, porta::Tensor> tensors;
+  std::map<std::string, std::unique_ptr<BaselineCase>> baselines;
 };
 InputCache& input_cache() {
   static InputCache c;
@@ -71,6 +72,7 @@ double run_timed(benchmark::State& state, const std::function<void()>& op, Basel
                  double* baseline_seconds) {
   using Clock = std::chrono::steady_clock;
   porta::Stream& s = env().stream();
+  const bool device_clock = !env().on_host && (!baseline || baseline->device_timed());
   try {
     op();  // warm-up: lazy kernel compilation, packing buffers, page faults
     s.synchronize();
@@ -79,25 +81,32 @@ double run_timed(benchmark::State& state, const std::function<void()>& op, Basel
     state.SkipWithError(e.what());
     return -1;
   }
+  porta::Event start(env().device), end(env().device);
   double total = 0, base_total = 0;
   for (auto _ : state) {
     try {
-      const auto t0 = Clock::now();
-      op();
-      s.synchronize();
-      const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+      double dt = 0;
+      if (device_clock) {
+        s.record(start);
+        op();
+        s.record(end);
+        end.synchronize();
+        dt = porta::Event::elapsed_ms(start, end) / 1e3;
+      } else {
+        const auto t0 = Clock::now();
+        op();
+        s.synchronize();
+        dt = std::chrono::duration<double>(Clock::now() - t0).count();
+      }
       state.SetIterationTime(dt);
       total += dt;
     } catch (const std::exception& e) {
       state.SkipWithError(e.what());
       return -1;
     }
-    if (baseline) {
-      const auto t0 = Clock::now();
-      baseline->run();
-      base_total += std::chrono::duration<double>(Clock::now() - t0).count();
-    }
+    if (baseline) base_total += baseline->timed_run_seconds();
   }
+  state.counters["device_clock"] = device_clock ? 1 : 0;
   if (baseline_seconds) *baseline_seconds = base_total;
   return total;
 }
@@ -112,14 +121,33 @@ class CopyReference final : public BaselineCase {
     porta::ops::copy(env().stream(), src_, dst_);
     env().stream().synchronize();
   }
+  double timed_run_seconds() override {
+    if (!device_timed()) return BaselineCase::timed_run_seconds();
+    env().stream().record(start_);
+    porta::ops::copy(env().stream(), src_, dst_);
+    env().stream().record(end_);
+    end_.synchronize();
+    return porta::Event::elapsed_ms(start_, end_) / 1e3;
+  }
+  bool device_timed() const override { return !env().on_host; }
 
  private:
   porta::Tensor src_, dst_;
+  porta::Event start_{env().device}, end_{env().device};
 };
 }  // namespace
 
-std::unique_ptr<BaselineCase> make_copy_reference(int64_t elements) {
-  return std::make_unique<CopyReference>(elements);
+BaselineCase* cached_baseline(const std::string& key,
+                              const std::function<std::unique_ptr<BaselineCase>()>& make) {
+  auto& cache = input_cache().baselines;
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, make()).first;
+  return it->second.get();
+}
+
+BaselineCase* make_copy_reference(int64_t elements) {
+  return cached_baseline("copy:" + std::to_string(elements),
+                         [elements] { return std::make_unique<CopyReference>(elements); });
 }
 
 double peak_tflops_for(porta::DType dtype) {
@@ -153,7 +181,8 @@ benchmark::internal::Benchmark* register_bench(const std::string& name,
   auto* b = benchmark::RegisterBenchmark(name.c_str(), [fn, name](benchmark::State& st) {
     InputCache& cache = input_cache();
     if (cache.benchmark != name) {
-      cache.tensors.clear();  // the previous benchmark's inputs: free before allocating new ones
+      cache.baselines.clear();  // the previous benchmark's inputs: free before allocating new ones
+      cache.tensors.clear();
       cache.benchmark = name;
     }
     fn(st);

@@ -19,6 +19,7 @@ namespace porta_bench {
 struct BenchEnv {
   porta::Device device;
   bool quick = false;
+  bool on_host = false;        // the device computes on the host CPU (cpu backend, lavapipe, PoCL)
   double peak_tflops_f32 = 0;  // used for pct_peak of f32 work (measured on the CPU)
   double peak_tflops_f16 = 0;  // used for f16/bf16 work
   double peak_gbps = 0;        // used for pct_peak of bandwidth-bound work
@@ -42,16 +43,27 @@ porta::Tensor random_tensor(porta::DType dtype, const porta::Shape& shape, uint6
                             float hi = 1.0f);
 
 /// Runs the benchmark loop: each iteration enqueues `op`, synchronizes the stream
-/// and reports the wall time as manual time. One untimed warm-up run first.
+/// and reports its time as manual time. One untimed warm-up run first.
 /// When `baseline` is given it runs right after each porta run (interleaved, so
 /// both see the same machine state) and its total time goes to *baseline_seconds.
+/// Time is the host clock around op + synchronize, except on a device that is not the
+/// host when the baseline is device-timed too (or there is none): then porta::Event
+/// pairs around op, so host launch/synchronisation latency counts for neither side
+/// (counter device_clock = 1).
 /// Returns the total porta seconds, or a negative value after SkipWithError.
 double run_timed(benchmark::State& state, const std::function<void()>& op, BaselineCase* baseline = nullptr,
                  double* baseline_seconds = nullptr);
 
+/// The baseline case `make` builds, made once per running benchmark under `key` and kept
+/// until the next benchmark starts: Google Benchmark calls a benchmark function several
+/// times, and a baseline's own operands (hundreds of MB for cuBLAS) take seconds to fill.
+/// nullptr when `make` returns none.
+BaselineCase* cached_baseline(const std::string& key,
+                              const std::function<std::unique_ptr<BaselineCase>()>& make);
+
 /// A BaselineCase that runs porta::ops::copy of `elements` f32 (read + write) on
-/// the selected device and waits: the plain-copy bandwidth reference.
-std::unique_ptr<BaselineCase> make_copy_reference(int64_t elements);
+/// the selected device and waits: the plain-copy bandwidth reference (cached as above).
+BaselineCase* make_copy_reference(int64_t elements);
 
 /// Sets TFLOPS (and GFLOPS), pct_peak against `peak_tflops` (omitted when 0).
 void set_flops_counters(benchmark::State& state, double flops_per_iter, double seconds, double peak_tflops);

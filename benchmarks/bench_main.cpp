@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
   // Peaks: a device that runs on the host CPU (the cpu backend, or a software
   // driver) gets the host's measured peaks; others report theirs in info().
   const bool on_host = info.type == porta::DeviceType::cpu || info.software;
+  e.on_host = on_host;
   const int threads =
       info.compute_units > 0 ? info.compute_units : static_cast<int>(std::thread::hardware_concurrency());
   e.peak_tflops_f32 = info.peak_tflops_f32;

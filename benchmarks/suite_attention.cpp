@@ -64,7 +64,7 @@ void bench_decode(benchmark::State& state, DType dtype, int64_t batch, int64_t k
   opt.causal = true;  // decode: the single query sees the whole cache either way
   // The plain-copy reference (256 MiB ops::copy) runs interleaved, so the ratio
   // decode/copy bandwidth sees the same machine state on this shared host.
-  std::unique_ptr<BaselineCase> copy_ref;
+  BaselineCase* copy_ref = nullptr;
   try {
     copy_ref = make_copy_reference(int64_t{64} << 20);
   } catch (const std::exception&) {
@@ -78,7 +78,7 @@ void bench_decode(benchmark::State& state, DType dtype, int64_t batch, int64_t k
         porta::ops::attention(env().stream(), q, ks[next], vs[next], out, opt);
         next = (next + 1) % ks.size();
       },
-      copy_ref.get(), &copy_seconds);
+      copy_ref, &copy_seconds);
   if (seconds <= 0) return;
   set_bytes_counters(state, kv_bytes, seconds);
   if (copy_seconds > 0) {

@@ -70,14 +70,14 @@ void bench_target_gemm(benchmark::State& state, TargetGemm g) {
   }
   porta::ops::GemmOptions opt;
   opt.trans_b = g.weights_nk;
-  std::unique_ptr<BaselineCase> ref;
+  BaselineCase* ref = nullptr;
   if (decode) {
     ref = make_copy_reference(kCopyElements);
   } else if (env().baseline) {
     GemmProblem p;
     p.m = g.m, p.n = g.n, p.k = g.k, p.trans_b = g.weights_nk;
     p.a = p.b = p.c = DType::bf16;
-    ref = env().baseline->prepare_gemm(p);
+    ref = cached_baseline("gemm", [&p] { return env().baseline->prepare_gemm(p); });
   }
   size_t next = 0;
   double ref_seconds = 0;
@@ -87,7 +87,7 @@ void bench_target_gemm(benchmark::State& state, TargetGemm g) {
         porta::ops::gemm(env().stream(), a, bs[next], c, opt);
         next = (next + 1) % bs.size();
       },
-      ref.get(), &ref_seconds);
+      ref, &ref_seconds);
   if (seconds <= 0) return;
   set_flops_counters(state,
                      2.0 * static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k),
@@ -134,11 +134,10 @@ void bench_target_decode(benchmark::State& state) {
     return;
   }
   porta::ops::AttentionOptions opt;
-  std::unique_ptr<BaselineCase> copy_ref = make_copy_reference(kCopyElements);
+  BaselineCase* copy_ref = make_copy_reference(kCopyElements);
   double copy_seconds = 0;
   const double seconds = run_timed(
-      state, [&] { porta::ops::attention(env().stream(), q, k, v, out, opt); }, copy_ref.get(),
-      &copy_seconds);
+      state, [&] { porta::ops::attention(env().stream(), q, k, v, out, opt); }, copy_ref, &copy_seconds);
   if (seconds <= 0) return;
   // 512 MiB of K and V per call: past the L2 of any GPU, so no rotation is needed.
   add_copy_counters(state, 2.0 * 2.0 * static_cast<double>(B * Hkv * KV * D), seconds, copy_seconds);
@@ -184,7 +183,7 @@ void bench_target_rows(benchmark::State& state, RowsTarget t) {
     state.SkipWithError(e.what());
     return;
   }
-  std::unique_ptr<BaselineCase> copy_ref = make_copy_reference(kCopyElements);
+  BaselineCase* copy_ref = make_copy_reference(kCopyElements);
   double copy_seconds = 0;
   const double seconds = run_timed(
       state,
@@ -194,7 +193,7 @@ void bench_target_rows(benchmark::State& state, RowsTarget t) {
         if (rope) porta::ops::rope(env().stream(), x, pos, out);
         if (op == "argmax") porta::ops::argmax(env().stream(), x, out);
       },
-      copy_ref.get(), &copy_seconds);
+      copy_ref, &copy_seconds);
   if (seconds <= 0) return;
   const double in_bytes = static_cast<double>(x.numel()) * static_cast<double>(porta::dtype_size(t.dtype));
   add_copy_counters(state, op == "argmax" ? in_bytes : 2 * in_bytes, seconds, copy_seconds);

@@ -82,12 +82,12 @@ void bench_gemm(benchmark::State& state, GemmShape shape, GemmDtypes dts) {
   porta::ops::GemmOptions opt;
   opt.trans_b = shape.weights_nk;
 
-  std::unique_ptr<BaselineCase> base;
+  BaselineCase* base = nullptr;
   if (env().baseline) {
     GemmProblem p;
     p.m = m, p.n = n, p.k = k, p.trans_b = shape.weights_nk, p.a = dts.a, p.b = dts.b, p.c = dts.c;
     p.b_copies = copies;
-    base = env().baseline->prepare_gemm(p);
+    base = cached_baseline("gemm", [&p] { return env().baseline->prepare_gemm(p); });
   }
   double base_seconds = 0;
   size_t next = 0;
@@ -97,7 +97,7 @@ void bench_gemm(benchmark::State& state, GemmShape shape, GemmDtypes dts) {
         porta::ops::gemm(env().stream(), a, bs[next], c, opt);
         next = (next + 1) % bs.size();
       },
-      base.get(), &base_seconds);
+      base, &base_seconds);
   if (seconds <= 0) return;
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   set_flops_counters(state, flops, seconds,
