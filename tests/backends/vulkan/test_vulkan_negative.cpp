@@ -7,10 +7,12 @@
 #include <vector>
 
 #include "porta/porta.h"
+#include "support/failure_checks.h"
 
 namespace {
 
 using namespace porta;
+using porta::test::expect_error;
 
 std::vector<Device> vulkan_devices() {
   std::vector<Device> out;
@@ -21,29 +23,7 @@ std::vector<Device> vulkan_devices() {
 
 class VulkanNegative : public ::testing::TestWithParam<Device> {
  protected:
-  void expect_error(Errc code, const std::vector<std::string>& parts, const std::function<void()>& fn) {
-    try {
-      fn();
-      ADD_FAILURE() << "no porta::Error thrown; expected code " << static_cast<int>(code);
-    } catch (const Error& e) {
-      EXPECT_EQ(e.code(), code) << e.what();
-      for (const auto& p : parts)
-        EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << "'" << p << "' not in: " << e.what();
-    }
-  }
-  // The device still computes after a failure: fill, add and read back.
-  void expect_usable() {
-    Stream s(GetParam());
-    Tensor a = Tensor::empty(GetParam(), DType::f32, {1000});
-    Tensor b = Tensor::empty(GetParam(), DType::f32, {1000});
-    ops::fill(s, a, 1.5);
-    ops::fill(s, b, 2.0);
-    ops::add(s, a, b, a);
-    std::vector<float> back(1000);
-    a.copy_to_host(s, back.data());
-    s.synchronize();
-    for (float v : back) ASSERT_EQ(v, 3.5f);
-  }
+  void expect_usable() { porta::test::expect_device_usable(GetParam()); }
 };
 
 TEST_P(VulkanNegative, TensorLargerThanOneBinding) {
