@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -68,14 +67,18 @@ cudaDataType_t cuda_type(porta::DType t) {
   }
 }
 
-// Random host data converted to `t`, uploaded to a fresh device buffer.
+// Random host data in [-1, 1) converted to `t`, uploaded to a fresh device buffer. xorshift64*
+// rather than mt19937: the 70B projections' operands are hundreds of millions of elements.
 void* device_random(porta::DType t, size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
   const size_t es = porta::dtype_size(t);
   std::vector<unsigned char> host(n * es);
   for (size_t i = 0; i < n; ++i) {
-    const float v = dist(rng);
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    const float v =
+        -1.0f + 2.0f * static_cast<float>((x * 0x2545F4914F6CDD1Dull) >> 40) * (1.0f / 16777216.0f);
     if (t == porta::DType::f16) {
       const uint16_t h = porta::float_to_f16(v);
       std::memcpy(&host[i * 2], &h, 2);
