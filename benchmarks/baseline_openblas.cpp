@@ -75,9 +75,29 @@ class OpenBlas final : public Baseline {
 // OPENBLAS_THREAD_TIMEOUT=4 makes them sleep at once and costs OpenBLAS nothing
 // measurable (2048³ sgemm 176 vs 180 GFLOP/s). OpenBLAS reads it when it loads,
 // before main(), so the program re-executes itself once with it set.
+//
+// OPENBLAS_CORETYPE: Debian's DYNAMIC_ARCH OpenBLAS picks its kernels by CPU model, and in
+// VMs that report a generic model (a 5th-gen Xeon shows up as "Intel Xeon Processor") it
+// falls back to Prescott (SSE3) kernels, 5x slower than its AVX-512 ones; on AVX-512 AMD
+// parts it takes its Haswell kernels. Either would flatter porta, so unless the user set
+// it, the baseline gets the widest kernel set the CPU runs: SkylakeX with AVX-512
+// F/DQ/BW/VL, else Haswell with AVX2 + FMA.
 void prepare_openblas_process(char** argv) {
-  if (std::getenv("OPENBLAS_THREAD_TIMEOUT") != nullptr) return;
-  setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
+  const bool have_timeout = std::getenv("OPENBLAS_THREAD_TIMEOUT") != nullptr;
+  const bool have_core = std::getenv("OPENBLAS_CORETYPE") != nullptr;
+  if (have_timeout && have_core) return;
+  if (!have_timeout) setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (!have_core) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+      setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+      setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+  }
+#endif
+  if (have_timeout && std::getenv("OPENBLAS_CORETYPE") == nullptr) return;  // nothing changed
   execv("/proc/self/exe", argv);
   std::perror(
       "porta-bench: re-exec with OPENBLAS_THREAD_TIMEOUT=4 failed; OpenBLAS workers may skew timings");
