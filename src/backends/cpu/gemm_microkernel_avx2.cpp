@@ -37,6 +37,7 @@ void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, flo
     x0 = _mm256_fmadd_ps(av, b0, x0);              \
     x1 = _mm256_fmadd_ps(av, b1, x1);              \
   }
+#pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
     const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
     _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kNr), _MM_HINT_T0);
