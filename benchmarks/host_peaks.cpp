@@ -103,7 +103,10 @@ double measure_host_fma_gflops(int threads, double seconds) {
     iters *= 4;
   }
   double best = 0;
-  for (int rep = 0; rep < 2; ++rep) {  // the first pass also lets the clocks ramp up
+  // The best of 5: the first pass lets the clocks ramp up, and on a shared VM one pass can
+  // lose a core to the hypervisor (a 2-core host once measured half its peak, 174 instead of
+  // 333 GFLOP/s, which made GEMM report 136 % of "peak").
+  for (int rep = 0; rep < 5; ++rep) {
     std::vector<double> flops(static_cast<size_t>(threads));
     const double wall = run_threads(threads, [&](int t) {
       flops[static_cast<size_t>(t)] =
