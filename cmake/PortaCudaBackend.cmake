@@ -67,9 +67,9 @@ function(porta_add_cuda_backend name)
   # -lineinfo: profilers map SASS to source lines; it does not change the code.
   target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-lineinfo --expt-relaxed-constexpr
                                            -Xcompiler=-fvisibility=hidden>)
-  # The wgmma/TMA kernels exist only in sm_90a SASS (their compute_90 PTX has no body): the
-  # host selects them only when this build carries it.
-  if(CMAKE_CUDA_ARCHITECTURES MATCHES "(^|;)90a(-real)?($|;)")
+  # The wgmma/TMA kernels exist only in sm_90a code (their compute_90 PTX has no body): the
+  # host selects them only when this build carries it (90a, 90a-real, or 90a-virtual PTX).
+  if(CMAKE_CUDA_ARCHITECTURES MATCHES "(^|;)90a(-real|-virtual)?($|;)")
     target_compile_definitions(${target} PRIVATE PORTA_CUDA_SM90A_SASS)
   endif()
   porta_cuda_warnings(${target})

@@ -28,4 +28,20 @@ void expect_device_usable(const Device& device) {
   for (float v : back) ASSERT_EQ(v, 3.5f);
 }
 
+std::vector<Tensor> allocate_until_out_of_memory(const Device& device, int64_t chunk) {
+  const uint64_t mem = device.info().memory_bytes;
+  std::vector<Tensor> held;
+  for (uint64_t total = 0; total <= mem + static_cast<uint64_t>(chunk);
+       total += static_cast<uint64_t>(chunk)) {
+    try {
+      held.push_back(Tensor::empty(device, DType::i8, {chunk}));
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::out_of_memory) << e.what();
+      return held;
+    }
+  }
+  ADD_FAILURE() << "allocating past the device's memory did not fail";
+  return held;
+}
+
 }  // namespace porta::test

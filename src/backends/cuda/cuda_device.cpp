@@ -6,6 +6,7 @@
 #include "backends/cuda/cuda_error.h"
 #include "backends/cuda/cuda_objects.h"
 #include "backends/cuda/device_peaks.h"
+#include "backends/cuda/rows_plan.h"
 #include "kernels/cuda/launch.h"
 
 namespace porta::cuda {
@@ -132,8 +133,7 @@ TDesc to_desc(const backend::TensorArg& t) {
 }
 
 TDesc slice_desc(TDesc t, int dim, int64_t start, int64_t count) {
-  const int64_t elem = t.dtype == kF16 || t.dtype == kBF16 ? 2 : t.dtype == kI8 ? 1 : 4;
-  t.ptr += start * t.strides[dim] * elem;
+  t.ptr += start * t.strides[dim] * kdtype_bytes(t.dtype);
   t.shape[dim] = count;
   return t;
 }

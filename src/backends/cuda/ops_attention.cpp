@@ -87,18 +87,14 @@ void CudaQueue::attention(const backend::AttentionArgs& a) {
   const int64_t chunk = std::max<int64_t>(1, 65535 / d.Hq);
   for (int64_t b0 = 0; b0 < d.B; b0 += chunk) {
     const int64_t nb = std::min(chunk, d.B - b0);
-    if (b0 == 0 && nb == d.B) {
-      run_attention(*this, a, d, what);
-      break;
-    }
-    AttentionDesc dc = d;
+    AttentionDesc dc = d;  // one chunk of all B entries is d itself
     dc.B = nb;
     dc.q = slice_desc(d.q, 0, b0, nb);
     dc.k = slice_desc(d.k, 0, b0, nb);
     dc.v = slice_desc(d.v, 0, b0, nb);
     dc.out = slice_desc(d.out, 0, b0, nb);
     if (a.kv_lens) dc.kv_lens = slice_desc(d.kv_lens, 3, b0, nb);
-    run_attention(*this, a, dc, what + " (batch " + std::to_string(b0) + "..)");
+    run_attention(*this, a, dc, nb == d.B ? what : what + " (batch " + std::to_string(b0) + "..)");
   }
 }
 

@@ -71,12 +71,10 @@ void CudaQueue::gemm(const backend::GemmArgs& g) {
   const bool tiled_grid = plan.path == GemmPath::sm80 || plan.path == GemmPath::simt;
   const int64_t chunk_rows = tiled_grid ? int64_t{65535} * 64 : d.M;
   for (int64_t m0 = 0; m0 < d.M; m0 += chunk_rows) {
-    GemmDesc dc = d;
-    if (chunk_rows < d.M) {
-      dc.M = std::min(chunk_rows, d.M - m0);
-      dc.a = slice_desc(d.a, 2, m0, dc.M);
-      dc.c = slice_desc(d.c, 2, m0, dc.M);
-    }
+    GemmDesc dc = d;  // one chunk of all M rows is d itself
+    dc.M = std::min(chunk_rows, d.M - m0);
+    dc.a = slice_desc(d.a, 2, m0, dc.M);
+    dc.c = slice_desc(d.c, 2, m0, dc.M);
     if (dc.splits > 1)
       dc.partial = static_cast<float*>(workspace(
           static_cast<uint64_t>(dc.splits) * static_cast<uint64_t>(dc.batch * dc.M * dc.N) * sizeof(float)));

@@ -48,19 +48,8 @@ TEST_P(CudaNegative, PastDeviceMemoryThenUsable) {
 // Whole-device exhaustion in 4 GiB steps (the pool keeps freed memory, so the second part
 // checks that what it holds is reused rather than reported as exhausted).
 TEST_P(CudaNegative, FillTheDeviceThenRelease) {
-  const uint64_t mem = device().info().memory_bytes;
   const int64_t chunk = int64_t{1} << 32;
-  std::vector<Tensor> held;
-  bool hit = false;
-  for (uint64_t total = 0; total <= mem + static_cast<uint64_t>(chunk) && !hit; total += chunk) {
-    try {
-      held.push_back(Tensor::empty(device(), DType::i8, {chunk}));
-    } catch (const Error& e) {
-      EXPECT_EQ(e.code(), Errc::out_of_memory) << e.what();
-      hit = true;
-    }
-  }
-  EXPECT_TRUE(hit) << "allocating past the device's memory did not fail";
+  std::vector<Tensor> held = allocate_until_out_of_memory(device(), chunk);
   // With the device nearly full a GEMM that wants a split-K workspace (few output tiles,
   // long K) either runs or reports out_of_memory; it never corrupts the queue.
   try {

@@ -46,17 +46,8 @@ TEST_P(VulkanNegative, ManyAllocationsUntilOutOfMemory) {
   const uint64_t mem = GetParam().info().memory_bytes;
   const uint64_t chunk = std::min<uint64_t>(GetParam().info().max_allocation_bytes, 64ull << 20);
   if (mem > (8ull << 30)) GTEST_SKIP() << "device memory too large to exhaust in a unit test";
-  std::vector<Tensor> held;
-  bool hit = false;
-  for (uint64_t total = 0; total <= mem + chunk && !hit; total += chunk) {
-    try {
-      held.push_back(Tensor::empty(GetParam(), DType::i8, {static_cast<int64_t>(chunk)}));
-    } catch (const Error& e) {
-      EXPECT_EQ(e.code(), Errc::out_of_memory) << e.what();
-      hit = true;
-    }
-  }
-  EXPECT_TRUE(hit) << "allocating past the device's memory did not fail";
+  std::vector<Tensor> held =
+      porta::test::allocate_until_out_of_memory(GetParam(), static_cast<int64_t>(chunk));
   held.clear();
   expect_usable();
 }
