@@ -26,8 +26,11 @@
 
 namespace porta::backend {
 
-/// Bumped on any change of this file's classes or structs.
-constexpr uint32_t kInterfaceVersion = 1;
+/// Bumped on any change of this file's classes or structs. Version 2 is the serving wave
+/// (quantized weights, paged attention, collectives' native handles, core-owned lifetimes):
+/// every method it adds has a default body that raises Errc::unsupported, so a module
+/// written against version 1 only needs a rebuild.
+constexpr uint32_t kInterfaceVersion = 2;
 
 enum class Op : uint8_t {
   gemm,
@@ -46,9 +49,23 @@ enum class Op : uint8_t {
   fill,
   embedding,
   argmax,
+  // interface 2
+  quantize,          // dense weight -> QuantWeight (ops::quantize)
+  dequantize,        // QuantWeight -> dense (ops::dequantize)
+  gemm_quant,        // gemm with a quantized B
+  embedding_quant,   // row gather from a quantized table
+  kv_cache_write,    // scatter a step's K/V into block caches
+  copy_blocks,       // block copies inside caches
+  paged_attention,   // varlen attention over block tables
   count
 };
 const char* op_name(Op op) noexcept;
+
+/// What an interface-2 method's default body throws: the op is not implemented by this backend.
+[[noreturn]] inline void unsupported_op(Op op, const char* backend_name) {
+  throw Error(Errc::unsupported, std::string(op_name(op)) + ": not implemented by the " + backend_name +
+                                     " backend (interface 2 method left at its default)");
+}
 
 // ---------------------------------------------------------------------------
 // Memory
@@ -157,6 +174,13 @@ struct ArgmaxArgs {
   TensorArg x, out;  // x [R, C] (flattened by core), out i32 [R]
 };
 
+// ---- interface 2 argument structs: quantized weights (quant section), serving attention
+// (paged section). Each wave-2 feature keeps its structs between its own markers.
+// [quant structs]
+// [/quant structs]
+// [paged structs]
+// [/paged structs]
+
 // ---------------------------------------------------------------------------
 // Execution
 
@@ -192,6 +216,14 @@ class Queue {
   virtual void fill(const FillArgs& a) = 0;
   virtual void embedding(const EmbeddingArgs& a) = 0;
   virtual void argmax(const ArgmaxArgs& a) = 0;
+
+  // ---- interface 2: each defaults to raising Errc::unsupported (unsupported_op below).
+  // [quant queue methods]
+  // [/quant queue methods]
+  // [paged queue methods]
+  // [/paged queue methods]
+  // [comm queue methods]
+  // [/comm queue methods]
 };
 
 class Device {
