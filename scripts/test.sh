@@ -11,7 +11,10 @@
 #   scripts/test.sh [--skip-deps] [--release-only] [--asan-only]
 #
 # Environment: PORTA_TEST_JOBS (build/test parallelism, default: number of cores);
-# PORTA_DEVICE / PORTA_TEST_DEVICES pass through to the tests.
+# PORTA_TEST_EXPECT (backends that must have a device, default: cpu plus vulkan / opencl
+# when their software devices are installed, cuda when nvidia-smi lists a GPU; a device
+# test of an expected backend fails instead of skipping); PORTA_DEVICE /
+# PORTA_TEST_DEVICES pass through to the tests.
 set -uo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,7 +28,7 @@ for arg in "$@"; do
     --skip-deps) skip_deps=1 ;;
     --release-only) run_asan=0 ;;
     --asan-only) run_release=0 ;;
-    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown argument '$arg'" >&2; exit 64 ;;
   esac
 done
@@ -40,6 +43,7 @@ fi
 
 start_all=$SECONDS
 summary=()
+counts=()
 failed=0
 
 step() { # step NAME COMMAND...: runs, times and records one step; returns its status
@@ -65,6 +69,7 @@ finish() {
   echo
   echo "==== test.sh summary"
   printf '  %s\n' "${summary[@]}"
+  [[ ${#counts[@]} -gt 0 ]] && printf '  %s\n' "${counts[@]}"
   if command -v ccache >/dev/null 2>&1; then
     ccache -s 2>/dev/null | grep -Ei 'hits|misses' | head -3 | sed 's/^/  ccache: /' || true
   fi
@@ -76,10 +81,48 @@ if [[ $skip_deps -eq 0 ]]; then
   step "install-deps" scripts/install-deps.sh || finish
 fi
 
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+if [[ -z "${PORTA_TEST_EXPECT+set}" ]]; then
+  # The backends this host must show: the ones whose devices install-deps put here.
+  PORTA_TEST_EXPECT=cpu
+  if installed libvulkan-dev && installed glslc && installed mesa-vulkan-drivers; then
+    PORTA_TEST_EXPECT+=,vulkan
+  fi
+  if installed ocl-icd-opencl-dev && installed pocl-opencl-icd; then PORTA_TEST_EXPECT+=,opencl; fi
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q '^GPU'; then
+    PORTA_TEST_EXPECT+=,cuda
+  fi
+fi
+export PORTA_TEST_EXPECT
+echo "test.sh: PORTA_TEST_EXPECT=$PORTA_TEST_EXPECT (device tests of these backends fail when the backend is absent; others skip)"
+
+run_ctest() { # run_ctest PRESET ARGS...: ctest with its output kept; adds passed/skipped/failed counts to the summary
+  local preset="$1"
+  shift
+  local log="build/$preset/ctest-output.log"
+  ctest --preset "$preset" "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local total failed skipped
+  total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$log" | tail -1)
+  failed=$(sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p' "$log" | tail -1)
+  skipped=$(grep -c '(Skipped)$' "$log")
+  if [[ -n "$total" ]]; then
+    counts+=("$(printf '%s ctest: %d passed, %d skipped, %d failed' "$preset" \
+      $((total - failed - skipped)) "$skipped" "$failed")")
+    local name why
+    while read -r name; do  # the reason the test printed (LastTest.log keeps every test's output)
+      why=$(awk -v t="$name" '/^[0-9]+\/[0-9]+ Testing: / {cur = $3} cur == t && /^SKIPPED: / {
+        sub(/^SKIPPED: /, ""); print substr($0, 1, 160); exit }' "build/$preset/Testing/Temporary/LastTest.log")
+      counts+=("  skipped: $name${why:+: $why}")
+    done < <(sed -n 's/^\s*[0-9]* - \(.*\) (Skipped)$/\1/p' "$log")
+  fi
+  return "$rc"
+}
+
 if [[ $run_release -eq 1 ]]; then
   if step "release: configure" cmake --preset release -DPORTA_BUILD_TESTS=ON &&
     step "release: build" cmake --build --preset release -j "$jobs"; then
-    step "release: ctest (all labels)" ctest --preset release -j "$jobs"
+    step "release: ctest (all labels)" run_ctest release -j "$jobs"
   fi
 fi
 
@@ -88,7 +131,9 @@ if [[ $run_asan -eq 1 ]]; then
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
   if step "asan: configure" cmake --preset asan -DPORTA_BUILD_TESTS=ON -DPORTA_WITH_CUDA=OFF &&
     step "asan: build" cmake --build --preset asan -j "$jobs"; then
-    step "asan: ctest (without label bigmem)" ctest --preset asan -j "$jobs" -LE bigmem
+    # The asan preset builds no CUDA module: a GPU host's cuda tests run in the release build.
+    PORTA_TEST_EXPECT="$(tr ',' '\n' <<<"$PORTA_TEST_EXPECT" | grep -vx -e cuda -e hip | paste -sd, -)" \
+      step "asan: ctest (without label bigmem)" run_ctest asan -j "$jobs" -LE bigmem
   fi
 fi
 

@@ -96,10 +96,13 @@ void Registry::add_backend(const std::string& origin, const backend::BackendModu
                                          [lib = std::move(library)](backend::Backend* b) { delete b; });
     if (!be) throw Error(Errc::internal, "create() returned null");
     auto found = be->enumerate(env_options().backend);
-    for (const auto& note : be->diagnostics()) diagnostics_.push_back(name + ": " + note);
+    const auto notes = be->diagnostics();
+    for (const auto& note : notes) diagnostics_.push_back(name + ": " + note);
     backend_names_.push_back(name);
     if (found.empty()) {
       load_errors_[name] = "loaded, no device found";
+      // Said even when the backend gave no reason, so an empty device list is never silent.
+      if (notes.empty()) diagnostics_.push_back(name + ": loaded (" + origin + "), no device found");
       log_info("backend " + name + " (" + origin + ") found no device");
     }
     int index = 0;
