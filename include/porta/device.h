@@ -72,6 +72,11 @@ class Device {
   /// Bytes currently allocated by porta tensors on this device.
   uint64_t allocated_bytes() const;
 
+  /// Whether the op named `op` (an ops:: function: "gemm", "softmax", "cast", ...) runs here
+  /// reading dtype `in` and writing `out`: what the call raises Errc::unsupported for. Finer
+  /// than info().dtypes (a device may lack one op in one dtype). Unknown names: invalid_argument.
+  bool supports(const std::string& op, DType in, DType out) const;
+
   // internal
   explicit Device(std::shared_ptr<detail::DeviceImpl> impl) : impl_(std::move(impl)) {}
   detail::DeviceImpl* impl() const { return impl_.get(); }

@@ -189,6 +189,12 @@ class Event {
   virtual ~Event() = default;
   /// Blocks until the recorded point has completed.
   virtual void synchronize() = 0;
+  /// Whether the recorded point has completed, without blocking (an event never recorded has).
+  /// Core polls it to release memory that queued work read. Interface 2; the default blocks.
+  virtual bool query() {
+    synchronize();
+    return true;
+  }
   /// Milliseconds from `start` (same device) to this event; both recorded and complete.
   virtual double elapsed_ms_since(Event& start) = 0;
 };

@@ -60,6 +60,16 @@ Stream& Device::default_stream() const { return need(impl_).default_stream(*this
 
 uint64_t Device::allocated_bytes() const { return need(impl_).allocated().load(); }
 
+bool Device::supports(const std::string& op, DType in, DType out) const {
+  auto& dev = need(impl_);
+  for (int i = 0; i < static_cast<int>(backend::Op::count); ++i) {
+    const auto kind = static_cast<backend::Op>(i);
+    if (op == backend::op_name(kind)) return dev.backend().supports(kind, in, out);
+  }
+  throw Error(Errc::invalid_argument, "Device::supports: no op is named '" + op +
+                                          "'; use the name of an ops:: function, e.g. \"gemm\"");
+}
+
 const std::vector<Device>& devices() { return detail::Registry::instance().devices(); }
 
 std::vector<std::string> backend_diagnostics() { return detail::Registry::instance().diagnostics(); }

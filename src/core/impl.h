@@ -8,6 +8,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <string_view>
 
 #include "core/backend.h"
 #include "porta/device.h"
@@ -37,7 +38,9 @@ class DeviceImpl {
       return fn();
     } catch (const Error& e) {
       if (e.code() == Errc::device_lost) mark_lost(e.what());
-      throw;
+      // Name the op when the backend's message does not (error path only).
+      if (std::string_view(e.what()).rfind(what, 0) == 0) throw;
+      throw Error(e.code(), std::string(what) + ": " + e.what());
     } catch (const std::bad_alloc&) {
       throw Error(Errc::out_of_memory, std::string(what) + ": out of host memory on " + label());
     } catch (const std::exception& e) {

@@ -72,7 +72,7 @@ TEST_P(Attention, RaggedKvIgnoresCacheTail) {
   Stream s(device());
   uint32_t seed = 1250;
   for (DType t : {DType::f32, DType::f16, DType::bf16}) {
-    if (!supports(t)) continue;
+    if (!supports("attention", t)) continue;
     for (bool causal : {false, true}) {
       AttnCase prefill{3, 4, 2, 20, 150, 64, t, causal, {0, 37, 128}};
       prefill.poison_tail = true;
@@ -103,7 +103,7 @@ TEST_P(Attention, HalfPrecision) {
   Stream s(device());
   uint32_t seed = 1400;
   for (DType t : {DType::f16, DType::bf16}) {
-    if (!supports(t)) continue;
+    if (!supports("attention", t)) continue;
     run(s, {1, 4, 2, 33, 33, 128, t, true}, seed++);
     run(s, {2, 8, 2, 1, 257, 64, t, false, {257, 100}}, seed++);
     run(s, {1, 2, 1, 7, 20, 256, t, false}, seed++);
@@ -128,7 +128,7 @@ TEST_P(Attention, DecodeHeadDimsAndGroups) {
     run(s, {1, 8, 1, 2, 45, D, DType::f32, true}, seed++);   // R = 16
   }
   for (DType t : {DType::f16, DType::bf16}) {
-    if (!supports(t)) continue;
+    if (!supports("attention", t)) continue;
     run(s, {1, 6, 2, 3, 45, 80, t, true}, seed++);  // R = 9
     run(s, {1, 4, 1, 1, 45, 256, t, false}, seed++);
   }

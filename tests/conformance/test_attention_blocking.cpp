@@ -55,7 +55,7 @@ TEST_P(AttentionBlocking, QueryBlocks) {
   uint32_t seed = 9900;
   for (int64_t Sq : {47, 49, 97, 113}) run(s, {1, 2, 1, Sq, Sq, 64, true}, seed++);
   run(s, {1, 2, 2, 113, 300, 80, true, {}, DType::f32, true}, seed++);
-  if (supports(DType::bf16)) run(s, {2, 4, 1, 61, 130, 128, true, {130, 70}, DType::bf16, true}, seed++);
+  if (supports("attention", DType::bf16)) run(s, {2, 4, 1, 61, 130, 128, true, {130, 70}, DType::bf16, true}, seed++);
 }
 
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(AttentionBlocking);

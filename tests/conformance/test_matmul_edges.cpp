@@ -92,7 +92,7 @@ TEST_P(MatmulEdges, AttentionHalfEveryHeadDim) {
   Stream s(device());
   uint32_t seed = 7300;
   for (DType t : {DType::f16, DType::bf16}) {
-    if (!supports(t)) continue;
+    if (!supports("attention", t)) continue;
     for (int64_t D : {64, 80, 96, 128, 256}) {
       run(s, {1, 4, 1, 9, 17, D, t, true}, seed++);
       run(s, {2, 4, 2, 1, 65, D, t, false, 0, {65, 40}}, seed++);

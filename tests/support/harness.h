@@ -79,6 +79,11 @@ void check_attention(Stream& s, const HostTensor& q, const HostTensor& k, const 
 class DeviceTest : public ::testing::TestWithParam<Device> {
  protected:
   Device device() const { return GetParam(); }
+  /// Whether the device runs `op` in dtype t (input and output), as Device::supports says.
+  bool supports(const char* op, DType t) const { return GetParam().supports(op, t, t); }
+  bool supports(const char* op, DType in, DType out) const { return GetParam().supports(op, in, out); }
+  /// Whether t is among the device's dtypes at all (for loops over several ops; each op
+  /// that the device may lack in t is asked about separately).
   bool supports(DType t) const { return GetParam().info().supports(t); }
 };
 
