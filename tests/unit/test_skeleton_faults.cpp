@@ -145,9 +145,13 @@ TEST(SkeletonFaults, DeviceLostMidStreamIsStickyAndContained) {
     Stream s(lost);
     Tensor A = Tensor::empty(lost, DType::f32, {4096}), B = Tensor::empty(lost, DType::f32, {4096});
     ASSERT_EQ(inject()(2, "lose", 3), 0);
-    porta::ops::fill(s, A, 1.0);  // queued; the device is lost while running the third task
-    for (int i = 0; i < 5; ++i) porta::ops::scale(s, A, 2.0f, B);
-    const auto e = error_of([&] { s.synchronize(); });
+    // Queued work; the device is lost while running the third task, which the next enqueue or
+    // the synchronize reports (whichever comes first: the device runs concurrently).
+    const auto e = error_of([&] {
+      porta::ops::fill(s, A, 1.0);
+      for (int i = 0; i < 50; ++i) porta::ops::scale(s, A, 2.0f, B);
+      s.synchronize();
+    });
     EXPECT_EQ(e.code(), Errc::device_lost);
     EXPECT_NE(std::string(e.what()).find("skeleton:2"), std::string::npos) << e.what();
     // Sticky: every later call on that device says so, naming it.
