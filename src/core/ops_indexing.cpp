@@ -44,6 +44,7 @@ backend::TensorArg flattened(OpCall& call, const Tensor& t, int keep, bool is_ou
     copy_back.emplace_back(tmp, use);
   else
     copy(call.stream(), use, tmp);
+  call.use(tmp);
   a = detail::to_arg(tmp);
   merge_leading(a, keep);
   copy_back.emplace_back(tmp, Tensor());  // keeps an input staging buffer alive until the op is enqueued

@@ -25,7 +25,9 @@ Stream& Stream::operator=(Stream&&) noexcept = default;
 const Device& Stream::device() const { return impl_->device; }
 
 void Stream::synchronize() {
+  const uint64_t upto = impl_->submitted();
   impl_->device.impl()->call("Stream::synchronize", [&] { impl_->queue->synchronize(); });
+  impl_->completed(upto);
 }
 
 void Stream::record(Event& event) {

@@ -127,8 +127,17 @@ Tensor Tensor::empty(const Device& device, DType dtype, const Shape& shape) {
                                          " bytes, more than the largest allocation " + device.description() +
                                          " allows (" + std::to_string(info.max_allocation_bytes) +
                                          " bytes); split the tensor");
-  auto buf =
-      dev->call("Tensor::empty", [&] { return dev->backend().allocate(static_cast<uint64_t>(bytes)); });
+  auto allocate = [&] {
+    return dev->call("Tensor::empty", [&] { return dev->backend().allocate(static_cast<uint64_t>(bytes)); });
+  };
+  std::unique_ptr<backend::Buffer> buf;
+  try {
+    buf = allocate();
+  } catch (const Error& e) {
+    if (e.code() != Errc::out_of_memory) throw;
+    dev->reclaim();  // memory released by handles but still waiting for queued work
+    buf = allocate();
+  }
   auto impl = std::make_shared<detail::BufferImpl>(device.shared_impl(), std::move(buf));
   return Tensor(device, std::move(impl), dtype, shape, contiguous_strides(shape), 0);
 }
@@ -265,6 +274,7 @@ void Tensor::copy_from_host(Stream& stream, const void* host) {
                                            ", stream on " + stream.device().description());
   if (is_contiguous()) {
     auto* dev = device_.impl();
+    buffer_->mark_use(stream.impl()->id, stream.impl()->begin_submission());
     dev->call("Tensor::copy_from_host", [&] {
       stream.impl()->queue->upload(buffer_->get(), static_cast<uint64_t>(offset_), host,
                                    static_cast<uint64_t>(nbytes()));
@@ -284,11 +294,15 @@ void Tensor::copy_to_host(Stream& stream, void* host) const {
                                            ", stream on " + stream.device().description());
   if (is_contiguous()) {
     auto* dev = device_.impl();
+    auto* si = stream.impl();
+    const uint64_t seq = si->begin_submission();
+    buffer_->mark_use(si->id, seq);
     dev->call("Tensor::copy_to_host", [&] {
-      stream.impl()->queue->download(buffer_->get(), static_cast<uint64_t>(offset_), host,
-                                     static_cast<uint64_t>(nbytes()));
-      stream.impl()->queue->synchronize();
+      si->queue->download(buffer_->get(), static_cast<uint64_t>(offset_), host,
+                          static_cast<uint64_t>(nbytes()));
+      si->queue->synchronize();
     });
+    si->completed(seq);
     return;
   }
   Tensor staging = empty(device_, dtype_, shape_);

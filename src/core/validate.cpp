@@ -32,6 +32,8 @@ OpCall::OpCall(const char* op, backend::Op kind, Stream& s) : op_(op), kind_(kin
     throw Error(Errc::invalid_argument, std::string(op) + ": the stream was moved from");
   dev_ = s.device().impl();
   dev_->check_alive(op);
+  stream_id_ = s.impl()->id;
+  seq_ = s.impl()->begin_submission();
 }
 
 void OpCall::fail(Errc code, const std::string& message) const {
@@ -44,6 +46,7 @@ void OpCall::tensor(const Tensor& t, const char* name) const {
     fail(Errc::device_mismatch, describe(name, t) + " lives on " + t.device().description() +
                                     " but the stream runs on " + stream_.device().description() +
                                     "; copy it to the stream's device (download + upload) first");
+  use(t);
 }
 
 void OpCall::rank_in(const Tensor& t, const char* name, int lo, int hi) const {
@@ -154,6 +157,7 @@ Tensor OpCall::input(const Tensor& t) {
   if (t.is_contiguous() || dev_->backend().accepts_strided(kind_)) return t;
   Tensor tmp = Tensor::empty(t.device(), t.dtype(), t.shape());
   ops::copy(stream_, t, tmp);
+  use(tmp);
   log_debug_staging(op_, "input", t);
   keep_alive_.push_back(tmp);
   return tmp;
@@ -163,6 +167,7 @@ Tensor OpCall::output(const Tensor& t) {
   if (t.is_contiguous() || dev_->backend().accepts_strided(kind_)) return t;
   Tensor tmp = Tensor::empty(t.device(), t.dtype(), t.shape());
   ops::copy(stream_, t, tmp);  // ops reading their output (beta != 0, in-place) see its values
+  use(tmp);
   log_debug_staging(op_, "output", t);
   copy_back_.emplace_back(tmp, t);
   return tmp;

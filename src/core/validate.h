@@ -19,8 +19,10 @@ class OpCall {
 
   [[noreturn]] void fail(Errc code, const std::string& message) const;
 
-  /// Defined and on the stream's device.
+  /// Defined and on the stream's device; marked as used by this call (core's lifetime rule).
   void tensor(const Tensor& t, const char* name) const;
+  /// Marks a tensor the call passes to the backend without checking it (a staging copy).
+  void use(const Tensor& t) const { t.buffer()->mark_use(stream_id_, seq_); }
   void rank_in(const Tensor& t, const char* name, int lo, int hi) const;
   void floating(const Tensor& t, const char* name) const;
   void dtype_is(const Tensor& t, const char* name, DType d) const;
@@ -69,6 +71,7 @@ class OpCall {
   backend::Op kind_;
   Stream& stream_;
   DeviceImpl* dev_;
+  uint64_t stream_id_ = 0, seq_ = 0;                  // this call's submission on the stream
   std::vector<Tensor> keep_alive_;                    // staged copies live until the call is enqueued
   std::vector<std::pair<Tensor, Tensor>> copy_back_;  // (temporary, destination)
 };

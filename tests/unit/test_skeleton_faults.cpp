@@ -106,6 +106,7 @@ TEST(SkeletonFaults, AllocationFailingInsideAnOpLeavesNothingBehind) {
     const auto e = error_of([&] { porta::ops::add(s, XT, XT, n == 1 ? Out : Strided); });
     EXPECT_EQ(e.code(), Errc::out_of_memory) << e.what();
     EXPECT_NE(std::string(e.what()).find("injected"), std::string::npos) << e.what();
+    ASSERT_EQ(inject()(0, "alloc", 0), 0);
     s.synchronize();
     EXPECT_EQ(dev.allocated_bytes(), before) << "staging memory leaked after a failed allocation " << n;
   }

@@ -83,6 +83,15 @@ void ClEvent::synchronize() {
   if (ev_) check(clWaitForEvents(1, &ev_), "Event::synchronize (clWaitForEvents)");
 }
 
+bool ClEvent::query() {
+  if (!ev_) return true;
+  cl_int status = CL_COMPLETE;
+  check(clGetEventInfo(ev_, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, nullptr),
+        "Event::query (clGetEventInfo)");
+  if (status < 0) check(status, "Event::query (the recorded work failed)");
+  return status == CL_COMPLETE;
+}
+
 double ClEvent::end_ns() {
   synchronize();
   cl_ulong t = 0;

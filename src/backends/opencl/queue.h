@@ -31,6 +31,7 @@ class ClEvent final : public backend::Event {
  public:
   ~ClEvent() override;
   void synchronize() override;
+  bool query() override;
   double elapsed_ms_since(backend::Event& start) override;
   /// Replaces the recorded point (takes ownership of `e`).
   void set(cl_event e);

@@ -54,7 +54,8 @@ std::unique_ptr<Buffer> SkelDevice::allocate(uint64_t bytes) {
   {
     std::lock_guard<std::mutex> lock(dev_->mu());
     auto& f = dev_->faults();
-    if (f.fail_alloc > 0 && --f.fail_alloc == 0)
+    if (f.fail_alloc > 0 && --f.fail_alloc == 0) f.alloc_failing = true;
+    if (f.alloc_failing)
       throw Error(Errc::out_of_memory, dev_->label() + ": allocation of " + std::to_string(bytes) +
                                            " bytes failed (injected fault)");
   }
@@ -135,16 +136,18 @@ Backend* create() { return new SkelBackend(); }
 }  // namespace porta::skeleton
 
 /// Test hook: arm a fault on skeleton device `index` ("alloc", "launch" or "lose"), firing
-/// on the `countdown`-th next event of that kind. Returns 0, or -1 for a bad index or kind.
+/// on the `countdown`-th next event of that kind ("alloc" keeps failing, core's retry
+/// included, until armed again; countdown 0 disarms). Returns 0, or -1 for a bad index or kind.
 PORTA_BACKEND_EXPORT int porta_skeleton_inject_fault(int index, const char* kind, int countdown) {
   auto& devs = porta::skeleton::live_devices();
   if (index < 0 || static_cast<size_t>(index) >= devs.size() || kind == nullptr) return -1;
   auto& t = *devs[static_cast<size_t>(index)];
   std::lock_guard<std::mutex> lock(t.mu());
   const std::string k = kind;
-  if (k == "alloc")
+  if (k == "alloc") {
     t.faults().fail_alloc = countdown;
-  else if (k == "launch")
+    t.faults().alloc_failing = false;  // countdown 0 disarms
+  } else if (k == "launch")
     t.faults().fail_launch = countdown;
   else if (k == "lose")
     t.faults().lose = countdown;

@@ -18,7 +18,8 @@ namespace porta::skeleton {
 /// Faults a test asks for, counted down per event (0 = off). Set through the module's
 /// porta_skeleton_inject_fault hook or PORTA_SKELETON_FAULT.
 struct Faults {
-  int fail_alloc = 0;   // the n-th next allocation throws out_of_memory
+  int fail_alloc = 0;  // from the n-th next allocation on, all throw out_of_memory until cleared
+  bool alloc_failing = false;
   int fail_launch = 0;  // the n-th next kernel launch throws internal (not sticky)
   int lose = 0;         // the n-th next task the device runs loses the device (sticky)
 };

@@ -62,6 +62,14 @@ void VulkanEvent::synchronize() {
   if (submission) submission->wait();
 }
 
+bool VulkanEvent::query() {
+  if (!submission || submission->done.load()) return true;
+  const VkResult r = vkGetFenceStatus(dev.handle(), submission->fence);
+  if (r == VK_NOT_READY) return false;
+  check(r, "vkGetFenceStatus (event query)");
+  return true;
+}
+
 double VulkanEvent::elapsed_ms_since(backend::Event& start_base) {
   auto& start = static_cast<VulkanEvent&>(start_base);
   synchronize();

@@ -40,6 +40,7 @@ class VulkanEvent final : public backend::Event {
   explicit VulkanEvent(VulkanDevice& dev);
   ~VulkanEvent() override;
   void synchronize() override;
+  bool query() override;
   double elapsed_ms_since(backend::Event& start) override;
 
   VulkanDevice& dev;
