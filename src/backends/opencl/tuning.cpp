@@ -25,8 +25,18 @@ DeviceTuning tuning_for(bool is_cpu, int compute_units, int pref_vec_float, cons
     t.gemm.small_m_rows = 4;
     t.gemm.small_m_vec = pref_vec_float >= 16 ? 16 : 8;
     t.row.wg = 1;
-    t.attention.decode_chunk = 256;
-    t.attention.target_items = std::max(8, 8 * compute_units);
+    // A work-item's query rows are the lanes of one SIMD register (16 rows on AVX-512, 8 on
+    // AVX2) and it stages its own K/V tiles (no sharing, no barriers); decode splits KV until
+    // every core has a few (batch, KV head, split) items.
+    t.attention.prefill_rows = pref_vec_float >= 16 ? 16 : 8;
+    t.attention.prefill_wg = 1;
+    t.attention.prefill_keys = 16;
+    t.attention.fixed_head_dim = false;
+    t.attention.decode_max_rows = 16;
+    t.attention.decode_vec = pref_vec_float >= 16 ? 16 : 8;
+    t.attention.decode_wg = 1;
+    t.attention.decode_min_chunk = 256;
+    t.attention.decode_items = std::max(16, 16 * compute_units);
   } else {
     t.cls = DeviceClass::gpu;
     t.gemm.tile_m = 4;
@@ -38,8 +48,18 @@ DeviceTuning tuning_for(bool is_cpu, int compute_units, int pref_vec_float, cons
     t.gemm.small_m_rows = 1;
     t.gemm.small_m_vec = 4;
     t.row.wg = 128;
-    t.attention.decode_chunk = 128;
-    t.attention.target_items = std::max(4096, 256 * compute_units);
+    // FlashAttention-2 on a GPU without matrix units: a 64-row query block per group, one row
+    // per work-item, 32-key K/V tiles in local memory; decode splits KV into 128-key pieces
+    // until a few thousand work-items are in flight.
+    t.attention.prefill_rows = 1;
+    t.attention.prefill_wg = 64;
+    t.attention.prefill_keys = 32;
+    t.attention.fixed_head_dim = true;
+    t.attention.decode_max_rows = 16;
+    t.attention.decode_vec = 4;
+    t.attention.decode_wg = 64;
+    t.attention.decode_min_chunk = 128;
+    t.attention.decode_items = std::max(4096, 256 * compute_units);
   }
   return t;
 }

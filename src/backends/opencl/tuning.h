@@ -26,9 +26,17 @@ struct RowParams {
   int wg = 64;  // work-items per row in the row kernels (norm, softmax, argmax)
 };
 
+// attention_prefill.cl / attention_decode.cl. Defaults are the GPU row (FlashAttention-2 shape).
 struct AttentionParams {
-  int decode_chunk = 256;   // keys per split in the split-KV path
-  int target_items = 4096;  // work-items wanted in flight before splitting KV
+  int prefill_rows = 1;        // query rows per work-item, the lanes of one vector (1, 4, 8, 16)
+  int prefill_wg = 64;         // work-items per group: a query block is prefill_wg * prefill_rows rows
+  int prefill_keys = 32;       // keys per K/V tile staged in local memory (fewer when D is large)
+  bool fixed_head_dim = true;  // one program per head dim, so rows of q and o can live in registers
+  int decode_max_rows = 16;    // query rows per KV head ((Hq / Hkv) * Sq) up to which decode runs (<= 16)
+  int decode_vec = 4;          // vector width along the head dim in decode (4, 8, 16)
+  int decode_wg = 64;          // work-items per group in decode (each one a (batch, KV head, split))
+  int decode_min_chunk = 256;  // fewest keys per KV split
+  int decode_items = 4096;     // (batch, KV head, split) work-items wanted in flight
 };
 
 struct DeviceTuning {
