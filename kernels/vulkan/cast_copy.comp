@@ -12,28 +12,32 @@ layout(push_constant) uniform PC {
   uvec4 shape;
   uvec4 so, sa;
   uint off_o, off_a, n, dt_o, dt_a;
+  uint contiguous;  // both dense with the same shape: element i sits at i
 } pc;
+
+uint convert(uint bits, bool copy, bool to_half) {
+  if (copy) return bits;
+  const float v = pc.dt_a == DT_I32 ? i32_to_f32(int(bits), to_half) : bits_to_value(pc.dt_a, bits);
+  return value_to_bits(pc.dt_o, v);
+}
 
 void main() {
   const uint ea = dt_size(pc.dt_a), eo = dt_size(pc.dt_o);
   const bool copy = pc.dt_a == pc.dt_o;
   const bool to_half = pc.dt_o == DT_F16 || pc.dt_o == DT_BF16;
-  for (uint i = gl_GlobalInvocationID.x; i < pc.n; i += gl_NumWorkGroups.x * 256u) {
-    uint r = i;
-    const uint i3 = r % pc.shape.w; r /= pc.shape.w;
-    const uint i2 = r % pc.shape.z; r /= pc.shape.z;
-    const uint i1 = r % pc.shape.y;
-    const uint i0 = r / pc.shape.y;
-    const uint ia = i0 * pc.sa.x + i1 * pc.sa.y + i2 * pc.sa.z + i3 * pc.sa.w;
-    const uint bits = ta_bits(pc.dt_a, pc.off_a + ia * ea);
-    uint out_bits;
-    if (copy) {
-      out_bits = bits;
-    } else {
-      const float v = pc.dt_a == DT_I32 ? i32_to_f32(int(bits), to_half) : bits_to_value(pc.dt_a, bits);
-      out_bits = value_to_bits(pc.dt_o, v);
-    }
-    const uint io = i0 * pc.so.x + i1 * pc.so.y + i2 * pc.so.z + i3 * pc.so.w;
-    to_store_bits(pc.dt_o, pc.off_o + io * eo, out_bits);
+  const uint stride = gl_NumWorkGroups.x * 256u;
+  if (pc.contiguous != 0u) {
+    for (uint i = gl_GlobalInvocationID.x; i < pc.n; i += stride)
+      to_store_bits(pc.dt_o, pc.off_o + i * eo, convert(ta_bits(pc.dt_a, pc.off_a + i * ea), copy, to_half));
+    return;
+  }
+  // Strided: the 4-d index advances by the grid stride with carries (no division per element).
+  uvec4 idx = index4(gl_GlobalInvocationID.x, pc.shape);
+  const uvec4 step = index4(stride, pc.shape);
+  for (uint i = gl_GlobalInvocationID.x; i < pc.n; i += stride) {
+    const uint ia = idx.x * pc.sa.x + idx.y * pc.sa.y + idx.z * pc.sa.z + idx.w * pc.sa.w;
+    const uint io = idx.x * pc.so.x + idx.y * pc.so.y + idx.z * pc.so.z + idx.w * pc.so.w;
+    to_store_bits(pc.dt_o, pc.off_o + io * eo, convert(ta_bits(pc.dt_a, pc.off_a + ia * ea), copy, to_half));
+    advance4(idx, step, pc.shape);
   }
 }

@@ -87,6 +87,32 @@ uint value_to_bits(uint dt, float v) {
   return uint(f32_to_int_sat(v, -2147483648, 2147483647));
 }
 
+// 4-d index of flat element i of a row-major shape (divisions: once per invocation).
+uvec4 index4(uint i, uvec4 shape) {
+  const uint i3 = i % shape.w;
+  i /= shape.w;
+  const uint i2 = i % shape.z;
+  i /= shape.z;
+  return uvec4(i / shape.y, i % shape.y, i2, i3);
+}
+
+// idx += step in the mixed radix of `shape`, step given as its own 4-d index (each digit
+// below its extent, so one conditional subtraction per digit carries). Grid-stride loops
+// advance by the grid size this way instead of dividing per element: integer division is
+// scalarized on CPU drivers (lavapipe), tens of cycles per lane.
+void advance4(inout uvec4 idx, uvec4 step, uvec4 shape) {
+  idx.w += step.w;
+  uint c = idx.w >= shape.w ? 1u : 0u;
+  idx.w -= c * shape.w;
+  idx.z += step.z + c;
+  c = idx.z >= shape.z ? 1u : 0u;
+  idx.z -= c * shape.z;
+  idx.y += step.y + c;
+  c = idx.y >= shape.y ? 1u : 0u;
+  idx.y -= c * shape.y;
+  idx.x += step.x + c;
+}
+
 // Typed access to binding B (declared `buffer ... { uint w[]; } B;`) by byte address.
 // Sub-word stores go through atomics, so neighbouring elements written by other
 // invocations at the same time are kept.

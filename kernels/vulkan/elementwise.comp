@@ -1,6 +1,8 @@
 #version 450
 // Element-wise float ops in f32: silu_mul, gelu (tanh and erf), add, mul, scale. a and b
-// are broadcast to out's shape through 0 strides; any float dtype in and out.
+// are broadcast to out's shape through 0 strides; any float dtype in and out. When every
+// operand is dense with out's shape (`contiguous`), element i sits at i; otherwise the 4-d
+// index advances by the grid stride with carries (no division per element).
 #include "common.glsl"
 layout(local_size_x = 256) in;
 layout(std430, binding = 0) buffer A { uint w[]; } ta;
@@ -15,6 +17,7 @@ layout(push_constant) uniform PC {
   uint off_o, off_a, off_b, n;
   uint kind, dt_o, dt_a, dt_b;
   float alpha;
+  uint contiguous;
 } pc;
 
 // Same codes as backend::Elementwise.
@@ -50,26 +53,33 @@ uint elem(uvec4 idx, uvec4 s) { return idx.x * s.x + idx.y * s.y + idx.z * s.z +
 // x * sigmoid(k) written as x / (1 + e^-k): no inf/inf for large |x|.
 float x_sigmoid(float x, float k) { return x / (1.0 + exp(-k)); }
 
+float apply(float x, float y) {
+  if (pc.kind == K_SILU_MUL) return x_sigmoid(x, x) * y;
+  if (pc.kind == K_GELU_TANH) return x_sigmoid(x, 1.5957691216057308 * (x + 0.044715 * x * x * x));
+  if (pc.kind == K_GELU_ERF) return 0.5 * x * erfc_approx(-x * 0.7071067811865476);
+  if (pc.kind == K_ADD) return x + y;
+  if (pc.kind == K_MUL) return x * y;
+  return pc.alpha * x;
+}
+
 void main() {
   const uint ea = dt_size(pc.dt_a), eb = dt_size(pc.dt_b), eo = dt_size(pc.dt_o);
   const bool binary = pc.kind == K_SILU_MUL || pc.kind == K_ADD || pc.kind == K_MUL;
-  for (uint i = gl_GlobalInvocationID.x; i < pc.n; i += gl_NumWorkGroups.x * 256u) {
-    uint r = i;
-    const uint i3 = r % pc.shape.w; r /= pc.shape.w;
-    const uint i2 = r % pc.shape.z; r /= pc.shape.z;
-    const uint i1 = r % pc.shape.y;
-    const uint i0 = r / pc.shape.y;
-    const uvec4 idx = uvec4(i0, i1, i2, i3);
+  const uint stride = gl_NumWorkGroups.x * 256u;
+  if (pc.contiguous != 0u) {
+    for (uint i = gl_GlobalInvocationID.x; i < pc.n; i += stride) {
+      const float x = ta_load(pc.dt_a, pc.off_a + i * ea);
+      const float y = binary ? tb_load(pc.dt_b, pc.off_b + i * eb) : 0.0;
+      to_store(pc.dt_o, pc.off_o + i * eo, apply(x, y));
+    }
+    return;
+  }
+  uvec4 idx = index4(gl_GlobalInvocationID.x, pc.shape);
+  const uvec4 step = index4(stride, pc.shape);
+  for (uint i = gl_GlobalInvocationID.x; i < pc.n; i += stride) {
     const float x = ta_load(pc.dt_a, pc.off_a + elem(idx, pc.sa) * ea);
-    float y = 0.0;
-    if (binary) y = tb_load(pc.dt_b, pc.off_b + elem(idx, pc.sb) * eb);
-    float v;
-    if (pc.kind == K_SILU_MUL) v = x_sigmoid(x, x) * y;
-    else if (pc.kind == K_GELU_TANH) v = x_sigmoid(x, 1.5957691216057308 * (x + 0.044715 * x * x * x));
-    else if (pc.kind == K_GELU_ERF) v = 0.5 * x * erfc_approx(-x * 0.7071067811865476);
-    else if (pc.kind == K_ADD) v = x + y;
-    else if (pc.kind == K_MUL) v = x * y;
-    else v = pc.alpha * x;
-    to_store(pc.dt_o, pc.off_o + elem(idx, pc.so) * eo, v);
+    const float y = binary ? tb_load(pc.dt_b, pc.off_b + elem(idx, pc.sb) * eb) : 0.0;
+    to_store(pc.dt_o, pc.off_o + elem(idx, pc.so) * eo, apply(x, y));
+    advance4(idx, step, pc.shape);
   }
 }

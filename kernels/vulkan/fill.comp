@@ -9,17 +9,21 @@ layout(push_constant) uniform PC {
   uvec4 shape;
   uvec4 strides;
   uint offset, n, dt, bits;
+  uint contiguous;  // dense view: element i sits at i
 } pc;
 
 void main() {
   const uint es = dt_size(pc.dt);
-  for (uint i = gl_GlobalInvocationID.x; i < pc.n; i += gl_NumWorkGroups.x * 256u) {
-    uint r = i;
-    const uint i3 = r % pc.shape.w; r /= pc.shape.w;
-    const uint i2 = r % pc.shape.z; r /= pc.shape.z;
-    const uint i1 = r % pc.shape.y;
-    const uint i0 = r / pc.shape.y;
-    const uint e = i0 * pc.strides.x + i1 * pc.strides.y + i2 * pc.strides.z + i3 * pc.strides.w;
+  const uint stride = gl_NumWorkGroups.x * 256u;
+  if (pc.contiguous != 0u) {
+    for (uint i = gl_GlobalInvocationID.x; i < pc.n; i += stride) dst_store_bits(pc.dt, pc.offset + i * es, pc.bits);
+    return;
+  }
+  uvec4 idx = index4(gl_GlobalInvocationID.x, pc.shape);  // advanced with carries, no division per element
+  const uvec4 step = index4(stride, pc.shape);
+  for (uint i = gl_GlobalInvocationID.x; i < pc.n; i += stride) {
+    const uint e = idx.x * pc.strides.x + idx.y * pc.strides.y + idx.z * pc.strides.z + idx.w * pc.strides.w;
     dst_store_bits(pc.dt, pc.offset + e * es, pc.bits);
+    advance4(idx, step, pc.shape);
   }
 }

@@ -24,12 +24,13 @@ void main() {
   const uint per_row = D - pc.half_rot;  // half_rot pairs, then D - 2*half_rot copied
   const uint total = B * H * S * per_row;
   const uint ex = dt_size(pc.dt_x), eo = dt_size(pc.dt_o);
-  for (uint i = gl_GlobalInvocationID.x; i < total; i += gl_NumWorkGroups.x * 256u) {
-    const uint j = i % per_row;
-    uint r = i / per_row;
-    const uint s = r % S; r /= S;
-    const uint h = r % H;
-    const uint b = r / H;
+  // (b, h, s, j) advances by the grid stride with carries: no division per element.
+  const uvec4 rshape = uvec4(B, H, S, per_row);
+  const uint stride = gl_NumWorkGroups.x * 256u;
+  uvec4 idx = index4(gl_GlobalInvocationID.x, rshape);
+  const uvec4 step = index4(stride, rshape);
+  for (uint i = gl_GlobalInvocationID.x; i < total; i += stride, advance4(idx, step, rshape)) {
+    const uint b = idx.x, h = idx.y, s = idx.z, j = idx.w;
     const uint bx = pc.off_x + (b * pc.sx.x + h * pc.sx.y + s * pc.sx.z) * ex;
     const uint bo = pc.off_o + (b * pc.so.x + h * pc.so.y + s * pc.so.z) * eo;
     if (j >= pc.half_rot) {  // past rotary_dim: passes through

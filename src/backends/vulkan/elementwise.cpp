@@ -6,11 +6,29 @@
 namespace porta::vk {
 namespace {
 
+// Dense with out's shape (no broadcast, no gaps): element i of the op sits at element i.
+bool dense_like(const TensorArg& t, const TensorArg& out) {
+  return t.contiguous() && out.contiguous() && t.numel() == out.numel();
+}
+
 void cast_copy(VulkanQueue& q, const ElementwiseArgs& e) {
   const char* op = e.kind == Elementwise::copy ? "copy" : "cast";
+  const bool dense = dense_like(e.a, e.out);
+  const int64_t bytes = e.out.numel() * static_cast<int64_t>(dtype_size(e.out.dtype));
+  if (e.kind == Elementwise::copy && dense && e.a.offset % 16 == 0 && e.out.offset % 16 == 0 &&
+      bytes % 16 == 0) {
+    struct {
+      uint32_t off_o, off_a, n;
+    } pc{u32(e.out.offset / 16, op, "byte offset"), u32(e.a.offset / 16, op, "byte offset"),
+         u32(bytes / 16, op, "element count")};
+    const Pipeline& p = q.device().pipelines().get("copy_vec4", 2, {});
+    q.dispatch(p, {ref(e.a, false), ref(e.out, true)}, &pc, sizeof pc, groups(q, pc.n, 256));
+    return;
+  }
   struct {
     uint32_t shape[4], so[4], sa[4];
     uint32_t off_o, off_a, n, dt_o, dt_a;
+    uint32_t contiguous;
   } pc{};
   const Dims4 o = dims4(e.out, op);
   std::memcpy(pc.shape, o.shape, sizeof pc.shape);
@@ -21,6 +39,7 @@ void cast_copy(VulkanQueue& q, const ElementwiseArgs& e) {
   pc.n = u32(e.out.numel(), op, "element count");
   pc.dt_o = static_cast<uint32_t>(e.out.dtype);
   pc.dt_a = static_cast<uint32_t>(e.a.dtype);
+  pc.contiguous = dense ? 1 : 0;
   const Pipeline& p = q.device().pipelines().get("cast_copy", 2, {});
   q.dispatch(p, {ref(e.a, false), ref(e.out, true)}, &pc, sizeof pc, groups(q, pc.n, 256));
 }
@@ -37,6 +56,7 @@ void op_elementwise(VulkanQueue& q, const ElementwiseArgs& e) {
     uint32_t off_o, off_a, off_b, n;
     uint32_t kind, dt_o, dt_a, dt_b;
     float alpha;
+    uint32_t contiguous;
   } pc{};
   const Dims4 o = dims4(e.out, op);
   std::memcpy(pc.shape, o.shape, sizeof pc.shape);
@@ -57,6 +77,7 @@ void op_elementwise(VulkanQueue& q, const ElementwiseArgs& e) {
   } else {
     pc.dt_b = pc.dt_a;
   }
+  pc.contiguous = dense_like(e.a, e.out) && (!binary || dense_like(e.b, e.out)) ? 1 : 0;
   const Pipeline& p = q.device().pipelines().get("elementwise", 3, {});
   q.dispatch(p, {ref(e.a, false), ref(b, false), ref(e.out, true)}, &pc, sizeof pc, groups(q, pc.n, 256));
 }

@@ -10,6 +10,7 @@ void op_fill(VulkanQueue& q, const FillArgs& a) {
   struct {
     uint32_t shape[4], strides[4];
     uint32_t offset, n, dt, bits;
+    uint32_t contiguous;
   } pc{};
   const Dims4 d = dims4(a.dst, "fill");
   std::memcpy(pc.shape, d.shape, sizeof pc.shape);
@@ -17,6 +18,7 @@ void op_fill(VulkanQueue& q, const FillArgs& a) {
   pc.offset = u32(a.dst.offset, "fill", "byte offset");
   pc.n = u32(a.dst.numel(), "fill", "element count");
   pc.dt = static_cast<uint32_t>(a.dst.dtype);
+  pc.contiguous = a.dst.contiguous() ? 1 : 0;
   unsigned char bytes[4] = {0, 0, 0, 0};
   store_from_double(a.dst.dtype, bytes, 0, a.value);
   std::memcpy(&pc.bits, bytes, 4);
