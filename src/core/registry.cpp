@@ -186,6 +186,7 @@ Device Registry::select(const std::string& spec_arg) const {
       ctx.load_errors[n] = "not built or no module found";
   }
   const Selection sel = select_device(spec, ctx);
+  for (const auto& note : sel.notes) log_info(note);
   const Device& d = devices_[sel.position];
   log_info("selected " + d.description() + ": " + sel.reason);
   return d;

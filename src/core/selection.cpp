@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 
 #include "porta/error.h"
 
@@ -55,9 +56,36 @@ int auto_rank(const Candidate& d) {
 
 struct Term {
   std::string text, backend, kind, value;  // kind: "", index, type, uuid, name, auto
+  bool unknown_backend = false;            // passed over: no such backend on this host
 };
 
-Term parse_term(const std::string& spec, const std::string& raw, const SelectionContext& ctx) {
+// Optimal string alignment distance, capped: names are short, specs may not be.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  if (a.size() > 64 || b.size() > 64) return SIZE_MAX;
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i)
+    for (size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+std::string known_list(const SelectionContext& ctx) {
+  std::string names;
+  for (const auto& n : ctx.known_backends) names += (names.empty() ? "" : ", ") + n;
+  return names;
+}
+
+std::string did_you_mean(const std::string& name, const SelectionContext& ctx) {
+  const std::string close = closest_name(name, ctx.known_backends);
+  return close.empty() ? std::string() : "; did you mean '" + close + "'?";
+}
+
+Term parse_term(const std::string& spec, const std::string& raw, bool last, const SelectionContext& ctx) {
   Term t;
   t.text = raw;
   if (raw.empty()) malformed(spec, "an empty term (two commas, or a leading/trailing comma)", ctx);
@@ -78,9 +106,12 @@ Term parse_term(const std::string& spec, const std::string& raw, const Selection
               ctx);
   if (std::find(ctx.known_backends.begin(), ctx.known_backends.end(), t.backend) ==
       ctx.known_backends.end()) {
-    std::string names;
-    for (const auto& n : ctx.known_backends) names += (names.empty() ? "" : ", ") + n;
-    malformed(spec, "unknown backend '" + t.backend + "' (known: " + names + ")", ctx);
+    if (last)
+      malformed(spec,
+                "unknown backend '" + t.backend + "' in the last term (known here: " + known_list(ctx) + ")" +
+                    did_you_mean(t.backend, ctx) + "; end the list with a backend every host has, e.g. cpu",
+                ctx);
+    t.unknown_backend = true;  // a module other hosts of the fleet have; the selector is still checked
   }
   if (colon == std::string::npos) return t;
   const std::string sel = raw.substr(colon + 1);
@@ -127,17 +158,24 @@ bool matches(const Term& t, const Candidate& d) {
 
 Selection select_device(const std::string& spec_in, const SelectionContext& ctx) {
   const std::string spec = spec_in.empty() ? std::string("auto") : spec_in;
-  // Parse every term first: a typo late in the list is an error even when an earlier term matches.
+  // Parse every term first: a malformed term anywhere is an error even when an earlier term matches.
   std::vector<Term> terms;
   size_t start = 0;
   for (;;) {
     const size_t comma = spec.find(',', start);
-    terms.push_back(parse_term(
-        spec, spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start), ctx));
-    if (comma == std::string::npos) break;
+    const bool last = comma == std::string::npos;
+    terms.push_back(
+        parse_term(spec, spec.substr(start, last ? std::string::npos : comma - start), last, ctx));
+    if (last) break;
     start = comma + 1;
   }
+  std::vector<std::string> notes;
+  for (const auto& t : terms)
+    if (t.unknown_backend)
+      notes.push_back("PORTA_DEVICE term '" + t.text + "' passed over: no backend '" + t.backend +
+                      "' here (known: " + known_list(ctx) + ")" + did_you_mean(t.backend, ctx));
   for (const auto& t : terms) {
+    if (t.unknown_backend) continue;
     if (t.kind == "auto") {
       const Candidate* best = nullptr;
       size_t best_pos = 0;
@@ -153,19 +191,40 @@ Selection select_device(const std::string& spec_in, const SelectionContext& ctx)
         return {best_pos,
                 "'auto' ranks discrete GPUs, then integrated GPUs, then other hardware, then the cpu "
                 "backend, skipping software devices; picked a " +
-                    std::string(device_type_name(best->type))};
+                    std::string(device_type_name(best->type)),
+                notes};
       continue;
     }
     for (size_t i = 0; i < ctx.devices.size(); ++i) {
       if (matches(t, ctx.devices[i]))
-        return {i, "first device matching term '" + t.text + "' of PORTA_DEVICE='" + spec + "'"};
+        return {i, "first device matching term '" + t.text + "' of PORTA_DEVICE='" + spec + "'", notes};
     }
   }
-  throw Error(Errc::backend_unavailable,
-              "PORTA_DEVICE='" + spec +
-                  "': no device matches any term. End the list with ',cpu' to fall back "
-                  "to the CPU. " +
-                  listing(ctx));
+  throw Error(
+      Errc::backend_unavailable, "PORTA_DEVICE='" + spec +
+                                     "': no device matches any term. End the list with ',cpu' to fall back "
+                                     "to the CPU. " +
+                                     listing(ctx) + [&] {
+                                       std::string n;
+                                       for (const auto& note : notes) n += "\n" + note;
+                                       return n;
+                                     }());
+}
+
+std::string closest_name(const std::string& name, const std::vector<std::string>& known) {
+  std::string best;
+  size_t best_d = SIZE_MAX;
+  for (const auto& k : known) {
+    const size_t d = edit_distance(name, k);
+    if (d < best_d) {
+      best_d = d;
+      best = k;
+    }
+  }
+  // One edit for short names, two from five letters on: 'cdua' -> cuda, 'vulcan' -> vulkan, not 'musa' ->
+  // cuda.
+  const size_t allowed = name.size() >= 5 ? 2 : 1;
+  return best_d <= allowed && best_d < name.size() ? best : std::string();
 }
 
 }  // namespace porta::detail

@@ -7,6 +7,11 @@
 // 'auto' ranks discrete GPUs over integrated GPUs over other hardware over the cpu
 // backend and never picks a software device (llvmpipe, PoCL) except the cpu backend;
 // naming a backend can pick its software devices.
+//
+// One spec serves a whole fleet: a term naming a backend that is not loaded on this host
+// (a vendor module present on some hosts only, e.g. 'musa,cpu') is passed over with a note
+// ("did you mean 'vulkan'?" when the name is close to a known one); the last term must name
+// a known backend, so a typo can never leave the list without a fallback.
 #pragma once
 
 #include <map>
@@ -27,8 +32,9 @@ struct Candidate {
 };
 
 struct Selection {
-  size_t position = 0;  // into the candidate list
-  std::string reason;   // for the info log
+  size_t position = 0;             // into the candidate list
+  std::string reason;              // for the info log
+  std::vector<std::string> notes;  // terms passed over as unknown backends, for the info log
 };
 
 struct SelectionContext {
@@ -40,5 +46,9 @@ struct SelectionContext {
 /// Throws Error(invalid_argument) for a malformed spec and Error(backend_unavailable)
 /// when nothing matches; both messages list every device found.
 Selection select_device(const std::string& spec, const SelectionContext& ctx);
+
+/// The known name closest to `name` by edit distance (insertions, deletions, substitutions,
+/// swaps of neighbours), when close enough to be a likely typo; empty otherwise.
+std::string closest_name(const std::string& name, const std::vector<std::string>& known);
 
 }  // namespace porta::detail

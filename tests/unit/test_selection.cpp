@@ -111,6 +111,57 @@ TEST(Selection, ATypoLateInTheListIsStillAnError) {
   EXPECT_EQ(error_of("cpu,vulkan:", rack()), Errc::invalid_argument);
 }
 
+// One PORTA_DEVICE for a whole fleet: 'musa' is a vendor module only some hosts have.
+TEST(Selection, UnknownBackendFallsThroughWhenALaterTermExists) {
+  const auto c = cpu_and_software_only();
+  const auto s = select_device("musa,cpu", c);
+  EXPECT_EQ(c.devices[s.position].backend, "cpu");
+  ASSERT_EQ(s.notes.size(), 1u);
+  EXPECT_NE(s.notes[0].find("'musa' passed over"), std::string::npos) << s.notes[0];
+  EXPECT_EQ(s.notes[0].find("did you mean"), std::string::npos)
+      << "musa is not a typo of cuda: " << s.notes[0];
+  EXPECT_EQ(pick("musa:0,mlu:gpu,opencl", c), "opencl:0");  // selectors of unknown backends are fine
+  EXPECT_EQ(pick("musa,auto", c), "cpu:0");
+  // The same spec on a host that has the module picks it.
+  auto with_musa = c;
+  with_musa.known_backends.push_back("musa");
+  with_musa.devices.insert(with_musa.devices.begin(),
+                           {"musa", 0, DeviceType::discrete_gpu, false, "", "MTT S4000"});
+  const auto m = select_device("musa,cpu", with_musa);
+  EXPECT_EQ(with_musa.devices[m.position].backend, "musa");
+  EXPECT_TRUE(m.notes.empty());
+}
+
+TEST(Selection, CloseUnknownNameSaysDidYouMean) {
+  const auto s = select_device("vulcan,cpu", cpu_and_software_only());
+  ASSERT_EQ(s.notes.size(), 1u);
+  EXPECT_NE(s.notes[0].find("did you mean 'vulkan'?"), std::string::npos) << s.notes[0];
+  EXPECT_EQ(closest_name("cdua", {"cuda", "hip", "vulkan", "opencl", "cpu"}), "cuda");  // swapped letters
+  EXPECT_EQ(closest_name("openlc", {"cuda", "hip", "vulkan", "opencl", "cpu"}), "opencl");
+  EXPECT_EQ(closest_name("cpux", {"cuda", "hip", "vulkan", "opencl", "cpu"}), "cpu");
+  EXPECT_EQ(closest_name("musa", {"cuda", "hip", "vulkan", "opencl", "cpu"}), "");
+  EXPECT_EQ(closest_name("x", {"cuda", "hip", "vulkan", "opencl", "cpu"}), "");
+  EXPECT_EQ(closest_name(std::string(200, 'c'), {"cuda", "cpu"}), "");
+}
+
+TEST(Selection, UnknownLastTermIsAnErrorNamingTheKnownBackends) {
+  std::string msg;
+  EXPECT_EQ(error_of("cpu,musa", rack(), &msg), Errc::invalid_argument);
+  EXPECT_NE(msg.find("unknown backend 'musa' in the last term"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("known here: cuda, hip, vulkan, opencl, cpu"), std::string::npos) << msg;
+  EXPECT_EQ(error_of("vulkn", rack(), &msg), Errc::invalid_argument);
+  EXPECT_NE(msg.find("did you mean 'vulkan'?"), std::string::npos) << msg;
+}
+
+TEST(Selection, UnknownTermsAreStillParsedStrictly) {
+  EXPECT_EQ(error_of("musa:,cpu", rack()), Errc::invalid_argument);
+  EXPECT_EQ(error_of("musa:x,cpu", rack()), Errc::invalid_argument);
+  EXPECT_EQ(error_of("MUSA,cpu", rack()), Errc::invalid_argument);
+  std::string msg;  // nothing matches: the passed-over term is in the message
+  EXPECT_EQ(error_of("musa,cuda", cpu_and_software_only(), &msg), Errc::backend_unavailable);
+  EXPECT_NE(msg.find("'musa' passed over"), std::string::npos) << msg;
+}
+
 TEST(Selection, LoadErrorsAppearInTheListing) {
   auto c = cpu_and_software_only();
   c.load_errors["cuda"] = "module libporta_backend_cuda.so failed to load: libcuda.so.1: not found";
