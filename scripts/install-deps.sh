@@ -10,6 +10,8 @@ pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev
   python3 patchelf
+  # fuzzing (scripts/fuzz.sh): clang 14 with libFuzzer and its sanitizer runtimes
+  clang-14 libclang-rt-14-dev
   # Vulkan backend: loader + headers, shader compiler, lavapipe (software device the
   # tests run on), the Khronos validation layer the tests enable
   libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers

@@ -5,10 +5,13 @@
 #   3. asan preset (ASan + UBSan, no CUDA): configure, build, ctest without the
 #      bigmem label (README says why); the install test builds its consumer with the
 #      same sanitizers
+#   4. fuzz preset (clang 14, libFuzzer + ASan + UBSan, cpu backend): build, then every
+#      fuzz target for PORTA_FUZZ_SECONDS (default 20) each (scripts/fuzz.sh)
+#   5. tsan preset (ThreadSanitizer, core + cpu backend): the thread tests (scripts/tsan.sh)
 # Every step that can run does; a summary with times follows, and the exit status is
 # non-zero when any step failed.
 #
-#   scripts/test.sh [--skip-deps] [--release-only] [--asan-only]
+#   scripts/test.sh [--skip-deps] [--release-only] [--asan-only] [--no-fuzz] [--no-tsan]
 #
 # Environment: PORTA_TEST_JOBS (build/test parallelism, default: number of cores);
 # PORTA_TEST_EXPECT (backends that must have a device, default: cpu plus vulkan / opencl
@@ -23,11 +26,15 @@ cd "$repo"
 skip_deps=0
 run_release=1
 run_asan=1
+run_fuzz=1
+run_tsan=1
 for arg in "$@"; do
   case "$arg" in
     --skip-deps) skip_deps=1 ;;
-    --release-only) run_asan=0 ;;
-    --asan-only) run_release=0 ;;
+    --release-only) run_asan=0 run_fuzz=0 run_tsan=0 ;;
+    --asan-only) run_release=0 run_fuzz=0 run_tsan=0 ;;
+    --no-fuzz) run_fuzz=0 ;;
+    --no-tsan) run_tsan=0 ;;
     -h | --help) sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown argument '$arg'" >&2; exit 64 ;;
   esac
@@ -129,12 +136,24 @@ fi
 if [[ $run_asan -eq 1 ]]; then
   export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+  # Third-party libraries' leaks only (lavapipe, PoCL, Open MPI); the asan test preset sets the same.
+  export LSAN_OPTIONS="suppressions=$repo/tests/sanitizers/lsan_third_party.supp"
   if step "asan: configure" cmake --preset asan -DPORTA_BUILD_TESTS=ON -DPORTA_WITH_CUDA=OFF &&
     step "asan: build" cmake --build --preset asan -j "$jobs"; then
     # The asan preset builds no CUDA module: a GPU host's cuda tests run in the release build.
     PORTA_TEST_EXPECT="$(tr ',' '\n' <<<"$PORTA_TEST_EXPECT" | grep -vx -e cuda -e hip | paste -sd, -)" \
       step "asan: ctest (without label bigmem)" run_ctest asan -j "$jobs" -LE bigmem
   fi
+fi
+
+if [[ $run_fuzz -eq 1 ]]; then
+  if step "fuzz: configure" cmake --preset fuzz && step "fuzz: build" cmake --build --preset fuzz -j "$jobs"; then
+    step "fuzz: ${PORTA_FUZZ_SECONDS:-20}s per target" scripts/fuzz.sh --no-build "${PORTA_FUZZ_SECONDS:-20}"
+  fi
+fi
+
+if [[ $run_tsan -eq 1 ]]; then
+  step "tsan: build + thread tests" scripts/tsan.sh
 fi
 
 finish

@@ -1,5 +1,6 @@
 // Portable row converters and the CPUID dispatch of convert.h.
 #include "backends/cpu/convert.h"
+#include "backends/cpu/cpu_features.h"
 
 #include <cstring>
 
@@ -33,7 +34,7 @@ void from_f32_generic(DType t, const float* src, void* dst, int64_t n) {
 }
 
 #if defined(PORTA_CPU_X86)
-bool has_avx2_f16c() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c"); }
+bool has_avx2_f16c() { return __builtin_cpu_supports("avx2") && cpu::cpu_has_f16c(); }
 #endif
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "backends/cpu/dtype_io.h"
+#include "backends/cpu/cpu_features.h"
 #include "backends/cpu/gemm_microkernel.h"
 
 namespace porta::cpu {
@@ -100,7 +101,7 @@ std::atomic<int> g_isa_ceiling{2};  // 0 generic, 1 avx2, 2 avx512
 
 const GemmMicrokernel* choose(int ceiling) {
 #if defined(PORTA_CPU_X86)
-  const bool f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
+  const bool f16c = cpu::cpu_has_f16c() && __builtin_cpu_supports("fma");
   if (ceiling >= 2 && f16c && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
     return &gemm_microkernel_avx512();

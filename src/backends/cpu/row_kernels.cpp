@@ -1,5 +1,6 @@
 // Portable row primitives (see row_kernels.h) and the CPUID choice between them and AVX2.
 #include "backends/cpu/row_kernels.h"
+#include "backends/cpu/cpu_features.h"
 
 #include <algorithm>
 #include <cmath>
@@ -123,7 +124,7 @@ int64_t argmax(const float* x, int64_t n) {
 
 bool has_avx2() {
 #if defined(PORTA_CPU_X86)
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu::cpu_has_f16c();
 #else
   return false;
 #endif

@@ -1,0 +1,16 @@
+// CPU feature checks shared by the kernel dispatchers. F16C is read from CPUID directly:
+// clang (the fuzz preset's compiler) does not accept "f16c" in __builtin_cpu_supports.
+#pragma once
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+namespace porta::cpu {
+
+inline bool cpu_has_f16c() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+}
+
+}  // namespace porta::cpu
+#endif
