@@ -8,14 +8,25 @@ using detail::OpCall;
 
 namespace {
 
-// Merges dims [0, rank - keep) into one; false when the strides do not chain.
+// Merges dims [0, rank - keep) into one; false when the strides do not chain. Dims of
+// extent 1 take no part: their strides are arbitrary (a [8, 1, 1] view may have strides
+// [4, 4, 1]; the merged dim then has stride 4, not the last dim's 1).
 bool merge_leading(backend::TensorArg& t, int keep) {
   const int lead = t.rank - keep;
   int64_t extent = 1;
   for (int i = 0; i < lead; ++i) extent *= t.shape[i];
-  for (int i = 0; i + 1 < lead; ++i)
-    if (t.shape[i] != 1 && t.strides[i] != t.strides[i + 1] * t.shape[i + 1]) return false;
-  int64_t stride = lead > 0 ? t.strides[lead - 1] : 0;
+  int64_t stride = lead > 0 ? t.strides[lead - 1] : 0, expect = 0;
+  bool inner_found = false;
+  for (int i = lead - 1; i >= 0; --i) {
+    if (t.shape[i] == 1) continue;
+    if (!inner_found) {
+      stride = t.strides[i];
+      inner_found = true;
+    } else if (t.strides[i] != expect) {
+      return false;
+    }
+    expect = t.strides[i] * t.shape[i];
+  }
   backend::TensorArg r = t;
   r.rank = keep + 1;
   r.shape[0] = extent;

@@ -70,8 +70,9 @@ void check_shape(const char* what, const Shape& shape) {
 int64_t span_bytes(const Shape& shape, const Shape& strides, DType t) {
   int64_t last = 0;
   for (int i = 0; i < shape.rank; ++i)
-    last = checked_add(last, checked_mul(shape[i] - 1, strides[i], "tensor view"), "tensor view");
-  return checked_mul(checked_add(last, 1, "tensor view"), static_cast<int64_t>(dtype_size(t)), "tensor view");
+    last = checked_add(last, checked_mul(shape[i] - 1, strides[i], "Tensor::view"), "Tensor::view");
+  return checked_mul(checked_add(last, 1, "Tensor::view"), static_cast<int64_t>(dtype_size(t)),
+                     "Tensor::view");
 }
 
 // Strides that show `from` (shape, strides) as shape `to` without moving data, when they
@@ -202,9 +203,11 @@ Tensor Tensor::slice(int dim, int64_t start, int64_t end, int64_t step) const {
                     " is invalid; need 0 <= start < end <= " + std::to_string(shape_[d]) + " and step >= 1");
   Tensor t = *this;
   t.shape_[d] = (end - start + step - 1) / step;
-  t.offset_ = checked_add(
-      offset_, checked_mul(start, strides_[d] * static_cast<int64_t>(dtype_size(dtype_)), "slice"), "slice");
-  t.strides_[d] = checked_mul(strides_[d], step, "slice");
+  t.offset_ = checked_add(offset_,
+                          checked_mul(checked_mul(start, strides_[d], "Tensor::slice"),
+                                      static_cast<int64_t>(dtype_size(dtype_)), "Tensor::slice"),
+                          "Tensor::slice");
+  t.strides_[d] = checked_mul(strides_[d], step, "Tensor::slice");
   return t;
 }
 
