@@ -33,6 +33,18 @@ std::vector<Device> test_devices() {
   return out;
 }
 
+bool DeviceTest::noted(bool supported, const char* op, DType in, DType out) const {
+  if (supported) return true;
+  static std::set<std::string> said;
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const std::string what = std::string(op ? op : "any op") + " in " + dtype_name(in) +
+                           (in == out ? "" : std::string(" -> ") + dtype_name(out));
+  if (said.insert(std::string(info ? info->name() : "?") + "|" + what).second)
+    std::printf("[ SKIPPED  ] cases of %s on %s: the device does not support it\n", what.c_str(),
+                GetParam().description().c_str());
+  return false;
+}
+
 std::string device_name(const ::testing::TestParamInfo<Device>& info) {
   return info.param.info().backend + "_" + std::to_string(info.param.info().index);
 }

@@ -80,11 +80,17 @@ class DeviceTest : public ::testing::TestWithParam<Device> {
  protected:
   Device device() const { return GetParam(); }
   /// Whether the device runs `op` in dtype t (input and output), as Device::supports says.
-  bool supports(const char* op, DType t) const { return GetParam().supports(op, t, t); }
-  bool supports(const char* op, DType in, DType out) const { return GetParam().supports(op, in, out); }
+  /// A "no" is printed (once per test, op and dtypes): the cases it skips are never silent.
+  bool supports(const char* op, DType t) const { return supports(op, t, t); }
+  bool supports(const char* op, DType in, DType out) const {
+    return noted(GetParam().supports(op, in, out), op, in, out);
+  }
   /// Whether t is among the device's dtypes at all (for loops over several ops; each op
   /// that the device may lack in t is asked about separately).
-  bool supports(DType t) const { return GetParam().info().supports(t); }
+  bool supports(DType t) const { return noted(GetParam().info().supports(t), nullptr, t, t); }
+
+ private:
+  bool noted(bool supported, const char* op, DType in, DType out) const;
 };
 
 std::string shape_str(const std::vector<int64_t>& s);
