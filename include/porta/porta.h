@@ -7,4 +7,5 @@
 #include "porta/ops.h"
 #include "porta/stream.h"
 #include "porta/tensor.h"
+#include "porta/quant.h"
 #include "porta/version.h"

@@ -23,6 +23,7 @@
 #include "porta/dtype.h"
 #include "porta/error.h"
 #include "porta/ops.h"
+#include "porta/quant.h"
 
 namespace porta::backend {
 
@@ -177,6 +178,42 @@ struct ArgmaxArgs {
 // ---- interface 2 argument structs: quantized weights (quant section), serving attention
 // (paged section). Each wave-2 feature keeps its structs between its own markers.
 // [quant structs]
+/// A quantized weight [N, K] in the canonical layout (porta/quant.h). codes: i8 [N, row
+/// bytes], strides[0] = bytes between rows (views along K start mid-row). scales: [N, G]
+/// (f16/bf16/f32; row stride 0 when per tensor). zeros: f16 [N, G] or null. perm: i32 [K]
+/// or null; its values come from the device and are clamped to [0, K) by kernels.
+struct QuantWeightArg {
+  QuantFormat format = QuantFormat::int4;
+  int group = 128;  // > 0: elements per scale along K; kPerChannel / kPerTensor: one scale per row
+  int64_t n = 0, k = 0;
+  TensorArg codes, scales;
+  const TensorArg* zeros = nullptr;
+  const TensorArg* perm = nullptr;
+};
+
+struct QuantizeArgs {
+  TensorArg w;  // [N, K] f32/f16/bf16, any strides
+  QuantWeightArg out;  // contiguous storage, no perm
+};
+
+struct DequantizeArgs {
+  QuantWeightArg w;
+  TensorArg out;  // [N, K] f32/f16/bf16, any strides
+};
+
+/// c = act(alpha * a . w^T + beta * c + bias); a [M, K], c [M, N] (leading dims merged by core).
+struct QuantGemmArgs {
+  TensorArg a, c;
+  QuantWeightArg w;
+  const TensorArg* bias = nullptr;  // [N] or null
+  float alpha = 1.0f, beta = 0.0f;
+  ops::Activation activation = ops::Activation::none;
+};
+
+struct QuantEmbeddingArgs {
+  QuantWeightArg table;  // [V, D]
+  TensorArg ids, out;    // ids i32 [R] (clamped by the kernel), out [R, D]
+};
 // [/quant structs]
 // [paged structs]
 // [/paged structs]
@@ -225,6 +262,10 @@ class Queue {
 
   // ---- interface 2: each defaults to raising Errc::unsupported (unsupported_op below).
   // [quant queue methods]
+  virtual void quantize(const QuantizeArgs&) { unsupported_op(Op::quantize, "device's"); }
+  virtual void dequantize(const DequantizeArgs&) { unsupported_op(Op::dequantize, "device's"); }
+  virtual void gemm_quant(const QuantGemmArgs&) { unsupported_op(Op::gemm_quant, "device's"); }
+  virtual void embedding_quant(const QuantEmbeddingArgs&) { unsupported_op(Op::embedding_quant, "device's"); }
   // [/quant queue methods]
   // [paged queue methods]
   // [/paged queue methods]
@@ -252,6 +293,18 @@ class Device {
     (void)op;
     return (info_const().dtypes & dtype_bit(in)) && (info_const().dtypes & dtype_bit(out));
   }
+  // [quant device methods]
+  /// Whether `op` (quantize, dequantize, gemm_quant, embedding_quant) runs on weights of
+  /// format `f` with float dtype `act` (the dense side: input of quantize, output of
+  /// dequantize and embedding, activations and output of gemm). Default: no (the queue's
+  /// default methods raise unsupported); core refuses the call with Errc::unsupported.
+  virtual bool supports_quant(Op op, QuantFormat f, DType act) const {
+    (void)op;
+    (void)f;
+    (void)act;
+    return false;
+  }
+  // [/quant device methods]
 
  private:
   const DeviceInfo& info_const() const { return const_cast<Device*>(this)->info(); }

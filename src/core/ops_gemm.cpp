@@ -27,6 +27,10 @@ void gemm(Stream& s, const Tensor& a_in, const Tensor& b_in, Tensor& c, const Ge
   call.rank_in(b_in, "B", 2, 4);
   call.rank_in(c, "C", 2, 4);
   call.floating(a_in, "A");
+  if (b_in.defined() && b_in.dtype() == DType::i8)
+    call.fail(Errc::dtype_mismatch, "B " + b_in.str() +
+                                        " is i8; quantized weights (codes + scales) go through "
+                                        "ops::gemm(stream, A, QuantWeight, C) from porta/quant.h");
   call.floating(b_in, "B");
   call.floating(c, "C");
   call.finite(opt.alpha, "alpha");

@@ -515,6 +515,119 @@ TEST_F(Negative, ValidDeviceSpecs) {
   EXPECT_EQ(Device::select(""), Device::select(env && *env ? env : "auto"));
 }
 
+// ---- quantized weights ----
+QuantHostWeight host_int4(int64_t n, int64_t k, int group) {
+  QuantHostWeight h;
+  h.scheme = {QuantFormat::int4, group, DType::f16};
+  h.n = n;
+  h.k = k;
+  h.codes.assign(static_cast<size_t>(n * ((k + 1) / 2)), 0x98);
+  h.scales.assign(static_cast<size_t>(n * h.scheme.groups(k)), 0.5f);
+  return h;
+}
+TEST_F(Negative, QuantGroupDoesNotDivideK) {
+  expect_error(Errc::shape_mismatch, {"QuantWeight::from_host", "group 32 does not divide K = 40"},
+               [&] { QuantWeight::from_host(s(), host_int4(4, 40, 32)); });
+}
+TEST_F(Negative, QuantBadGroup) {
+  expect_error(Errc::invalid_argument, {"group 48", "32, 64, 128"},
+               [&] { QuantWeight::from_host(s(), host_int4(4, 96, 48)); });
+  expect_error(Errc::invalid_argument, {"kPerTensor", "int4"},
+               [&] { QuantWeight::from_host(s(), host_int4(4, 96, QuantScheme::kPerTensor)); });
+}
+TEST_F(Negative, QuantScalesOfWrongShape) {
+  QuantHostWeight h = host_int4(4, 64, 32);
+  h.scales.pop_back();
+  expect_error(Errc::shape_mismatch, {"QuantWeight::from_host", "7 scales, expected 8"},
+               [&] { QuantWeight::from_host(s(), h); });
+  Tensor codes = t(DType::i8, {4, 32});
+  expect_error(Errc::shape_mismatch, {"QuantWeight", "scales f16[4, 3]", "[4, 2]"}, [&] {
+    QuantWeight({QuantFormat::int4, 32, DType::f16}, 4, 64, codes, t(DType::f16, {4, 3}));
+  });
+}
+TEST_F(Negative, QuantScalesOrZerosOfWrongDtype) {
+  Tensor codes = t(DType::i8, {4, 32});
+  expect_error(Errc::dtype_mismatch, {"QuantWeight", "scales f32[4, 2]", "f16"}, [&] {
+    QuantWeight({QuantFormat::int4, 32, DType::f16}, 4, 64, codes, t(DType::f32, {4, 2}));
+  });
+  expect_error(Errc::shape_mismatch, {"QuantWeight", "zeros i32[4, 2]", "f16 [4, 2]"}, [&] {
+    QuantWeight({QuantFormat::int4_zp, 32, DType::f16}, 4, 64, codes, t(DType::f16, {4, 2}), t(DType::i32, {4, 2}));
+  });
+  expect_error(Errc::invalid_argument, {"QuantWeight", "needs zero points"}, [&] {
+    QuantWeight({QuantFormat::int4_zp, 32, DType::f16}, 4, 64, codes, t(DType::f16, {4, 2}));
+  });
+}
+TEST_F(Negative, QuantCodesOfWrongShape) {
+  expect_error(Errc::shape_mismatch, {"QuantWeight", "codes i8[4, 64]", "[4, 32]"}, [&] {
+    QuantWeight({QuantFormat::int4, 32, DType::f16}, 4, 64, t(DType::i8, {4, 64}), t(DType::f16, {4, 2}));
+  });
+}
+TEST_F(Negative, QuantSliceKOffGroupBoundary) {
+  QuantWeight w = QuantWeight::from_host(s(), host_int4(4, 128, 32));
+  expect_error(Errc::invalid_argument, {"slice_k", "[16, 64)", "multiples of 32"}, [&] { w.slice_k(16, 64); });
+  QuantHostWeight h = host_int4(4, 64, 32);
+  h.perm.resize(64);
+  for (int i = 0; i < 64; ++i) h.perm[static_cast<size_t>(i)] = 63 - i;
+  QuantWeight p = QuantWeight::from_host(s(), h);
+  expect_error(Errc::invalid_argument, {"slice_k", "permutation"}, [&] { p.slice_k(0, 32); });
+}
+TEST_F(Negative, QuantBadPermutation) {
+  QuantHostWeight h = host_int4(4, 64, 32);
+  h.perm.assign(64, 0);
+  expect_error(Errc::invalid_argument, {"from_host", "not a permutation"}, [&] { QuantWeight::from_host(s(), h); });
+}
+TEST_F(Negative, QuantGemmShapes) {
+  QuantWeight w = QuantWeight::from_host(s(), host_int4(8, 64, 32));
+  auto c = t(DType::f32, {2, 8});
+  expect_error(Errc::shape_mismatch, {"gemm", "A f32[2, 32]", "K = 64"}, [&] {
+    ops::gemm(s(), t(DType::f32, {2, 32}), w, c);
+  });
+  auto c_bad = t(DType::f32, {2, 9});
+  expect_error(Errc::shape_mismatch, {"gemm", "C must be [2, 8]"}, [&] {
+    ops::gemm(s(), t(DType::f32, {2, 64}), w, c_bad);
+  });
+  expect_error(Errc::dtype_mismatch, {"gemm", "A i32[2, 64]"}, [&] {
+    ops::gemm(s(), t(DType::i32, {2, 64}), w, c);
+  });
+}
+TEST_F(Negative, QuantWeightWhereDenseIsRequired) {
+  // The codes of a quantized weight are not a dense B: the message points at the quantized overload.
+  QuantWeight w = QuantWeight::from_host(s(), host_int4(8, 64, 32));
+  auto c = t(DType::f32, {2, 32});
+  expect_error(Errc::dtype_mismatch, {"gemm", "i8[8, 32]", "QuantWeight"}, [&] {
+    ops::gemm(s(), t(DType::f32, {2, 8}), w.codes(), c);
+  });
+}
+TEST_F(Negative, QuantWeightOnOtherDevice) {
+  Device other = Device::select("cpu:1");
+  Stream so(other);
+  QuantWeight w = QuantWeight::from_host(so, host_int4(8, 64, 32));
+  auto c = t(DType::f32, {2, 8});
+  expect_error(Errc::device_mismatch, {"gemm", "W int4 g32", "cpu:1"}, [&] {
+    ops::gemm(s(), t(DType::f32, {2, 64}), w, c);
+  });
+}
+TEST_F(Negative, QuantizeIntoWrongShape) {
+  QuantWeight w = QuantWeight::empty(dev_, {QuantFormat::int8, 32, DType::f16}, 4, 64);
+  expect_error(Errc::shape_mismatch, {"quantize", "w f32[4, 32]", "[4, 32]"}, [&] {
+    ops::quantize(s(), t(DType::f32, {4, 32}), w);
+  });
+}
+TEST_F(Negative, QuantEmbeddingShapes) {
+  QuantWeight table = QuantWeight::from_host(s(), host_int4(10, 64, 32));
+  Tensor ids = t(DType::i32, {3});
+  auto out = t(DType::f32, {3, 32});
+  expect_error(Errc::shape_mismatch, {"embedding", "out f32[3, 32]", "[3, 64]"}, [&] {
+    ops::embedding(s(), table, ids, out);
+  });
+}
+TEST_F(Negative, QuantUndefinedWeight) {
+  auto c = t(DType::f32, {2, 8});
+  expect_error(Errc::invalid_argument, {"gemm", "undefined quantized weight"}, [&] {
+    ops::gemm(s(), t(DType::f32, {2, 64}), QuantWeight(), c);
+  });
+}
+
 }  // namespace
 }  // namespace porta
 

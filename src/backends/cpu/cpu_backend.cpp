@@ -109,6 +109,10 @@ class HostQueue final : public Queue {
   void fill(const FillArgs& a) override { cpu::fill(pool_, a); }
   void embedding(const EmbeddingArgs& a) override { cpu::embedding(pool_, a); }
   void argmax(const ArgmaxArgs& a) override { cpu::argmax(pool_, a); }
+  void quantize(const QuantizeArgs& a) override { cpu::quant_quantize(pool_, a); }
+  void dequantize(const DequantizeArgs& a) override { cpu::quant_dequantize(pool_, a); }
+  void gemm_quant(const QuantGemmArgs& a) override { cpu::quant_gemm(pool_, a); }
+  void embedding_quant(const QuantEmbeddingArgs& a) override { cpu::quant_embedding(pool_, a); }
 
  private:
   ThreadPool& pool_;
@@ -211,6 +215,8 @@ class CpuDevice final : public porta::backend::Device {
   }
   std::unique_ptr<Queue> create_queue() override { return std::make_unique<HostQueue>(pool_); }
   std::unique_ptr<backend::Event> create_event() override { return std::make_unique<HostEvent>(); }
+  // Every format, every float dtype.
+  bool supports_quant(Op, QuantFormat, DType act) const override { return is_floating(act); }
 
  private:
   ThreadPool pool_;

@@ -19,5 +19,10 @@ void elementwise(ThreadPool& pool, const ElementwiseArgs& a);  // elementwise.cp
 void fill(ThreadPool& pool, const FillArgs& a);                // fill.cpp
 void embedding(ThreadPool& pool, const EmbeddingArgs& a);      // embedding.cpp
 void argmax(ThreadPool& pool, const ArgmaxArgs& a);            // argmax.cpp
+// quantized weights: quant.cpp
+void quant_quantize(ThreadPool& pool, const QuantizeArgs& a);
+void quant_dequantize(ThreadPool& pool, const DequantizeArgs& a);
+void quant_gemm(ThreadPool& pool, const QuantGemmArgs& a);
+void quant_embedding(ThreadPool& pool, const QuantEmbeddingArgs& a);
 
 }  // namespace porta::cpu

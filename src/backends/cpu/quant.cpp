@@ -1,0 +1,353 @@
+// cpu quantized-weight ops: quantize (round to nearest, the rules of porta/quant.h),
+// dequantize, embedding from a quantized table, and gemm with a quantized weight:
+// M <= kQuantGemvMaxM streams the codes through the ISA's GEMV; larger M dequantizes
+// column blocks of the weight into f32 and runs the dense GEMM on them.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "backends/cpu/convert.h"
+#include "backends/cpu/cpu_kernels.h"
+#include "backends/cpu/dtype_io.h"
+#include "backends/cpu/gemm_microkernel.h"
+#include "backends/cpu/quant_kernels.h"
+
+namespace porta::cpu {
+namespace {
+
+QuantRows rows_of(const QuantWeightArg& w) {
+  QuantRows r{};
+  r.format = w.format;
+  r.k = w.k;
+  r.group = w.group > 0 ? w.group : w.k;
+  r.codes = w.codes.host<uint8_t>();
+  r.code_rs = w.codes.strides[0];
+  r.scales = w.scales.host<char>();
+  r.scale_dtype = w.scales.dtype;
+  r.scale_rs = w.scales.strides[0];
+  r.scale_cs = w.scales.strides[1];
+  if (w.zeros) {
+    r.zeros = w.zeros->host<uint16_t>();
+    r.zero_rs = w.zeros->strides[0];
+    r.zero_cs = w.zeros->strides[1];
+  }
+  return r;
+}
+
+/// perm[j] clamped to [0, K): device-resident values are never trusted.
+int64_t perm_at(const QuantWeightArg& w, int64_t j) {
+  const int64_t p = w.perm->host<int32_t>()[j * w.perm->strides[0]];
+  return p < 0 ? 0 : p >= w.k ? w.k - 1 : p;
+}
+
+float round_to(DType t, float v) {
+  switch (t) {
+    case DType::f16: return f16_to_float(float_to_f16(v));
+    case DType::bf16: return bf16_to_float(float_to_bf16(v));
+    default: return v;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// quantize
+
+/// f (already rounded) as an int in [lo, hi]; NaN gives lo (no undefined float -> int cast).
+int to_code(float f, int lo, int hi) {
+  if (!(f >= static_cast<float>(lo))) return lo;
+  if (!(f <= static_cast<float>(hi))) return hi;
+  return static_cast<int>(f);
+}
+
+/// Codes of w[j0, j1) (f32, natural order) into row bytes, with the (rounded) scale s and zero z.
+void encode(QuantFormat f, const float* w, int64_t j0, int64_t j1, float s, float z, uint8_t* row) {
+  for (int64_t j = j0; j < j1; ++j) {
+    const float v = w[j];
+    int q = 0;
+    uint8_t byte = 0;
+    switch (f) {
+      case QuantFormat::int8:
+        q = s != 0.0f ? to_code(std::nearbyint(v / s), -127, 127) : 0;
+        row[j] = static_cast<uint8_t>(static_cast<int8_t>(q));
+        continue;
+      case QuantFormat::int4:  // llama.cpp Q4_0: trunc(w/d + 8.5), capped at 15
+        q = s != 0.0f ? to_code(std::trunc(v / s + 8.5f), 0, 15) : 8;
+        break;
+      case QuantFormat::int4_zp:
+        q = s != 0.0f ? to_code(std::nearbyint(v / s) + z, 0, 15) : to_code(z, 0, 15);
+        break;
+      case QuantFormat::fp8_e4m3fn: row[j] = s != 0.0f ? float_to_fp8_e4m3fn(v / s) : 0; continue;
+    }
+    byte = static_cast<uint8_t>(q);
+    uint8_t& dst = row[j >> 1];
+    dst =
+        j & 1 ? static_cast<uint8_t>((dst & 0x0f) | (byte << 4)) : static_cast<uint8_t>((dst & 0xf0) | byte);
+  }
+}
+
+/// The scale (before rounding) and zero of values w[j0, j1) by the format's rule.
+void scale_rule(QuantFormat f, const float* w, int64_t j0, int64_t j1, float& d, float& lo) {
+  float amax = 0.0f, smax = 0.0f, mn = 0.0f, mx = 0.0f;
+  for (int64_t j = j0; j < j1; ++j) {
+    const float v = w[j];
+    if (std::fabs(v) > amax) {
+      amax = std::fabs(v);
+      smax = v;
+    }
+    mn = std::min(mn, v);
+    mx = std::max(mx, v);
+  }
+  lo = mn;
+  switch (f) {
+    case QuantFormat::int8: d = amax / 127.0f; break;
+    case QuantFormat::int4: d = smax / -8.0f; break;
+    case QuantFormat::int4_zp: d = (mx - mn) / 15.0f; break;
+    case QuantFormat::fp8_e4m3fn: d = amax / 448.0f; break;
+  }
+}
+
+void quantize(ThreadPool& pool, const QuantizeArgs& a) {
+  const QuantWeightArg& o = a.out;
+  const int64_t N = o.n, K = o.k, group = o.group > 0 ? o.group : K, G = (K + group - 1) / group;
+  const DType sd = o.scales.dtype;
+  const auto row_in = [&](int64_t n, float* buf) {
+    const char* base = a.w.host<char>() + n * a.w.strides[0] * static_cast<int64_t>(dtype_size(a.w.dtype));
+    if (a.w.strides[1] == 1)
+      convert_row_to_f32(a.w.dtype, base, buf, K);
+    else
+      for (int64_t j = 0; j < K; ++j) buf[j] = load_f32(a.w.dtype, base, j * a.w.strides[1]);
+  };
+  // Per tensor: one absmax over everything first.
+  float tensor_scale = 0.0f;
+  const bool per_tensor = o.group == QuantScheme::kPerTensor;
+  if (per_tensor) {
+    std::vector<float> amax(static_cast<size_t>(N));
+    pool.parallel_for(N, 16, [&](int64_t n0, int64_t n1) {
+      std::vector<float> buf(static_cast<size_t>(K));
+      for (int64_t n = n0; n < n1; ++n) {
+        row_in(n, buf.data());
+        float d, lo;
+        scale_rule(o.format, buf.data(), 0, K, d, lo);
+        amax[static_cast<size_t>(n)] = d;
+      }
+    });
+    for (float d : amax) tensor_scale = std::max(tensor_scale, d);
+    tensor_scale = round_to(sd, tensor_scale);
+    store_f32(sd, o.scales.host<char>(), 0, tensor_scale);
+  }
+  pool.parallel_for(N, 16, [&](int64_t n0, int64_t n1) {
+    std::vector<float> buf(static_cast<size_t>(K));
+    for (int64_t n = n0; n < n1; ++n) {
+      row_in(n, buf.data());
+      uint8_t* row = o.codes.host<uint8_t>() + n * o.codes.strides[0];
+      for (int64_t g = 0; g < G; ++g) {
+        const int64_t j0 = g * group, j1 = std::min(K, j0 + group);
+        float d = tensor_scale, lo = 0.0f, z = 0.0f;
+        if (!per_tensor) {
+          scale_rule(o.format, buf.data(), j0, j1, d, lo);
+          d = round_to(sd, d);
+          store_f32(sd, o.scales.host<char>(), n * o.scales.strides[0] + g * o.scales.strides[1], d);
+        }
+        if (o.format == QuantFormat::int4_zp) {
+          z = d != 0.0f ? std::clamp(std::nearbyint(-lo / d), 0.0f, 15.0f) : 0.0f;
+          o.zeros->host<uint16_t>()[n * o.zeros->strides[0] + g * o.zeros->strides[1]] = float_to_f16(z);
+        }
+        encode(o.format, buf.data(), j0, j1, d, z, row);
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// dequantize, embedding
+
+void store_row(const TensorArg& out, char* dst, const float* src, int64_t n) {
+  if (out.strides[1] == 1)
+    convert_row_from_f32(out.dtype, src, dst, n);
+  else
+    for (int64_t j = 0; j < n; ++j) store_f32(out.dtype, dst, j * out.strides[1], src[j]);
+}
+
+char* row_addr(const TensorArg& t, int64_t r) {
+  return t.host<char>() + r * t.strides[0] * static_cast<int64_t>(dtype_size(t.dtype));
+}
+
+void dequantize(ThreadPool& pool, const DequantizeArgs& a) {
+  const QuantRows w = rows_of(a.w);
+  const QuantKernels& kern = quant_kernels();
+  pool.parallel_for(a.w.n, 8, [&](int64_t n0, int64_t n1) {
+    std::vector<float> buf(static_cast<size_t>(w.k));
+    for (int64_t n = n0; n < n1; ++n) {
+      kern.dequant_row(w, n, buf.data());
+      store_row(a.out, row_addr(a.out, n), buf.data(), w.k);
+    }
+  });
+}
+
+void embedding_quant(ThreadPool& pool, const QuantEmbeddingArgs& e) {
+  const QuantRows w = rows_of(e.table);
+  const QuantKernels& kern = quant_kernels();
+  const int64_t R = e.ids.shape[0], V = e.table.n;
+  pool.parallel_for(R, 8, [&](int64_t r0, int64_t r1) {
+    std::vector<float> buf(static_cast<size_t>(w.k));
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t id = e.ids.host<int32_t>()[r * e.ids.strides[0]];
+      if (id < 0 || id >= V)  // as the dense embedding: an id outside the table gives zeros
+        std::fill(buf.begin(), buf.end(), 0.0f);
+      else
+        kern.dequant_row(w, id, buf.data());
+      store_row(e.out, row_addr(e.out, r), buf.data(), w.k);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// gemm
+
+/// A buffer over existing host memory, so the dense GEMM can read a scratch block.
+class HostSpan final : public Buffer {
+ public:
+  HostSpan(void* p, uint64_t bytes) : Buffer(bytes), p_(p) {}
+  void* host_ptr() override { return p_; }
+
+ private:
+  void* p_;
+};
+
+/// M > kQuantGemvMaxM: blocks of weight rows dequantized (un-permuted) into f32 [nb, K]
+/// and multiplied by the dense GEMM (B read as its transpose) into C's columns.
+void gemm_dequant(ThreadPool& pool, const QuantGemmArgs& g) {
+  const QuantRows w = rows_of(g.w);
+  const QuantKernels& kern = quant_kernels();
+  const int64_t N = g.w.n, K = g.w.k, M = g.a.shape[0];
+  constexpr int64_t kBlockRows = 512;
+  const int64_t nb_max = std::min(N, kBlockRows);
+  std::vector<float> block(static_cast<size_t>(nb_max * K));
+  HostSpan span(block.data(), block.size() * 4);
+  for (int64_t n0 = 0; n0 < N; n0 += nb_max) {
+    const int64_t nb = std::min(nb_max, N - n0);
+    pool.parallel_for(nb, 8, [&](int64_t r0, int64_t r1) {
+      std::vector<float> tmp(g.w.perm ? static_cast<size_t>(K) : 0);
+      for (int64_t r = r0; r < r1; ++r) {
+        float* dst = block.data() + r * K;
+        if (!g.w.perm) {
+          kern.dequant_row(w, n0 + r, dst);
+          continue;
+        }
+        kern.dequant_row(w, n0 + r, tmp.data());
+        std::fill(dst, dst + K, 0.0f);
+        for (int64_t j = 0; j < K; ++j) dst[perm_at(g.w, j)] += tmp[static_cast<size_t>(j)];
+      }
+    });
+    GemmArgs d;
+    d.a = g.a;
+    d.a.rank = 3;
+    d.a.shape[0] = 1, d.a.shape[1] = M, d.a.shape[2] = K;
+    d.a.strides[0] = 0, d.a.strides[1] = g.a.strides[0], d.a.strides[2] = g.a.strides[1];
+    d.b.buffer = &span;
+    d.b.dtype = DType::f32;
+    d.b.rank = 3;
+    d.b.shape[0] = 1, d.b.shape[1] = K, d.b.shape[2] = nb;
+    d.b.strides[0] = 0, d.b.strides[1] = 1, d.b.strides[2] = K;
+    d.c = g.c;
+    d.c.rank = 3;
+    d.c.offset = g.c.offset + n0 * g.c.strides[1] * static_cast<int64_t>(dtype_size(g.c.dtype));
+    d.c.shape[0] = 1, d.c.shape[1] = M, d.c.shape[2] = nb;
+    d.c.strides[0] = 0, d.c.strides[1] = g.c.strides[0], d.c.strides[2] = g.c.strides[1];
+    TensorArg bias;
+    if (g.bias) {
+      bias = *g.bias;
+      bias.offset += n0 * bias.strides[0] * static_cast<int64_t>(dtype_size(bias.dtype));
+      bias.shape[0] = nb;
+      d.bias = &bias;
+    }
+    d.alpha = g.alpha;
+    d.beta = g.beta;
+    d.activation = g.activation;
+    cpu::gemm(pool, d);
+  }
+}
+
+/// M <= kQuantGemvMaxM: activations prepared once (f32, permuted, int4 blocks reordered,
+/// per-group sums), weight rows split across the pool, epilogue per column chunk.
+void gemm_gemv(ThreadPool& pool, const QuantGemmArgs& g) {
+  const QuantRows w = rows_of(g.w);
+  const QuantKernels& kern = quant_kernels();
+  const GemmMicrokernel& mk = gemm_microkernel();
+  const int64_t N = g.w.n, K = g.w.k, M = g.a.shape[0], G = w.groups();
+  const bool nibbles = w.format == QuantFormat::int4 || w.format == QuantFormat::int4_zp;
+  const int64_t ldx = (K + 15) / 16 * 16;
+  std::vector<float> x(static_cast<size_t>(M * ldx)), nat(static_cast<size_t>(K)), xsum;
+  if (nibbles) xsum.resize(static_cast<size_t>(M * G));
+  for (int64_t m = 0; m < M; ++m) {
+    const char* src = row_addr(g.a, m);
+    if (!g.w.perm && g.a.strides[1] == 1) {
+      convert_row_to_f32(g.a.dtype, src, nat.data(), K);
+    } else {
+      for (int64_t j = 0; j < K; ++j)
+        nat[static_cast<size_t>(j)] =
+            load_f32(g.a.dtype, src, (g.w.perm ? perm_at(g.w, j) : j) * g.a.strides[1]);
+    }
+    float* xm = x.data() + m * ldx;
+    const int64_t B = kern.int4_block;
+    const int64_t full = nibbles ? K / B * B : 0;
+    for (int64_t b = 0; b < full; b += B)
+      for (int64_t i = 0; i < B / 2; ++i) {
+        xm[b + i] = nat[static_cast<size_t>(b + 2 * i)];
+        xm[b + B / 2 + i] = nat[static_cast<size_t>(b + 2 * i + 1)];
+      }
+    std::copy(nat.begin() + full, nat.end(), xm + full);
+    if (nibbles)
+      for (int64_t gi = 0; gi < G; ++gi) {
+        float s = 0.0f;
+        for (int64_t j = gi * w.group, j1 = std::min(K, j + w.group); j < j1; ++j)
+          s += nat[static_cast<size_t>(j)];
+        xsum[static_cast<size_t>(m * G + gi)] = s;
+      }
+  }
+  std::vector<float> bias;
+  if (g.bias) {
+    bias.resize(static_cast<size_t>(N));
+    for (int64_t n = 0; n < N; ++n)
+      bias[static_cast<size_t>(n)] = load_f32(g.bias->dtype, g.bias->host<char>(), n * g.bias->strides[0]);
+  }
+  const bool epilogue = g.bias || g.activation != ops::Activation::none;
+  constexpr int64_t kChunk = 64;  // weight rows per task: 64 x K codes, the outputs in L1
+  pool.parallel_for((N + kChunk - 1) / kChunk, 1, [&](int64_t t0, int64_t t1) {
+    float y[kQuantGemvMaxM * kChunk];
+    float old[kChunk];
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t n0 = t * kChunk, n1 = std::min(N, n0 + kChunk), cols = n1 - n0;
+      QuantGemvArgs ga{&w, static_cast<int>(M), x.data(), ldx, nibbles ? xsum.data() : nullptr, y, kChunk};
+      kern.gemv(ga, n0, n1);
+      for (int64_t m = 0; m < M; ++m) {
+        float* ym = y + m * kChunk;
+        char* dst = row_addr(g.c, m) + n0 * g.c.strides[1] * static_cast<int64_t>(dtype_size(g.c.dtype));
+        for (int64_t j = 0; j < cols; ++j) ym[j] *= g.alpha;
+        if (g.beta != 0.0f) {
+          for (int64_t j = 0; j < cols; ++j) old[j] = load_f32(g.c.dtype, dst, j * g.c.strides[1]);
+          for (int64_t j = 0; j < cols; ++j) ym[j] += g.beta * old[j];
+        }
+        if (epilogue) mk.bias_act(ym, cols, g.bias ? bias.data() + n0 : nullptr, g.activation);
+        if (g.c.strides[1] == 1)
+          convert_row_from_f32(g.c.dtype, ym, dst, cols);
+        else
+          for (int64_t j = 0; j < cols; ++j) store_f32(g.c.dtype, dst, j * g.c.strides[1], ym[j]);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void quant_quantize(ThreadPool& pool, const QuantizeArgs& a) { quantize(pool, a); }
+void quant_dequantize(ThreadPool& pool, const DequantizeArgs& a) { dequantize(pool, a); }
+void quant_embedding(ThreadPool& pool, const QuantEmbeddingArgs& a) { embedding_quant(pool, a); }
+void quant_gemm(ThreadPool& pool, const QuantGemmArgs& g) {
+  if (g.a.shape[0] <= kQuantGemvMaxM)
+    gemm_gemv(pool, g);
+  else
+    gemm_dequant(pool, g);
+}
+
+}  // namespace porta::cpu

@@ -1,0 +1,78 @@
+// Inner loops of the cpu backend's quantized-weight ops, one set per ISA (generic,
+// AVX2/FMA, AVX-512), chosen with the GEMM kernel set (so PORTA_CPU_GEMM_ISA caps both).
+// The driver (quant.cpp) owns threading, activation preparation and epilogues.
+//
+// GEMV (M <= kQuantGemvMaxM rows of activations): integer codes are unpacked to f32 in
+// registers and multiplied with the activations; products of one scale group are summed
+// in a vector accumulator that is scaled by s[n, g] once per group. Zero points never
+// enter the inner loop: (q - z)·s·x summed over a group is s·(Σ q·x − z·Σ x), with Σ x per
+// group computed once per call (int4's symmetric zero is z = 8).
+#pragma once
+
+#include <cstdint>
+
+#include "porta/dtype.h"
+#include "porta/quant.h"
+
+namespace porta::cpu {
+
+constexpr int kQuantGemvMaxM = 16;
+
+/// A weight as the kernels read it (canonical layout, porta/quant.h).
+struct QuantRows {
+  QuantFormat format;
+  int64_t k;             // elements per row
+  int64_t group;         // elements per scale group (k for per-channel / per-tensor)
+  const uint8_t* codes;  // row n at codes + n * code_rs
+  int64_t code_rs;
+  const char* scales;  // s[n, g] at scales + (n * scale_rs + g * scale_cs) * size(scale_dtype)
+  DType scale_dtype;
+  int64_t scale_rs, scale_cs;
+  const uint16_t* zeros;  // f16 z[n, g] at zeros[n * zero_rs + g * zero_cs]; null unless int4_zp
+  int64_t zero_rs, zero_cs;
+
+  int64_t groups() const { return (k + group - 1) / group; }
+  float scale(int64_t n, int64_t g) const;
+  /// The zero point subtracted from codes: z[n, g] (int4_zp), 8 (int4), 0 otherwise.
+  float zero(int64_t n, int64_t g) const;
+};
+
+/// One GEMV call: y[m * ldy + (n - n0)] = Σ_j value(n, j) · x(m, j) for m < M, n in [n0, n1).
+/// x holds M rows of K f32 (stride ldx) prepared by the driver: permuted (act-order) and,
+/// for int4 formats, each full block of `int4_block` elements reordered as the kernel
+/// unpacks bytes (even elements first, then odd); elements past the last full block stay
+/// in order. xsum[m * G + g] = Σ of x(m, ·) over group g (int4 formats only).
+struct QuantGemvArgs {
+  const QuantRows* w;
+  int M;
+  const float* x;
+  int64_t ldx;
+  const float* xsum;
+  float* y;
+  int64_t ldy;
+};
+
+struct QuantKernels {
+  const char* isa;
+  int int4_block;  // elements of one int4 unpack block (2 x vector lanes)
+  void (*gemv)(const QuantGemvArgs& a, int64_t n0, int64_t n1);
+  /// out[j] = value(n, j) in f32 for j < k (code order).
+  void (*dequant_row)(const QuantRows& w, int64_t n, float* out);
+};
+
+const QuantKernels& quant_kernels_generic();  // quant_kernels_generic.cpp
+#if defined(PORTA_CPU_X86)
+const QuantKernels& quant_kernels_avx2();    // quant_kernels_avx2.cpp
+const QuantKernels& quant_kernels_avx512();  // quant_kernels_avx512.cpp
+#endif
+/// The set matching gemm_microkernel()'s ISA.
+const QuantKernels& quant_kernels();
+
+/// Scalar pieces shared by the sets' tails.
+float quant_fp8_value(uint8_t code);  // E4M3FN table lookup
+inline int quant_nibble(const uint8_t* row, int64_t j) { return j & 1 ? row[j >> 1] >> 4 : row[j >> 1] & 15; }
+/// Σ_{j in [j0, j1)} (code(n, j) as used before scaling) · x[j] with natural-order x: codes for
+/// int8 / int4 formats (zero handled by the caller), decoded values for fp8.
+float quant_dot_scalar(const QuantRows& w, const uint8_t* row, int64_t j0, int64_t j1, const float* x);
+
+}  // namespace porta::cpu
