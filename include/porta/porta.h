@@ -7,5 +7,4 @@
 #include "porta/ops.h"
 #include "porta/stream.h"
 #include "porta/tensor.h"
-#include "porta/quant.h"
 #include "porta/version.h"

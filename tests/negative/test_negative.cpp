@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "porta/porta.h"
+#include "porta/quant.h"
 
 namespace porta {
 namespace {
