@@ -10,6 +10,8 @@ layout(push_constant) uniform PC {
   float alpha, beta;
   uint k_chunk, s_bias;
   uint dt_c;  // C's dtype: only the epilogue reads it, so it is not a pipeline variant
+  uint k_base;      // first K of this dispatch (passes over K where loops are limited)
+  uint accumulate;  // 1: add to the partial sums of the previous pass
 } pc;
 
 // Same codes as ops::Activation.

@@ -5,7 +5,8 @@
 // invocations touch neighbouring columns). USE_SHARED stages BK-deep slices of A and B in
 // shared memory (GPUs); without it every invocation reads A and B directly (CPU devices,
 // where large register tiles win). With SPLITK the workgroups of gl_WorkGroupID.z also split
-// K and write f32 partial sums that gemm_splitk_reduce.comp adds up.
+// K and write f32 partial sums that gemm_splitk_reduce.comp adds up; a dispatch covers K from
+// k_base, and with `accumulate` adds to the sums an earlier pass over K left.
 #include "common.glsl"
 #include "gemm_common.glsl"
 layout(constant_id = 0) const uint WG_X = 16;
@@ -44,7 +45,7 @@ void main() {
   const uint tid = ty * WG_X + tx;
   const uint row0 = gl_WorkGroupID.y * BM, col0 = gl_WorkGroupID.x * BN;
   const uint bz = gl_WorkGroupID.z / pc.splits, split = gl_WorkGroupID.z % pc.splits;
-  const uint kb = split * pc.k_chunk, ke = min(pc.K, kb + pc.k_chunk);
+  const uint kb = pc.k_base + split * pc.k_chunk, ke = min(pc.K, kb + pc.k_chunk);
   const uint ea = dt_size(DT_A), eb = dt_size(DT_B), ec = dt_size(pc.dt_c);
   const uint base_a = pc.off_a + bz * pc.sa_b * ea;
   const uint base_b = pc.off_b + bz * pc.sb_b * eb;
@@ -121,7 +122,8 @@ void main() {
       const uint col = VEC4 != 0 ? col0 + tx * TN + j : col0 + tx + j * WG_X;
       if (col >= pc.N) continue;
       if (SPLITK != 0) {
-        part.v[((split * (gl_NumWorkGroups.z / pc.splits) + bz) * pc.M + row) * pc.N + col] = acc[i][j];
+        const uint pi = ((split * (gl_NumWorkGroups.z / pc.splits) + bz) * pc.M + row) * pc.N + col;
+        part.v[pi] = pc.accumulate != 0u ? part.v[pi] + acc[i][j] : acc[i][j];
         continue;
       }
       const uint addr = pc.off_c + (bz * pc.sc_b + row * pc.sc_m + col * pc.sc_n) * ec;

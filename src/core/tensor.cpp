@@ -24,7 +24,10 @@ Shape::Shape(std::initializer_list<int64_t> d) {
 
 int64_t Shape::numel() const {
   int64_t n = 1;
-  for (int i = 0; i < rank; ++i) n = checked_mul(n, dims[static_cast<size_t>(i)], "Shape" + str());
+  // The message is built only on overflow: numel() sits in per-element loops of callers.
+  for (int i = 0; i < rank; ++i)
+    if (__builtin_mul_overflow(n, dims[static_cast<size_t>(i)], &n))
+      throw Error(Errc::invalid_argument, "Shape" + str() + ": size overflows 64 bits; use smaller extents");
   return n;
 }
 

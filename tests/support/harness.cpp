@@ -205,7 +205,8 @@ HostTensor GuardedOutput::result(Stream& s) const {
   const Shape& sh = view_.shape();
   const Shape& st = view_.strides();
   const int64_t base = view_.offset_bytes() / static_cast<int64_t>(es);
-  for (int64_t i = 0; i < view_.numel(); ++i) {
+  const int64_t n = view_.numel();
+  for (int64_t i = 0; i < n; ++i) {
     int64_t rem = i, off = base;
     for (int d = sh.rank - 1; d >= 0; --d) {
       off += (rem % sh[d]) * st[d];

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -32,6 +33,18 @@ std::string vendor_name(uint32_t id) {
       return buf;
     }
   }
+}
+
+// Mesa's llvmpipe: by driver id where the device reports one, else by its name.
+bool is_llvmpipe(VkPhysicalDevice pd, const VkPhysicalDeviceProperties& props, uint32_t instance_api) {
+  if (props.apiVersion >= VK_API_VERSION_1_2 && instance_api >= VK_API_VERSION_1_2) {
+    VkPhysicalDeviceDriverProperties drv{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+    VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+    p2.pNext = &drv;
+    vkGetPhysicalDeviceProperties2(pd, &p2);
+    if (drv.driverID == VK_DRIVER_ID_MESA_LLVMPIPE) return true;
+  }
+  return std::strncmp(props.deviceName, "llvmpipe", 8) == 0;
 }
 
 std::string hex(const uint8_t* p, size_t n) {
@@ -165,7 +178,11 @@ VulkanDevice::VulkanDevice(std::shared_ptr<Instance> instance, VkPhysicalDevice 
   caps_.coopmat_enabled = PORTA_VULKAN_HAVE_COOPMAT && caps_.coopmat_nv && s.coopmat != "0";
   caps_.max_shared = props.limits.maxComputeSharedMemorySize;
   caps_.max_invocations = props.limits.maxComputeWorkGroupInvocations;
-  for (int i = 0; i < 3; ++i) caps_.max_groups[i] = props.limits.maxComputeWorkGroupCount[i];
+  for (int i = 0; i < 3; ++i) {
+    caps_.max_groups[i] = props.limits.maxComputeWorkGroupCount[i];
+    if (s.max_groups > 0) caps_.max_groups[i] = std::min(caps_.max_groups[i], s.max_groups);
+  }
+  if (is_llvmpipe(pd, props, instance_->api_version())) caps_.loop_limit = 65535;  // gallivm's LP_MAX_TGSI_LOOP_ITERATIONS
   caps_.timestamp_period_ns = props.limits.timestampPeriod;
   {
     uint32_t nq = 0;

@@ -27,6 +27,7 @@ struct Settings {
       true;                     // false: descriptor sets from per-batch pools (drivers without the extension)
   bool unified = true;          // false: staged transfers even where memory is host-visible
   std::string tuning = "auto";  // tuning table row (tuning.h)
+  uint32_t max_groups = 0;      // > 0: caps every grid dimension (tests reach the chunking paths with it)
 };
 
 /// What the driver offers that porta's kernels look at.
@@ -46,6 +47,10 @@ struct Caps {
   uint32_t max_shared = 16384;
   uint32_t max_invocations = 128;
   uint32_t max_groups[3] = {65535, 65535, 65535};
+  // Loop back-edges one invocation may take, all its loops together (0: no limit). llvmpipe
+  // (lavapipe) ends every loop of an invocation once 65,535 back-edges are spent, silently,
+  // so kernels whose trip counts grow with a shape are split (max_trips) or refused there.
+  uint32_t loop_limit = 0;
   bool software = false;
 };
 

@@ -1,5 +1,7 @@
 // GEMM dispatch: picks the small-M (decode) kernel, the tiled kernel, or the tiled kernel
-// with split-K, with tile sizes from the device's tuning row (tuning.cpp).
+// with split-K, with tile sizes from the device's tuning row (tuning.cpp). Where the device
+// limits loop trips (llvmpipe), a K longer than one invocation may loop over runs as passes
+// over K ranges that add into f32 partial sums in order, then one epilogue pass.
 #include <algorithm>
 
 #include "backends/vulkan/ops.h"
@@ -15,7 +17,7 @@ struct GemmPush {
   uint32_t sc_n, act, has_bias, dt_bias;
   float alpha, beta;
   uint32_t k_chunk, s_bias;
-  uint32_t dt_c;
+  uint32_t dt_c, k_base, accumulate;
 };
 
 static_assert(sizeof(GemmPush) <= kPushBytes, "gemm push constants exceed the guaranteed 128 bytes");
@@ -86,7 +88,8 @@ void op_gemm(VulkanQueue& q, const GemmArgs& g) {
 
   // Matrix units (NV cooperative matrix, 16x16x16 f16): f16 operands with unit inner strides,
   // 16-byte aligned rows and whole 128x128x32 tiles; anything else takes the scalar kernels.
-  if (dev.caps().coopmat_enabled && pc.M > tune.small_m_max && g.a.dtype == DType::f16 &&
+  const uint64_t trips = max_trips(dev);
+  if (dev.caps().coopmat_enabled && pc.M > tune.small_m_max && pc.K / 32 < trips && g.a.dtype == DType::f16 &&
       g.b.dtype == DType::f16 && dev.caps().subgroup_size == 32) {
     const bool b_kn = pc.sb_n == 1, b_nk = pc.sb_k == 1;
     const uint32_t b_row = b_kn ? pc.sb_k : pc.sb_n;
@@ -104,7 +107,8 @@ void op_gemm(VulkanQueue& q, const GemmArgs& g) {
   }
 
   // Decode / small M with B read along K: stream the weight once.
-  if (pc.M <= tune.small_m_max && pc.sb_k == 1 && pc.N >= 4) {
+  // (Its lanes step K by 64 at the narrowest; longer K takes the tiled passes below.)
+  if (pc.M <= tune.small_m_max && pc.sb_k == 1 && pc.N >= 4 && pc.K / 64 < trips) {
     const bool half_b = g.b.dtype == DType::f16 || g.b.dtype == DType::bf16;
     const uint32_t pair =
         half_b && pc.K % 2 == 0 && pc.sb_n % 2 == 0 && pc.off_b % 4 == 0 && (pc.sb_b % 2 == 0 || batch == 1)
@@ -147,30 +151,54 @@ void op_gemm(VulkanQueue& q, const GemmArgs& g) {
                     (batch == 1 || (pc.sa_b % 4 == 0 && pc.sb_b % 4 == 0)) && pc.off_a % 16 == 0 &&
                     pc.off_b % 16 == 0;
   if (vec4) splits = 1;
+  // K per dispatch: `splits` parallel ranges of k_chunk, each within the loop-trip limit
+  // (the loop steps K by BK with shared memory, by 4 with vec4, else by 1).
+  const uint64_t k_step = t.use_shared ? t.block_k : vec4 ? 4 : 1;
+  const uint64_t k_cap = std::min<uint64_t>(trips, uint64_t{1} << 31) * k_step / t.block_k * t.block_k;
+  pc.k_chunk = (pc.K + splits - 1) / splits;
+  pc.k_chunk = (pc.k_chunk + t.block_k - 1) / t.block_k * t.block_k;
+  if (pc.k_chunk > k_cap) pc.k_chunk = static_cast<uint32_t>(k_cap);
+  const uint64_t span = uint64_t{splits} * pc.k_chunk;
+  const uint32_t passes = static_cast<uint32_t>((pc.K + span - 1) / span);
+  const bool partials = splits > 1 || passes > 1;
   const std::vector<uint32_t> spec = {
-      t.wg_x,       t.wg_y,          t.thread_m,      t.thread_n,           t.block_k,
-      t.use_shared, code(g.a.dtype), code(g.b.dtype), splits > 1 ? 1u : 0u, vec4 ? 1u : 0u};
+      t.wg_x,       t.wg_y,          t.thread_m,      t.thread_n,         t.block_k,
+      t.use_shared, code(g.a.dtype), code(g.b.dtype), partials ? 1u : 0u, vec4 ? 1u : 0u};
   const Pipeline& tiled = dev.pipelines().get("gemm_tiled", 5, spec);
-  if (splits == 1) {
+  if (!partials) {
+    pc.k_chunk = std::max<uint32_t>(pc.K, 1);
     for_batches(max_z, [&](const GemmPush& p2, uint32_t nb) {
       q.dispatch(tiled, {ref(g.a, false), ref(g.b, false), ref(g.c, true), ref(bias, false), ref(g.c, true)},
                  &p2, sizeof p2, gx, gy, nb);
     });
     return;
   }
+  // f32 partial sums [splits][batches][M][N]: as many batches per round as a binding holds
+  // (split-K itself runs only when C has few tiles, so then all of them).
   pc.splits = splits;
-  pc.k_chunk = (pc.K + splits - 1) / splits;
-  pc.k_chunk = (pc.k_chunk + t.block_k - 1) / t.block_k * t.block_k;
-  const uint64_t total = static_cast<uint64_t>(batch) * pc.M * pc.N;
-  Allocation part = q.scratch(total * splits * 4, "split-K partial sums");
+  const uint64_t per_batch = uint64_t{splits} * pc.M * pc.N * 4;
+  const uint64_t fit = std::min<uint64_t>(dev.info().max_allocation_bytes, uint64_t{1} << 31) / per_batch;
+  if (fit == 0)
+    throw Error(Errc::unsupported, "vulkan: gemm: the f32 partial sums of a " + std::to_string(pc.M) + " x " +
+                                       std::to_string(pc.N) + " C (K = " + std::to_string(pc.K) +
+                                       " in passes) exceed one binding of " + dev.info().name +
+                                       "; split C along M");
+  const uint32_t per = static_cast<uint32_t>(std::min<uint64_t>({fit, max_z / splits, uint64_t(batch)}));
+  Allocation part = q.scratch(per * per_batch, "split-K partial sums");
   const Pipeline& reduce = dev.pipelines().get("gemm_splitk_reduce", 3, {});
-  // Batches fit one dispatch here: split-K only runs when C has few tiles.
-  q.dispatch(tiled, {ref(g.a, false), ref(g.b, false), ref(g.c, false), ref(bias, false), ref(part, true)},
-             &pc, sizeof pc, gx, gy, static_cast<uint32_t>(batch) * splits);
-  GemmPush r = pc;
-  r.sa_b = static_cast<uint32_t>(batch);  // the reduce kernel reads the batch count here
-  q.dispatch(reduce, {ref(part, false), ref(g.c, true), ref(bias, false)}, &r, sizeof r,
-             groups(q, total, 256));
+  for_batches(per, [&](const GemmPush& p2, uint32_t nb) {
+    GemmPush p = p2;
+    for (uint32_t pass = 0; pass < passes; ++pass) {  // in order: each adds to the last one's sums
+      p.k_base = static_cast<uint32_t>(pass * span);
+      p.accumulate = pass > 0 ? 1 : 0;
+      q.dispatch(tiled, {ref(g.a, false), ref(g.b, false), ref(g.c, false), ref(bias, false), ref(part, true)},
+                 &p, sizeof p, gx, gy, nb * splits);
+    }
+    GemmPush r = p2;
+    r.sa_b = nb;  // the reduce kernel reads the batch count here
+    q.dispatch(reduce, {ref(part, false), ref(g.c, true), ref(bias, false)}, &r, sizeof r,
+               groups(q, uint64_t{nb} * pc.M * pc.N, 256));
+  });
 }
 
 }  // namespace porta::vk

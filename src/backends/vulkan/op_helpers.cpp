@@ -33,4 +33,9 @@ uint32_t groups(VulkanQueue& q, uint64_t n, uint32_t per_group) {
       std::min<uint64_t>(g, std::min<uint32_t>(q.device().caps().max_groups[0], 65535u)));
 }
 
+uint64_t max_trips(const VulkanDevice& dev) {
+  const uint32_t lim = dev.caps().loop_limit;
+  return lim == 0 ? UINT64_MAX : lim / 2;
+}
+
 }  // namespace porta::vk

@@ -34,4 +34,8 @@ void strides4(const TensorArg& t, uint32_t out[4], const char* op);
 /// Workgroups for n items of `per_group`, capped at the device's limit (shaders loop).
 uint32_t groups(VulkanQueue& q, uint64_t n, uint32_t per_group);
 
+/// Most trips a kernel's main loop may take in one invocation: half the device's loop limit
+/// (the rest is left to its other loops), or no limit. Launchers split longer work.
+uint64_t max_trips(const VulkanDevice& dev);
+
 }  // namespace porta::vk

@@ -1,0 +1,73 @@
+// Shapes at and past the limits of one dispatch (issue 12): long K with tiny M and N, more
+// batches or heads than one grid dimension holds (65,535), long KV sequences, long rows.
+// Devices cap a grid dimension at 65,535 workgroups, and lavapipe stops any shader loop
+// after 65,535 back-edges; a backend must split such work or refuse it, never return a
+// truncated sum. The GEMM cases use small integers so every expected value is exact.
+#include <cstdlib>
+#include <string>
+
+#include "support/harness.h"
+
+namespace porta::test {
+namespace {
+
+class Limits : public DeviceTest {};
+
+// Small integers (exact in f16 and bf16), patterned so a chunk read twice or skipped changes
+// the sum.
+double a_val(int64_t m, int64_t k) { return static_cast<double>((m * 7 + k * 3) % 5) - 2.0; }
+double b_val(int64_t k, int64_t n) { return static_cast<double>((k * 5 + n) % 3); }
+
+void long_k(Stream& s, int64_t M, int64_t N, int64_t K, DType t, bool trans_b) {
+  SCOPED_TRACE(::testing::Message() << "gemm M=" << M << " N=" << N << " K=" << K << " " << dtype_name(t)
+                                    << (trans_b ? " B^T" : ""));
+  HostTensor a({M, K}), b(trans_b ? std::vector<int64_t>{N, K} : std::vector<int64_t>{K, N});
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t k = 0; k < K; ++k) a[m * K + k] = a_val(m, k);
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t n = 0; n < N; ++n) b[trans_b ? n * K + k : k * N + n] = b_val(k, n);
+  HostTensor want({M, N});
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      int64_t acc = 0;  // exact: every partial sum stays far below 2^24
+      for (int64_t k = 0; k < K; ++k)
+        acc += static_cast<int64_t>(a_val(m, k)) * static_cast<int64_t>(b_val(k, n));
+      want[m * N + n] = static_cast<double>(acc);
+    }
+  GuardedOutput c(s, {M, N}, DType::f32);
+  ops::GemmOptions o;
+  o.trans_b = trans_b;
+  ops::gemm(s, upload(s, a, t), upload(s, b, t), c.tensor(), o);
+  EXPECT_TRUE(equal(c.result(s), want));
+}
+
+TEST_P(Limits, GemmLongK) {
+  Stream s(device());
+  for (int64_t M : {1, 4, 17})
+    for (bool tb : {false, true}) long_k(s, M, 8, 65537, DType::f32, tb);
+  for (bool tb : {false, true}) long_k(s, 17, 8, 262147, DType::f32, tb);
+  for (DType t : {DType::f16, DType::bf16}) {
+    if (!supports(t)) continue;
+    for (int64_t M : {1, 17})
+      for (bool tb : {false, true}) long_k(s, M, 8, 131073, t, tb);
+  }
+  // Past the longest loop of the small-M kernel's widest step (eight K per read, 64 lanes).
+  long_k(s, 1, 4, 4194304 + 4096 + 8, DType::f32, true);
+}
+
+TEST_P(Limits, GemmManyBatches) {
+  Stream s(device());
+  const int64_t B = 65537, M = 2, K = 3, N = 2;
+  HostTensor a({B, M, K}), b({B, K, N});
+  for (int64_t i = 0; i < a.numel(); ++i) a[i] = static_cast<double>(i % 7) - 3.0;
+  for (int64_t i = 0; i < b.numel(); ++i) b[i] = static_cast<double>(i % 5) - 2.0;
+  GuardedOutput c(s, {B, M, N}, DType::f32);
+  ops::gemm(s, upload(s, a, DType::f32), upload(s, b, DType::f32), c.tensor());
+  EXPECT_TRUE(equal(c.result(s), ref::gemm(a, b, {}, {B, M, N}, 1, 0, nullptr, ops::Activation::none)));
+}
+
+}  // namespace
+
+PORTA_INSTANTIATE_ON_DEVICES(Limits);
+
+}  // namespace porta::test
