@@ -151,10 +151,16 @@ void op_gemm(VulkanQueue& q, const GemmArgs& g) {
                     (batch == 1 || (pc.sa_b % 4 == 0 && pc.sb_b % 4 == 0)) && pc.off_a % 16 == 0 &&
                     pc.off_b % 16 == 0;
   if (vec4) splits = 1;
-  // K per dispatch: `splits` parallel ranges of k_chunk, each within the loop-trip limit
-  // (the loop steps K by BK with shared memory, by 4 with vec4, else by 1).
+  // K per dispatch: `splits` parallel ranges of k_chunk, each within the loop-trip limit.
+  // The K loop steps by BK with shared memory, by 4 with vec4, else by 1; a shared-memory
+  // step also runs its staging loops and (if not unrolled) the BK loop: their back-edges count.
   const uint64_t k_step = t.use_shared ? t.block_k : vec4 ? 4 : 1;
-  const uint64_t k_cap = std::min<uint64_t>(trips, uint64_t{1} << 31) * k_step / t.block_k * t.block_k;
+  const uint64_t wg = uint64_t{t.wg_x} * t.wg_y;
+  const uint64_t edges = t.use_shared ? 1 + (uint64_t{t.block_m()} * t.block_k + wg - 1) / wg +
+                                            (uint64_t{t.block_n()} * t.block_k + wg - 1) / wg + t.block_k
+                                      : 1;
+  const uint64_t k_cap = std::max<uint64_t>(
+      std::min<uint64_t>(trips / edges, uint64_t{1} << 31) * k_step / t.block_k * t.block_k, t.block_k);
   pc.k_chunk = (pc.K + splits - 1) / splits;
   pc.k_chunk = (pc.k_chunk + t.block_k - 1) / t.block_k * t.block_k;
   if (pc.k_chunk > k_cap) pc.k_chunk = static_cast<uint32_t>(k_cap);
