@@ -20,6 +20,8 @@ pkgs=(
   # hip backend: the cuda sources built by Debian's HIP toolchain, proving the CUDA-dialect
   # path (the tests check that the module loads and reports no device)
   hipcc libamdhip64-dev rocm-device-libs
+  # collectives: the MPI transport module and the multi-rank tests (mpirun)
+  libopenmpi-dev openmpi-bin
 )
 
 missing=()

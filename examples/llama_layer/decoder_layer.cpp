@@ -33,6 +33,7 @@ HostWeights HostWeights::random(const Config& c, uint64_t seed, int64_t vocab) {
   fill(w.wgate_up, 2 * c.ffn * c.hidden, 1.0f / std::sqrt(static_cast<float>(c.hidden)));
   fill(w.wdown, c.hidden * c.ffn, 1.0f / std::sqrt(static_cast<float>(c.ffn)));
   fill(w.embedding, vocab * c.hidden, 1.0f);
+  fill(w.lm_head, vocab * c.hidden, 1.0f / std::sqrt(static_cast<float>(c.hidden)));
   return w;
 }
 
@@ -48,21 +49,63 @@ Tensor upload(porta::Stream& s, DType dtype, const porta::Shape& shape, const st
   return t;
 }
 
+// Rows [first, first + count) of a row-major [rows, cols] matrix.
+std::vector<float> rows_of(const std::vector<float>& m, int64_t cols, int64_t first, int64_t count) {
+  return std::vector<float>(m.begin() + first * cols, m.begin() + (first + count) * cols);
+}
+
+// Columns [first, first + count) of a row-major [rows, cols] matrix.
+std::vector<float> cols_of(const std::vector<float>& m, int64_t cols, int64_t first, int64_t count) {
+  const int64_t rows = static_cast<int64_t>(m.size()) / cols;
+  std::vector<float> out;
+  out.reserve(static_cast<size_t>(rows * count));
+  for (int64_t r = 0; r < rows; ++r)
+    out.insert(out.end(), m.begin() + r * cols + first, m.begin() + r * cols + first + count);
+  return out;
+}
+
+void append(std::vector<float>& a, const std::vector<float>& b) { a.insert(a.end(), b.begin(), b.end()); }
+
 }  // namespace
 
-DecoderLayer::DecoderLayer(const Config& c, const HostWeights& w, porta::Stream& s)
-    : c_(c), dev_(s.device()) {
-  const int64_t qkv = (c.heads + 2 * c.kv_heads) * c.head_dim;
+DecoderLayer::DecoderLayer(const Config& c, const HostWeights& w, porta::Stream& s, porta::Communicator* tp)
+    : c_(c), dev_(s.device()), tp_(tp) {
   const int64_t vocab = static_cast<int64_t>(w.embedding.size()) / c.hidden;
-  attn_norm_ = upload(s, c.dtype, {c.hidden}, w.attn_norm);
-  wqkv_ = upload(s, c.dtype, {qkv, c.hidden}, w.wqkv);
-  wo_ = upload(s, c.dtype, {c.hidden, c.heads * c.head_dim}, w.wo);
-  ffn_norm_ = upload(s, c.dtype, {c.hidden}, w.ffn_norm);
-  wgate_up_ = upload(s, c.dtype, {2 * c.ffn, c.hidden}, w.wgate_up);
-  wdown_ = upload(s, c.dtype, {c.hidden, c.ffn}, w.wdown);
-  embedding_ = upload(s, c.dtype, {vocab, c.hidden}, w.embedding);
-  k_cache_ = Tensor::empty(dev_, c.dtype, {1, c.kv_heads, c.max_seq, c.head_dim});
-  v_cache_ = Tensor::empty(dev_, c.dtype, {1, c.kv_heads, c.max_seq, c.head_dim});
+  const int64_t n = tp ? tp->size() : 1, r = tp ? tp->rank() : 0, D = c.head_dim, H = c.hidden;
+  if (c.heads % n || c.kv_heads % n || c.ffn % n || vocab % n)
+    throw porta::Error(porta::Errc::invalid_argument,
+                       "llama_layer: --tp " + std::to_string(n) + " must divide heads (" + std::to_string(c.heads) +
+                           "), kv_heads (" + std::to_string(c.kv_heads) + "), ffn and the vocabulary");
+  heads_ = c.heads / n, kv_heads_ = c.kv_heads / n, ffn_ = c.ffn / n, vocab_ = vocab / n;
+  // This rank's q, k and v heads, fused again; its gate and up columns; its o/down input slices.
+  std::vector<float> wqkv = rows_of(w.wqkv, H, r * heads_ * D, heads_ * D);
+  append(wqkv, rows_of(w.wqkv, H, (c.heads + r * kv_heads_) * D, kv_heads_ * D));
+  append(wqkv, rows_of(w.wqkv, H, (c.heads + c.kv_heads + r * kv_heads_) * D, kv_heads_ * D));
+  std::vector<float> wgate_up = rows_of(w.wgate_up, H, r * ffn_, ffn_);
+  append(wgate_up, rows_of(w.wgate_up, H, c.ffn + r * ffn_, ffn_));
+  attn_norm_ = upload(s, c.dtype, {H}, w.attn_norm);
+  wqkv_ = upload(s, c.dtype, {(heads_ + 2 * kv_heads_) * D, H}, wqkv);
+  wo_ = upload(s, c.dtype, {H, heads_ * D}, cols_of(w.wo, c.heads * D, r * heads_ * D, heads_ * D));
+  ffn_norm_ = upload(s, c.dtype, {H}, w.ffn_norm);
+  wgate_up_ = upload(s, c.dtype, {2 * ffn_, H}, wgate_up);
+  wdown_ = upload(s, c.dtype, {H, ffn_}, cols_of(w.wdown, c.ffn, r * ffn_, ffn_));
+  embedding_ = upload(s, c.dtype, {vocab, H}, w.embedding);
+  lm_head_ = upload(s, c.dtype, {vocab_, H}, rows_of(w.lm_head, H, r * vocab_, vocab_));
+  k_cache_ = Tensor::empty(dev_, c.dtype, {1, kv_heads_, c.max_seq, D});
+  v_cache_ = Tensor::empty(dev_, c.dtype, {1, kv_heads_, c.max_seq, D});
+}
+
+Tensor DecoderLayer::logits(porta::Stream& s, const Tensor& y) {
+  Tensor local = linear(s, y.slice(0, y.dim(0) - 1, y.dim(0)), lm_head_);  // [1, vocab / N]
+  Tensor local_f32 = local;
+  if (c_.dtype != DType::f32) {
+    local_f32 = Tensor::empty(dev_, DType::f32, local.shape());
+    ops::cast(s, local, local_f32);
+  }
+  if (!tp_) return local_f32.reshape({vocab_});
+  Tensor all = Tensor::empty(dev_, DType::f32, {vocab_ * tp_->size()});  // rank order = vocabulary order
+  tp_->all_gather(s, local_f32.reshape({vocab_}), all);
+  return all;
 }
 
 // y = x · wᵀ for a PyTorch-layout weight [out, in].
@@ -76,7 +119,7 @@ Tensor DecoderLayer::linear(porta::Stream& s, const Tensor& x, const Tensor& w) 
 
 Tensor DecoderLayer::forward(porta::Stream& s, const std::vector<int32_t>& ids, int64_t pos) {
   const int64_t n = static_cast<int64_t>(ids.size());
-  const int64_t H = c_.hidden, D = c_.head_dim, Hq = c_.heads, Hkv = c_.kv_heads;
+  const int64_t H = c_.hidden, D = c_.head_dim, Hq = heads_, Hkv = kv_heads_;  // this rank's heads
   if (n <= 0 || pos < 0 || pos + n > c_.max_seq)
     throw porta::Error(porta::Errc::invalid_argument,
                        "llama_layer: positions [" + std::to_string(pos) + ", " + std::to_string(pos + n) +
@@ -112,6 +155,7 @@ Tensor DecoderLayer::forward(porta::Stream& s, const std::vector<int32_t>& ids, 
   ao.causal = true;  // aligned to the end of the cache: token pos+i sees keys <= pos+i
   ops::attention(s, q, k_cache_.slice(2, 0, pos + n), v_cache_.slice(2, 0, pos + n), attn_heads, ao);
   Tensor o = linear(s, attn.reshape({n, Hq * D}), wo_);
+  if (tp_) tp_->all_reduce(s, o, o);  // partial sums of the row-split o projection
   Tensor h = Tensor::empty(dev_, c_.dtype, {n, H});
   ops::add(s, x, o, h);
 
@@ -119,9 +163,10 @@ Tensor DecoderLayer::forward(porta::Stream& s, const std::vector<int32_t>& ids, 
   Tensor hn = Tensor::empty(dev_, c_.dtype, {n, H});
   ops::rms_norm(s, h, ffn_norm_, hn, c_.norm_eps);
   Tensor gate_up = linear(s, hn, wgate_up_);  // [n, 2 F]: gate then up
-  Tensor act = Tensor::empty(dev_, c_.dtype, {n, c_.ffn});
-  ops::silu_mul(s, gate_up.slice(1, 0, c_.ffn), gate_up.slice(1, c_.ffn, 2 * c_.ffn), act);
+  Tensor act = Tensor::empty(dev_, c_.dtype, {n, ffn_});
+  ops::silu_mul(s, gate_up.slice(1, 0, ffn_), gate_up.slice(1, ffn_, 2 * ffn_), act);
   Tensor down = linear(s, act, wdown_);
+  if (tp_) tp_->all_reduce(s, down, down);
   Tensor y = Tensor::empty(dev_, c_.dtype, {n, H});
   ops::add(s, h, down, y);
   s.synchronize();  // id_t/pos_t host staging; also what a caller timing the step wants

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "porta/comm.h"
 #include "porta/porta.h"
 
 namespace llama {
@@ -36,18 +37,25 @@ struct Config {
 /// Weights as f32 host arrays, generated from a seed (so every device gets the same ones).
 /// Linear weights are [out, in] row-major, as PyTorch stores them.
 struct HostWeights {
-  std::vector<float> attn_norm, wqkv, wo, ffn_norm, wgate_up, wdown, embedding;
+  std::vector<float> attn_norm, wqkv, wo, ffn_norm, wgate_up, wdown, embedding, lm_head;
   static HostWeights random(const Config& c, uint64_t seed, int64_t vocab);
 };
 
-/// The layer on one device, with its KV cache.
+/// The layer on one device, with its KV cache. With a communicator `tp` of N ranks the
+/// layer is this rank's tensor-parallel shard (Megatron style): QKV and gate/up split by
+/// columns (whole heads: heads and kv_heads divisible by N), o and down by rows with an
+/// all_reduce after each, the LM head split by vocabulary rows with an all_gather.
 class DecoderLayer {
  public:
-  DecoderLayer(const Config& c, const HostWeights& w, porta::Stream& s);
+  DecoderLayer(const Config& c, const HostWeights& w, porta::Stream& s, porta::Communicator* tp = nullptr);
 
   /// Runs `ids` (token ids, i32 on the host) at positions [pos, pos + n): embedding, the
   /// layer, and returns the layer output [n, hidden] (in the layer's dtype).
   porta::Tensor forward(porta::Stream& s, const std::vector<int32_t>& ids, int64_t pos);
+
+  /// Logits of the last row of `y` over the whole vocabulary, f32 [vocab] (gathered across
+  /// ranks in tensor-parallel mode); greedy decoding takes their argmax.
+  porta::Tensor logits(porta::Stream& s, const porta::Tensor& y);
 
   const Config& config() const { return c_; }
 
@@ -56,7 +64,9 @@ class DecoderLayer {
 
   Config c_;
   porta::Device dev_;
-  porta::Tensor attn_norm_, wqkv_, wo_, ffn_norm_, wgate_up_, wdown_, embedding_;
+  porta::Communicator* tp_ = nullptr;
+  int64_t heads_ = 0, kv_heads_ = 0, ffn_ = 0, vocab_ = 0;  // this rank's share
+  porta::Tensor attn_norm_, wqkv_, wo_, ffn_norm_, wgate_up_, wdown_, embedding_, lm_head_;
   porta::Tensor k_cache_, v_cache_;  // [1, kv_heads, max_seq, head_dim]
 };
 

@@ -7,6 +7,11 @@
 //
 // --device all runs on every device porta finds and fails when any differs from the cpu
 // by more than the dtype's tolerance.
+//
+// --tp N (under `mpirun -n N`): the layer split tensor-parallel across the N ranks (one
+// device each, PORTA_DEVICE / --device per rank), all-reduced over porta::Communicator;
+// rank 0 compares the result and the greedy next tokens with the unsplit layer on one
+// device, and checks that every rank holds bitwise the same output.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -29,12 +34,13 @@ struct Args {
   std::string device;  // empty: PORTA_DEVICE / auto
   uint64_t seed = 42;
   bool check = true;
+  int tp = 0;  // tensor-parallel ranks (0: off)
 };
 
 [[noreturn]] void usage(const char* msg) {
   std::fprintf(stderr,
                "llama_layer: %s\nusage: llama_layer [--size tiny|8b] [--dtype f32|f16|bf16] [--prompt N] "
-               "[--steps N] [--device SPEC|all] [--seed N] [--no-check]\n",
+               "[--steps N] [--device SPEC|all] [--seed N] [--no-check] [--tp N]\n",
                msg);
   std::exit(2);
 }
@@ -79,6 +85,8 @@ Args parse(int argc, char** argv) {
       a.device = value();
     } else if (f == "--seed") {
       a.seed = static_cast<uint64_t>(positive("--seed", value()));
+    } else if (f == "--tp") {
+      a.tp = static_cast<int>(positive("--tp", value()));
     } else if (f == "--no-check") {
       a.check = false;
     } else if (f == "-h" || f == "--help") {
@@ -99,6 +107,7 @@ Args parse(int argc, char** argv) {
 
 struct Run {
   std::vector<float> outputs;  // prefill output then each decode step's, as f32
+  std::vector<int32_t> greedy;  // argmax of the LM head after the prefill and each step
   double prefill_s = 0, decode_s = 0;
 };
 
@@ -113,10 +122,16 @@ std::vector<float> to_f32(porta::Stream& s, const porta::Tensor& t) {
   return host;
 }
 
+int32_t argmax_host(porta::Stream& s, const porta::Tensor& logits) {
+  std::vector<float> h(static_cast<size_t>(logits.numel()));
+  logits.copy_to_host(s, h.data());
+  return static_cast<int32_t>(std::max_element(h.begin(), h.end()) - h.begin());
+}
+
 Run run_layer(const porta::Device& dev, const Args& a, const llama::HostWeights& w,
-              const std::vector<int32_t>& tokens) {
+              const std::vector<int32_t>& tokens, porta::Communicator* tp = nullptr) {
   porta::Stream s(dev);
-  llama::DecoderLayer layer(a.config, w, s);
+  llama::DecoderLayer layer(a.config, w, s, tp);
   const std::vector<int32_t> prompt(tokens.begin(), tokens.begin() + a.prompt);
   // Warm-up: kernels that compile or tune on first use do it here, not in the timings.
   layer.forward(s, prompt, 0);
@@ -128,6 +143,7 @@ Run run_layer(const porta::Device& dev, const Args& a, const llama::HostWeights&
   porta::Tensor y = layer.forward(s, prompt, 0);
   r.prefill_s = std::chrono::duration<double>(clock::now() - t0).count();
   r.outputs = to_f32(s, y);
+  r.greedy.push_back(argmax_host(s, layer.logits(s, y)));
   std::vector<porta::Tensor> steps;
   t0 = clock::now();
   for (int64_t i = 0; i < a.steps; ++i)
@@ -136,6 +152,7 @@ Run run_layer(const porta::Device& dev, const Args& a, const llama::HostWeights&
   for (const porta::Tensor& t : steps) {
     const std::vector<float> h = to_f32(s, t);
     r.outputs.insert(r.outputs.end(), h.begin(), h.end());
+    r.greedy.push_back(argmax_host(s, layer.logits(s, t)));
   }
   return r;
 }
@@ -164,6 +181,56 @@ Diff compare(const std::vector<float>& out, const std::vector<float>& ref) {
 
 }  // namespace
 
+// FNV-1a of the outputs' bits.
+int32_t bits_hash(const std::vector<float>& v) {
+  uint32_t h = 2166136261u;
+  const auto* p = reinterpret_cast<const unsigned char*>(v.data());
+  for (size_t i = 0; i < v.size() * sizeof(float); ++i) h = (h ^ p[i]) * 16777619u;
+  return static_cast<int32_t>(h);
+}
+
+int run_tensor_parallel(const Args& a, const llama::HostWeights& w, const std::vector<int32_t>& tokens) {
+  const porta::Device dev = a.device.empty() ? porta::Device::select() : porta::Device::select(a.device);
+  porta::Communicator comm = porta::Communicator::from_mpi(dev);
+  const bool lead = comm.rank() == 0;
+  if (comm.size() != a.tp)
+    throw porta::Error(porta::Errc::invalid_argument, "llama_layer: --tp " + std::to_string(a.tp) + " but " +
+                                                          std::to_string(comm.size()) +
+                                                          " MPI ranks; launch with mpirun -n " + std::to_string(a.tp));
+  const Run r = run_layer(dev, a, w, tokens, &comm);
+  // Every rank must hold the same bits (deterministic all_reduce), or greedy decoding diverges.
+  porta::Stream s(dev);
+  const int32_t mine = bits_hash(r.outputs);
+  porta::Tensor h = porta::Tensor::from_host(s, DType::i32, {1}, &mine);
+  porta::Tensor all = porta::Tensor::empty(dev, DType::i32, {comm.size()});
+  comm.all_gather(s, h, all);
+  std::vector<int32_t> hashes(static_cast<size_t>(comm.size()));
+  all.copy_to_host(s, hashes.data());
+  const bool same_bits = std::all_of(hashes.begin(), hashes.end(), [&](int32_t x) { return x == mine; });
+  if (!lead) return 0;
+  std::printf("%-40s tp %d (%s): prefill %9.1f tokens/s (%.2f ms)   decode %9.1f tokens/s (%.3f ms/token)   "
+              "ranks bitwise equal: %s",
+              dev.description().c_str(), comm.size(), comm.transport().c_str(),
+              static_cast<double>(a.prompt) / r.prefill_s, r.prefill_s * 1e3, static_cast<double>(a.steps) / r.decode_s,
+              r.decode_s * 1e3 / static_cast<double>(a.steps), same_bits ? "yes" : "NO");
+  int failures = same_bits ? 0 : 1;
+  if (a.check) {
+    const Run ref = run_layer(dev, a, w, tokens);  // the unsplit layer on this rank's device
+    const Diff diff = compare(r.outputs, ref.outputs);
+    const bool ok = !diff.nonfinite && diff.rel <= tolerance(a.config.dtype);
+    size_t agree = 0;
+    for (size_t i = 0; i < r.greedy.size() && i < ref.greedy.size(); ++i) agree += r.greedy[i] == ref.greedy[i];
+    // f32 differs from the unsplit layer only in summation order: greedy tokens must agree.
+    const bool tokens_ok = a.config.dtype != DType::f32 || agree == ref.greedy.size();
+    std::printf("\n%-40s vs 1 device: max |diff| %.3g = %.3g x rms (tolerance %.0e), greedy tokens %zu/%zu equal %s",
+                "", diff.max_abs, diff.rel, tolerance(a.config.dtype), agree, ref.greedy.size(),
+                ok && tokens_ok ? "ok" : "FAIL");
+    if (!ok || !tokens_ok) ++failures;
+  }
+  std::printf("\n");
+  return failures == 0 ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
   const Args a = parse(argc, argv);
   try {
@@ -173,13 +240,13 @@ int main(int argc, char** argv) {
     } else {
       devices.push_back(a.device.empty() ? porta::Device::select() : porta::Device::select(a.device));
     }
-    std::printf("llama_layer: %s, prompt %lld tokens, %lld decode steps\n", a.config.str().c_str(),
-                static_cast<long long>(a.prompt), static_cast<long long>(a.steps));
-
     const llama::HostWeights w = llama::HostWeights::random(a.config, a.seed, a.vocab);
     std::vector<int32_t> tokens(static_cast<size_t>(a.prompt + a.steps));
     std::mt19937 rng(static_cast<uint32_t>(a.seed));
     for (int32_t& t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(a.vocab));
+    if (a.tp > 0) return run_tensor_parallel(a, w, tokens);
+    std::printf("llama_layer: %s, prompt %lld tokens, %lld decode steps\n", a.config.str().c_str(),
+                static_cast<long long>(a.prompt), static_cast<long long>(a.steps));
 
     Run ref;
     if (a.check) ref = run_layer(porta::Device::select("cpu"), a, w, tokens);

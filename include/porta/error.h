@@ -16,6 +16,7 @@ enum class Errc {
   device_lost,          // sticky: the device refuses all further work
   backend_unavailable,  // a backend or device could not be loaded or selected
   internal,             // a bug in porta or a driver; please report it
+  comm_failed,          // a collective failed or passed its deadline; the communicator is aborted
 };
 
 /// Name of an error code, e.g. "shape_mismatch".

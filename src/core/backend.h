@@ -79,6 +79,9 @@ class Buffer {
   uint64_t size() const { return bytes_; }
   /// Host address of byte 0 when the memory is host-addressable (cpu backend), else null.
   virtual void* host_ptr() { return nullptr; }
+  /// Interface 2 (collectives): the native device address of byte 0 (CUdeviceptr as a
+  /// pointer) for NCCL-API transports, or null when the backend has none.
+  virtual void* native_ptr() { return nullptr; }
 
  private:
   uint64_t bytes_;
@@ -270,6 +273,9 @@ class Queue {
   // [paged queue methods]
   // [/paged queue methods]
   // [comm queue methods]
+  /// The queue's native stream (cudaStream_t, hipStream_t, …) for collective libraries that
+  /// enqueue on it (NCCL-API transports), or null when it has none. Owned by the queue.
+  virtual void* native_stream() { return nullptr; }
   // [/comm queue methods]
 };
 
@@ -282,6 +288,10 @@ class Device {
   virtual std::unique_ptr<Buffer> allocate(uint64_t bytes) = 0;
   virtual std::unique_ptr<Queue> create_queue() = 0;
   virtual std::unique_ptr<Event> create_event() = 0;
+  /// Interface 2 (collectives): makes the device current on the calling thread for a native
+  /// library (cudaSetDevice) and returns its native ordinal; -1 when the backend has no native
+  /// device an NCCL-API library could use.
+  virtual int make_native_current() { return -1; }
   /// Whether the kernel for `op` reads/writes arbitrary strides. When false, core passes
   /// contiguous copies (and copies the output back) for non-contiguous tensors.
   virtual bool accepts_strided(Op op) const {

@@ -13,6 +13,7 @@ const char* to_string(Errc code) noexcept {
     case Errc::device_lost: return "device_lost";
     case Errc::backend_unavailable: return "backend_unavailable";
     case Errc::internal: return "internal";
+    case Errc::comm_failed: return "comm_failed";
   }
   return "unknown";
 }

@@ -68,6 +68,12 @@ EnvOptions parse() {
   o.backend.cpu_threads = parse_int("PORTA_CPU_THREADS", 0, 0, 4096, o.warnings);
   o.backend.cpu_devices = parse_int("PORTA_CPU_DEVICES", 1, 1, 64, o.warnings);
   o.backend.get = &backend_switch;
+  o.comm.timeout_s = parse_int("PORTA_COMM_TIMEOUT_S", 300, 1, 86400, o.warnings);
+  o.comm.check = parse_int("PORTA_COMM_CHECK", 0, 0, 1, o.warnings) == 1;
+  o.comm.chunk_bytes = static_cast<uint64_t>(parse_int("PORTA_COMM_CHUNK_KIB", 4096, 4, 1 << 20, o.warnings)) << 10;
+  o.comm.nccl_library = env("PORTA_COMM_NCCL_LIBRARY");
+  o.comm.nccl_prefix = env("PORTA_COMM_NCCL_PREFIX");
+  o.comm_transport = env("PORTA_COMM_TRANSPORT");
   return o;
 }
 

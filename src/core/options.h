@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "core/comm_transport.h"
 
 namespace porta::detail {
 
@@ -14,6 +15,8 @@ struct EnvOptions {
   std::vector<std::string> plugin_path;  // PORTA_PLUGIN_PATH, ':'-separated
   std::string tune_cache;                // PORTA_TUNE_CACHE (reserved for porta-tune)
   backend::Options backend;              // PORTA_CPU_THREADS, PORTA_CPU_DEVICES, PORTA_<BACKEND>_<KEY>
+  comm::Settings comm;                   // PORTA_COMM_*
+  std::string comm_transport;            // PORTA_COMM_TRANSPORT: default transport ("auto")
   std::vector<std::string> warnings;     // malformed values, logged once the logger exists
 };
 

@@ -121,7 +121,7 @@ void Registry::add_backend(const std::string& origin, const backend::BackendModu
   }
 }
 
-void Registry::load_modules() {
+std::vector<std::string> module_search_dirs() {
   std::vector<std::string> dirs = env_options().plugin_path;
   const std::string own = library_dir();
   if (!own.empty()) {
@@ -131,6 +131,11 @@ void Registry::load_modules() {
 #ifdef PORTA_PLUGIN_INSTALL_DIR
   dirs.push_back(PORTA_PLUGIN_INSTALL_DIR);
 #endif
+  return dirs;
+}
+
+void Registry::load_modules() {
+  const std::vector<std::string> dirs = module_search_dirs();
   std::set<std::string> seen;
   for (const auto& dir : dirs) {
     for (const auto& file : module_files(dir)) {

@@ -19,6 +19,10 @@ struct StaticBackend {
 };
 const std::vector<StaticBackend>& static_backends();
 
+/// Where run-time modules are looked for, in order: PORTA_PLUGIN_PATH, libporta's directory,
+/// its porta/ subdirectory, the configured install directory.
+std::vector<std::string> module_search_dirs();
+
 class Registry {
  public:
   /// Discovery runs on first use, once per process, under a lock.
