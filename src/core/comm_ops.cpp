@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 
 #include "core/comm_impl.h"
 #include "core/impl.h"
@@ -109,7 +110,17 @@ void* native_stream(CommImpl& c, const char* what, Stream& s) {
 }
 
 void sync(Stream& s, const char* what) {
+  const uint64_t upto = s.impl()->submitted();
   s.device().impl()->call(what, [&] { s.impl()->queue->synchronize(); });
+  s.impl()->completed(upto);
+}
+
+// Core's lifetime rule: the tensors of this call are in use by the stream's next submission
+// (device transports enqueue and return; their buffers must outlive the queued work).
+void mark(Stream& s, std::initializer_list<const Tensor*> tensors) {
+  const uint64_t seq = s.impl()->begin_submission();
+  for (const Tensor* t : tensors)
+    if (t && t->defined()) t->buffer()->mark_use(s.impl()->id, seq);
 }
 void download(Stream& s, const char* what, const Tensor& t, int64_t offset, void* dst, int64_t bytes) {
   s.device().impl()->call(what, [&] {
@@ -179,6 +190,7 @@ using Fn = std::function<void(const void* in, void* out, size_t count, void* str
 void run_elementwise(CommImpl& c, Stream& s, const char* what, const Tensor& in, const Tensor& out, bool reads_in,
                      const Fn& fn) {
   const size_t n = static_cast<size_t>(out.numel());
+  mark(s, {reads_in ? &in : nullptr, &out});
   if (!c.transport->host_memory()) {
     void* ns = native_stream(c, what, s);
     const void* src = reads_in ? device_address(c, what, in) : nullptr;
@@ -218,6 +230,7 @@ void run_elementwise(CommImpl& c, Stream& s, const char* what, const Tensor& in,
 // in_slot: where `in` sits inside the staged `out` for in-place all_gather (-1: separate).
 void run_whole(CommImpl& c, Stream& s, const char* what, const Tensor* in, const Tensor* out, const Fn& fn,
                int64_t count) {
+  mark(s, {in, out});
   if (!c.transport->host_memory()) {
     void* ns = native_stream(c, what, s);
     const void* src = in ? device_address(c, what, *in) : nullptr;
