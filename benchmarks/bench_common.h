@@ -23,6 +23,7 @@ struct BenchEnv {
   double peak_tflops_f32 = 0;  // used for pct_peak of f32 work (measured on the CPU)
   double peak_tflops_f16 = 0;  // used for f16/bf16 work
   double peak_gbps = 0;        // used for pct_peak of bandwidth-bound work
+  double copy_gbps = 0;        // porta::ops::copy read+write rate measured at start-up (0: not measured)
   std::unique_ptr<Baseline> baseline;
 
   porta::Stream& stream() const { return device.default_stream(); }
@@ -33,6 +34,7 @@ BenchEnv& env();
 
 /// Suites: each registers its benchmarks from its shape tables (quick or full).
 void register_gemm_suite();
+void register_gemm_quant_suite();  // suite_gemm_quant.cpp: quantized weights vs porta's bf16 weights
 void register_attention_suite();
 void register_elementwise_suite();
 void register_cuda_targets_suite();  // suite_cuda_targets.cpp: cuda/hip devices only

@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
   double copy_gbps = 0;
   try {
     copy_gbps = measure_porta_copy_gbps();
+    e.copy_gbps = copy_gbps;
     benchmark::AddCustomContext("porta_copy_gbps", fmt(copy_gbps));
     std::printf("porta::ops::copy bandwidth: %.1f GB/s (read+write, 256 MiB f32)\n", copy_gbps);
   } catch (const std::exception& ex) {
@@ -135,6 +136,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("command", cmd);
 
   porta_bench::register_gemm_suite();
+  porta_bench::register_gemm_quant_suite();
   porta_bench::register_attention_suite();
   porta_bench::register_elementwise_suite();
   porta_bench::register_cuda_targets_suite();

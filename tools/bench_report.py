@@ -298,6 +298,29 @@ def target_rows(ctx, results):
     return rows
 
 
+def quant_section(results):
+    """gemm_quant/<format>/M=/N=/K=: quantized weights against porta's bf16 weights, same run."""
+    rows_in = [(n, r) for n, r in results.items() if n.startswith("gemm_quant/") and not r.get("error_occurred")]
+    if not rows_in:
+        return None
+    unit, mult = flops_unit(r for _, r in rows_in)
+    head = ["shape", "weights", "M", "N", "K", "bytes/weight", "time (ms)", unit, "weights GB/s",
+            "% of copy bw", "bf16w (ms)", "time vs bf16w"]
+    rows = []
+    for n, r in rows_in:
+        words, kv = fields(n)
+        label = r.get("label", "")
+        rows.append([label.split(",")[0], words[1], kv.get("M"), kv.get("N"), kv.get("K"),
+                     f3(r.get("bytes_per_weight")), f3(ms(r)), f3(r.get("TFLOPS", 0) * mult),
+                     f3(r.get("weight_GBps")), f3(r.get("pct_copy_bw")) + " %" if "pct_copy_bw" in r else "—",
+                     f3(r.get("bf16w_ms")), f3(r.get("time_vs_bf16w")) + "×" if "time_vs_bf16w" in r else "—"])
+    note = ("time vs bf16w = quantized time / porta's bf16-weight GEMM time on the same shape, runs interleaved "
+            "(< 1: the quantized weights are faster). Bytes per weight count codes, scales and zero points; "
+            "% of copy bw is weight GB/s against porta::ops::copy's read + write rate. M = 1 rotates weights "
+            "over copies larger than the LLC (both sides).")
+    return "## Quantized weights\n\n" + table(head, rows) + "\n\n" + note
+
+
 def targets_section(ctx, results):
     rows = []
     for tid, dtype, ratio, detail in target_rows(ctx, results):
@@ -327,7 +350,7 @@ def plots_section(ctx, results, plots_dir, md_path):
 def report(args):
     ctx, results = load(args.json)
     sections = [header(ctx, args), targets_section(ctx, results), gemm_section(results),
-                attention_section(results), elementwise_section(results), errors_section(results)]
+                quant_section(results), attention_section(results), elementwise_section(results), errors_section(results)]
     if args.plots:
         sections.append(plots_section(ctx, results, args.plots, args.output))
     return "\n\n".join(s for s in sections if s) + "\n"

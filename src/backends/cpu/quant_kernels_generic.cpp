@@ -102,7 +102,7 @@ const QuantKernels& quant_kernels_generic() {
 const QuantKernels& quant_kernels() {
   static const QuantKernels* chosen = [] {
     const std::string isa = gemm_microkernel().isa;
-#if defined(PORTA_CPU_X86) && defined(PORTA_CPU_QUANT_ISA)
+#if defined(PORTA_CPU_X86)
     if (isa == "avx512") return &quant_kernels_avx512();
     if (isa == "avx2") return &quant_kernels_avx2();
 #endif

@@ -1,0 +1,145 @@
+// The quantized-weight kernels written once over a vector-traits type V (quant_kernels.h
+// describes the scheme). Included by quant_kernels_avx2.cpp and quant_kernels_avx512.cpp
+// only, each compiled for its ISA; everything here is TU-local (anonymous namespace), so
+// the two instantiations never meet.
+//
+// V provides: F (float vector), I (int32 vector), L (lanes), zero(), set1(), load(),
+// fma(), u8(p) / s8(p) (L bytes widened to int32 lanes), low4(i) / high4(i) (nibbles of
+// those lanes as floats), fp8(i) (E4M3FN lanes decoded), hsum(), store_pairs(lo, hi, out)
+// (out[2i] = lo[i], out[2i+1] = hi[i]) and store().
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "backends/cpu/quant_kernels.h"
+
+namespace porta::cpu {
+namespace {
+
+/// Rows [n, n + R) x activation rows [m0, m0 + MB) of the GEMV, for codes of format FMT
+/// (int4_zp shares int4's loop: zeros only enter through the per-group correction).
+template <class V, QuantFormat FMT, int R, int MB>
+void gemv_block(const QuantGemvArgs& a, int64_t n, int m0, int64_t n_base) {
+  using F = typename V::F;
+  constexpr int L = V::L;
+  const QuantRows& w = *a.w;
+  constexpr bool nib = FMT == QuantFormat::int4;
+  const int64_t G = w.groups();
+  const uint8_t* rows[R];
+  for (int r = 0; r < R; ++r) rows[r] = w.codes + (n + r) * w.code_rs;
+  const float* xs[MB];
+  for (int mb = 0; mb < MB; ++mb) xs[mb] = a.x + (m0 + mb) * a.ldx;
+  F tot[R][MB];
+  float corr[R][MB];
+  for (int r = 0; r < R; ++r)
+    for (int mb = 0; mb < MB; ++mb) {
+      tot[r][mb] = V::zero();
+      corr[r][mb] = 0.0f;
+    }
+  for (int64_t g = 0; g < G; ++g) {
+    const int64_t j0 = g * w.group, len = std::min(w.group, w.k - j0);
+    const int64_t full = len / (2 * L) * (2 * L);
+    F acc[R][MB];
+    for (int r = 0; r < R; ++r)
+      for (int mb = 0; mb < MB; ++mb) acc[r][mb] = V::zero();
+    for (int64_t b = j0; b < j0 + full; b += 2 * L) {
+      F w0[R], w1[R];
+      for (int r = 0; r < R; ++r) {
+        if constexpr (nib) {  // 2L nibbles in L bytes: even elements in the low nibbles (x reordered to
+                              // match)
+          const auto v = V::u8(rows[r] + b / 2);
+          w0[r] = V::low4(v);
+          w1[r] = V::high4(v);
+        } else if constexpr (FMT == QuantFormat::int8) {
+          w0[r] = V::cvt(V::s8(rows[r] + b));
+          w1[r] = V::cvt(V::s8(rows[r] + b + L));
+        } else {
+          w0[r] = V::fp8(V::u8(rows[r] + b));
+          w1[r] = V::fp8(V::u8(rows[r] + b + L));
+        }
+      }
+      for (int mb = 0; mb < MB; ++mb) {
+        const F x0 = V::load(xs[mb] + b), x1 = V::load(xs[mb] + b + L);
+        for (int r = 0; r < R; ++r) acc[r][mb] = V::fma(w1[r], x1, V::fma(w0[r], x0, acc[r][mb]));
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const float s = w.scale(n + r, g), z = w.zero(n + r, g);
+      for (int mb = 0; mb < MB; ++mb) {
+        tot[r][mb] = V::fma(V::set1(s), acc[r][mb], tot[r][mb]);
+        float c = nib ? z * a.xsum[(m0 + mb) * G + g] : 0.0f;
+        if (full < len) c -= quant_dot_scalar(w, rows[r], j0 + full, j0 + len, xs[mb]);
+        corr[r][mb] += s * c;
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int mb = 0; mb < MB; ++mb)
+      a.y[(m0 + mb) * a.ldy + (n + r - n_base)] = V::hsum(tot[r][mb]) - corr[r][mb];
+}
+
+// Register budget: R * MB accumulators and as many group totals (<= 16 vectors).
+template <class V, QuantFormat FMT, int MB>
+void gemv_rows(const QuantGemvArgs& a, int m0, int64_t n0, int64_t n1) {
+  constexpr int R = MB <= 2 ? 4 : MB == 4 ? 2 : 1;
+  int64_t n = n0;
+  for (; n + R <= n1; n += R) gemv_block<V, FMT, R, MB>(a, n, m0, n0);
+  for (; n < n1; ++n) gemv_block<V, FMT, 1, MB>(a, n, m0, n0);
+}
+
+template <class V, QuantFormat FMT>
+void gemv_format(const QuantGemvArgs& a, int64_t n0, int64_t n1) {
+  int m = 0;
+  for (; m + 8 <= a.M; m += 8) gemv_rows<V, FMT, 8>(a, m, n0, n1);
+  if (m + 4 <= a.M) gemv_rows<V, FMT, 4>(a, m, n0, n1), m += 4;
+  if (m + 2 <= a.M) gemv_rows<V, FMT, 2>(a, m, n0, n1), m += 2;
+  if (m < a.M) gemv_rows<V, FMT, 1>(a, m, n0, n1);
+}
+
+template <class V>
+void gemv(const QuantGemvArgs& a, int64_t n0, int64_t n1) {
+  switch (a.w->format) {
+    case QuantFormat::int8: return gemv_format<V, QuantFormat::int8>(a, n0, n1);
+    case QuantFormat::int4:
+    case QuantFormat::int4_zp: return gemv_format<V, QuantFormat::int4>(a, n0, n1);
+    case QuantFormat::fp8_e4m3fn: return gemv_format<V, QuantFormat::fp8_e4m3fn>(a, n0, n1);
+  }
+}
+
+template <class V>
+void dequant_row(const QuantRows& w, int64_t n, float* out) {
+  using F = typename V::F;
+  constexpr int L = V::L;
+  const uint8_t* row = w.codes + n * w.code_rs;
+  const bool nib = w.format == QuantFormat::int4 || w.format == QuantFormat::int4_zp;
+  for (int64_t g = 0, G = w.groups(); g < G; ++g) {
+    const int64_t j0 = g * w.group, j1 = std::min(w.k, j0 + w.group);
+    const float sf = w.scale(n, g), zf = w.zero(n, g);
+    const F s = V::set1(sf), z = V::set1(zf);
+    int64_t j = j0;
+    for (; j + 2 * L <= j1; j += 2 * L) {
+      if (nib) {  // (q - z) * s: the subtraction is exact, one rounding as the reference
+        const auto v = V::u8(row + j / 2);
+        V::store_pairs(V::mul(V::sub(V::low4(v), z), s), V::mul(V::sub(V::high4(v), z), s), out + j);
+      } else if (w.format == QuantFormat::int8) {
+        V::store(out + j, V::mul(V::cvt(V::s8(row + j)), s));
+        V::store(out + j + L, V::mul(V::cvt(V::s8(row + j + L)), s));
+      } else {
+        V::store(out + j, V::mul(V::fp8(V::u8(row + j)), s));
+        V::store(out + j + L, V::mul(V::fp8(V::u8(row + j + L)), s));
+      }
+    }
+    for (; j < j1; ++j) {
+      switch (w.format) {
+        case QuantFormat::int8: out[j] = static_cast<float>(static_cast<int8_t>(row[j])) * sf; break;
+        case QuantFormat::int4:
+        case QuantFormat::int4_zp: out[j] = (static_cast<float>(quant_nibble(row, j)) - zf) * sf; break;
+        case QuantFormat::fp8_e4m3fn: out[j] = quant_fp8_value(row[j]) * sf; break;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace porta::cpu
