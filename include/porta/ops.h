@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "porta/stream.h"
 #include "porta/tensor.h"
@@ -55,6 +56,9 @@ struct RopeOptions {
   RopeStyle style = RopeStyle::neox;  // neox: pairs (i, i+rot/2); gptj: pairs (2i, 2i+1)
   float theta = 10000.0f;             // base frequency
   int rotary_dim = 0;                 // leading dims of each head rotated; 0 = all of D (must be even)
+  /// Per-pair frequency divisors (pair i turns at theta^(-2i/rotary_dim) / freq_factors[i]):
+  /// Llama 3's frequency scaling, LongRoPE. Empty: none; else rotary_dim/2 positive values.
+  std::vector<float> freq_factors;
 };
 
 /// Rotary embedding. x and out [B, H, S, D]; positions i32 [S] or [B, S].

@@ -1,4 +1,5 @@
-// Rotary embedding on [B, H, S, D]. The angle of pair j is pos * theta^(-2j/R) in double,
+// Rotary embedding on [B, H, S, D]. The angle of pair j is pos * theta^(-2j/R) (/ f.v[j] when
+// frequency divisors are given, rope_freq.h) in double,
 // reduced mod 2pi before the f32 sin/cos (rope_angle), so large positions keep full
 // accuracy. Pairs are read before they are written, so out == x works in place. Two kernels:
 // - rope_vec (rows_plan.h: unit-stride, 16-byte aligned rows): a block takes one position
@@ -7,20 +8,23 @@
 //   vector (GPT-J: vec/2 adjacent pairs) or of two (NeoX: elements j.. and j+half..).
 // - rope_kernel (any strides): one thread per rotated pair, angle computed per thread.
 #include "launch.h"
+#include "rope_freq.h"
 #include "vector_access.cuh"
 
 namespace porta::cuda {
 namespace {
 
 // sin and cos of pair j's angle at position pos (both kernels: identical results).
-__device__ __forceinline__ void rope_sincos(const RopeDesc& d, int32_t pos, int64_t j, float* sn, float* cs) {
-  const double inv_freq = exp2(-2.0 * double(j) / double(d.rotary_dim) * d.log2_theta);
+__device__ __forceinline__ void rope_sincos(const RopeDesc& d, const RopeFreqDiv& f, int32_t pos, int64_t j,
+                                            float* sn, float* cs) {
+  double inv_freq = exp2(-2.0 * double(j) / double(d.rotary_dim) * d.log2_theta);
+  if (f.n > 0) inv_freq /= double(f.v[j]);
   double ang = double(pos) * inv_freq;
   ang -= 6.283185307179586 * floor(ang / 6.283185307179586);
   sincosf(float(ang), sn, cs);
 }
 
-__global__ void rope_kernel(RopeDesc d, int64_t rows, int64_t per_row) {
+__global__ void rope_kernel(RopeDesc d, RopeFreqDiv f, int64_t rows, int64_t per_row) {
   const int64_t H = d.x.shape[1], S = d.x.shape[2], D = d.x.shape[3];
   const int64_t half = d.rotary_dim / 2;
   const int64_t n = rows * per_row;
@@ -40,7 +44,7 @@ __global__ void rope_kernel(RopeDesc d, int64_t rows, int64_t per_row) {
     const int32_t pos = reinterpret_cast<const int32_t*>(
         d.positions.ptr)[pb * d.positions.strides[2] + s * d.positions.strides[3]];
     float sn, cs;
-    rope_sincos(d, pos, j, &sn, &cs);
+    rope_sincos(d, f, pos, j, &sn, &cs);
     const int64_t i0 = d.neox ? j : 2 * j, i1 = d.neox ? j + half : 2 * j + 1;
     const float x0 = load_f(d.x.ptr, d.x.dtype, xo + i0 * sx), x1 = load_f(d.x.ptr, d.x.dtype, xo + i1 * sx);
     store_f(d.out.ptr, d.out.dtype, oo + i0 * so, x0 * cs - x1 * sn);
@@ -50,14 +54,16 @@ __global__ void rope_kernel(RopeDesc d, int64_t rows, int64_t per_row) {
 
 }  // namespace
 
-int launch_rope(const RopeDesc& d, void* stream) {
+int launch_rope(const RopeDesc& d, void* stream) { return launch_rope_scaled(d, RopeFreqDiv{}, stream); }
+
+int launch_rope_scaled(const RopeDesc& d, const RopeFreqDiv& f, void* stream) {
   const int64_t rows = d.x.shape[0] * d.x.shape[1] * d.x.shape[2];
   const int64_t half = d.rotary_dim / 2;
   const int64_t per_row = half + (d.x.shape[3] - 2 * half);
   if (rows == 0 || per_row == 0) return 0;
   constexpr int kThreads = 256;
-  rope_kernel<<<grid_for(rows * per_row, kThreads), kThreads, 0, static_cast<pcStream_t>(stream)>>>(d, rows,
-                                                                                                    per_row);
+  rope_kernel<<<grid_for(rows * per_row, kThreads), kThreads, 0, static_cast<pcStream_t>(stream)>>>(d, f, rows,
+                                                                                                       per_row);
   return static_cast<int>(pcGetLastError());
 }
 
@@ -69,7 +75,7 @@ constexpr int kRopeThreads = 256;
 constexpr int kRopeMaxPairsDevice = 1024;  // rows_plan.h kRopeMaxPairs
 
 template <int DT, bool kNeox>
-__global__ void __launch_bounds__(kRopeThreads) rope_vec(RopeDesc d, RopeLaunch p) {
+__global__ void __launch_bounds__(kRopeThreads) rope_vec(RopeDesc d, RopeFreqDiv f, RopeLaunch p) {
   constexpr int V = VecElem<DT>::kVec, kBytes = VecElem<DT>::kBytes;
   constexpr int P = kNeox ? V : V / 2;  // pairs per thread
   __shared__ float cos_s[kRopeMaxPairsDevice], sin_s[kRopeMaxPairsDevice];
@@ -83,7 +89,7 @@ __global__ void __launch_bounds__(kRopeThreads) rope_vec(RopeDesc d, RopeLaunch 
     const int64_t pb = d.positions.shape[2] == 1 ? 0 : b;
     const int32_t pos = reinterpret_cast<const int32_t*>(
         d.positions.ptr)[pb * d.positions.strides[2] + s * d.positions.strides[3]];
-    for (int64_t j = threadIdx.x; j < half; j += blockDim.x) rope_sincos(d, pos, j, &sin_s[j], &cos_s[j]);
+    for (int64_t j = threadIdx.x; j < half; j += blockDim.x) rope_sincos(d, f, pos, j, &sin_s[j], &cos_s[j]);
     pc_syncthreads();
     for (int it = threadIdx.x; it < items; it += blockDim.x) {
       const int64_t h = h0 + it / row_threads;
@@ -131,26 +137,30 @@ __global__ void __launch_bounds__(kRopeThreads) rope_vec(RopeDesc d, RopeLaunch 
 }
 
 template <int DT>
-int launch_rope_dt(const RopeDesc& d, const RopeLaunch& p, pcStream_t s) {
+int launch_rope_dt(const RopeDesc& d, const RopeFreqDiv& f, const RopeLaunch& p, pcStream_t s) {
   const dim3 grid(p.grid_x, p.grid_y), block(p.threads);
   if (d.neox)
-    rope_vec<DT, true><<<grid, block, 0, s>>>(d, p);
+    rope_vec<DT, true><<<grid, block, 0, s>>>(d, f, p);
   else
-    rope_vec<DT, false><<<grid, block, 0, s>>>(d, p);
+    rope_vec<DT, false><<<grid, block, 0, s>>>(d, f, p);
   return static_cast<int>(pcGetLastError());
 }
 
 }  // namespace
 
 int launch_rope_vec(const RopeDesc& d, const RopeLaunch& p, void* stream) {
+  return launch_rope_vec_scaled(d, p, RopeFreqDiv{}, stream);
+}
+
+int launch_rope_vec_scaled(const RopeDesc& d, const RopeLaunch& p, const RopeFreqDiv& f, void* stream) {
   if (d.x.shape[0] * d.x.shape[1] * d.x.shape[2] == 0 || d.x.shape[3] == 0) return 0;
   if (d.rotary_dim / 2 > kRopeMaxPairsDevice || p.threads > kRopeThreads)
     return static_cast<int>(pcErrorNotSupported);
   auto s = static_cast<pcStream_t>(stream);
   switch (d.x.dtype) {
-    case kF32: return launch_rope_dt<kF32>(d, p, s);
-    case kF16: return launch_rope_dt<kF16>(d, p, s);
-    case kBF16: return launch_rope_dt<kBF16>(d, p, s);
+    case kF32: return launch_rope_dt<kF32>(d, f, p, s);
+    case kF16: return launch_rope_dt<kF16>(d, f, p, s);
+    case kBF16: return launch_rope_dt<kBF16>(d, f, p, s);
     default: return static_cast<int>(pcErrorNotSupported);
   }
 }

@@ -147,6 +147,7 @@ struct RopeArgs {
   ops::RopeStyle style = ops::RopeStyle::neox;
   float theta = 10000.0f;
   int rotary_dim = 0;  // resolved (> 0, even, <= D)
+  const float* freq_factors = nullptr;  // host, rotary_dim/2 positive values or null; valid during the call
 };
 
 struct SoftmaxArgs {

@@ -1,4 +1,6 @@
 // Row-wise ops over the last dim: rms_norm, layer_norm, softmax; and rope.
+#include <cmath>
+
 #include "core/validate.h"
 #include "porta/ops.h"
 
@@ -98,6 +100,16 @@ void rope(Stream& s, const Tensor& x, const Tensor& positions, Tensor& out, cons
   call.finite(opt.theta, "theta");
   if (opt.theta <= 0)
     call.fail(Errc::invalid_argument, "theta must be > 0, got " + std::to_string(opt.theta));
+  if (!opt.freq_factors.empty()) {
+    if (static_cast<int>(opt.freq_factors.size()) != rot / 2)
+      call.fail(Errc::invalid_argument, "freq_factors has " + std::to_string(opt.freq_factors.size()) +
+                                            " entries; it needs rotary_dim/2 = " + std::to_string(rot / 2) +
+                                            " (one per rotated pair) or none");
+    for (float f : opt.freq_factors)
+      if (!(f > 0) || !std::isfinite(f))
+        call.fail(Errc::invalid_argument,
+                  "freq_factors must be positive and finite, got " + std::to_string(f));
+  }
   call.no_overlap(out, "out", positions, "positions", false);
   backend::RopeArgs a;
   a.x = detail::to_arg(call.input(x));
@@ -114,6 +126,7 @@ void rope(Stream& s, const Tensor& x, const Tensor& positions, Tensor& out, cons
   a.style = opt.style;
   a.theta = opt.theta;
   a.rotary_dim = rot;
+  a.freq_factors = opt.freq_factors.empty() ? nullptr : opt.freq_factors.data();
   call.run([&](backend::Queue& q) { q.rope(a); });
 }
 

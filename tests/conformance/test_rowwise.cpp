@@ -109,6 +109,38 @@ TEST_P(RowOps, RopeStylesAndPositions) {
   }
 }
 
+// Per-pair frequency divisors (Llama 3 scaling): factors from 1 to 32 over the pairs, large
+// positions (scaled angles stay exact only when the divisor reaches every backend's table).
+TEST_P(RowOps, RopeFreqFactors) {
+  Stream s(device());
+  uint32_t seed = 2400;
+  for (DType t : kFloat) {
+    if (!supports(t)) continue;
+    for (auto style : {ops::RopeStyle::neox, ops::RopeStyle::gptj})
+      for (int rot : {0, 32}) {
+        SCOPED_TRACE(::testing::Message() << dtype_name(t) << " style " << static_cast<int>(style) << " rot " << rot);
+        const int64_t B = 1, H = 2, S = 5, D = 128;
+        const int R = rot ? rot : static_cast<int>(D);
+        const HostTensor x = random({B, H, S, D}, t, seed++);
+        std::vector<int32_t> pos = {0, 1, 4000, 70000, 131071};
+        std::vector<float> ff(static_cast<size_t>(R / 2));
+        for (size_t i = 0; i < ff.size(); ++i) ff[i] = 1.0f + 31.0f * static_cast<float>(i) / static_cast<float>(ff.size());
+        Tensor P = Tensor::from_host(s, DType::i32, {S}, pos.data());
+        GuardedOutput o(s, {B, H, S, D}, t, Layout::padded);
+        ops::RopeOptions opt;
+        opt.style = style;
+        opt.rotary_dim = rot;
+        opt.theta = 500000.0f;
+        opt.freq_factors = ff;
+        ops::rope(s, upload(s, x, t, Layout::transposed), P, o.tensor(), opt);
+        const HostTensor want = ref::rope(x, pos, false, style, 500000.0, R, ff);
+        EXPECT_TRUE(close(o.result(s), want, OpClass::reduction, t));
+        // and the factors matter: the unscaled result differs
+        EXPECT_FALSE(close(o.result(s), ref::rope(x, pos, false, style, 500000.0, R), OpClass::reduction, t));
+      }
+  }
+}
+
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(RowOps);
 PORTA_INSTANTIATE_ON_DEVICES(RowOps);
 

@@ -220,6 +220,19 @@ TEST_F(Negative, RopeOddRotaryDim) {
     ops::rope(s(), t(DType::f32, {1, 2, 3, 64}), t(DType::i32, {3}), o, opt);
   });
 }
+TEST_F(Negative, RopeFreqFactors) {
+  auto o = t(DType::f32, {1, 2, 3, 64});
+  ops::RopeOptions opt;
+  opt.freq_factors.assign(31, 1.0f);
+  expect_error(Errc::invalid_argument, {"rope", "freq_factors has 31 entries", "rotary_dim/2 = 32"}, [&] {
+    ops::rope(s(), t(DType::f32, {1, 2, 3, 64}), t(DType::i32, {3}), o, opt);
+  });
+  opt.freq_factors.assign(32, 1.0f);
+  opt.freq_factors[5] = 0.0f;
+  expect_error(Errc::invalid_argument, {"rope", "freq_factors must be positive"}, [&] {
+    ops::rope(s(), t(DType::f32, {1, 2, 3, 64}), t(DType::i32, {3}), o, opt);
+  });
+}
 TEST_F(Negative, RopePositionsShape) {
   auto o = t(DType::f32, {1, 2, 3, 64});
   expect_error(Errc::shape_mismatch, {"rope", "positions i32[4]"}, [&] {

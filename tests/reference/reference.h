@@ -37,8 +37,9 @@ HostTensor attention(const HostTensor& q, const HostTensor& k, const HostTensor&
                      const std::vector<int32_t>* kv_lens);
 HostTensor rms_norm(const HostTensor& x, const HostTensor& w, double eps);
 HostTensor layer_norm(const HostTensor& x, const HostTensor& w, const HostTensor* b, double eps);
+/// freq_factors: empty, or rotary_dim/2 divisors of the pair frequencies.
 HostTensor rope(const HostTensor& x, const std::vector<int32_t>& pos, bool pos_per_batch,
-                ops::RopeStyle style, double theta, int rotary_dim);
+                ops::RopeStyle style, double theta, int rotary_dim, const std::vector<float>& freq_factors = {});
 HostTensor softmax(const HostTensor& x, double scale, const HostTensor* mask);
 enum class Unary { gelu_tanh, gelu_erf, scale };
 HostTensor unary(Unary op, const HostTensor& x, double alpha = 1.0);

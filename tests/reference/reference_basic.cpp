@@ -69,7 +69,7 @@ HostTensor layer_norm(const HostTensor& x, const HostTensor& w, const HostTensor
 }
 
 HostTensor rope(const HostTensor& x, const std::vector<int32_t>& pos, bool per_batch, ops::RopeStyle style,
-                double theta, int R) {
+                double theta, int R, const std::vector<float>& ff) {
   HostTensor o = x;
   const int64_t B = x.shape[0], H = x.shape[1], S = x.shape[2], D = x.shape[3];
   for (int64_t b = 0; b < B; ++b)
@@ -78,7 +78,7 @@ HostTensor rope(const HostTensor& x, const std::vector<int32_t>& pos, bool per_b
         const double p = pos[static_cast<size_t>(per_batch ? b * S + s : s)];
         const int64_t base = ((b * H + h) * S + s) * D;
         for (int i = 0; i < R / 2; ++i) {
-          const double ang = p * std::pow(theta, -2.0 * i / R);
+          const double ang = p * std::pow(theta, -2.0 * i / R) / (ff.empty() ? 1.0 : ff[static_cast<size_t>(i)]);
           const int64_t i0 = style == ops::RopeStyle::neox ? i : 2 * i;
           const int64_t i1 = style == ops::RopeStyle::neox ? i + R / 2 : 2 * i + 1;
           o[base + i0] = x[base + i0] * std::cos(ang) - x[base + i1] * std::sin(ang);

@@ -16,7 +16,8 @@ void rope(ThreadPool& pool, const RopeArgs& a) {
   std::vector<double> inv_freq(static_cast<size_t>(half));
   for (int64_t i = 0; i < half; ++i)
     inv_freq[static_cast<size_t>(i)] =
-        std::pow(static_cast<double>(a.theta), -2.0 * static_cast<double>(i) / a.rotary_dim);
+        std::pow(static_cast<double>(a.theta), -2.0 * static_cast<double>(i) / a.rotary_dim) /
+        (a.freq_factors ? static_cast<double>(a.freq_factors[i]) : 1.0);
   const bool shared = a.positions.strides[0] == 0;  // one position row for every batch
   const int64_t units = (shared ? 1 : B) * S;
   const int64_t rows_per_unit = (shared ? B : 1) * H;

@@ -6,6 +6,7 @@
 #include "backends/cuda/cuda_objects.h"
 #include "backends/cuda/rows_plan.h"
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/rope_freq.h"
 
 namespace porta::cuda {
 namespace {
@@ -72,10 +73,19 @@ void CudaQueue::rope(const backend::RopeArgs& a) {
   d.rotary_dim = a.rotary_dim;
   d.neox = a.style == ops::RopeStyle::neox;
   d.log2_theta = std::log2(static_cast<double>(a.theta));
+  RopeFreqDiv f;
+  if (a.freq_factors) {
+    if (a.rotary_dim / 2 > kRopeMaxFactors)
+      throw Error(Errc::unsupported, "rope: freq_factors with rotary_dim " + std::to_string(a.rotary_dim) +
+                                         " (this backend takes them up to rotary_dim " +
+                                         std::to_string(2 * kRopeMaxFactors) + ")");
+    f.n = a.rotary_dim / 2;
+    for (int i = 0; i < f.n; ++i) f.v[i] = a.freq_factors[i];
+  }
   RopeLaunch p;
   const int status = dev_.settings().rows_vector && plan_rope(d, dev_.sm_count(), &p)
-                         ? launch_rope_vec(d, p, stream_)
-                         : launch_rope(d, stream_);
+                         ? launch_rope_vec_scaled(d, p, f, stream_)
+                         : launch_rope_scaled(d, f, stream_);
   check_launch(status, "rope of " + shape_text(a.x));
 }
 

@@ -1,4 +1,4 @@
-// rope (rope.cl). Frequencies theta^(-2i/R) are computed on the host in double and passed
+// rope (rope.cl). Frequencies theta^(-2i/R) (divided by the optional factors) are computed on the host in double and passed
 // as (hi, lo) float pairs, cached per (theta, R) in the queue.
 #include <cmath>
 #include <vector>
@@ -12,11 +12,12 @@ void ClQueue::rope(const backend::RopeArgs& a) {
   const int R = a.rotary_dim;
   std::vector<cl_float2> freq(static_cast<size_t>(R / 2));
   for (int i = 0; i < R / 2; ++i) {
-    const double f = std::pow(static_cast<double>(a.theta), -2.0 * i / R);
+    const double f = std::pow(static_cast<double>(a.theta), -2.0 * i / R) /
+                     (a.freq_factors ? static_cast<double>(a.freq_factors[i]) : 1.0);
     freq[static_cast<size_t>(i)].s[0] = static_cast<float>(f);
     freq[static_cast<size_t>(i)].s[1] = static_cast<float>(f - static_cast<double>(static_cast<float>(f)));
   }
-  const std::string key = "rope:" + std::to_string(a.theta) + ":" + std::to_string(R);
+  const std::string key = "rope:" + std::to_string(a.theta) + ":" + std::to_string(R);  // + the table's bits
   cl_mem table = constant_table(key, freq.data(), freq.size() * sizeof(cl_float2));
   const int64_t n = x.dim(0) * x.dim(1) * x.dim(2) * (x.dim(3) - R / 2);
   const size_t global = grid_items(n), local = kGroup;

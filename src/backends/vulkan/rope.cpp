@@ -13,7 +13,8 @@ void op_rope(VulkanQueue& q, const RopeArgs& a) {
   const int half = a.rotary_dim / 2;
   std::vector<uint32_t> table(static_cast<size_t>(2 * std::max(half, 1)), 0u);
   for (int i = 0; i < half; ++i) {
-    const double inv_freq = std::pow(static_cast<double>(a.theta), -2.0 * i / a.rotary_dim);
+    const double inv_freq = std::pow(static_cast<double>(a.theta), -2.0 * i / a.rotary_dim) /
+                            (a.freq_factors ? static_cast<double>(a.freq_factors[i]) : 1.0);
     const double turns = inv_freq / (2 * M_PI);  // < 1: the integer part is always 0
     const double hi = std::floor(std::ldexp(turns, 32));
     const double lo = std::floor(std::ldexp(std::ldexp(turns, 32) - hi, 32));
