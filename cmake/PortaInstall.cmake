@@ -87,7 +87,7 @@ function(_porta_install_all)
 
   # Tools: installed executables find libporta through $ORIGIN/../lib.
   _porta_rpath_from("${CMAKE_INSTALL_BINDIR}" bin_rpath)
-  foreach(tool porta-info porta-tune)
+  foreach(tool porta-info porta-tune porta-run)
     if(TARGET ${tool})
       set_target_properties(${tool} PROPERTIES INSTALL_RPATH "${bin_rpath}")
       install(TARGETS ${tool} RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT tools)

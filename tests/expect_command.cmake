@@ -1,5 +1,5 @@
 # Runs CMD with ENV_VARS (NAME=VALUE pairs separated by '|') set and
-# checks its exit status (EXPECT_FAIL) and that stdout+stderr match EXPECT_REGEX.
+# checks its exit status (EXPECT_FAIL; EXPECT_STATUS for an exact value) and that stdout+stderr match EXPECT_REGEX.
 string(REPLACE "|" ";" env_list "${ENV_VARS}")
 foreach(kv ${env_list})
   string(FIND "${kv}" "=" eq)
@@ -10,6 +10,9 @@ foreach(kv ${env_list})
 endforeach()
 execute_process(COMMAND ${CMD} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 set(all "${out}${err}")
+if(DEFINED EXPECT_STATUS AND NOT rc EQUAL EXPECT_STATUS)
+  message(FATAL_ERROR "expected exit status ${EXPECT_STATUS}, got ${rc}:\n${out}${err}")
+endif()
 if(EXPECT_FAIL AND rc EQUAL 0)
   message(FATAL_ERROR "expected a non-zero exit, got 0:\n${all}")
 elseif(NOT EXPECT_FAIL AND NOT rc EQUAL 0)

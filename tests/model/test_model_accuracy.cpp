@@ -1,0 +1,188 @@
+// The model-level accuracy gate: tiny random Llama / Qwen2 / Qwen3 checkpoints written by the
+// test (safetensors and byte-by-byte GGUF) run through porta-run's loader and model on every
+// device, teacher-forced for 32 steps (16 prefilled at once, 16 decoded one by one), against
+// the float64 reference forward pass on the weights the file really holds.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "checkpoint.h"
+#include "model.h"
+#include "reference/reference_model.h"
+#include "support/harness.h"
+#include "tiny_model.h"
+
+namespace {
+
+using namespace porta_run_test;
+using porta::DType;
+
+constexpr int kSteps = 32, kPrefill = 16;
+// Steps whose reference top-2 margin exceeds this must agree on the top token (f32: all of
+// them; lower-precision weights or activations: at least 95 %).
+constexpr double kMargin = 0.02;
+
+struct Case {
+  const char* name;
+  TinySpec spec;
+  bool gguf;
+  FileType file;
+  const char* weights;  // --weights
+  DType act;
+  double max_nmse;    // per step
+  double min_top1;    // fraction of the clear-margin steps
+};
+
+TinySpec spec(const char* arch, bool tied = false, bool llama3 = false) {
+  TinySpec s;
+  s.arch = arch;
+  s.tied = tied;
+  s.llama3_scaling = llama3;
+  if (s.arch == "qwen3") s.heads = 8;  // q width 512 != hidden 256: the explicit head_dim case
+  if (s.arch == "qwen2") s.rope_theta = 1000000;
+  return s;
+}
+
+// Tolerances, stated once. Weights the device holds exactly (f32 activations): f32 rounding
+// only. Weights rounded again on load (block formats -> bf16) or 16-bit activations: the
+// rounding of a bf16/f16 value per element, through 2 layers.
+constexpr double kExact = 1e-9, kRounded = 1e-3;
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case> c = {
+      {"llama_st_f32", spec("llama"), false, FileType::f32, "auto", DType::f32, kExact, 1.0},
+      {"llama_gguf_f32", spec("llama"), true, FileType::f32, "auto", DType::f32, kExact, 1.0},
+      {"llama3_scaled_st_bf16", spec("llama", true, true), false, FileType::bf16, "auto", DType::f32, kExact, 1.0},
+      {"llama3_scaled_gguf_q4_0_as_f32", spec("llama", true, true), true, FileType::q4_0, "f32", DType::f32, kExact, 1.0},
+      {"llama_gguf_q8_0_as_bf16", spec("llama"), true, FileType::q8_0, "auto", DType::f32, kRounded, 0.95},
+      {"qwen2_st_f16", spec("qwen2", true), false, FileType::f16, "auto", DType::f32, kExact, 1.0},
+      {"qwen2_gguf_bf16", spec("qwen2", true), true, FileType::bf16, "auto", DType::f32, kExact, 1.0},
+      {"qwen3_st_f32", spec("qwen3"), false, FileType::f32, "auto", DType::f32, kExact, 1.0},
+      {"qwen3_gguf_f16", spec("qwen3"), true, FileType::f16, "auto", DType::f32, kExact, 1.0},
+      {"qwen3_st_bf16_act_f16", spec("qwen3"), false, FileType::bf16, "auto", DType::f16, kRounded, 0.95},
+      {"llama_st_f32_act_bf16", spec("llama"), false, FileType::f32, "bf16", DType::bf16, kRounded, 0.95},
+  };
+  return c;
+}
+
+std::string fixture_path(const Case& c) {
+  static std::map<std::string, std::string> written;
+  auto it = written.find(c.name);
+  if (it != written.end()) return it->second;
+  const TinyModel m = make_tiny(c.spec, 1234);
+  const std::string dir = ::testing::TempDir() + "porta_run_" + c.name + "_" + std::to_string(::getpid());
+  ::mkdir(dir.c_str(), 0755);
+  std::string path = dir;
+  if (c.gguf) {
+    path = dir + "/model.gguf";
+    write_gguf(m, path, c.file);
+  } else {
+    write_safetensors(m, dir, c.file, c.spec.tied ? 1 : 2);  // untied ones as two shards
+  }
+  return written[c.name] = path;
+}
+
+std::vector<int32_t> token_ids(int64_t vocab) {
+  std::mt19937 rng(99);
+  std::vector<int32_t> ids(kSteps);
+  for (int32_t& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint32_t>(vocab));
+  return ids;
+}
+
+using Param = std::tuple<porta::Device, size_t>;
+
+class ModelAccuracy : public ::testing::TestWithParam<Param> {};
+
+TEST_P(ModelAccuracy, TeacherForcedLogitsMatchFloat64Reference) {
+  const porta::Device dev = std::get<0>(GetParam());
+  const Case& c = cases()[std::get<1>(GetParam())];
+  if (!dev.info().supports(c.act)) GTEST_SKIP() << dev.description() << " has no " << porta::dtype_name(c.act);
+  const TinyModel tm = make_tiny(c.spec, 1234);
+  const std::vector<int32_t> ids = token_ids(c.spec.vocab);
+  const std::vector<double> want = porta::ref::decoder_logits(tm.ref_spec(), tm.stored(c.file, c.gguf), ids);
+
+  porta::Stream s(dev);
+  auto ck = porta_run::Checkpoint::open(fixture_path(c));
+  porta_run::ModelOptions mo;
+  mo.act = c.act;
+  mo.weights = porta_run::parse_weight_format(c.weights);
+  mo.ctx = 64;
+  porta_run::Model m(*ck, s, mo);
+  ASSERT_EQ(m.config().eos_ids.size(), 2u);  // both EOS ids (2 and 3) seen
+
+  const int64_t V = c.spec.vocab;
+  std::vector<float> got = m.logits(s, std::vector<int32_t>(ids.begin(), ids.begin() + kPrefill), 0, true);
+  for (int t = kPrefill; t < kSteps; ++t) {
+    const std::vector<float> step = m.logits(s, {ids[static_cast<size_t>(t)]}, t, false);
+    got.insert(got.end(), step.begin(), step.end());
+  }
+  ASSERT_EQ(got.size(), want.size());
+  int clear = 0, agree = 0;
+  double worst = 0;
+  for (int t = 0; t < kSteps; ++t) {
+    const float* g = got.data() + t * V;
+    const double* w = want.data() + t * V;
+    double num = 0, den = 0;
+    for (int64_t j = 0; j < V; ++j) {
+      ASSERT_TRUE(std::isfinite(g[j])) << "step " << t << " logit " << j;
+      num += (g[j] - w[j]) * (g[j] - w[j]);
+      den += w[j] * w[j];
+    }
+    const double nmse = num / den;
+    worst = std::max(worst, nmse);
+    EXPECT_LE(nmse, c.max_nmse) << "step " << t << (t < kPrefill ? " (prefill)" : " (decode)");
+    std::vector<double> sorted(w, w + V);
+    std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<>());
+    if (sorted[0] - sorted[1] > kMargin) {
+      ++clear;
+      agree += std::max_element(g, g + V) - g == std::max_element(w, w + V) - w;
+    }
+  }
+  ASSERT_GE(clear, kSteps * 3 / 4) << "too few steps with a clear top token: a weak test";
+  EXPECT_GE(agree, static_cast<int>(std::ceil(c.min_top1 * clear))) << agree << " of " << clear << " clear steps agree";
+  std::printf("[ model    ] %-32s %-28s worst step NMSE %.2e, top-1 %d/%d (weights %s)\n", c.name,
+              dev.description().substr(0, 28).c_str(), worst, agree, clear, m.weights_summary().c_str());
+}
+
+// The same model as safetensors and as GGUF (q/k permuted, adjacent-pair RoPE) gives the
+// same logits, to f32 rounding.
+TEST_P(ModelAccuracy, SafetensorsAndGgufAgree) {
+  if (std::get<1>(GetParam()) != 0) GTEST_SKIP() << "once per device";
+  const porta::Device dev = std::get<0>(GetParam());
+  porta::Stream s(dev);
+  const std::vector<int32_t> ids = token_ids(512);
+  std::vector<std::vector<float>> out;
+  for (size_t k : {size_t{0}, size_t{1}}) {  // llama_st_f32, llama_gguf_f32
+    auto ck = porta_run::Checkpoint::open(fixture_path(cases()[k]));
+    porta_run::ModelOptions mo;
+    mo.ctx = 64;
+    porta_run::Model m(*ck, s, mo);
+    out.push_back(m.logits(s, ids, 0, true));
+  }
+  double num = 0, den = 0;
+  for (size_t i = 0; i < out[0].size(); ++i) {
+    num += (out[0][i] - out[1][i]) * (out[0][i] - out[1][i]);
+    den += out[0][i] * out[0][i];
+  }
+  EXPECT_LE(num / den, 1e-10);
+}
+
+std::vector<Param> params() {
+  std::vector<Param> p;
+  for (const porta::Device& d : porta::test::test_devices())
+    for (size_t i = 0; i < cases().size(); ++i) p.emplace_back(d, i);
+  return p;
+}
+
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ModelAccuracy);
+INSTANTIATE_TEST_SUITE_P(Devices, ModelAccuracy, ::testing::ValuesIn(params()), [](const auto& pinfo) {
+  std::string d = std::get<0>(pinfo.param).info().backend + "_" + std::to_string(std::get<0>(pinfo.param).info().index);
+  return d + "_" + cases()[std::get<1>(pinfo.param)].name;
+});
+
+}  // namespace
