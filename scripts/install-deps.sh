@@ -9,6 +9,8 @@ pkgs=(
   libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev
+  # porta-run: command line and JSON (config.json, safetensors headers, --json output)
+  libcli11-dev nlohmann-json3-dev
   python3 patchelf
   # fuzzing (scripts/fuzz.sh): clang 14 with libFuzzer and its sanitizer runtimes
   clang-14 libclang-rt-14-dev

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes a relocatable tarball of porta for an air-gapped accelerator host: porta-info,
-# porta-bench, llama_layer, libporta, the backend modules, and every shared library they
+# porta-bench, llama_layer, porta-run, libporta, the backend modules, and every shared library they
 # need that a bare Linux host may lack, all with $ORIGIN-relative RPATHs so the tree runs
 # from wherever it is unpacked, with no environment set.
 #
@@ -21,7 +21,7 @@ if [[ ! -f "$build/CMakeCache.txt" ]]; then
   exit 2
 fi
 command -v patchelf >/dev/null || { echo "make-bundle: patchelf not found (scripts/install-deps.sh)" >&2; exit 2; }
-for exe in porta-bench llama_layer; do
+for exe in porta-bench llama_layer porta-run; do
   [[ -n "$(find "$build" -name "$exe" -type f -perm -u+x -print -quit)" ]] ||
     { echo "make-bundle: $exe not built in $build (cmake --build $build)" >&2; exit 2; }
 done
@@ -69,6 +69,7 @@ porta ${version:-dev} for $(uname -m), bundled $(date -u +%Y-%m-%d) from commit 
   bin/porta-info            lists the devices porta finds (and why a backend found none)
   bin/porta-bench --quick   the benchmark suite, reduced set (PORTA_DEVICE picks the device)
   bin/llama_layer           one decoder layer on PORTA_DEVICE, checked against the cpu backend
+  bin/porta-run             a GGUF / safetensors Llama or Qwen model end to end; --bench --synthetic llama3-8b
   lib/                      libporta, its dependencies; lib/porta/ the backend modules
 
 Runs from any directory with no environment set. The host provides the C library and

@@ -39,4 +39,6 @@ echo "test-bundle: porta-bench --quick from $root"
 "${clean[@]}" "$root/bin/porta-bench" --quick --benchmark_min_time=0.01 --benchmark_filter='gemm/f32/M=512/' || fail=1
 echo "test-bundle: llama_layer from $root"
 "${clean[@]}" "$root/bin/llama_layer" --steps 2 || fail=1
+echo "test-bundle: porta-run from $root"
+"${clean[@]}" "$root/bin/porta-run" --synthetic tiny -n 4 --device cpu || fail=1
 exit $fail

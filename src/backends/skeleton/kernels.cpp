@@ -133,7 +133,8 @@ void k_rope(const RopeArgs& a) {
         const double pos = ld(a.positions, b * a.positions.strides[0] + s * a.positions.strides[1]);
         for (int64_t d = 0; d < D; ++d) row[static_cast<size_t>(d)] = ld(a.x, at4(a.x, b, h, s, d));
         for (int i = 0; i < R / 2; ++i) {
-          const double ang = pos * std::pow(static_cast<double>(a.theta), -2.0 * i / R);
+          const double ang = pos * std::pow(static_cast<double>(a.theta), -2.0 * i / R) /
+                             (a.freq_factors ? static_cast<double>(a.freq_factors[i]) : 1.0);
           const size_t i0 = static_cast<size_t>(neox ? i : 2 * i),
                        i1 = static_cast<size_t>(neox ? i + R / 2 : 2 * i + 1);
           const double x0 = row[i0], x1 = row[i1];

@@ -3,6 +3,7 @@
 // live only for the call); buffers are not: core keeps them alive until the work passed.
 #include <cstring>
 #include <optional>
+#include <vector>
 
 #include "backends/skeleton/skeleton.h"
 
@@ -140,7 +141,13 @@ void SkelQueue::rope(const RopeArgs& a) {
   dense("rope", a.x), dense("rope", a.out);
   RopeArgs b = a;
   b.x = bind(a.x), b.positions = bind(a.positions), b.out = bind(a.out);
-  launch([g = b] { k_rope(g); });
+  // freq_factors is host memory valid only during this call: the deferred kernel gets a copy.
+  std::vector<float> ff;
+  if (a.freq_factors) ff.assign(a.freq_factors, a.freq_factors + a.rotary_dim / 2);
+  launch([g = b, ff = std::move(ff)]() mutable {
+    g.freq_factors = ff.empty() ? nullptr : ff.data();
+    k_rope(g);
+  });
 }
 void SkelQueue::softmax(const SoftmaxArgs& a) {
   dense("softmax", a.x), dense("softmax", a.out);
