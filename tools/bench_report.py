@@ -347,10 +347,34 @@ def plots_section(ctx, results, plots_dir, md_path):
     return "\n".join(lines).rstrip()
 
 
+def model_section(paths):
+    """porta-run --bench --json results: tokens/s per weight format against the bounds."""
+    if not paths:
+        return ""
+    rows = []
+    note = ""
+    for path in paths:
+        with open(path) as f:
+            r = json.load(f)
+        rows.append([r.get("model", "?").replace(" (random bf16 weights)", ""), r.get("weights", "?"),
+                     f"{r['prefill_tok_s']:.1f}", f"{r['prefill_vs_gemm_bound'] * 100:.0f} %",
+                     f"{r['decode_tok_s']:.2f}", f"{r['decode_bound_tok_s']:.2f}",
+                     f"{r['decode_vs_bound'] * 100:.0f} %", f"{r['bytes_per_token_mib']:.0f}"])
+        note = r.get("note", note)
+    lines = ["## Model (porta-run --bench --synthetic)", "",
+             "Decode bound = porta::ops::copy bandwidth ÷ weight bytes read per token; prefill bound = "
+             "porta's GEMM FLOP/s on the model's own down projection at the prefill shape ÷ FLOPs per token."
+             + (f" {note}." if note else ""), "",
+             table(["model", "weights", "prefill tok/s", "of GEMM bound", "decode tok/s", "bound tok/s",
+                    "of bound", "MiB/token"], rows)]
+    return "\n".join(lines)
+
+
 def report(args):
     ctx, results = load(args.json)
     sections = [header(ctx, args), targets_section(ctx, results), gemm_section(results),
-                quant_section(results), attention_section(results), elementwise_section(results), errors_section(results)]
+                quant_section(results), attention_section(results), elementwise_section(results),
+                model_section(args.model), errors_section(results)]
     if args.plots:
         sections.append(plots_section(ctx, results, args.plots, args.output))
     return "\n\n".join(s for s in sections if s) + "\n"
@@ -390,6 +414,7 @@ def main():
     p.add_argument("-o", "--output", help="write the Markdown here (default: stdout)")
     p.add_argument("--commit", help="git commit to print (default: git rev-parse of this checkout)")
     p.add_argument("--command", help="command line to print (default: the one recorded by porta-bench)")
+    p.add_argument("--model", nargs="+", metavar="JSON", help="porta-run --bench --json results for the model table")
     p.add_argument("--plots", metavar="DIR", help="also write SVG plots into DIR and link them from the report")
     p.add_argument("--compare", nargs=2, metavar=("A_JSON", "B_JSON"), help="per-benchmark ratios of two runs")
     args = p.parse_args()

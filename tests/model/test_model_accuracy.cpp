@@ -13,6 +13,7 @@
 
 #include "checkpoint.h"
 #include "model.h"
+#include "porta/quant.h"
 #include "reference/reference_model.h"
 #include "support/harness.h"
 #include "tiny_model.h"
@@ -59,7 +60,12 @@ const std::vector<Case>& cases() {
       {"llama_gguf_f32", spec("llama"), true, FileType::f32, "auto", DType::f32, kExact, 1.0},
       {"llama3_scaled_st_bf16", spec("llama", true, true), false, FileType::bf16, "auto", DType::f32, kExact, 1.0},
       {"llama3_scaled_gguf_q4_0_as_f32", spec("llama", true, true), true, FileType::q4_0, "f32", DType::f32, kExact, 1.0},
-      {"llama_gguf_q8_0_as_bf16", spec("llama"), true, FileType::q8_0, "auto", DType::f32, kRounded, 0.95},
+      {"llama_gguf_q8_0_as_bf16", spec("llama"), true, FileType::q8_0, "bf16", DType::f32, kRounded, 0.95},
+      // auto: int8 / int4 group-32 weights where the device runs them (exact), else bf16
+      {"llama_gguf_q8_0_auto", spec("llama"), true, FileType::q8_0, "auto", DType::f32, kExact, 1.0},
+      {"qwen2_gguf_q4_0_auto", spec("qwen2", true), true, FileType::q4_0, "auto", DType::f32, kExact, 1.0},
+      // quantized on the device at load; the reference applies porta's documented int8 rule
+      {"qwen3_st_f32_as_int8", spec("qwen3"), false, FileType::f32, "int8", DType::f32, kRounded, 0.95},
       {"qwen2_st_f16", spec("qwen2", true), false, FileType::f16, "auto", DType::f32, kExact, 1.0},
       {"qwen2_gguf_bf16", spec("qwen2", true), true, FileType::bf16, "auto", DType::f32, kExact, 1.0},
       {"qwen3_st_f32", spec("qwen3"), false, FileType::f32, "auto", DType::f32, kExact, 1.0},
@@ -104,7 +110,12 @@ TEST_P(ModelAccuracy, TeacherForcedLogitsMatchFloat64Reference) {
   if (!dev.info().supports(c.act)) GTEST_SKIP() << dev.description() << " has no " << porta::dtype_name(c.act);
   const TinyModel tm = make_tiny(c.spec, 1234);
   const std::vector<int32_t> ids = token_ids(c.spec.vocab);
-  const std::vector<double> want = porta::ref::decoder_logits(tm.ref_spec(), tm.stored(c.file, c.gguf), ids);
+  const std::string mode = c.weights;
+  if ((mode == "int8" || mode == "int4") &&
+      !porta::supports_quant(dev, "gemm", mode == "int8" ? porta::QuantFormat::int8 : porta::QuantFormat::int4, c.act))
+    GTEST_SKIP() << dev.description() << " runs no " << mode << " weights";
+  const std::vector<double> want = porta::ref::decoder_logits(
+      tm.ref_spec(), mode == "int8" ? quantized_int8_g32(tm) : tm.stored(c.file, c.gguf), ids);
 
   porta::Stream s(dev);
   auto ck = porta_run::Checkpoint::open(fixture_path(c));
@@ -115,6 +126,11 @@ TEST_P(ModelAccuracy, TeacherForcedLogitsMatchFloat64Reference) {
   porta_run::Model m(*ck, s, mo);
   ASSERT_EQ(m.config().eos_ids.size(), 2u);  // both EOS ids (2 and 3) seen
 
+  // A case loaded inexactly where the device lacks the quantized path (auto -> bf16) gets
+  // the rounded bounds; porta-run's own summary says which happened.
+  const bool inexact = m.weights_summary().find("not exact") != std::string::npos;
+  const double max_nmse = inexact ? std::max(c.max_nmse, kRounded) : c.max_nmse;
+  const double min_top1 = inexact ? std::min(c.min_top1, 0.95) : c.min_top1;
   const int64_t V = c.spec.vocab;
   std::vector<float> got = m.logits(s, std::vector<int32_t>(ids.begin(), ids.begin() + kPrefill), 0, true);
   for (int t = kPrefill; t < kSteps; ++t) {
@@ -135,7 +151,7 @@ TEST_P(ModelAccuracy, TeacherForcedLogitsMatchFloat64Reference) {
     }
     const double nmse = num / den;
     worst = std::max(worst, nmse);
-    EXPECT_LE(nmse, c.max_nmse) << "step " << t << (t < kPrefill ? " (prefill)" : " (decode)");
+    EXPECT_LE(nmse, max_nmse) << "step " << t << (t < kPrefill ? " (prefill)" : " (decode)");
     std::vector<double> sorted(w, w + V);
     std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<>());
     if (sorted[0] - sorted[1] > kMargin) {
@@ -144,16 +160,17 @@ TEST_P(ModelAccuracy, TeacherForcedLogitsMatchFloat64Reference) {
     }
   }
   ASSERT_GE(clear, kSteps * 3 / 4) << "too few steps with a clear top token: a weak test";
-  EXPECT_GE(agree, static_cast<int>(std::ceil(c.min_top1 * clear))) << agree << " of " << clear << " clear steps agree";
+  EXPECT_GE(agree, static_cast<int>(std::ceil(min_top1 * clear))) << agree << " of " << clear << " clear steps agree";
   std::printf("[ model    ] %-32s %-28s worst step NMSE %.2e, top-1 %d/%d (weights %s)\n", c.name,
               dev.description().substr(0, 28).c_str(), worst, agree, clear, m.weights_summary().c_str());
 }
 
 // The same model as safetensors and as GGUF (q/k permuted, adjacent-pair RoPE) gives the
 // same logits, to f32 rounding.
-TEST_P(ModelAccuracy, SafetensorsAndGgufAgree) {
-  if (std::get<1>(GetParam()) != 0) GTEST_SKIP() << "once per device";
-  const porta::Device dev = std::get<0>(GetParam());
+class ModelFormats : public ::testing::TestWithParam<porta::Device> {};
+
+TEST_P(ModelFormats, SafetensorsAndGgufAgree) {
+  const porta::Device dev = GetParam();
   porta::Stream s(dev);
   const std::vector<int32_t> ids = token_ids(512);
   std::vector<std::vector<float>> out;
@@ -180,6 +197,9 @@ std::vector<Param> params() {
 }
 
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ModelAccuracy);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ModelFormats);
+INSTANTIATE_TEST_SUITE_P(Devices, ModelFormats, ::testing::ValuesIn(porta::test::test_devices()),
+                         porta::test::device_name);
 INSTANTIATE_TEST_SUITE_P(Devices, ModelAccuracy, ::testing::ValuesIn(params()), [](const auto& pinfo) {
   std::string d = std::get<0>(pinfo.param).info().backend + "_" + std::to_string(std::get<0>(pinfo.param).info().index);
   return d + "_" + cases()[std::get<1>(pinfo.param)].name;

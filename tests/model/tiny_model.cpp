@@ -178,6 +178,22 @@ porta::ref::WeightMap TinyModel::stored(FileType t, bool gguf) const {
   return out;
 }
 
+porta::ref::WeightMap quantized_int8_g32(const TinyModel& m) {
+  porta::ref::WeightMap out = m.stored(FileType::f32, false);
+  for (auto& kv : out) {
+    if (m.shapes.at(kv.first).size() != 2) continue;
+    std::vector<double>& v = kv.second;
+    for (size_t b = 0; b < v.size(); b += 32) {
+      double amax = 0;
+      for (size_t i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(v[b + i]));
+      const double d = porta::f16_to_float(porta::float_to_f16(static_cast<float>(amax / 127)));
+      for (size_t i = 0; i < 32; ++i)
+        v[b + i] = d == 0 ? 0.0 : d * std::max(-127.0, std::min(127.0, std::nearbyint(v[b + i] / d)));
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- safetensors ----
 
 void write_safetensors(const TinyModel& m, const std::string& dir, FileType t, int shards) {

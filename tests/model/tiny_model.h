@@ -38,6 +38,10 @@ struct TinyModel {
 
 TinyModel make_tiny(const TinySpec& s, uint64_t seed);
 
+/// 2-D weights of `w` (f32 originals) quantized by porta's documented int8 rule (porta/quant.h:
+/// group 32, d = f16(absmax / 127), code = clamp(round(w / d), -127, 127)) and decoded.
+porta::ref::WeightMap quantized_int8_g32(const TinyModel& m);
+
 /// config.json (+ generation_config.json with two EOS ids) and model.safetensors, or
 /// `shards` files with model.safetensors.index.json. t: f32, f16 or bf16.
 void write_safetensors(const TinyModel& m, const std::string& dir, FileType t, int shards = 1);

@@ -62,10 +62,10 @@ int main(int argc, char** argv) {
   SamplerOptions so;
   bool json = false, bench = false, quiet = false;
   app.add_option("-m,--model", model, "a .gguf file, a .safetensors file or a Hugging Face model directory");
-  app.add_option("--synthetic", synthetic, "random weights of a preset's shapes instead of a file (llama3-8b, llama3.2-1b, qwen2.5-0.5b, qwen3-0.6b, tiny)");
+  app.add_option("--synthetic", synthetic, "random weights of a preset's shapes instead of a file (llama3-8b, llama3.2-1b, qwen2.5-0.5b, qwen3-0.6b, small, tiny)");
   app.add_option("--device", device, "device spec (default: PORTA_DEVICE, else auto)");
   app.add_option("--dtype", dtype, "activations and KV cache: f32, f16, bf16")->capture_default_str();
-  app.add_option("--weights", weights, "weight format on the device: auto (as stored; block formats dequantized to bf16), f32, f16, bf16")->capture_default_str();
+  app.add_option("--weights", weights, "weight format on the device: auto (as stored; GGUF Q8_0/Q4_0 as int8/int4 where the device runs them, other block formats as bf16), f32, f16, bf16, int8, int4 (quantized at load, group 32)")->capture_default_str();
   app.add_option("--ctx", ctx, "KV cache length (default: the model's context, at most 4096)");
   app.add_option("-p,--prompt", prompt, "prompt token ids, separated by spaces or commas (default: the BOS id)");
   app.add_option("--prompt-file", prompt_file, "file of prompt token ids");

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "load_error.h"
+#include "porta/quant.h"
 
 namespace porta_run {
 
@@ -19,26 +20,26 @@ Model::Model(const Checkpoint& ck, porta::Stream& s, const ModelOptions& opt)
   auto say = [&](const std::string& m) {
     if (opt.progress) opt.progress(m);
   };
-  embed_ = load(s, ck, {"model.embed_tokens.weight"}, {{V, H}}, false);
+  embed_ = load(s, ck, {"model.embed_tokens.weight"}, {{V, H}}, true);
   const uint64_t embed_bytes = weight_bytes_;
   for (int64_t l = 0; l < n_layers; ++l) {
     const uint64_t before = weight_bytes_;
     auto n = [&](const char* suffix) { return layer_name(l, suffix); };
     Layer L;
-    L.attn_norm = load(s, ck, {n("input_layernorm.weight")}, {{H}}, true);
+    L.attn_norm = load_vector(s, ck, {n("input_layernorm.weight")}, {{H}});
     L.wqkv = load(s, ck, {n("self_attn.q_proj.weight"), n("self_attn.k_proj.weight"), n("self_attn.v_proj.weight")},
-                  {{Hq * D, H}, {Hkv * D, H}, {Hkv * D, H}}, false);
+                  {{Hq * D, H}, {Hkv * D, H}, {Hkv * D, H}});
     if (c_.qkv_bias)
-      L.bqkv = load(s, ck, {n("self_attn.q_proj.bias"), n("self_attn.k_proj.bias"), n("self_attn.v_proj.bias")},
-                    {{Hq * D}, {Hkv * D}, {Hkv * D}}, true);
+      L.bqkv = load_vector(s, ck, {n("self_attn.q_proj.bias"), n("self_attn.k_proj.bias"), n("self_attn.v_proj.bias")},
+                    {{Hq * D}, {Hkv * D}, {Hkv * D}});
     if (c_.qk_norm) {
-      L.q_norm = load(s, ck, {n("self_attn.q_norm.weight")}, {{D}}, true);
-      L.k_norm = load(s, ck, {n("self_attn.k_norm.weight")}, {{D}}, true);
+      L.q_norm = load_vector(s, ck, {n("self_attn.q_norm.weight")}, {{D}});
+      L.k_norm = load_vector(s, ck, {n("self_attn.k_norm.weight")}, {{D}});
     }
-    L.wo = load(s, ck, {n("self_attn.o_proj.weight")}, {{H, Hq * D}}, false);
-    L.ffn_norm = load(s, ck, {n("post_attention_layernorm.weight")}, {{H}}, true);
-    L.w_gate_up = load(s, ck, {n("mlp.gate_proj.weight"), n("mlp.up_proj.weight")}, {{F, H}, {F, H}}, false);
-    L.w_down = load(s, ck, {n("mlp.down_proj.weight")}, {{H, F}}, false);
+    L.wo = load(s, ck, {n("self_attn.o_proj.weight")}, {{H, Hq * D}});
+    L.ffn_norm = load_vector(s, ck, {n("post_attention_layernorm.weight")}, {{H}});
+    L.w_gate_up = load(s, ck, {n("mlp.gate_proj.weight"), n("mlp.up_proj.weight")}, {{F, H}, {F, H}});
+    L.w_down = load(s, ck, {n("mlp.down_proj.weight")}, {{H, F}});
     if (l == 0) layer_bytes_ = weight_bytes_ - before;
     check_fits(dev_, static_cast<uint64_t>(Hkv * ctx_ * D) * porta::dtype_size(opt.act), "the KV cache of one layer");
     L.k_cache = Tensor::empty(dev_, opt.act, {1, Hkv, ctx_, D});
@@ -46,35 +47,40 @@ Model::Model(const Checkpoint& ck, porta::Stream& s, const ModelOptions& opt)
     layers_.push_back(std::move(L));
     say("loaded layer " + std::to_string(l + 1) + "/" + std::to_string(n_layers));
   }
-  out_norm_ = load(s, ck, {"model.norm.weight"}, {{H}}, true);
+  out_norm_ = load_vector(s, ck, {"model.norm.weight"}, {{H}});
   if (c_.tied_embeddings) {
     lm_head_ = embed_;
     bytes_per_token_ = weight_bytes_;  // the head is the embedding: read once per token
   } else {
-    lm_head_ = load(s, ck, {"lm_head.weight"}, {{V, H}}, false);
+    lm_head_ = load(s, ck, {"lm_head.weight"}, {{V, H}});
     bytes_per_token_ = weight_bytes_ - embed_bytes;  // the embedding is gathered, one row per token
   }
   for (size_t i = 0; i < formats_seen_.size(); ++i) summary_ += (i ? ", " : "") + formats_seen_[i];
 }
 
-Tensor Model::load(porta::Stream& s, const Checkpoint& ck, const std::vector<std::string>& names,
-                   const std::vector<std::vector<int64_t>>& shapes, bool is_vector) {
+Weight Model::load(porta::Stream& s, const Checkpoint& ck, const std::vector<std::string>& names,
+                   const std::vector<std::vector<int64_t>>& shapes, bool table) {
   std::vector<const TensorData*> parts;
   for (size_t i = 0; i < names.size(); ++i) parts.push_back(&ck.get(names[i], shapes[i]));
-  // Norm weights and biases are small: f32 whatever the file holds (exact for every source).
-  bool exact = true;
-  const DType dt = is_vector ? DType::f32 : opt_.weights.dtype_for(parts.front()->type, &exact);
-  if (!is_vector) {
-    const std::string f = std::string(porta::dtype_name(dt)) +
-                          (parts.front()->type == SrcType::f32 && dt == DType::f32 ? " (as stored)"
-                           : exact && is_dense(parts.front()->type) && dt != DType::f32 ? " (as stored)"
-                           : exact ? std::string(" (from ") + src_type_name(parts.front()->type) + ", exact)"
-                                   : std::string(" (from ") + src_type_name(parts.front()->type) + ", not exact)");
-    if (std::find(formats_seen_.begin(), formats_seen_.end(), f) == formats_seen_.end()) formats_seen_.push_back(f);
-  }
+  const SrcType src = parts.front()->type;
+  const WeightPlan plan = opt_.weights.plan(src, dev_, opt_.act, table);
   std::string what = ck.file_name_of(names.front());
   if (names.size() > 1) what = "fused " + what + " (+" + std::to_string(names.size() - 1) + ")";
-  Tensor t = upload_rows(s, parts, dt, "tensor '" + what + "'");
+  Weight w = upload_weight(s, parts, plan, "tensor '" + what + "'");
+  const bool as_stored = !plan.quantized && is_dense(src) && plan.exact && (plan.dtype != DType::f32 || src == SrcType::f32);
+  const std::string f = w.format() + (as_stored ? " (as stored)"
+                                      : std::string(" (from ") + src_type_name(src) + (plan.exact ? ", exact)" : ", not exact)"));
+  if (std::find(formats_seen_.begin(), formats_seen_.end(), f) == formats_seen_.end()) formats_seen_.push_back(f);
+  weight_bytes_ += w.nbytes();
+  return w;
+}
+
+// Norm weights and biases are small: f32 whatever the file holds (exact for every source).
+Tensor Model::load_vector(porta::Stream& s, const Checkpoint& ck, const std::vector<std::string>& names,
+                          const std::vector<std::vector<int64_t>>& shapes) {
+  std::vector<const TensorData*> parts;
+  for (size_t i = 0; i < names.size(); ++i) parts.push_back(&ck.get(names[i], shapes[i]));
+  Tensor t = upload_rows(s, parts, DType::f32, "tensor '" + ck.file_name_of(names.front()) + "'");
   weight_bytes_ += static_cast<uint64_t>(t.nbytes());
   return t;
 }
@@ -85,12 +91,19 @@ int64_t Model::layer_macs() const {
 }
 
 // y = x · wᵀ (+ bias) for a [out, in] weight.
-Tensor Model::linear(porta::Stream& s, const Tensor& x, const Tensor& w, const Tensor* bias) {
-  Tensor y = Tensor::empty(dev_, opt_.act, {x.dim(0), w.dim(0)});
+Tensor Model::linear(porta::Stream& s, const Tensor& x, const Weight& w, const Tensor* bias) {
+  Tensor y = Tensor::empty(dev_, opt_.act, {x.dim(0), w.rows()});
+  const Tensor* b = bias && bias->defined() ? bias : nullptr;
+  if (w.quant.defined()) {
+    ops::QuantGemmOptions g;
+    g.bias = b;
+    ops::gemm(s, x, w.quant, y, g);
+    return y;
+  }
   ops::GemmOptions g;
   g.trans_b = true;
-  g.bias = bias && bias->defined() ? bias : nullptr;
-  ops::gemm(s, x, w, y, g);
+  g.bias = b;
+  ops::gemm(s, x, w.dense, y, g);
   return y;
 }
 
@@ -154,11 +167,13 @@ Tensor Model::forward(porta::Stream& s, const std::vector<int32_t>& ids, int64_t
   Tensor id_t = Tensor::from_host(s, DType::i32, {n}, ids.data());
   Tensor pos_t = Tensor::from_host(s, DType::i32, {n}, positions.data());
   Tensor x = Tensor::empty(dev_, opt_.act, {n, c_.hidden});
-  if (embed_.dtype() == opt_.act) {
-    ops::embedding(s, embed_, id_t, x);
+  if (embed_.quant.defined()) {
+    ops::embedding(s, embed_.quant, id_t, x);
+  } else if (embed_.dense.dtype() == opt_.act) {
+    ops::embedding(s, embed_.dense, id_t, x);
   } else {
-    Tensor e = Tensor::empty(dev_, embed_.dtype(), {n, c_.hidden});
-    ops::embedding(s, embed_, id_t, e);
+    Tensor e = Tensor::empty(dev_, embed_.dense.dtype(), {n, c_.hidden});
+    ops::embedding(s, embed_.dense, id_t, e);
     ops::cast(s, e, x);
   }
   const size_t active = active_layers_ < 0 ? layers_.size() : std::min(layers_.size(), static_cast<size_t>(active_layers_));
@@ -167,9 +182,13 @@ Tensor Model::forward(porta::Stream& s, const std::vector<int32_t>& ids, int64_t
   Tensor xn = Tensor::empty(dev_, opt_.act, last.shape());
   ops::rms_norm(s, last, out_norm_, xn, static_cast<float>(c_.norm_eps));
   Tensor logits = Tensor::empty(dev_, DType::f32, {last.dim(0), c_.vocab});
-  ops::GemmOptions g;
-  g.trans_b = true;
-  ops::gemm(s, xn, lm_head_, logits, g);
+  if (lm_head_.quant.defined()) {
+    ops::gemm(s, xn, lm_head_.quant, logits);
+  } else {
+    ops::GemmOptions g;
+    g.trans_b = true;
+    ops::gemm(s, xn, lm_head_.dense, logits, g);
+  }
   s.synchronize();  // the step's temporaries (ids, positions, activations) are released on return
   return logits;
 }

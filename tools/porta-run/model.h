@@ -35,7 +35,8 @@ class Model {
 
   const ModelConfig& config() const { return c_; }
   porta::DType act_dtype() const { return opt_.act; }
-  porta::DType weight_dtype() const { return layers_.empty() ? embed_.dtype() : layers_.front().w_down.dtype(); }
+  /// The first layer's down projection (what benchmarks compare with porta's GEMM).
+  const Weight& sample_weight() const { return layers_.empty() ? embed_ : layers_.front().w_down; }
   int64_t ctx() const { return ctx_; }
   int64_t layers_built() const { return static_cast<int64_t>(layers_.size()); }
   uint64_t weight_bytes() const { return weight_bytes_; }  // device bytes of all weights
@@ -54,19 +55,23 @@ class Model {
 
  private:
   struct Layer {
-    porta::Tensor attn_norm, wqkv, bqkv, q_norm, k_norm, wo, ffn_norm, w_gate_up, w_down;
+    porta::Tensor attn_norm, bqkv, q_norm, k_norm, ffn_norm;
+    Weight wqkv, wo, w_gate_up, w_down;
     porta::Tensor k_cache, v_cache;  // [1, Hkv, ctx, D]
   };
-  porta::Tensor load(porta::Stream& s, const Checkpoint& ck, const std::vector<std::string>& names,
-                     const std::vector<std::vector<int64_t>>& shapes, bool is_vector);
-  porta::Tensor linear(porta::Stream& s, const porta::Tensor& x, const porta::Tensor& w, const porta::Tensor* bias);
+  Weight load(porta::Stream& s, const Checkpoint& ck, const std::vector<std::string>& names,
+              const std::vector<std::vector<int64_t>>& shapes, bool table = false);
+  porta::Tensor load_vector(porta::Stream& s, const Checkpoint& ck, const std::vector<std::string>& names,
+                            const std::vector<std::vector<int64_t>>& shapes);
+  porta::Tensor linear(porta::Stream& s, const porta::Tensor& x, const Weight& w, const porta::Tensor* bias);
   void layer(porta::Stream& s, Layer& L, porta::Tensor& x, const porta::Tensor& pos, int64_t p0, int64_t n);
 
   ModelConfig c_;
   ModelOptions opt_;
   int64_t ctx_ = 0;
   porta::Device dev_;
-  porta::Tensor embed_, out_norm_, lm_head_;
+  porta::Tensor out_norm_;
+  Weight embed_, lm_head_;
   std::vector<Layer> layers_;
   uint64_t weight_bytes_ = 0, bytes_per_token_ = 0, layer_bytes_ = 0;
   int64_t active_layers_ = -1;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "load_error.h"
+#include "porta/quant.h"
 
 namespace porta_run {
 
@@ -128,22 +129,29 @@ double copy_gbps(porta::Stream& s) {
   return best;
 }
 
-// porta's GEMM at the prefill shape of the model's largest projection: FLOP/s (best of 3).
-double gemm_gflops(porta::Stream& s, const Model& m, int64_t M, DType weight_dt, DType act) {
-  const ModelConfig& c = m.config();
-  const int64_t N = c.ffn, K = c.hidden;
-  Tensor a = Tensor::empty(s.device(), act, {M, K}), w = Tensor::empty(s.device(), weight_dt, {N, K});
+// porta's GEMM at the prefill shape on the model's own down projection ([H, F], the same
+// weight format): FLOP/s (best of 3).
+double gemm_gflops(porta::Stream& s, const Model& m, int64_t M, DType act) {
+  const Weight& w = m.sample_weight();
+  const int64_t N = w.rows(), K = w.quant.defined() ? w.quant.k() : w.dense.dim(1);
+  Tensor a = Tensor::empty(s.device(), act, {M, K});
   Tensor y = Tensor::empty(s.device(), act, {M, N});
   porta::ops::fill(s, a, 0.01);
-  porta::ops::fill(s, w, 0.02);
-  porta::ops::GemmOptions g;
-  g.trans_b = true;
-  porta::ops::gemm(s, a, w, y, g);
+  auto run = [&] {
+    if (w.quant.defined()) {
+      porta::ops::gemm(s, a, w.quant, y);
+    } else {
+      porta::ops::GemmOptions g;
+      g.trans_b = true;
+      porta::ops::gemm(s, a, w.dense, y, g);
+    }
+  };
+  run();
   s.synchronize();
   double best = 0;
   for (int i = 0; i < 3; ++i) {
     const auto t0 = Clock::now();
-    porta::ops::gemm(s, a, w, y, g);
+    run();
     s.synchronize();
     best = std::max(best, 2.0 * static_cast<double>(M * N * K) / seconds_since(t0) / 1e9);
   }
@@ -196,7 +204,7 @@ void run_bench(Model& m, porta::Stream& s, const BenchOptions& o, Report& r) {
   const double gbps = copy_gbps(s);
   const double decode_bound = gbps * 1e9 / bytes_tok;
   const double macs_tok = static_cast<double>(m.layer_macs()) * full_layers;  // prefill: the head runs for 1 token
-  const double gflops = gemm_gflops(s, m, o.prompt, m.weight_dtype(), m.act_dtype());
+  const double gflops = gemm_gflops(s, m, o.prompt, m.act_dtype());
   const double prefill_bound = gflops * 1e9 / (2 * macs_tok);
 
   r.num("layers_built", static_cast<double>(L));

@@ -25,6 +25,9 @@ ModelConfig preset_config(const std::string& name) {
   } else if (name == "qwen3-0.6b") {
     c.arch = Arch::qwen3, c.vocab = 151936, c.hidden = 1024, c.layers = 28, c.heads = 16, c.kv_heads = 8;
     c.head_dim = 128, c.ffn = 3072, c.rope_theta = 1000000, c.qk_norm = true, c.tied_embeddings = true;
+  } else if (name == "small") {  // llama-shaped, fits 128 MiB allocations (lavapipe)
+    c.arch = Arch::llama, c.vocab = 32000, c.hidden = 1024, c.layers = 8, c.heads = 16, c.kv_heads = 4;
+    c.head_dim = 64, c.ffn = 4096, c.rope_theta = 500000;
   } else if (name == "tiny") {
     c.arch = Arch::llama, c.vocab = 512, c.hidden = 256, c.layers = 2, c.heads = 4, c.kv_heads = 2;
     c.head_dim = 64, c.ffn = 512;
@@ -119,7 +122,7 @@ class SyntheticCheckpoint : public Checkpoint {
 
 }  // namespace
 
-std::vector<std::string> synthetic_presets() { return {"llama3-8b", "llama3.2-1b", "qwen2.5-0.5b", "qwen3-0.6b", "tiny"}; }
+std::vector<std::string> synthetic_presets() { return {"llama3-8b", "llama3.2-1b", "qwen2.5-0.5b", "qwen3-0.6b", "small", "tiny"}; }
 
 std::unique_ptr<Checkpoint> open_synthetic(const std::string& preset, uint64_t seed) {
   return std::make_unique<SyntheticCheckpoint>(preset, seed);

@@ -11,7 +11,8 @@
 
 namespace porta_run {
 
-/// Presets: "llama3-8b", "llama3.2-1b", "qwen2.5-0.5b", "qwen3-0.6b", "tiny". Throws LoadError
+/// Presets: "llama3-8b", "llama3.2-1b", "qwen2.5-0.5b", "qwen3-0.6b", "small" (llama-shaped, 1024 wide,
+/// fits 128 MiB allocations), "tiny". Throws LoadError
 /// listing them for an unknown name.
 std::unique_ptr<Checkpoint> open_synthetic(const std::string& preset, uint64_t seed = 1);
 std::vector<std::string> synthetic_presets();

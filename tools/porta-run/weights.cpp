@@ -9,20 +9,61 @@ namespace porta_run {
 
 using porta::DType;
 
-porta::DType WeightFormat::dtype_for(SrcType src, bool* exact) const {
+uint64_t Weight::nbytes() const {
+  return quant.defined() ? static_cast<uint64_t>(quant.nbytes()) : static_cast<uint64_t>(dense.nbytes());
+}
+
+std::string Weight::format() const { return quant.defined() ? quant.scheme().str() : porta::dtype_name(dense.dtype()); }
+
+namespace {
+
+porta::QuantScheme group32(porta::QuantFormat f) {
+  porta::QuantScheme q;
+  q.format = f;
+  q.group = 32;
+  q.scale_dtype = DType::f16;
+  return q;
+}
+
+bool runs_quant(const porta::Device& dev, porta::QuantFormat f, DType act, bool table) {
+  return porta::supports_quant(dev, "gemm", f, act) && (!table || porta::supports_quant(dev, "embedding", f, act));
+}
+
+}  // namespace
+
+WeightPlan WeightFormat::plan(SrcType src, const porta::Device& dev, DType act, bool table) const {
+  WeightPlan p;
+  if (mode == "int8" || mode == "int4") {
+    p.quantized = true;
+    p.scheme = group32(mode == "int8" ? porta::QuantFormat::int8 : porta::QuantFormat::int4);
+    if (!runs_quant(dev, p.scheme.format, act, table))
+      throw LoadError("--weights " + mode + ": " + dev.description() + " does not run " + p.scheme.str() +
+                      " weights with " + porta::dtype_name(act) + " activations (use --weights bf16)");
+    p.exact = (src == SrcType::q8_0 && mode == "int8") || (src == SrcType::q4_0 && mode == "int4");
+    return p;
+  }
+  if (mode == "auto" && (src == SrcType::q8_0 || src == SrcType::q4_0)) {
+    const porta::QuantScheme q = group32(src == SrcType::q8_0 ? porta::QuantFormat::int8 : porta::QuantFormat::int4);
+    if (runs_quant(dev, q.format, act, table)) {
+      p.quantized = true;
+      p.scheme = q;
+      return p;
+    }
+  }
   DType dt = DType::bf16;
   if (mode == "f32") dt = DType::f32;
   else if (mode == "f16") dt = DType::f16;
   else if (mode == "bf16") dt = DType::bf16;
   else if (src == SrcType::f32) dt = DType::f32;
   else if (src == SrcType::f16) dt = DType::f16;
-  *exact = dt == DType::f32 || (src == SrcType::f16 && dt == DType::f16) || (src == SrcType::bf16 && dt == DType::bf16);
-  return dt;
+  p.dtype = dt;
+  p.exact = dt == DType::f32 || (src == SrcType::f16 && dt == DType::f16) || (src == SrcType::bf16 && dt == DType::bf16);
+  return p;
 }
 
 WeightFormat parse_weight_format(const std::string& mode) {
-  if (mode != "auto" && mode != "f32" && mode != "f16" && mode != "bf16")
-    throw LoadError("--weights " + mode + ": expected auto, f32, f16 or bf16");
+  if (mode != "auto" && mode != "f32" && mode != "f16" && mode != "bf16" && mode != "int8" && mode != "int4")
+    throw LoadError("--weights " + mode + ": expected auto, f32, f16, bf16, int8 or int4");
   WeightFormat f;
   f.mode = mode;
   return f;
@@ -93,6 +134,63 @@ porta::Tensor upload_rows(porta::Stream& s, const std::vector<const TensorData*>
   }
   s.synchronize();
   return t;
+}
+
+namespace {
+
+// GGUF Q8_0 / Q4_0 blocks of 32 are porta's int8 / int4 group-32 codes with an f16 scale:
+// the same values, rearranged (Q4_0 stores elements j and j+16 in one byte; porta packs
+// elements 2j, 2j+1).
+void append_blocks(const TensorData& t, porta::QuantHostWeight& h) {
+  const int64_t rows = t.shape.size() == 1 ? 1 : t.shape[0], k = t.shape.back(), blocks = k / 32;
+  const bool int8 = t.type == SrcType::q8_0;
+  const int64_t block_bytes = int8 ? 34 : 18, code_bytes = int8 ? 32 : 16;
+  const uint8_t* src = t.data;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t b = 0; b < blocks; ++b, src += block_bytes) {
+      uint16_t d;
+      std::memcpy(&d, src, 2);
+      h.scales.push_back(porta::f16_to_float(d));
+      if (int8) {
+        h.codes.insert(h.codes.end(), src + 2, src + 2 + code_bytes);
+        continue;
+      }
+      uint8_t q[32];
+      for (int i = 0; i < 16; ++i) q[i] = src[2 + i] & 0xF, q[i + 16] = src[2 + i] >> 4;
+      for (int i = 0; i < 16; ++i) h.codes.push_back(static_cast<uint8_t>(q[2 * i] | (q[2 * i + 1] << 4)));
+    }
+}
+
+}  // namespace
+
+Weight upload_weight(porta::Stream& s, const std::vector<const TensorData*>& parts, const WeightPlan& plan,
+                     const std::string& what) {
+  Weight w;
+  if (!plan.quantized) {
+    w.dense = upload_rows(s, parts, plan.dtype, what);
+    return w;
+  }
+  const int64_t k = parts.front()->shape.back();
+  int64_t n = 0;
+  for (const TensorData* p : parts) n += p->shape.size() == 1 ? 1 : p->shape[0];
+  check_fits(s.device(), static_cast<uint64_t>(n * porta::quant_row_bytes(plan.scheme.format, k)), what);
+  const SrcType direct = plan.scheme.format == porta::QuantFormat::int8 ? SrcType::q8_0 : SrcType::q4_0;
+  bool all_direct = true;
+  for (const TensorData* p : parts) all_direct = all_direct && p->type == direct;
+  if (all_direct) {  // exact: the file's blocks are the codes
+    porta::QuantHostWeight h;
+    h.scheme = plan.scheme;
+    h.n = n, h.k = k;
+    for (const TensorData* p : parts) append_blocks(*p, h);
+    w.quant = porta::QuantWeight::from_host(s, h);
+    s.synchronize();
+    return w;
+  }
+  // Anything else: dense f32 on the device, quantized there (round to nearest, porta's rules).
+  const porta::Tensor dense = upload_rows(s, parts, DType::f32, what);
+  w.quant = porta::ops::quantize(s, dense, plan.scheme);
+  s.synchronize();
+  return w;
 }
 
 }  // namespace porta_run

@@ -1,22 +1,46 @@
-// Checkpoint tensors to device tensors: the porta dtype each one gets under --weights, the
-// conversion on the host (in row chunks, straight from the mapping when no conversion is
-// needed), and the refusal of a tensor larger than the device's largest allocation.
+// Checkpoint tensors to device weights: the porta format each one gets under --weights
+// (a dense dtype or a porta::QuantWeight), the conversion on the host (in row chunks,
+// straight from the mapping when no conversion is needed; GGUF Q8_0/Q4_0 blocks become
+// int8/int4 group-32 codes exactly), and the refusal of a tensor larger than the device's
+// largest allocation.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "porta/porta.h"
+#include "porta/quant.h"
 #include "tensor_data.h"
 
 namespace porta_run {
 
-/// --weights: "auto" keeps f32/f16/bf16 as stored and dequantizes block formats to bf16;
-/// "f32", "f16", "bf16" convert everything to that dtype.
+/// A projection or table on the device: dense, or quantized (then `dense` is undefined).
+struct Weight {
+  porta::Tensor dense;
+  porta::QuantWeight quant;
+  bool defined() const { return dense.defined() || quant.defined(); }
+  int64_t rows() const { return quant.defined() ? quant.n() : dense.dim(0); }
+  uint64_t nbytes() const;
+  std::string format() const;  // "bf16", "int4 g32 (f16 scales)"
+};
+
+/// What one checkpoint tensor becomes.
+struct WeightPlan {
+  bool quantized = false;
+  porta::DType dtype = porta::DType::bf16;  // dense
+  porta::QuantScheme scheme;                // quantized
+  bool exact = true;                        // every stored value survives
+};
+
+/// --weights: "auto" keeps f32/f16/bf16 as stored, GGUF Q8_0/Q4_0 as int8/int4 group-32
+/// weights where the device runs them (else bf16), other block formats as bf16;
+/// "f32", "f16", "bf16" convert everything to that dtype; "int8", "int4" quantize every
+/// projection (group 32, f16 scales) on the device.
 struct WeightFormat {
   std::string mode = "auto";
-  /// The dtype a tensor stored as `src` is loaded as; *exact tells whether every value survives.
-  porta::DType dtype_for(SrcType src, bool* exact) const;
+  /// The plan for a tensor stored as `src` on `dev` with activations `act`. `table`: the
+  /// embedding table (also needs the quantized embedding op).
+  WeightPlan plan(SrcType src, const porta::Device& dev, porta::DType act, bool table) const;
 };
 
 /// Throws LoadError when `mode` is not a known --weights value.
@@ -26,6 +50,10 @@ WeightFormat parse_weight_format(const std::string& mode);
 /// projections), converted to `dt`. Every part is rank 1 (one row) or 2 with the same cols.
 porta::Tensor upload_rows(porta::Stream& s, const std::vector<const TensorData*>& parts, porta::DType dt,
                           const std::string& what);
+
+/// The parts (rows one after another, like upload_rows) as one weight following `plan`.
+Weight upload_weight(porta::Stream& s, const std::vector<const TensorData*>& parts, const WeightPlan& plan,
+                     const std::string& what);
 
 /// Throws LoadError when `bytes` exceeds the device's largest allocation (naming `what`).
 void check_fits(const porta::Device& d, uint64_t bytes, const std::string& what);
