@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "load_error.h"
+#include "porta/quant_import.h"
 
 namespace porta_run {
 
@@ -139,26 +140,14 @@ porta::Tensor upload_rows(porta::Stream& s, const std::vector<const TensorData*>
 namespace {
 
 // GGUF Q8_0 / Q4_0 blocks of 32 are porta's int8 / int4 group-32 codes with an f16 scale:
-// the same values, rearranged (Q4_0 stores elements j and j+16 in one byte; porta packs
-// elements 2j, 2j+1).
+// porta's importer (porta/quant_import.h) rearranges them; parts are appended row-wise.
 void append_blocks(const TensorData& t, porta::QuantHostWeight& h) {
-  const int64_t rows = t.shape.size() == 1 ? 1 : t.shape[0], k = t.shape.back(), blocks = k / 32;
-  const bool int8 = t.type == SrcType::q8_0;
-  const int64_t block_bytes = int8 ? 34 : 18, code_bytes = int8 ? 32 : 16;
-  const uint8_t* src = t.data;
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t b = 0; b < blocks; ++b, src += block_bytes) {
-      uint16_t d;
-      std::memcpy(&d, src, 2);
-      h.scales.push_back(porta::f16_to_float(d));
-      if (int8) {
-        h.codes.insert(h.codes.end(), src + 2, src + 2 + code_bytes);
-        continue;
-      }
-      uint8_t q[32];
-      for (int i = 0; i < 16; ++i) q[i] = src[2 + i] & 0xF, q[i + 16] = src[2 + i] >> 4;
-      for (int i = 0; i < 16; ++i) h.codes.push_back(static_cast<uint8_t>(q[2 * i] | (q[2 * i + 1] << 4)));
-    }
+  const int64_t rows = t.shape.size() == 1 ? 1 : t.shape[0], k = t.shape.back();
+  const porta::QuantHostWeight p =
+      t.type == SrcType::q8_0 ? porta::quant_import::gguf_q8_0(t.name, rows, k, t.data, static_cast<size_t>(t.bytes))
+                              : porta::quant_import::gguf_q4_0(t.name, rows, k, t.data, static_cast<size_t>(t.bytes));
+  h.codes.insert(h.codes.end(), p.codes.begin(), p.codes.end());
+  h.scales.insert(h.scales.end(), p.scales.begin(), p.scales.end());
 }
 
 }  // namespace
