@@ -198,6 +198,8 @@ enum class Op {
   gemm,
   argmax,
   embedding,
+  rope,
+  attention,
   count
 };
 
@@ -216,6 +218,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<Spec> in;
   Spec out;
   ops::GemmOptions go;
+  ops::RopeOptions ro;
+  ops::AttentionOptions ao;
   bool approximate = f.ConsumeBool(), has_extra = f.ConsumeBool();
   float alpha = f.ConsumeFloatingPointInRange(-3.0f, 3.0f), eps = f.ConsumeFloatingPointInRange(0.0f, 0.1f);
   const char* name = "";
@@ -294,6 +298,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       out.shape.push_back(in[0].shape[1]);
       break;
     }
+    case Op::rope: {
+      name = "rope";
+      const int64_t D = f.PickValueInArray<int64_t>({2, 4, 8});
+      out = {{g.extent() % 3 + 1, g.extent() % 3 + 1, g.extent(), D}, g.floating(), g.layout()};
+      in = {
+          {out.shape, out.t, g.layout()},
+          {has_extra ? std::vector<int64_t>{out.shape[0], out.shape[2]} : std::vector<int64_t>{out.shape[2]},
+           DType::i32, g.layout()}};
+      ro.style = f.ConsumeBool() ? ops::RopeStyle::neox : ops::RopeStyle::gptj;
+      ro.theta = f.PickValueInArray({10000.0f, 500000.0f, 1.5f});
+      ro.rotary_dim = f.ConsumeBool() ? 0 : 2 * f.ConsumeIntegralInRange(1, static_cast<int>(D / 2));
+      break;
+    }
+    case Op::attention: {
+      name = "attention";
+      const int64_t B = f.ConsumeIntegralInRange(1, 2), Hkv = f.ConsumeIntegralInRange(1, 2),
+                    Hq = Hkv * f.ConsumeIntegralInRange(1, 2), Sq = f.PickValueInArray<int64_t>({1, 2, 3, 5}),
+                    Skv = f.PickValueInArray<int64_t>({1, 3, 7, 9}), D = 64;
+      const DType t = g.floating();
+      in = {{{B, Hq, Sq, D}, t, g.layout()},
+            {{B, Hkv, Skv, D}, t, g.layout()},
+            {{B, Hkv, Skv, D}, t, g.layout()}};
+      if (has_extra) in.push_back({{B}, DType::i32, Layout::contiguous});
+      out = {{B, Hq, Sq, D}, t, g.layout()};
+      ao.causal = f.ConsumeBool();
+      break;
+    }
     case Op::count: return 0;
   }
 
@@ -317,9 +348,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       case 3: alias = in.empty() ? -1 : 0; break;
       case 4: zero_stride = true; break;
-      case 5: alpha = eps = go.alpha = f.PickValueInArray({NAN, INFINITY, -1.0f}); break;
+      case 5:
+        alpha = eps = go.alpha = ro.theta = f.PickValueInArray({NAN, INFINITY, -1.0f});
+        ro.rotary_dim = f.PickValueInArray({-2, 3, 1000});
+        break;
     }
   }
+  // Device-resident values (attention's kv_lens) outside their contract, in broken calls only.
+  const bool wild_values = breaking && f.ConsumeBool();
 
   g_call = name;
   for (const auto* sp : [&] {
@@ -340,6 +376,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (op == Op::embedding && &sp == &in[1])  // ids: device-resident values, some out of range
       for (auto& v : hv.back().v)
         v = static_cast<double>(static_cast<int64_t>(rng() % static_cast<uint32_t>(in[0].shape[0] + 4)) - 2);
+    if (op == Op::rope && &sp == &in[1])  // positions
+      for (auto& v : hv.back().v) v = static_cast<double>(rng() % 64);
+    if (op == Op::attention && &sp == &in.back() && sp.t == DType::i32) {  // kv_lens: [0, Skv], or anything
+      const auto skv = static_cast<uint32_t>(in[1].shape[2]);
+      for (auto& v : hv.back().v)
+        v = wild_values ? static_cast<double>(static_cast<int32_t>(rng())) / (rng() % 2 ? 1 : 65536)
+                        : static_cast<double>(rng() % (skv + 1));
+    }
     pin.push_back(place(s, sp, &hv.back()));
   }
   HostTensor c_in;
@@ -372,6 +416,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       case Op::argmax: ops::argmax(s, I(0), o); break;
       case Op::embedding: ops::embedding(s, I(0), I(1), o); break;
+      case Op::rope: ops::rope(s, I(0), I(1), o, ro); break;
+      case Op::attention:
+        ao.kv_lens = in.size() > 3 ? &I(3) : nullptr;
+        ops::attention(s, I(0), I(1), I(2), o, ao);
+        break;
       case Op::count: break;
     }
     s.synchronize();
@@ -439,6 +488,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       want = ref::embedding(hv[0], ids, in[1].shape);
       break;
     }
+    case Op::rope: {
+      std::vector<int32_t> pos(hv[1].v.begin(), hv[1].v.end());
+      want = ref::rope(hv[0], pos, in[1].shape.size() == 2, ro.style, ro.theta,
+                       ro.rotary_dim == 0 ? static_cast<int>(out.shape[3]) : ro.rotary_dim);
+      break;
+    }
+    case Op::attention: {
+      std::vector<int32_t> lens;
+      if (in.size() > 3) lens.assign(hv[3].v.begin(), hv[3].v.end());
+      want = ref::attention(hv[0], hv[1], hv[2], ao.causal, 1.0 / std::sqrt(64.0),
+                            lens.empty() ? nullptr : &lens);
+      break;
+    }
     case Op::count: break;
   }
   auto exact = [&] {
@@ -448,7 +510,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
              ref_shape(out.shape) + " is " + std::to_string(got.v[i]) + ", exact reference " +
              std::to_string(want.v[i]));
   };
-  if (!is_floating(out.t) || op == Op::copy || op == Op::embedding || (op == Op::cast && !is_floating(in[0].t))) {
+  if (!is_floating(out.t) || op == Op::copy || op == Op::embedding ||
+      (op == Op::cast && !is_floating(in[0].t))) {
     exact();
   } else {
     check_close(got, want, out.t, name);

@@ -65,6 +65,16 @@ TEST(Threads, DiscoveryRacesFirstAllocations) {
   for (const auto& f : g_race_failures) ADD_FAILURE() << f;
 }
 
+// Not a test of porta: run only by tsan_self_check (TSan build), which expects TSan to
+// report this race, so a TSan run that could not see races would fail.
+TEST(Threads, DISABLED_DeliberateDataRace) {
+  int counter = 0;
+  std::thread other([&] { ++counter; });
+  ++counter;
+  other.join();
+  EXPECT_GE(counter, 1);
+}
+
 class Threads : public DeviceTest {};
 
 std::vector<float> iota(size_t n, float start) {
