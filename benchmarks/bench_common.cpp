@@ -1,5 +1,6 @@
 #include "bench_common.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -143,6 +144,13 @@ BaselineCase* cached_baseline(const std::string& key,
   auto it = cache.find(key);
   if (it == cache.end()) it = cache.emplace(key, make()).first;
   return it->second.get();
+}
+
+int64_t copy_reference_elements() {
+  const uint64_t cap = env().device.info().max_allocation_bytes;
+  int64_t n = int64_t{64} << 20;
+  if (cap != 0) n = std::min<int64_t>(n, static_cast<int64_t>(cap / 4));
+  return n;
 }
 
 BaselineCase* make_copy_reference(int64_t elements) {

@@ -66,6 +66,9 @@ BaselineCase* cached_baseline(const std::string& key,
 /// A BaselineCase that runs porta::ops::copy of `elements` f32 (read + write) on
 /// the selected device and waits: the plain-copy bandwidth reference (cached as above).
 BaselineCase* make_copy_reference(int64_t elements);
+/// f32 elements of the plain-copy reference: 256 MiB, or the device's largest allocation when
+/// smaller (lavapipe: 128 MiB), so every device has a copy bandwidth to compare decode with.
+int64_t copy_reference_elements();
 
 /// Sets TFLOPS (and GFLOPS), pct_peak against `peak_tflops` (omitted when 0).
 void set_flops_counters(benchmark::State& state, double flops_per_iter, double seconds, double peak_tflops);

@@ -24,10 +24,10 @@ std::string fmt(double v) {
   return buf;
 }
 
-// Bandwidth of porta::ops::copy on a 256 MiB f32 tensor (read + write bytes): the
-// "plain copy" reference that decode attention is compared with, on every device.
+// Bandwidth of porta::ops::copy on a 256 MiB f32 tensor (read + write bytes; smaller where the
+// device's largest allocation is): the "plain copy" reference decode attention is compared with.
 double measure_porta_copy_gbps() {
-  const int64_t n = int64_t{64} << 20;
+  const int64_t n = porta_bench::copy_reference_elements();
   porta::Stream& s = env().stream();
   porta::Tensor src = porta::Tensor::empty(env().device, porta::DType::f32, {n});
   porta::Tensor dst = porta::Tensor::empty(env().device, porta::DType::f32, {n});
@@ -109,7 +109,8 @@ int main(int argc, char** argv) {
     copy_gbps = measure_porta_copy_gbps();
     e.copy_gbps = copy_gbps;
     benchmark::AddCustomContext("porta_copy_gbps", fmt(copy_gbps));
-    std::printf("porta::ops::copy bandwidth: %.1f GB/s (read+write, 256 MiB f32)\n", copy_gbps);
+    std::printf("porta::ops::copy bandwidth: %.1f GB/s (read+write, %lld MiB f32)\n", copy_gbps,
+                static_cast<long long>(porta_bench::copy_reference_elements() >> 18));
   } catch (const std::exception& ex) {
     std::printf("porta::ops::copy bandwidth: not measured (%s)\n", ex.what());
   }

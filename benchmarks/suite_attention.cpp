@@ -62,11 +62,11 @@ void bench_decode(benchmark::State& state, DType dtype, int64_t batch, int64_t k
   }
   porta::ops::AttentionOptions opt;
   opt.causal = true;  // decode: the single query sees the whole cache either way
-  // The plain-copy reference (256 MiB ops::copy) runs interleaved, so the ratio
+  // The plain-copy reference (ops::copy of copy_reference_elements() f32) runs interleaved, so the ratio
   // decode/copy bandwidth sees the same machine state on this shared host.
   BaselineCase* copy_ref = nullptr;
   try {
-    copy_ref = make_copy_reference(int64_t{64} << 20);
+    copy_ref = make_copy_reference(copy_reference_elements());
   } catch (const std::exception&) {
     copy_ref = nullptr;  // no copy kernel: the report falls back to the context figure
   }
@@ -82,8 +82,8 @@ void bench_decode(benchmark::State& state, DType dtype, int64_t batch, int64_t k
   if (seconds <= 0) return;
   set_bytes_counters(state, kv_bytes, seconds);
   if (copy_seconds > 0) {
-    const double copy_gbps =
-        2.0 * 4 * (int64_t{64} << 20) * static_cast<double>(state.iterations()) / copy_seconds / 1e9;
+    const double copy_gbps = 2.0 * 4 * static_cast<double>(copy_reference_elements()) *
+                             static_cast<double>(state.iterations()) / copy_seconds / 1e9;
     state.counters["copy_GBps"] = copy_gbps;
     state.counters["vs_copy_bw"] = state.counters["GBps"] / copy_gbps;
   }

@@ -2,21 +2,23 @@
 // over a long KV cache, flash-style prefill (attention_prefill) otherwise.
 #include <algorithm>
 
+#include "../../../kernels/vulkan/attention_push.h"
 #include "backends/vulkan/ops.h"
 
 namespace porta::vk {
 namespace {
 
+#define PORTA_PUSH_U32(n) uint32_t n;
+#define PORTA_PUSH_F32(n) float n;
+#define PORTA_PUSH_COUNT(n) +1
+// The shaders' push-constant block, expanded from the same field list (attention_push.h);
+// std430 packs 4-byte scalars without padding, so the struct must too.
 struct AttnPush {
-  uint32_t B, Hq, Hkv, Sq, Skv;
-  uint32_t sq_b, sq_h, sq_s, sq_d;
-  uint32_t sk_b, sk_h, sk_s, sk_d;
-  uint32_t sv_b, sv_h, sv_s, sv_d;
-  uint32_t so_b, so_h, so_s, so_d;
-  uint32_t off_q, off_k, off_v, off_o, off_lens;
-  uint32_t has_lens, causal, s_lens, chunk;
-  float scale;
+  PORTA_ATTENTION_PUSH(PORTA_PUSH_U32, PORTA_PUSH_F32)
 };
+constexpr int kAttnPushFields = 0 PORTA_ATTENTION_PUSH(PORTA_PUSH_COUNT, PORTA_PUSH_COUNT);
+static_assert(sizeof(AttnPush) == 4 * kAttnPushFields,
+              "attention push constants must be packed 4-byte fields");
 static_assert(sizeof(AttnPush) <= kPushBytes, "attention push constants exceed the guaranteed 128 bytes");
 
 void strides(const TensorArg& t, uint32_t* s, const char* op) {
