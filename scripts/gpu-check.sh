@@ -16,11 +16,15 @@
 #      also with the sm80 GEMM path; the host-logic unit tests
 #   5. porta-bench cuda_targets: auto (every row), sm80 (GEMM + prefill rows)
 #   6. benchmarks/sdpa_reference.py, then tools/cuda_targets_report.py -> targets.md
-#   7. compute-sanitizer memcheck over the GEMM and attention conformance tests, if it exists
+#   7. Vulkan and OpenCL on NVIDIA's own drivers (the stand-ins for a domestic GPU's stacks;
+#      GPU rows of their tuning tables), unless GPU_CHECK_VKCL=0: a second build without CUDA,
+#      porta-info, both conformance suites, porta-bench GEMM / attention / copy on each and the
+#      same attention rows on the CUDA backend, then tools/vkcl_gpu_report.py -> vkcl.md
+#   8. compute-sanitizer memcheck over the GEMM and attention conformance tests, if it exists
 #      and time is left
 # OUT_DIR gets at most 8 files (what a device call returns): summary.md (steps, targets),
-# bench-auto.json, bench-sm80.json, sdpa.json, logs.tar.gz (every log). Exit status: 0 when
-# every step that ran passed.
+# bench-auto.json, bench-sm80.json, sdpa.json, bench-vulkan.json, bench-opencl.json,
+# bench-cuda-attn.json, logs.tar.gz (every log). Exit status: 0 when every step that ran passed.
 #
 # Env: GPU_CHECK_BUILD (build dir, /tmp/porta-gpu), GPU_CHECK_ARCH (CMAKE_CUDA_ARCHITECTURES;
 # default from nvidia-smi: 90a-real on 9.0, else <cc>-real), GPU_CHECK_BUDGET_S,
@@ -86,8 +90,11 @@ finish() {
     printf '%s\n' "${steps[@]}"
     echo
     [[ -f "$logs/targets.md" ]] && cat "$logs/targets.md"
+    [[ -f "$logs/vkcl.md" ]] && cat "$logs/vkcl.md"
   } >"$out/summary.md"
-  for f in bench-auto.json bench-sm80.json sdpa.json; do [[ -f "$logs/$f" ]] && cp "$logs/$f" "$out/"; done
+  for f in bench-auto.json bench-sm80.json sdpa.json bench-vulkan.json bench-opencl.json bench-cuda-attn.json; do
+    [[ -f "$logs/$f" ]] && cp "$logs/$f" "$out/"
+  done
   tar -C "$logs" -czf "$out/logs.tar.gz" .
   cat "$out/summary.md"
   exit $failed
@@ -164,7 +171,33 @@ if ((${#paths[@]})); then
     -o "$logs/targets.md"
 fi
 
-# ---- 7. memory checker over the tensor-core kernels (slow: last, with what time is left)
+# ---- 7. Vulkan and OpenCL on NVIDIA's drivers (their GPU tuning rows), compared with CUDA
+if [[ "${GPU_CHECK_VKCL:-1}" == 1 ]]; then
+  vkcl="$build-vkcl"
+  attn='gemm/f32/M=1024/N=1024/K=1024/|attention/prefill/f16/B=1/.*/S=(1024|4096)/causal|attention/decode/f16/.*KV=4096'
+  if step vkcl-configure 120 cmake -S "$repo" -B "$vkcl" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPORTA_WITH_CUDA=OFF \
+    -DPORTA_WITH_HIP=OFF -DPORTA_WITH_VULKAN=ON -DPORTA_WITH_OPENCL=ON -DPORTA_BUILD_EXAMPLES=OFF &&
+    step vkcl-build 300 cmake --build "$vkcl" -j "$jobs" --target porta porta_backend_vulkan porta_backend_opencl \
+      porta-info porta-bench porta_conformance; then
+    # The validation layer when installed (any message fails the Vulkan suite), as in CTest.
+    vval=0
+    ls /usr/share/vulkan/explicit_layer.d/*alidation* >/dev/null 2>&1 && vval=1
+    step vkcl-info 60 bash -c "PORTA_DEVICE=vulkan '$vkcl/tools/porta-info'; PORTA_DEVICE=opencl '$vkcl/tools/porta-info'"
+    step conformance-vulkan 300 env PORTA_TEST_DEVICES=vulkan PORTA_VULKAN_VALIDATION=$vval \
+      "$vkcl/tests/porta_conformance" --gtest_brief=1
+    step conformance-opencl 300 env PORTA_TEST_DEVICES=opencl "$vkcl/tests/porta_conformance" --gtest_brief=1
+    for b in vulkan opencl; do
+      step "bench-$b" 180 env PORTA_DEVICE=$b "$vkcl/benchmarks/porta-bench" --benchmark_filter="$attn|elementwise/copy/f32" \
+        --benchmark_min_time=0.2 --benchmark_out="$logs/bench-$b.json" --benchmark_out_format=json
+    done
+    step bench-cuda-attn 120 env PORTA_DEVICE=cuda "$bench" --benchmark_filter="$attn" --benchmark_min_time=0.2 \
+      --benchmark_out="$logs/bench-cuda-attn.json" --benchmark_out_format=json
+    step vkcl-report 30 python3 "$repo/tools/vkcl_gpu_report.py" --cuda "$logs/bench-cuda-attn.json" \
+      --sdpa "$logs/sdpa.json" "$logs/bench-vulkan.json" "$logs/bench-opencl.json" -o "$logs/vkcl.md"
+  fi
+fi
+
+# ---- 8. memory checker over the tensor-core kernels (slow: last, with what time is left)
 if command -v compute-sanitizer >/dev/null 2>&1; then
   step memcheck 240 env PORTA_TEST_DEVICES=cuda compute-sanitizer --tool memcheck --error-exitcode 9 \
     "$conf" --gtest_brief=1 --gtest_filter='*Gemm*:*Attention*'
