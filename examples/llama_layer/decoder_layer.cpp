@@ -12,7 +12,8 @@ namespace ops = porta::ops;
 std::string Config::str() const {
   return "hidden=" + std::to_string(hidden) + " heads=" + std::to_string(heads) + "/" +
          std::to_string(kv_heads) + " head_dim=" + std::to_string(head_dim) + " ffn=" + std::to_string(ffn) +
-         " max_seq=" + std::to_string(max_seq) + " dtype=" + porta::dtype_name(dtype);
+         " max_seq=" + std::to_string(max_seq) + " dtype=" + porta::dtype_name(dtype) +
+         (weights.empty() ? "" : " weights=" + weights);
 }
 
 HostWeights HostWeights::random(const Config& c, uint64_t seed, int64_t vocab) {
@@ -73,9 +74,10 @@ DecoderLayer::DecoderLayer(const Config& c, const HostWeights& w, porta::Stream&
   const int64_t vocab = static_cast<int64_t>(w.embedding.size()) / c.hidden;
   const int64_t n = tp ? tp->size() : 1, r = tp ? tp->rank() : 0, D = c.head_dim, H = c.hidden;
   if (c.heads % n || c.kv_heads % n || c.ffn % n || vocab % n)
-    throw porta::Error(porta::Errc::invalid_argument,
-                       "llama_layer: --tp " + std::to_string(n) + " must divide heads (" + std::to_string(c.heads) +
-                           "), kv_heads (" + std::to_string(c.kv_heads) + "), ffn and the vocabulary");
+    throw porta::Error(porta::Errc::invalid_argument, "llama_layer: --tp " + std::to_string(n) +
+                                                          " must divide heads (" + std::to_string(c.heads) +
+                                                          "), kv_heads (" + std::to_string(c.kv_heads) +
+                                                          "), ffn and the vocabulary");
   heads_ = c.heads / n, kv_heads_ = c.kv_heads / n, ffn_ = c.ffn / n, vocab_ = vocab / n;
   // This rank's q, k and v heads, fused again; its gate and up columns; its o/down input slices.
   std::vector<float> wqkv = rows_of(w.wqkv, H, r * heads_ * D, heads_ * D);
@@ -91,6 +93,12 @@ DecoderLayer::DecoderLayer(const Config& c, const HostWeights& w, porta::Stream&
   wdown_ = upload(s, c.dtype, {H, ffn_}, cols_of(w.wdown, c.ffn, r * ffn_, ffn_));
   embedding_ = upload(s, c.dtype, {vocab, H}, w.embedding);
   lm_head_ = upload(s, c.dtype, {vocab_, H}, rows_of(w.lm_head, H, r * vocab_, vocab_));
+  if (!c.weights.empty()) {  // the four projections; embedding and lm_head stay dense
+    qwqkv_ = quantized(s, wqkv_);
+    qwo_ = quantized(s, wo_);
+    qwgate_up_ = quantized(s, wgate_up_);
+    qwdown_ = quantized(s, wdown_);
+  }
   k_cache_ = Tensor::empty(dev_, c.dtype, {1, kv_heads_, c.max_seq, D});
   v_cache_ = Tensor::empty(dev_, c.dtype, {1, kv_heads_, c.max_seq, D});
 }
@@ -108,9 +116,27 @@ Tensor DecoderLayer::logits(porta::Stream& s, const Tensor& y) {
   return all;
 }
 
-// y = x · wᵀ for a PyTorch-layout weight [out, in].
-Tensor DecoderLayer::linear(porta::Stream& s, const Tensor& x, const Tensor& w) {
+porta::QuantWeight DecoderLayer::quantized(porta::Stream& s, const Tensor& w) const {
+  porta::QuantScheme sc;
+  if (c_.weights == "int8")
+    sc = {porta::QuantFormat::int8, 128, DType::f16};
+  else if (c_.weights == "int4")
+    sc = {porta::QuantFormat::int4, w.dim(1) % 128 == 0 ? 128 : 32, DType::f16};
+  else if (c_.weights == "fp8")
+    sc = {porta::QuantFormat::fp8_e4m3fn, porta::QuantScheme::kPerChannel, DType::f32};
+  else
+    throw porta::Error(porta::Errc::invalid_argument,
+                       "llama_layer: weights '" + c_.weights + "' is not int8, int4 or fp8");
+  return ops::quantize(s, w, sc);
+}
+
+// y = x · wᵀ for a PyTorch-layout weight [out, in], dense or quantized.
+Tensor DecoderLayer::linear(porta::Stream& s, const Tensor& x, const Tensor& w, const porta::QuantWeight& q) {
   Tensor y = Tensor::empty(dev_, c_.dtype, {x.dim(0), w.dim(0)});
+  if (q.defined()) {
+    ops::gemm(s, x, q, y);
+    return y;
+  }
   ops::GemmOptions opt;
   opt.trans_b = true;
   ops::gemm(s, x, w, y, opt);
@@ -135,7 +161,7 @@ Tensor DecoderLayer::forward(porta::Stream& s, const std::vector<int32_t>& ids, 
   // Attention block.
   Tensor xn = Tensor::empty(dev_, c_.dtype, {n, H});
   ops::rms_norm(s, x, attn_norm_, xn, c_.norm_eps);
-  Tensor qkv = linear(s, xn, wqkv_);  // [n, (Hq + 2 Hkv) D]
+  Tensor qkv = linear(s, xn, wqkv_, qwqkv_);  // [n, (Hq + 2 Hkv) D]
   // Views of the fused projection as [1, heads, n, D]: no copies.
   auto heads_view = [&](int64_t first, int64_t count) {
     return qkv.slice(1, first * D, (first + count) * D).reshape({1, n, count, D}).transpose(1, 2);
@@ -154,7 +180,7 @@ Tensor DecoderLayer::forward(porta::Stream& s, const std::vector<int32_t>& ids, 
   ops::AttentionOptions ao;
   ao.causal = true;  // aligned to the end of the cache: token pos+i sees keys <= pos+i
   ops::attention(s, q, k_cache_.slice(2, 0, pos + n), v_cache_.slice(2, 0, pos + n), attn_heads, ao);
-  Tensor o = linear(s, attn.reshape({n, Hq * D}), wo_);
+  Tensor o = linear(s, attn.reshape({n, Hq * D}), wo_, qwo_);
   if (tp_) tp_->all_reduce(s, o, o);  // partial sums of the row-split o projection
   Tensor h = Tensor::empty(dev_, c_.dtype, {n, H});
   ops::add(s, x, o, h);
@@ -162,10 +188,10 @@ Tensor DecoderLayer::forward(porta::Stream& s, const std::vector<int32_t>& ids, 
   // MLP block (SwiGLU).
   Tensor hn = Tensor::empty(dev_, c_.dtype, {n, H});
   ops::rms_norm(s, h, ffn_norm_, hn, c_.norm_eps);
-  Tensor gate_up = linear(s, hn, wgate_up_);  // [n, 2 F]: gate then up
+  Tensor gate_up = linear(s, hn, wgate_up_, qwgate_up_);  // [n, 2 F]: gate then up
   Tensor act = Tensor::empty(dev_, c_.dtype, {n, ffn_});
   ops::silu_mul(s, gate_up.slice(1, 0, ffn_), gate_up.slice(1, ffn_, 2 * ffn_), act);
-  Tensor down = linear(s, act, wdown_);
+  Tensor down = linear(s, act, wdown_, qwdown_);
   if (tp_) tp_->all_reduce(s, down, down);
   Tensor y = Tensor::empty(dev_, c_.dtype, {n, H});
   ops::add(s, h, down, y);

@@ -9,6 +9,7 @@
 
 #include "porta/comm.h"
 #include "porta/porta.h"
+#include "porta/quant.h"
 
 namespace llama {
 
@@ -22,6 +23,9 @@ struct Config {
   float rope_theta = 10000.0f;
   float norm_eps = 1e-5f;
   porta::DType dtype = porta::DType::f32;  // weights, activations and KV cache
+  /// Projection weights quantized on the device (ops::quantize from the dtype weights) when
+  /// set: "int8" (g128), "int4" (Q4_0 rule, g128 or g32) or "fp8" (per channel); empty: dense.
+  std::string weights;
 
   static Config tiny() { return Config{}; }
   /// Llama-3-8B's layer shapes (one layer).
@@ -60,14 +64,18 @@ class DecoderLayer {
   const Config& config() const { return c_; }
 
  private:
-  porta::Tensor linear(porta::Stream& s, const porta::Tensor& x, const porta::Tensor& w);
+  /// y = x · wᵀ; through `q` instead of `w` when it is defined (Config::weights).
+  porta::Tensor linear(porta::Stream& s, const porta::Tensor& x, const porta::Tensor& w,
+                       const porta::QuantWeight& q = {});
+  porta::QuantWeight quantized(porta::Stream& s, const porta::Tensor& w) const;
 
   Config c_;
   porta::Device dev_;
   porta::Communicator* tp_ = nullptr;
   int64_t heads_ = 0, kv_heads_ = 0, ffn_ = 0, vocab_ = 0;  // this rank's share
   porta::Tensor attn_norm_, wqkv_, wo_, ffn_norm_, wgate_up_, wdown_, embedding_, lm_head_;
-  porta::Tensor k_cache_, v_cache_;  // [1, kv_heads, max_seq, head_dim]
+  porta::QuantWeight qwqkv_, qwo_, qwgate_up_, qwdown_;  // defined when Config::weights is set
+  porta::Tensor k_cache_, v_cache_;                      // [1, kv_heads, max_seq, head_dim]
 };
 
 }  // namespace llama

@@ -2,8 +2,11 @@
 // on the device PORTA_DEVICE (or --device) selects; prints tokens/s per phase and the
 // largest difference from the same layer, same weights and tokens, on the cpu backend.
 //
-//   llama_layer [--size tiny|8b] [--dtype f32|f16|bf16] [--prompt N] [--steps N]
-//               [--device SPEC|all] [--seed N] [--no-check]
+//   llama_layer [--size tiny|8b] [--dtype f32|f16|bf16] [--weights int8|int4|fp8] [--prompt N]
+//               [--steps N] [--device SPEC|all] [--seed N] [--no-check]
+//
+// --weights quantizes the four projections on each device (ops::quantize); devices that do
+// not run that format (porta::supports_quant) are skipped with the reason.
 //
 // --device all runs on every device porta finds and fails when any differs from the cpu
 // by more than the dtype's tolerance.
@@ -39,7 +42,8 @@ struct Args {
 
 [[noreturn]] void usage(const char* msg) {
   std::fprintf(stderr,
-               "llama_layer: %s\nusage: llama_layer [--size tiny|8b] [--dtype f32|f16|bf16] [--prompt N] "
+               "llama_layer: %s\nusage: llama_layer [--size tiny|8b] [--dtype f32|f16|bf16] [--weights "
+               "int8|int4|fp8] [--prompt N] "
                "[--steps N] [--device SPEC|all] [--seed N] [--no-check] [--tp N]\n",
                msg);
   std::exit(2);
@@ -55,6 +59,7 @@ int64_t positive(const char* flag, const char* v) {
 Args parse(int argc, char** argv) {
   Args a;
   DType dtype = DType::f32;
+  std::string weights;
   bool big = false, prompt_set = false;
   for (int i = 1; i < argc; ++i) {
     const std::string f = argv[i];
@@ -66,6 +71,9 @@ Args parse(int argc, char** argv) {
       const std::string v = value();
       if (v != "tiny" && v != "8b") usage("--size is tiny or 8b");
       big = v == "8b";
+    } else if (f == "--weights") {
+      weights = value();
+      if (weights != "int8" && weights != "int4" && weights != "fp8") usage("--weights is int8, int4 or fp8");
     } else if (f == "--dtype") {
       const std::string v = value();
       if (v == "f32")
@@ -101,12 +109,13 @@ Args parse(int argc, char** argv) {
     a.vocab = 4096;
   }
   a.config.dtype = dtype;
+  a.config.weights = weights;
   a.config.max_seq = std::max(a.config.max_seq, a.prompt + a.steps);
   return a;
 }
 
 struct Run {
-  std::vector<float> outputs;  // prefill output then each decode step's, as f32
+  std::vector<float> outputs;   // prefill output then each decode step's, as f32
   std::vector<int32_t> greedy;  // argmax of the LM head after the prefill and each step
   double prefill_s = 0, decode_s = 0;
 };
@@ -194,9 +203,9 @@ int run_tensor_parallel(const Args& a, const llama::HostWeights& w, const std::v
   porta::Communicator comm = porta::Communicator::from_mpi(dev);
   const bool lead = comm.rank() == 0;
   if (comm.size() != a.tp)
-    throw porta::Error(porta::Errc::invalid_argument, "llama_layer: --tp " + std::to_string(a.tp) + " but " +
-                                                          std::to_string(comm.size()) +
-                                                          " MPI ranks; launch with mpirun -n " + std::to_string(a.tp));
+    throw porta::Error(porta::Errc::invalid_argument,
+                       "llama_layer: --tp " + std::to_string(a.tp) + " but " + std::to_string(comm.size()) +
+                           " MPI ranks; launch with mpirun -n " + std::to_string(a.tp));
   const Run r = run_layer(dev, a, w, tokens, &comm);
   // Every rank must hold the same bits (deterministic all_reduce), or greedy decoding diverges.
   porta::Stream s(dev);
@@ -208,27 +217,39 @@ int run_tensor_parallel(const Args& a, const llama::HostWeights& w, const std::v
   all.copy_to_host(s, hashes.data());
   const bool same_bits = std::all_of(hashes.begin(), hashes.end(), [&](int32_t x) { return x == mine; });
   if (!lead) return 0;
-  std::printf("%-40s tp %d (%s): prefill %9.1f tokens/s (%.2f ms)   decode %9.1f tokens/s (%.3f ms/token)   "
-              "ranks bitwise equal: %s",
-              dev.description().c_str(), comm.size(), comm.transport().c_str(),
-              static_cast<double>(a.prompt) / r.prefill_s, r.prefill_s * 1e3, static_cast<double>(a.steps) / r.decode_s,
-              r.decode_s * 1e3 / static_cast<double>(a.steps), same_bits ? "yes" : "NO");
+  std::printf(
+      "%-40s tp %d (%s): prefill %9.1f tokens/s (%.2f ms)   decode %9.1f tokens/s (%.3f ms/token)   "
+      "ranks bitwise equal: %s",
+      dev.description().c_str(), comm.size(), comm.transport().c_str(),
+      static_cast<double>(a.prompt) / r.prefill_s, r.prefill_s * 1e3,
+      static_cast<double>(a.steps) / r.decode_s, r.decode_s * 1e3 / static_cast<double>(a.steps),
+      same_bits ? "yes" : "NO");
   int failures = same_bits ? 0 : 1;
   if (a.check) {
     const Run ref = run_layer(dev, a, w, tokens);  // the unsplit layer on this rank's device
     const Diff diff = compare(r.outputs, ref.outputs);
     const bool ok = !diff.nonfinite && diff.rel <= tolerance(a.config.dtype);
     size_t agree = 0;
-    for (size_t i = 0; i < r.greedy.size() && i < ref.greedy.size(); ++i) agree += r.greedy[i] == ref.greedy[i];
+    for (size_t i = 0; i < r.greedy.size() && i < ref.greedy.size(); ++i)
+      agree += r.greedy[i] == ref.greedy[i];
     // f32 differs from the unsplit layer only in summation order: greedy tokens must agree.
     const bool tokens_ok = a.config.dtype != DType::f32 || agree == ref.greedy.size();
-    std::printf("\n%-40s vs 1 device: max |diff| %.3g = %.3g x rms (tolerance %.0e), greedy tokens %zu/%zu equal %s",
-                "", diff.max_abs, diff.rel, tolerance(a.config.dtype), agree, ref.greedy.size(),
-                ok && tokens_ok ? "ok" : "FAIL");
+    std::printf(
+        "\n%-40s vs 1 device: max |diff| %.3g = %.3g x rms (tolerance %.0e), greedy tokens %zu/%zu equal %s",
+        "", diff.max_abs, diff.rel, tolerance(a.config.dtype), agree, ref.greedy.size(),
+        ok && tokens_ok ? "ok" : "FAIL");
     if (!ok || !tokens_ok) ++failures;
   }
   std::printf("\n");
   return failures == 0 ? 0 : 1;
+}
+
+// Whether the device quantizes and multiplies this layer's weight format.
+static bool quant_runs(const porta::Device& d, const llama::Config& c) {
+  const porta::QuantFormat f = c.weights == "int8"   ? porta::QuantFormat::int8
+                               : c.weights == "int4" ? porta::QuantFormat::int4
+                                                     : porta::QuantFormat::fp8_e4m3fn;
+  return porta::supports_quant(d, "quantize", f, c.dtype) && porta::supports_quant(d, "gemm", f, c.dtype);
 }
 
 int main(int argc, char** argv) {
@@ -255,6 +276,11 @@ int main(int argc, char** argv) {
       if (!d.info().supports(a.config.dtype)) {
         std::printf("%-40s skipped: no %s on this device\n", d.description().c_str(),
                     porta::dtype_name(a.config.dtype));
+        continue;
+      }
+      if (!a.config.weights.empty() && !quant_runs(d, a.config)) {
+        std::printf("%-40s skipped: no %s weights on this device (porta::supports_quant)\n",
+                    d.description().c_str(), a.config.weights.c_str());
         continue;
       }
       const bool is_ref = d.info().backend == "cpu" && d.info().index == 0;
