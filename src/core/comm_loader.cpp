@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "core/comm_impl.h"
+#include "core/impl.h"
 #include "core/log.h"
 #include "core/options.h"
 #include "core/registry.h"
@@ -81,7 +82,11 @@ std::pair<std::string, std::string> resolve_transport(const Device& device, cons
     throw Error(Errc::invalid_argument, "Communicator: unknown transport '" + want +
                                             "'; use auto, mpi, nccl, rccl or mccl (PORTA_COMM_TRANSPORT)");
   // auto: the device's native collective library when it loads, else MPI (staged).
-  if (backend == "cuda" || backend == "hip") {
+  // (A backend that gives no native device, e.g. one built before the collective hooks,
+  // stays on mpi.)
+  const bool native = (backend == "cuda" || backend == "hip") &&
+                      device.impl()->call("Communicator", [&] { return device.impl()->backend().make_native_current(); }) >= 0;
+  if (native) {
     try {
       load_transport("nccl", native_variant);
       return {"nccl", native_variant};

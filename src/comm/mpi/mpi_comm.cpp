@@ -60,12 +60,16 @@ void MpiComm::mpi_check(int rc, const char* call, const char* what) {
 void MpiComm::wait(MPI_Request* reqs, int n, const char* what) {
   using clock = std::chrono::steady_clock;
   const auto deadline = clock::now() + std::chrono::duration<double>(settings_.timeout_s);
+  const auto spin_until = clock::now() + std::chrono::microseconds(200);
+  bool yielding = false;
   for (int spins = 0;; ++spins) {
     int done = 0;
     mpi_check(MPI_Testall(n, reqs, &done, MPI_STATUSES_IGNORE), "MPI_Testall", what);
     if (done) return;
-    // Ranks often outnumber cores (oversubscribed test runs): give the peer the core.
-    if (spins > 32) sched_yield();
+    // Spin like MPI's own blocking calls for 200 us (latency), then yield the core each
+    // poll: ranks often outnumber cores (oversubscribed runs), and the peer needs it.
+    if (!yielding && (spins & 15) == 0) yielding = clock::now() > spin_until;
+    if (yielding) sched_yield();
     if ((spins & 63) == 0 && clock::now() > deadline) {
       aborted_ = true;
       throw Error(Errc::comm_failed,
