@@ -57,6 +57,13 @@ class Device {
   /// means the PORTA_DEVICE environment variable, or "auto" when it is unset.
   /// Throws Error(backend_unavailable / invalid_argument) listing every device found.
   static Device select(const std::string& spec = "");
+  /// After `lost` raised Errc::device_lost: a new handle for the same physical device
+  /// (same backend, index and identity), from a freshly created backend device. The old
+  /// handle, and its tensors, streams and events, keep refusing work; porta::devices() and
+  /// select() keep listing the old handle (discovery runs once per process), so keep the
+  /// returned one. Throws invalid_argument when `lost` is not lost, unsupported when its
+  /// backend cannot re-create devices (then restart the process).
+  static Device recreate(const Device& lost);
 
   const DeviceInfo& info() const;
   /// "cuda:0 (NVIDIA H100 80GB HBM3)"

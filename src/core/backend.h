@@ -1,17 +1,38 @@
 // THE backend interface. A backend is a module (shared library, or linked into
 // libporta) exposing one extern "C" entry point, porta_backend_entry(), that
-// returns a BackendModule. Everything a backend author needs is in this file.
+// returns a BackendModule. Everything a backend author needs is in this file; the
+// skeleton backend (src/backends/skeleton) implements all of it in ~800 lines.
 //
-// Contract:
-//  * Core validates every op call before it reaches a backend (shapes, dtypes,
-//    devices, aliasing, sizes, kv_lens bounds are NOT checked: kernels clamp them).
-//    Backends do not re-check; they may assume the documented preconditions.
-//  * Backends report failure by throwing porta::Error (porta/error.h). Errc::device_lost
-//    makes core mark the device lost for good. Never abort or exit.
-//  * Objects returned as unique_ptr are owned by core. Core guarantees a Device
-//    outlives its Buffers, Queues and Events.
-//  * Thread safety: Backend::enumerate is called once, under a lock. Device methods
-//    may be called from any thread concurrently. A Queue is used by one thread at a time.
+// Contract (each class and method below states its own part):
+//  * Validation. Core validates every op call before it reaches a backend (shapes, dtypes,
+//    devices, aliasing, sizes). Backends do not re-check; they may assume the documented
+//    preconditions. Device-resident values (kv_lens, ids) are NOT checked: kernels clamp them.
+//  * Sizes. Core never passes an empty tensor, a zero extent, a zero-byte allocation or a
+//    zero-byte transfer (porta tensors are never empty). Extents and byte counts are 64-bit
+//    and may exceed 2^31; a kernel that indexes in 32 bits must chunk or raise unsupported.
+//  * Errors. Backends report failure by throwing porta::Error (porta/error.h), never anything
+//    else across this interface; never abort or exit. Core prefixes the op's name when the
+//    message lacks it. Errc::device_lost makes core mark the device lost for good.
+//  * Ownership. Objects returned as unique_ptr are owned by core. Core guarantees a Device
+//    outlives its Buffers, Queues and Events, and a Backend outlives its Devices.
+//  * Lifetimes (core's rule). Core destroys a Buffer only after every Queue that used it has
+//    passed that use (it records an Event and polls Event::query, or synchronizes), so a
+//    backend may free memory at once in ~Buffer and needs no retire list. Op arguments
+//    (the structs and what their pointers point to) live only for the call: copy them.
+//  * Threads. Backend::enumerate, shutdown and recreate are called under a lock, never
+//    concurrently. Device methods may be called from any thread concurrently. A Queue is used
+//    by one thread at a time, but different Queues of one Device run on different threads at
+//    once. Calls on one Event are serialised by core (record on one thread and wait or
+//    synchronize on another never overlap), but the Event may be recorded on one Queue and
+//    waited for by another.
+//  * Process exit. Core calls Backend::shutdown() once at exit, after synchronizing the
+//    default streams, then calls nothing but destructors of objects users still hold.
+//  * ABI. Modules are C++ shared libraries loaded with dlopen(RTLD_LOCAL): build them with the
+//    same compiler family and C++ standard library ABI as libporta (libstdc++ with the same
+//    _GLIBCXX_USE_CXX11_ABI), since std::string, std::vector, std::unique_ptr and exceptions
+//    cross the boundary. porta::Error's type info is exported from libporta (link the module
+//    against libporta, never a static copy), so the error a module throws is the one core
+//    catches. kInterfaceVersion guards the layout of everything in this file.
 #pragma once
 
 #include <cstdint>
@@ -51,13 +72,13 @@ enum class Op : uint8_t {
   embedding,
   argmax,
   // interface 2
-  quantize,          // dense weight -> QuantWeight (ops::quantize)
-  dequantize,        // QuantWeight -> dense (ops::dequantize)
-  gemm_quant,        // gemm with a quantized B
-  embedding_quant,   // row gather from a quantized table
-  kv_cache_write,    // scatter a step's K/V into block caches
-  copy_blocks,       // block copies inside caches
-  paged_attention,   // varlen attention over block tables
+  quantize,         // dense weight -> QuantWeight (ops::quantize)
+  dequantize,       // QuantWeight -> dense (ops::dequantize)
+  gemm_quant,       // gemm with a quantized B
+  embedding_quant,  // row gather from a quantized table
+  kv_cache_write,   // scatter a step's K/V into block caches
+  copy_blocks,      // block copies inside caches
+  paged_attention,  // varlen attention over block tables
   count
 };
 const char* op_name(Op op) noexcept;
@@ -71,7 +92,9 @@ const char* op_name(Op op) noexcept;
 // ---------------------------------------------------------------------------
 // Memory
 
-/// A device allocation. Backends subclass it; core only passes it back.
+/// A device allocation. Backends subclass it; core only passes it back. Owned by core;
+/// destroyed (any thread) only after all queued work that uses it has completed (core's
+/// lifetime rule), and also after device_lost: freeing must work on a lost device.
 class Buffer {
  public:
   explicit Buffer(uint64_t bytes) : bytes_(bytes) {}
@@ -225,10 +248,14 @@ struct QuantEmbeddingArgs {
 // ---------------------------------------------------------------------------
 // Execution
 
+/// A point on a queue's timeline (the fence or event the device API already has). Owned by
+/// core; core serialises the calls on one Event (see the contract) but they may come from any
+/// thread, and the Event may be destroyed while its recorded point is still pending.
 class Event {
  public:
   virtual ~Event() = default;
-  /// Blocks until the recorded point has completed.
+  /// Blocks until the recorded point has completed (returns at once when never recorded).
+  /// Throws device_lost when the device was lost before the point.
   virtual void synchronize() = 0;
   /// Whether the recorded point has completed, without blocking (an event never recorded has).
   /// Core polls it to release memory that queued work read. Interface 2; the default blocks.
@@ -236,22 +263,33 @@ class Event {
     synchronize();
     return true;
   }
-  /// Milliseconds from `start` (same device) to this event; both recorded and complete.
+  /// Milliseconds from `start` (same device) to this event; both recorded. May block.
   virtual double elapsed_ms_since(Event& start) = 0;
 };
 
-/// An in-order queue. Every method may enqueue and return early; synchronize() waits.
+/// An in-order queue (a stream). Owned by core; used by one thread at a time. Every method
+/// may enqueue and return early; errors found later are thrown by a later call (typically
+/// synchronize()). The destructor may block until queued work finished (core synchronizes
+/// before destroying a queue), and must not throw.
 class Queue {
  public:
   virtual ~Queue() = default;
 
-  /// Copies `bytes` from host `src` into buffer at `offset`. `src` may be reused on return.
+  /// Copies `bytes` from host `src` into buffer at `offset`. `src` may be reused on return
+  /// (stage it if the copy is asynchronous).
   virtual void upload(Buffer& dst, uint64_t offset, const void* src, uint64_t bytes) = 0;
   /// Copies from the buffer into host `dst`; `dst` is valid once synchronize() returns.
   virtual void download(const Buffer& src, uint64_t offset, void* dst, uint64_t bytes) = 0;
+  /// Blocks until everything enqueued so far completed; throws the first deferred error.
   virtual void synchronize() = 0;
+  /// Makes `e` mark the current end of this queue (re-recording moves the mark).
   virtual void record(Event& e) = 0;
+  /// Later work on this queue starts after `e`'s recorded point (recorded on any queue of
+  /// the same device; core checks it was recorded). Must not block the host.
   virtual void wait(Event& e) = 0;
+
+  // Ops: enqueue the kernel for already-validated arguments (see the structs above). The
+  // argument struct and what its pointers point to live only for the call.
 
   virtual void gemm(const GemmArgs& a) = 0;
   virtual void attention(const AttentionArgs& a) = 0;
@@ -280,14 +318,19 @@ class Queue {
   // [/comm queue methods]
 };
 
+/// One device. Owned by core (never destroyed before its Buffers, Queues and Events); every
+/// method may be called from several threads at once.
 class Device {
  public:
   virtual ~Device() = default;
-  /// Filled once at enumeration; core sets `index` and `backend`.
+  /// Filled once at enumeration; core sets `index` and `backend`. Read-only afterwards.
   virtual DeviceInfo& info() = 0;
-  /// Throws Error(out_of_memory) when the allocation cannot be satisfied.
+  /// Throws Error(out_of_memory) when the allocation cannot be satisfied (core then waits
+  /// for memory released by handles but still held for queued work, and retries once). The
+  /// device must stay usable after it.
   virtual std::unique_ptr<Buffer> allocate(uint64_t bytes) = 0;
   virtual std::unique_ptr<Queue> create_queue() = 0;
+  /// A new, unrecorded event.
   virtual std::unique_ptr<Event> create_event() = 0;
   /// Interface 2 (collectives): makes the device current on the calling thread for a native
   /// library (cudaSetDevice) and returns its native ordinal; -1 when the backend has no native
@@ -332,6 +375,8 @@ struct Options {
   std::string (*get)(const char* backend, const char* key, const char* fallback) = nullptr;
 };
 
+/// One per module, created by BackendModule::create and owned by core; outlives its Devices.
+/// enumerate, shutdown and recreate are never called concurrently.
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -341,6 +386,20 @@ class Backend {
   virtual std::vector<std::unique_ptr<Device>> enumerate(const Options& opts) = 0;
   /// Human-readable notes on what enumerate() skipped and why.
   virtual std::vector<std::string> diagnostics() const { return {}; }
+  /// Called once at process exit, after core synchronized and dropped the default streams:
+  /// flush what must outlive the process (the Vulkan backend writes its pipeline cache here).
+  /// Device objects are NOT destroyed afterwards (a vendor runtime's own exit handlers may
+  /// already have run); core only destroys objects users still hold. Interface 2; no-op.
+  virtual void shutdown() {}
+  /// After `lost` raised device_lost: a new Device object for the same physical device
+  /// (discovery is not re-run; `lost` is kept, refusing work, until its objects are gone).
+  /// Interface 2; the default raises unsupported (porta::Device::recreate then tells the user
+  /// to restart the process).
+  virtual std::unique_ptr<Device> recreate(Device& lost, const Options& opts) {
+    (void)lost;
+    (void)opts;
+    throw Error(Errc::unsupported, std::string(name()) + ": re-creating a lost device is not supported");
+  }
 };
 
 struct BackendModule {

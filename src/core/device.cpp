@@ -27,13 +27,34 @@ std::string DeviceImpl::label() const {
 void DeviceImpl::check_alive(const char* what) const {
   if (!lost_.load(std::memory_order_acquire)) return;
   std::lock_guard<std::mutex> lock(mu_);
-  throw Error(Errc::device_lost, std::string(what) + ": " + label() + " was lost earlier (" + lost_reason_ +
-                                     "); it refuses all work. Restart the process to use it again.");
+  throw Error(Errc::device_lost,
+              std::string(what) + ": " + label() + " was lost earlier (" + lost_reason_ +
+                  "); it refuses all work. Device::recreate(device) returns a fresh handle where the backend "
+                  "supports it; otherwise restart the process.");
 }
 
 void DeviceImpl::mark_lost(const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!lost_.exchange(true)) lost_reason_ = reason;
+}
+
+void DeviceImpl::shutdown() {
+  try {
+    default_stream_.reset();  // its destructor synchronizes
+  } catch (const std::exception&) {
+  }
+}
+
+std::shared_ptr<DeviceImpl> DeviceImpl::call_backend_recreate(const backend::Options& opts) {
+  std::unique_ptr<backend::Device> dev;
+  try {
+    dev = owner_->recreate(*dev_, opts);
+  } catch (const Error& e) {
+    throw Error(e.code(), "Device::recreate: " + label() + ": " + e.what());
+  }
+  if (!dev) throw Error(Errc::internal, "Device::recreate: " + label() + ": the backend returned no device");
+  dev->info() = info_;  // same index, backend and identity
+  return std::make_shared<DeviceImpl>(owner_, std::move(dev), info_);
 }
 
 Stream& DeviceImpl::default_stream(const Device& self) {
@@ -75,5 +96,10 @@ const std::vector<Device>& devices() { return detail::Registry::instance().devic
 std::vector<std::string> backend_diagnostics() { return detail::Registry::instance().diagnostics(); }
 
 Device Device::select(const std::string& spec) { return detail::Registry::instance().select(spec); }
+
+Device Device::recreate(const Device& lost) {
+  need(lost.impl_);
+  return detail::Registry::instance().recreate(lost);
+}
 
 }  // namespace porta

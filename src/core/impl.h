@@ -54,6 +54,11 @@ class DeviceImpl {
   }
 
   void mark_lost(const std::string& reason);
+  bool lost() const { return lost_.load(std::memory_order_acquire); }
+  /// Drops the default stream (at exit, Registry::shutdown).
+  void shutdown();
+  /// A new DeviceImpl for the same physical device, from Backend::recreate (Device::recreate).
+  std::shared_ptr<DeviceImpl> call_backend_recreate(const backend::Options& opts);
   std::atomic<uint64_t>& allocated() { return allocated_; }
 
   // Core's lifetime rule (lifetimes.cpp): streams register; a released buffer is handed to
@@ -160,6 +165,9 @@ class EventImpl {
   Device device;
   std::unique_ptr<backend::Event> event;
   bool recorded = false;
+  /// Serialises record / wait / synchronize / elapsed on this event across threads, so a
+  /// backend's Event needs no lock of its own (backend.h, Event).
+  std::mutex mu;
 };
 
 }  // namespace porta::detail

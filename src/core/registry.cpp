@@ -53,9 +53,38 @@ std::vector<std::string> module_files(const std::string& dir) {
 }  // namespace
 
 Registry& Registry::instance() {
-  // Never destroyed: device objects may be referenced by user statics at exit.
   static Registry* registry = new Registry();
+  // Statics are destroyed in reverse order of construction, so this runs at exit after every
+  // static object that used porta later than discovery (an engine's global streams and
+  // tensors) is gone, and before the backend modules' own statics.
+  static struct AtExit {
+    ~AtExit() { registry->shutdown(); }
+  } at_exit;
   return *registry;
+}
+
+void Registry::shutdown() {
+  for (auto& d : devices_) d.impl()->shutdown();
+  for (auto& be : backends_) {
+    try {
+      be->shutdown();
+    } catch (const std::exception& e) {
+      log_warn(std::string("backend ") + be->name() + ": shutdown failed: " + e.what());
+    }
+  }
+  // The objects stay: a vendor runtime's own exit handlers may already have run (CUDA's
+  // does), so core calls into backends only to release what users still hold.
+}
+
+Device Registry::recreate(const Device& lost) {
+  auto* old = lost.impl();
+  if (!old->lost())
+    throw Error(Errc::invalid_argument,
+                "Device::recreate: " + lost.description() +
+                    " is not lost; only a device that raised device_lost is re-created");
+  std::lock_guard<std::mutex> lock(recreate_mu_);
+  auto fresh = old->call_backend_recreate(env_options().backend);
+  return Device(std::move(fresh));
 }
 
 Registry::Registry() {
@@ -99,6 +128,7 @@ void Registry::add_backend(const std::string& origin, const backend::BackendModu
     const auto notes = be->diagnostics();
     for (const auto& note : notes) diagnostics_.push_back(name + ": " + note);
     backend_names_.push_back(name);
+    if (!found.empty()) backends_.push_back(be);
     if (found.empty()) {
       load_errors_[name] = "loaded, no device found";
       // Said even when the backend gave no reason, so an empty device list is never silent.

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,11 @@ class Registry {
   const std::vector<Device>& devices() const { return devices_; }
   std::vector<std::string> diagnostics() const { return diagnostics_; }
   Device select(const std::string& spec) const;
+  /// A fresh device for the physical device behind `lost` (Device::recreate).
+  Device recreate(const Device& lost);
+  /// At exit: drops the default streams (synchronizing them), then calls every backend's
+  /// shutdown() once. Device and backend objects stay allocated (see backend.h, shutdown).
+  void shutdown();
 
  private:
   Registry();
@@ -39,6 +45,8 @@ class Registry {
   void load_modules();
 
   std::vector<Device> devices_;
+  std::vector<std::shared_ptr<backend::Backend>> backends_;  // loaded, for shutdown()
+  std::mutex recreate_mu_;
   std::vector<std::string> diagnostics_;
   std::vector<std::string> backend_names_;          // loaded, in order
   std::map<std::string, std::string> load_errors_;  // backend -> reason (failed or no devices)

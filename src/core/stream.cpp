@@ -1,5 +1,7 @@
 #include "porta/stream.h"
 
+#include <mutex>
+
 #include "core/impl.h"
 
 namespace porta {
@@ -36,6 +38,7 @@ void Stream::record(Event& event) {
                                            event.impl()->device.description() + ", the stream to " +
                                            impl_->device.description() +
                                            "; create the event on the stream's device");
+  std::lock_guard<std::mutex> lock(event.impl()->mu);
   impl_->device.impl()->call("Stream::record", [&] { impl_->queue->record(*event.impl()->event); });
   event.impl()->recorded = true;
 }
@@ -46,6 +49,7 @@ void Stream::wait(const Event& event) {
                 "Stream::wait: the event belongs to " + event.impl()->device.description() +
                     ", the stream to " + impl_->device.description() +
                     "; synchronize the event on the host to order work across devices");
+  std::lock_guard<std::mutex> lock(event.impl()->mu);
   if (!event.impl()->recorded)
     throw Error(Errc::invalid_argument,
                 "Stream::wait: the event was never recorded; call Stream::record first");
@@ -62,6 +66,7 @@ Event::Event(Event&&) noexcept = default;
 Event& Event::operator=(Event&&) noexcept = default;
 
 void Event::synchronize() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
   if (!impl_->recorded) return;
   impl_->device.impl()->call("Event::synchronize", [&] { impl_->event->synchronize(); });
 }
@@ -73,6 +78,12 @@ double Event::elapsed_ms(Event& start, Event& end) {
     throw Error(Errc::device_mismatch, "Event::elapsed_ms: events of different devices (" +
                                            start.impl_->device.description() + ", " +
                                            end.impl_->device.description() + ") cannot be compared");
+  std::unique_lock<std::mutex> l1(start.impl_->mu, std::defer_lock), l2(end.impl_->mu, std::defer_lock);
+  if (&start == &end) {
+    l1.lock();
+  } else {
+    std::lock(l1, l2);
+  }
   return end.impl_->device.impl()->call("Event::elapsed_ms", [&] {
     start.impl_->event->synchronize();
     end.impl_->event->synchronize();

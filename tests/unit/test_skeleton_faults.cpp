@@ -170,6 +170,18 @@ TEST(SkeletonFaults, DeviceLostMidStreamIsStickyAndContained) {
   add_works(cpu);
 }
 
+// After the test above: a lost device is re-created as a new handle; the old one stays lost.
+TEST(SkeletonFaults, RecreateAfterDeviceLost) {
+  Device lost = skeleton(2);
+  EXPECT_EQ(error_of([&] { (void)Device::recreate(skeleton(1)); }).code(), Errc::invalid_argument);
+  Device fresh = Device::recreate(lost);
+  EXPECT_NE(fresh, lost);
+  EXPECT_EQ(fresh.info().index, 2);
+  EXPECT_EQ(fresh.info().backend, "skeleton");
+  add_works(fresh);
+  EXPECT_EQ(error_of([&] { Stream s(lost); }).code(), Errc::device_lost);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {

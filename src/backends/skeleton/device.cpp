@@ -128,6 +128,14 @@ class SkelBackend final : public Backend {
     }
     return out;
   }
+
+  // A lost skeleton device gets a new device thread; the lost one finishes its queued frees.
+  std::unique_ptr<backend::Device> recreate(backend::Device& lost, const Options& opts) override {
+    const int index = lost.info().index;
+    auto d = std::make_unique<SkelDevice>(index, opts.get("skeleton", "FREE", "deferred") != "immediate");
+    live_devices()[static_cast<size_t>(index)] = d->thread();
+    return d;
+  }
 };
 
 Backend* create() { return new SkelBackend(); }

@@ -73,6 +73,7 @@ class VulkanBackend final : public Backend {
       try {
         auto dev = std::make_unique<VulkanDevice>(instance, pd, family, s);
         log(LogLevel::debug, label + ": " + dev->info().driver);
+        devices_.push_back(dev.get());
         out.push_back(std::move(dev));
       } catch (const Error& e) {
         notes_.push_back(label + " skipped: " + e.what());
@@ -83,8 +84,14 @@ class VulkanBackend final : public Backend {
 
   std::vector<std::string> diagnostics() const override { return notes_; }
 
+  // At exit: the pipeline cache (what compiling every pipeline again would cost) goes to disk.
+  void shutdown() override {
+    for (VulkanDevice* d : devices_) d->pipelines().save();
+  }
+
  private:
   std::vector<std::string> notes_;
+  std::vector<VulkanDevice*> devices_;  // core keeps them alive as long as this backend
 };
 
 Backend* create() { return new VulkanBackend(); }

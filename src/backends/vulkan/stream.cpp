@@ -370,7 +370,6 @@ void VulkanQueue::synchronize() {
   submit();
   drain();
   dev_.check_validation("synchronize");
-  dev_.pipelines().maybe_save();
 }
 
 void VulkanQueue::record(backend::Event& e_base) {
