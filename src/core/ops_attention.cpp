@@ -20,21 +20,22 @@ void attention(Stream& s, const Tensor& q, const Tensor& k, const Tensor& v, Ten
   call.same_dtype(q, "q", v, "v");
   call.same_dtype(q, "q", out, "out");
   const int64_t B = q.dim(0), Hq = q.dim(1), Sq = q.dim(2), D = q.dim(3);
-  const std::string shapes = "q " + q.str() + ", k " + k.str() + ", v " + v.str() + ", out " + out.str();
+  // Built only when a check fails: no string work on the success path.
+  auto shapes = [&] { return "q " + q.str() + ", k " + k.str() + ", v " + v.str() + ", out " + out.str(); };
   if (k.dim(0) != B || k.dim(3) != D)
-    call.fail(Errc::shape_mismatch, shapes + ": k must be [B=" + std::to_string(B) +
+    call.fail(Errc::shape_mismatch, shapes() + ": k must be [B=" + std::to_string(B) +
                                         ", Hkv, Skv, D=" + std::to_string(D) +
                                         "] (layout [B, H, S, D]; pass [B, S, H, D] caches as "
                                         "transpose(1, 2) views)");
-  if (v.shape() != k.shape()) call.fail(Errc::shape_mismatch, shapes + ": v must have k's shape");
-  if (out.shape() != q.shape()) call.fail(Errc::shape_mismatch, shapes + ": out must have q's shape");
+  if (v.shape() != k.shape()) call.fail(Errc::shape_mismatch, shapes() + ": v must have k's shape");
+  if (out.shape() != q.shape()) call.fail(Errc::shape_mismatch, shapes() + ": out must have q's shape");
   const int64_t Hkv = k.dim(1);
   if (Hq % Hkv != 0)
-    call.fail(Errc::shape_mismatch, shapes + ": query heads (" + std::to_string(Hq) +
+    call.fail(Errc::shape_mismatch, shapes() + ": query heads (" + std::to_string(Hq) +
                                         ") must be a multiple of key/value heads (" + std::to_string(Hkv) +
                                         ")");
   if (D != 64 && D != 80 && D != 96 && D != 128 && D != 256)
-    call.fail(Errc::unsupported, shapes + ": head dim " + std::to_string(D) +
+    call.fail(Errc::unsupported, shapes() + ": head dim " + std::to_string(D) +
                                      " is not supported; supported head dims are 64, 80, 96, 128, 256");
   float scale = opt.scale;
   if (std::isnan(scale)) scale = 1.0f / std::sqrt(static_cast<float>(D));
@@ -49,7 +50,7 @@ void attention(Stream& s, const Tensor& q, const Tensor& k, const Tensor& v, Ten
     call.dtype_is(*opt.kv_lens, "kv_lens", DType::i32);
     if (opt.kv_lens->rank() != 1 || opt.kv_lens->dim(0) != B)
       call.fail(Errc::shape_mismatch, "kv_lens " + opt.kv_lens->str() + " must be i32[" + std::to_string(B) +
-                                          "], one valid KV length per batch entry of " + shapes);
+                                          "], one valid KV length per batch entry of " + shapes());
     call.no_overlap(out, "out", *opt.kv_lens, "kv_lens", false);
     lens = detail::to_arg(call.input(*opt.kv_lens));
   }

@@ -38,15 +38,16 @@ void gemm(Stream& s, const Tensor& a_in, const Tensor& b_in, Tensor& c, const Ge
   const Tensor a = opt.trans_a ? swap_last(a_in) : a_in;
   const Tensor b = opt.trans_b ? swap_last(b_in) : b_in;
   const int64_t M = a.dim(-2), K = a.dim(-1), N = b.dim(-1);
-  const std::string shapes = "op(A) " + a.str() + " x op(B) " + b.str() + " -> C " + c.str();
+  // Built only when a check fails: no string work on the success path.
+  auto shapes = [&] { return "op(A) " + a.str() + " x op(B) " + b.str() + " -> C " + c.str(); };
   if (b.dim(-2) != K)
-    call.fail(Errc::shape_mismatch, shapes + ": inner dims differ (K = " + std::to_string(K) + " vs " +
+    call.fail(Errc::shape_mismatch, shapes() + ": inner dims differ (K = " + std::to_string(K) + " vs " +
                                         std::to_string(b.dim(-2)) + "); check trans_a/trans_b");
   if (c.dim(-2) != M || c.dim(-1) != N)
     call.fail(Errc::shape_mismatch,
-              shapes + ": C must be [..., " + std::to_string(M) + ", " + std::to_string(N) + "]");
+              shapes() + ": C must be [..., " + std::to_string(M) + ", " + std::to_string(N) + "]");
   if (a.rank() > c.rank() || b.rank() > c.rank())
-    call.fail(Errc::shape_mismatch, shapes + ": A and B may not have more batch dims than C");
+    call.fail(Errc::shape_mismatch, shapes() + ": A and B may not have more batch dims than C");
   call.writable(c, "C");
   call.no_overlap(c, "C", a_in, "A", false);
   call.no_overlap(c, "C", b_in, "B", false);
@@ -55,7 +56,7 @@ void gemm(Stream& s, const Tensor& a_in, const Tensor& b_in, Tensor& c, const Ge
     call.floating(*opt.bias, "bias");
     if (opt.bias->rank() != 1 || opt.bias->dim(0) != N)
       call.fail(Errc::shape_mismatch,
-                "bias " + opt.bias->str() + " must be [" + std::to_string(N) + "] for " + shapes);
+                "bias " + opt.bias->str() + " must be [" + std::to_string(N) + "] for " + shapes());
     call.no_overlap(c, "C", *opt.bias, "bias", false);
   }
   call.supported(a.dtype(), c.dtype());

@@ -61,19 +61,9 @@ PipelineCache::~PipelineCache() {
   vkDestroyPipelineCache(dev_, cache_, nullptr);
 }
 
-void PipelineCache::maybe_save() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (file_.empty() || !dirty_ || std::chrono::steady_clock::now() - last_save_ < std::chrono::seconds(2))
-      return;
-  }
-  save();
-}
-
 void PipelineCache::save() {
   std::lock_guard<std::mutex> lock(mu_);
   if (file_.empty() || !dirty_) return;
-  last_save_ = std::chrono::steady_clock::now();
   size_t n = 0;
   if (vkGetPipelineCacheData(dev_, cache_, &n, nullptr) != VK_SUCCESS || n == 0) return;
   std::vector<char> blob(n);
@@ -128,9 +118,52 @@ VkDescriptorSetLayout PipelineCache::set_layout(uint32_t bindings) {
   return dsl;
 }
 
-const Pipeline& PipelineCache::get(const char* name, uint32_t bindings, const std::vector<uint32_t>& spec) {
+Spec::Spec(std::initializer_list<uint32_t> l) {
+  if (l.size() > kMax) throw Error(Errc::internal, "vulkan: more than 16 specialization constants");
+  for (uint32_t x : l) v[n++] = x;
+}
+
+Spec::Spec(const std::vector<uint32_t>& s) {
+  if (s.size() > kMax) throw Error(Errc::internal, "vulkan: more than 16 specialization constants");
+  for (uint32_t x : s) v[n++] = x;
+}
+
+bool Spec::operator==(const Spec& o) const {
+  if (n != o.n) return false;
+  for (uint32_t i = 0; i < n; ++i)
+    if (v[i] != o.v[i]) return false;
+  return true;
+}
+
+namespace {
+uint64_t key_hash(const char* name, uint32_t bindings, const Spec& spec) {
+  uint64_t h = 1469598103934665603ull ^ bindings;  // FNV-1a over the name and the constants
+  for (const char* c = name; *c; ++c) h = (h ^ static_cast<unsigned char>(*c)) * 1099511628211ull;
+  for (uint32_t i = 0; i < spec.n; ++i) h = (h ^ spec.v[i]) * 1099511628211ull;
+  return h;
+}
+}  // namespace
+
+const Pipeline* PipelineCache::find(uint64_t hash, const char* name, uint32_t bindings,
+                                    const Spec& spec) const {
+  for (size_t i = hash & (kSlots - 1), probes = 0; probes < kSlots; i = (i + 1) & (kSlots - 1), ++probes) {
+    const Pipeline* p = slots_[i].load(std::memory_order_acquire);
+    if (p == nullptr) return nullptr;
+    if (p->hash == hash && p->bindings == bindings && p->spec == spec && p->shader == name) return p;
+  }
+  return nullptr;
+}
+
+const Pipeline& PipelineCache::get(const char* name, uint32_t bindings, const Spec& spec) {
+  const uint64_t hash = key_hash(name, bindings, spec);
+  if (const Pipeline* p = find(hash, name, bindings, spec)) return *p;
+  return create(name, bindings, spec, hash);
+}
+
+const Pipeline& PipelineCache::create(const char* name, uint32_t bindings, const Spec& spec, uint64_t hash) {
   std::string key = name;
-  for (uint32_t v : spec) key += ":" + std::to_string(v);
+  for (uint32_t i = 0; i < spec.n; ++i) key += ":" + std::to_string(spec.v[i]);
+  key += "/" + std::to_string(bindings);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = pipelines_.find(key);
   if (it != pipelines_.end()) return *it->second;
@@ -159,17 +192,19 @@ const Pipeline& PipelineCache::get(const char* name, uint32_t bindings, const st
   p->layout = layouts_[bindings].second;
   p->bindings = bindings;
   p->name = key;
+  p->shader = name;
+  p->spec = spec;
+  p->hash = hash;
 
-  std::vector<VkSpecializationMapEntry> entries(spec.size());
-  for (uint32_t i = 0; i < spec.size(); ++i) entries[i] = {i, i * 4u, 4};
-  VkSpecializationInfo si{static_cast<uint32_t>(entries.size()), entries.data(), spec.size() * 4,
-                          spec.data()};
+  std::vector<VkSpecializationMapEntry> entries(spec.n);
+  for (uint32_t i = 0; i < spec.n; ++i) entries[i] = {i, i * 4u, 4};
+  VkSpecializationInfo si{spec.n, entries.data(), spec.n * 4u, spec.v};
   VkComputePipelineCreateInfo ci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
   ci.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
   ci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
   ci.stage.module = module;
   ci.stage.pName = "main";
-  ci.stage.pSpecializationInfo = spec.empty() ? nullptr : &si;
+  ci.stage.pSpecializationInfo = spec.n == 0 ? nullptr : &si;
   ci.layout = p->layout;
   const VkResult r = vkCreateComputePipelines(dev_, cache_, 1, &ci, nullptr, &p->pipeline);
   if (r != VK_SUCCESS)
@@ -179,7 +214,15 @@ const Pipeline& PipelineCache::get(const char* name, uint32_t bindings, const st
                     "; the driver rejected the shader (set PORTA_LOG_LEVEL=debug for details)");
   dirty_ = true;
   log(LogLevel::debug, "vulkan: created pipeline " + key);
-  return *pipelines_.emplace(key, std::move(p)).first->second;
+  const Pipeline& out = *pipelines_.emplace(key, std::move(p)).first->second;
+  // Publish in the lock-free index (writers are serialised by mu_).
+  for (size_t i = hash & (kSlots - 1), probes = 0; probes < kSlots; i = (i + 1) & (kSlots - 1), ++probes) {
+    if (slots_[i].load(std::memory_order_relaxed) == nullptr) {
+      slots_[i].store(&out, std::memory_order_release);
+      break;
+    }
+  }
+  return out;
 }
 
 }  // namespace porta::vk

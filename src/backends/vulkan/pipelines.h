@@ -2,7 +2,9 @@
 // specialization constants, and a VkPipelineCache persisted on disk between runs.
 #pragma once
 
-#include <chrono>
+#include <array>
+#include <atomic>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,12 +20,28 @@ namespace porta::vk {
 constexpr uint32_t kPushBytes = 128;
 constexpr uint32_t kMaxBindings = 6;
 
+/// Specialization constants of one pipeline (constant_id i = v[i]), held inline so that
+/// looking a pipeline up per dispatch allocates nothing. Built from `{a, b}` or a vector.
+struct Spec {
+  static constexpr uint32_t kMax = 16;
+  uint32_t v[kMax] = {};
+  uint32_t n = 0;
+  Spec() = default;
+  Spec(std::initializer_list<uint32_t> l);
+  Spec(const std::vector<uint32_t>& s);  // NOLINT: implicit, as callers pass vectors
+  bool operator==(const Spec& o) const;
+};
+
 struct Pipeline {
   VkPipeline pipeline = VK_NULL_HANDLE;
   VkPipelineLayout layout = VK_NULL_HANDLE;
   VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
   uint32_t bindings = 0;
-  std::string name;
+  std::string name;  // "shader:spec0:spec1" for messages
+  // Lookup key (immutable once published).
+  std::string shader;
+  Spec spec;
+  uint64_t hash = 0;
 };
 
 class PipelineCache {
@@ -38,16 +56,18 @@ class PipelineCache {
   /// The pipeline for shader `name` with these specialization constants (constant_id i =
   /// spec[i]). Thread safe; the reference stays valid for the cache's lifetime. Throws
   /// Error(internal) naming the shader when the driver rejects it.
-  const Pipeline& get(const char* name, uint32_t bindings, const std::vector<uint32_t>& spec);
+  /// The hit path (every dispatch) is lock-free and allocation-free: a probe of an open-
+  /// addressed index of immutable entries; only a miss takes the lock and creates.
+  const Pipeline& get(const char* name, uint32_t bindings, const Spec& spec);
 
-  /// Writes the driver's cache blob atomically (temp file + rename). Never throws.
+  /// Writes the driver's cache blob atomically (temp file + rename) when pipelines were added
+  /// since the last write. Never throws. Called by Backend::shutdown at exit.
   void save();
-  /// save() when pipelines were added since the last write and a few seconds have passed:
-  /// core never tears devices down at exit, so streams call this when they synchronize.
-  void maybe_save();
 
  private:
   VkDescriptorSetLayout set_layout(uint32_t bindings);
+  const Pipeline* find(uint64_t hash, const char* name, uint32_t bindings, const Spec& spec) const;
+  const Pipeline& create(const char* name, uint32_t bindings, const Spec& spec, uint64_t hash);
   VkDevice dev_;
   bool push_descriptors_;
   std::string file_;
@@ -58,7 +78,8 @@ class PipelineCache {
   std::map<uint32_t, std::pair<VkDescriptorSetLayout, VkPipelineLayout>> layouts_;
   std::map<std::string, VkShaderModule> modules_;
   bool dirty_ = false;
-  std::chrono::steady_clock::time_point last_save_{};  // epoch: the first maybe_save() writes
+  static constexpr size_t kSlots = 1024;  // power of two; a full index falls back to the lock
+  std::array<std::atomic<const Pipeline*>, kSlots> slots_{};
 };
 
 }  // namespace porta::vk
