@@ -1,6 +1,7 @@
 // Attention push constants (attention_push.h) and the masking rule shared by the prefill and decode kernels:
 // query i of Sq sees keys j < lim(i), where L is the batch's KV length (kv_lens clamped
-// to [0, Skv], else Skv) and causal masks align to the end of the KV sequence.
+// to [0, Skv], else Skv) and causal masks align to the end of the KV sequence (a dispatch
+// that takes a slice of the queries is told how many follow it, q_tail).
 #ifndef PORTA_ATTENTION_COMMON_GLSL
 #define PORTA_ATTENTION_COMMON_GLSL
 #include "attention_push.h"
@@ -9,11 +10,11 @@
 layout(push_constant) uniform PC { PORTA_ATTENTION_PUSH(PORTA_PUSH_U, PORTA_PUSH_F) } pc;
 
 uint kv_len(uint b, int lens_value) {
-  if (pc.has_lens == 0u) return pc.Skv;
+  if ((pc.flags & 1u) == 0u) return pc.Skv;
   return uint(clamp(lens_value, 0, int(pc.Skv)));
 }
 uint key_limit(uint i, uint L) {
-  if (pc.causal == 0u) return L;
-  return uint(clamp(int(i) + int(L) - int(pc.Sq) + 1, 0, int(L)));
+  if ((pc.flags & 2u) == 0u) return L;
+  return uint(clamp(int(i) + int(L) - int(pc.Sq + pc.q_tail) + 1, 0, int(L)));
 }
 #endif

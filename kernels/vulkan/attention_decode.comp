@@ -28,11 +28,11 @@ const uint DPT = (D + WG - 1) / WG;
 void main() {
   const uint tid = gl_LocalInvocationID.x;
   const uint split = gl_WorkGroupID.x, splits = gl_NumWorkGroups.x;
-  const uint row = gl_WorkGroupID.y;  // (b * Hq + h) * Sq + i
+  const uint row = pc.row0 + gl_WorkGroupID.y;  // (b * Hq + h) * Sq + i
   const uint i = row % pc.Sq, h = (row / pc.Sq) % pc.Hq, b = row / (pc.Sq * pc.Hq);
   const uint hk = h / (pc.Hq / pc.Hkv);
   const uint eq = dt_size(DT_Q), ekv = dt_size(DT_KV);
-  const uint L = kv_len(b, pc.has_lens != 0u ? int(tl_bits(DT_I32, pc.off_lens + b * pc.s_lens * 4u)) : 0);
+  const uint L = kv_len(b, (pc.flags & 1u) != 0u ? int(tl_bits(DT_I32, pc.off_lens + b * pc.s_lens * 4u)) : 0);
   const uint lim = key_limit(i, L);
   const uint c0 = split * pc.chunk, c1 = min(lim, c0 + pc.chunk);
   const float neg_inf = uintBitsToFloat(0xff800000u);
@@ -83,7 +83,7 @@ void main() {
     }
     barrier();
   }
-  const uint base = (row * splits + split) * (D + 2u);
+  const uint base = (gl_WorkGroupID.y * splits + split) * (D + 2u);  // partials of this dispatch's rows
   for (uint k = 0; k < DPT; ++k) {
     const uint d = tid + k * WG;
     if (d < D) part.v[base + 2u + d] = o[k];

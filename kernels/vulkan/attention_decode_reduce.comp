@@ -11,23 +11,24 @@ layout(std430, binding = 1) buffer O { uint w[]; } to;
 PORTA_TENSOR_IO(to)
 
 void main() {
-  const uint row = gl_WorkGroupID.x, splits = pc.chunk;  // chunk carries the split count here
+  const uint local = gl_WorkGroupID.x, splits = pc.chunk;  // chunk carries the split count here
+  const uint row = pc.row0 + local;
   const uint i = row % pc.Sq, h = (row / pc.Sq) % pc.Hq, b = row / (pc.Sq * pc.Hq);
   const float neg_inf = uintBitsToFloat(0xff800000u);
   const uint eo = dt_size(DT_O);
   float M = neg_inf;
-  for (uint s = 0; s < splits; ++s) M = max(M, part.v[(row * splits + s) * (D + 2u)]);
+  for (uint s = 0; s < splits; ++s) M = max(M, part.v[(local * splits + s) * (D + 2u)]);
   float l = 0.0;
   if (M != neg_inf)
     for (uint s = 0; s < splits; ++s) {
-      const float ms = part.v[(row * splits + s) * (D + 2u)];
-      if (ms != neg_inf) l += exp(ms - M) * part.v[(row * splits + s) * (D + 2u) + 1u];
+      const float ms = part.v[(local * splits + s) * (D + 2u)];
+      if (ms != neg_inf) l += exp(ms - M) * part.v[(local * splits + s) * (D + 2u) + 1u];
     }
   for (uint d = gl_LocalInvocationID.x; d < D; d += 128u) {
     float acc = 0.0;
     if (M != neg_inf)
       for (uint s = 0; s < splits; ++s) {
-        const uint base = (row * splits + s) * (D + 2u);
+        const uint base = (local * splits + s) * (D + 2u);
         const float ms = part.v[base];
         if (ms != neg_inf) acc += exp(ms - M) * part.v[base + 2u + d];
       }

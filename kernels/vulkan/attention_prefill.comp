@@ -36,7 +36,7 @@ void main() {
   const uint i0 = gl_WorkGroupID.x * BR, h = gl_WorkGroupID.y, b = gl_WorkGroupID.z;
   const uint hk = h / (pc.Hq / pc.Hkv);
   const uint eq = dt_size(DT_Q), ekv = dt_size(DT_KV), eo = dt_size(DT_O);
-  const uint L = kv_len(b, pc.has_lens != 0u ? int(tl_bits(DT_I32, pc.off_lens + b * pc.s_lens * 4u)) : 0);
+  const uint L = kv_len(b, (pc.flags & 1u) != 0u ? int(tl_bits(DT_I32, pc.off_lens + b * pc.s_lens * 4u)) : 0);
   const float neg_inf = uintBitsToFloat(0xff800000u);
   const uint qb = pc.off_q + (b * pc.sq_b + h * pc.sq_h) * eq;
   const uint kb = pc.off_k + (b * pc.sk_b + hk * pc.sk_h) * ekv;

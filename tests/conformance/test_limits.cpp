@@ -64,6 +64,34 @@ TEST_P(Limits, GemmManyBatches) {
   EXPECT_TRUE(equal(c.result(s), ref::gemm(a, b, {}, {B, M, N}, 1, 0, nullptr, ops::Activation::none)));
 }
 
+void attention_case(Stream& s, int64_t B, int64_t Hq, int64_t Hkv, int64_t Sq, int64_t Skv, int64_t D,
+                    bool causal, const std::vector<int32_t>& lens, uint32_t seed) {
+  SCOPED_TRACE(::testing::Message() << "attention B=" << B << " Hq=" << Hq << " Hkv=" << Hkv << " Sq=" << Sq
+                                    << " Skv=" << Skv << " D=" << D << " causal=" << causal
+                                    << " lens=" << lens.size());
+  const HostTensor q = random({B, Hq, Sq, D}, DType::f32, seed);
+  const HostTensor k = random({B, Hkv, Skv, D}, DType::f32, seed + 1);
+  const HostTensor v = random({B, Hkv, Skv, D}, DType::f32, seed + 2);
+  GuardedOutput out(s, {B, Hq, Sq, D}, DType::f32);
+  check_attention(s, q, k, v, upload(s, q, DType::f32), upload(s, k, DType::f32), upload(s, v, DType::f32),
+                  out, DType::f32, causal, lens);
+}
+
+TEST_P(Limits, AttentionManyHeads) {
+  Stream s(device());
+  attention_case(s, 1, 65537, 1, 1, 3, 64, false, {}, 8000);   // one query row per head
+  // B*H past 65,535 with each below, and split-KV row chunks, cost minutes each on lavapipe
+  // at full size; PORTA_VULKAN_MAX_GROUPS reaches those paths with small shapes.
+}
+
+TEST_P(Limits, AttentionLongKv) {
+  Stream s(device());
+  attention_case(s, 1, 1, 1, 1, 70001, 64, false, {}, 8100);              // decode
+  attention_case(s, 2, 2, 1, 17, 70001, 64, true, {70001, 50003}, 8110);  // prefill, ragged, causal
+  // One prefill workgroup walking 4,000 keys: past llvmpipe's loop limit at D = 128.
+  attention_case(s, 1, 2, 2, 16, 4000, 128, false, {}, 8120);
+}
+
 }  // namespace
 
 PORTA_INSTANTIATE_ON_DEVICES(Limits);

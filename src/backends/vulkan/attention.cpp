@@ -1,5 +1,8 @@
 // Attention dispatch: split-KV decode (attention_decode + _reduce) for a few query rows
-// over a long KV cache, flash-style prefill (attention_prefill) otherwise.
+// over a long KV cache, flash-style prefill (attention_prefill) otherwise. Grids larger than
+// the device allows run in chunks (query rows; heads, batches and query tiles for prefill).
+// Where loops are limited (llvmpipe), a KV sequence longer than one prefill workgroup may
+// walk takes the split-KV kernels, whose loops are bounded per split.
 #include <algorithm>
 
 #include "../../../kernels/vulkan/attention_push.h"
@@ -46,51 +49,107 @@ void op_attention(VulkanQueue& q, const AttentionArgs& a) {
   pc.off_k = u32(a.k.offset, op, "byte offset");
   pc.off_v = u32(a.v.offset, op, "byte offset");
   pc.off_o = u32(a.out.offset, op, "byte offset");
-  pc.causal = a.causal ? 1 : 0;
+  pc.flags = a.causal ? 2 : 0;
   pc.scale = a.scale;
   const TensorArg& lens = a.kv_lens ? *a.kv_lens : a.q;
   if (a.kv_lens) {
-    pc.has_lens = 1;
+    pc.flags |= 1;
     pc.off_lens = u32(a.kv_lens->offset, op, "byte offset");
     pc.s_lens = u32(a.kv_lens->strides[0], op, "stride");
   }
   const uint32_t dq = static_cast<uint32_t>(a.q.dtype), dkv = static_cast<uint32_t>(a.k.dtype),
                  dout = static_cast<uint32_t>(a.out.dtype);
-  const uint32_t max_y = std::min<uint32_t>(dev.caps().max_groups[1], 65535u);
-  const uint64_t rows = uint64_t{pc.B} * pc.Hq * pc.Sq;
-  const uint32_t chunk = dev.tuning().attn_decode_chunk;
-
-  if (pc.Sq <= 4 && pc.Skv >= 2 * chunk && rows <= max_y) {
-    const uint32_t splits = (pc.Skv + chunk - 1) / chunk;
-    pc.chunk = chunk;
-    Allocation part = q.scratch(rows * splits * (D + 2) * 4, "decode attention partials");
-    const std::vector<uint32_t> spec = {D, 1, 1, dq, dkv, dout};
-    const Pipeline& p1 = dev.pipelines().get("attention_decode", 5, spec);
-    const Pipeline& p2 = dev.pipelines().get("attention_decode_reduce", 2, spec);
-    q.dispatch(p1, {ref(a.q, false), ref(a.k, false), ref(a.v, false), ref(part, true), ref(lens, false)},
-               &pc, sizeof pc, splits, static_cast<uint32_t>(rows));
-    AttnPush r = pc;
-    r.chunk = splits;
-    q.dispatch(p2, {ref(part, false), ref(a.out, true)}, &r, sizeof r, static_cast<uint32_t>(rows));
-    return;
-  }
+  auto lim = [&](int d) { return std::min<uint32_t>(dev.caps().max_groups[d], 65535u); };
+  const uint32_t max_x = lim(0), max_y = lim(1), max_z = lim(2);
+  const uint32_t rows = u32(uint64_t{pc.B} * pc.Hq * pc.Sq, op, "batch x heads x query length");
+  const uint64_t trips = max_trips(dev);
 
   // Prefill tiles: as many query rows and keys per tile as shared memory allows.
   uint32_t br = 16, bc = 16;
   auto shared_bytes = [&] { return ((br + 2 * bc) * D + br * bc + 3 * br) * 4; };
   while (shared_bytes() > dev.caps().max_shared && bc > 4) br /= 2, bc /= 2;
+  // Loop back-edges of one key tile of attention_prefill (loops that may stay rolled counted
+  // whole: staging, scores over D, softmax, output over BC) against the device's limit.
+  const uint64_t wg = 128;
+  const uint64_t tile_edges = 1 + (uint64_t{bc} * D + wg - 1) / wg + (uint64_t{br} * bc + wg - 1) / wg * (D + 1) +
+                              2 * bc + (uint64_t{br} * D + wg - 1) / wg * (bc + 1);
+  const bool prefill_fits = (uint64_t{pc.Skv} + bc - 1) / bc <= trips / tile_edges;
+  const uint32_t chunk = dev.tuning().attn_decode_chunk;
+
+  if ((pc.Sq <= 4 && pc.Skv >= 2 * chunk) || !prefill_fits) {
+    // Split-KV: at most max_x splits (and few enough for the merge's loops); a split walks
+    // its keys in blocks of 128, each costing about D + 16 + (D/128 + 1) * 129 back-edges.
+    const uint64_t max_splits = std::max<uint64_t>(1, std::min<uint64_t>(max_x, trips / 4));
+    uint64_t ch = std::max<uint64_t>(chunk, (uint64_t{pc.Skv} + max_splits - 1) / max_splits);
+    ch = (ch + wg - 1) / wg * wg;
+    const uint64_t block_edges = D + 16 + ((D + wg - 1) / wg + 1) * (wg + 1);
+    if (ch / wg > trips / block_edges)
+      throw Error(Errc::unsupported, "vulkan: attention: KV length " + std::to_string(pc.Skv) +
+                                         " needs more loop iterations per invocation than " + dev.info().name +
+                                         " runs (" + std::to_string(dev.caps().loop_limit) +
+                                         "); split the KV sequence");
+    const uint32_t splits = static_cast<uint32_t>(std::max<uint64_t>(1, (pc.Skv + ch - 1) / ch));
+    pc.chunk = static_cast<uint32_t>(ch);
+    // Query rows per round: the grid's y (pass 1) and x (pass 2) limits, and partials of 64 MiB.
+    const uint64_t row_bytes = uint64_t{splits} * (D + 2) * 4;
+    const uint32_t per = static_cast<uint32_t>(
+        std::min<uint64_t>({max_y, max_x, std::max<uint64_t>(1, (uint64_t{64} << 20) / row_bytes), rows}));
+    Allocation part = q.scratch(per * row_bytes, "split-KV attention partials");
+    const std::vector<uint32_t> spec = {D, 1, 1, dq, dkv, dout};
+    const Pipeline& p1 = dev.pipelines().get("attention_decode", 5, spec);
+    const Pipeline& p2 = dev.pipelines().get("attention_decode_reduce", 2, spec);
+    for (uint32_t r0 = 0; r0 < rows; r0 += std::min(per, rows - r0)) {
+      const uint32_t n = std::min(per, rows - r0);
+      pc.row0 = r0;
+      q.dispatch(p1, {ref(a.q, false), ref(a.k, false), ref(a.v, false), ref(part, true), ref(lens, false)},
+                 &pc, sizeof pc, splits, n);
+      AttnPush r = pc;
+      r.chunk = splits;
+      q.dispatch(p2, {ref(part, false), ref(a.out, true)}, &r, sizeof r, n);
+    }
+    return;
+  }
+
   if (shared_bytes() > dev.caps().max_shared)
     throw Error(Errc::unsupported, "vulkan: attention: head dim " + std::to_string(D) + " needs " +
                                        std::to_string(shared_bytes()) + " bytes of shared memory; " +
                                        dev.info().name + " has " + std::to_string(dev.caps().max_shared));
-  const uint32_t gx = (pc.Sq + br - 1) / br;
-  if (pc.Hq > max_y || pc.B > std::min<uint32_t>(dev.caps().max_groups[2], 65535u) ||
-      gx > dev.caps().max_groups[0])
-    throw Error(Errc::unsupported,
-                "vulkan: attention: batch/heads/query length exceed one dispatch's workgroups");
   const Pipeline& p = dev.pipelines().get("attention_prefill", 5, {D, br, bc, dq, dkv, dout});
-  q.dispatch(p, {ref(a.q, false), ref(a.k, false), ref(a.v, false), ref(a.out, true), ref(lens, false)}, &pc,
-             sizeof pc, gx, pc.Hq, pc.B);
+  // Chunks of the grid: query tiles (x), heads (y), batches (z); each chunk's tensors start
+  // at shifted offsets. A head chunk holds whole GQA groups, so its query heads map onto its
+  // own KV heads, or, for a group wider than the grid, lies inside one group (one KV head).
+  const uint32_t group = pc.Hq / pc.Hkv;
+  const uint32_t q_rows = max_x * br;
+  const bool whole_groups = group <= max_y;
+  auto shift = [&](int64_t off, int64_t elems, DType t) {
+    return u32(off + elems * static_cast<int64_t>(dtype_size(t)), op, "byte offset");
+  };
+  auto heads_from = [&](uint32_t h0) {
+    return whole_groups ? std::min(max_y / group * group, pc.Hq - h0) : std::min(max_y, group - h0 % group);
+  };
+  for (uint32_t b0 = 0, nb; b0 < pc.B; b0 += nb) {
+    nb = std::min(max_z, pc.B - b0);
+    for (uint32_t h0 = 0, nh; h0 < pc.Hq; h0 += nh) {
+      nh = heads_from(h0);
+      for (uint32_t i0 = 0, ni; i0 < pc.Sq; i0 += ni) {
+        ni = std::min(q_rows, pc.Sq - i0);
+        AttnPush c = pc;
+        c.B = nb;
+        c.Hq = nh;
+        c.Hkv = whole_groups ? nh / group : 1;
+        c.Sq = ni;
+        c.q_tail = pc.Sq - i0 - ni;
+        c.off_q = shift(a.q.offset, b0 * a.q.strides[0] + h0 * a.q.strides[1] + i0 * a.q.strides[2], a.q.dtype);
+        c.off_o = shift(a.out.offset, b0 * a.out.strides[0] + h0 * a.out.strides[1] + i0 * a.out.strides[2],
+                        a.out.dtype);
+        c.off_k = shift(a.k.offset, b0 * a.k.strides[0] + (h0 / group) * a.k.strides[1], a.k.dtype);
+        c.off_v = shift(a.v.offset, b0 * a.v.strides[0] + (h0 / group) * a.v.strides[1], a.v.dtype);
+        if (a.kv_lens) c.off_lens = shift(a.kv_lens->offset, b0 * a.kv_lens->strides[0], DType::i32);
+        q.dispatch(p, {ref(a.q, false), ref(a.k, false), ref(a.v, false), ref(a.out, true), ref(lens, false)},
+                   &c, sizeof c, (ni + br - 1) / br, nh, nb);
+      }
+    }
+  }
 }
 
 }  // namespace porta::vk
