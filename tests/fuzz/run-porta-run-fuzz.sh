@@ -22,12 +22,14 @@ for t in gguf safetensors; do
     "$clang" "${flags[@]}" "$repo/tests/fuzz/fuzz_$t.cpp" "${common[@]}" -o "$work/fuzz_$t"
   fi
 done
-# Seeds: the fixture files the model tests write (valid GGUF / safetensors).
-mkdir -p "$work/corpus_gguf" "$work/corpus_safetensors"
-find "${TMPDIR:-/tmp}" -maxdepth 2 -path '*porta_run_*' -name '*.gguf' -size -4M 2>/dev/null | head -4 |
-  while read -r f; do cp "$f" "$work/corpus_gguf/"; done
-find "${TMPDIR:-/tmp}" -maxdepth 2 -path '*porta_run_*' -name '*.safetensors' -size -4M 2>/dev/null | head -4 |
-  while read -r f; do cp "$f" "$work/corpus_safetensors/"; done
+# Seeds: the fixture files the model tests write (valid GGUF / safetensors), at most 4 of
+# each. The list is read whole first: `find | head` under pipefail fails the script with
+# SIGPIPE as soon as more than 4 files exist.
+for ext in gguf safetensors; do
+  mkdir -p "$work/corpus_$ext"
+  mapfile -t seeds < <(find "${TMPDIR:-/tmp}" -maxdepth 2 -path '*porta_run_*' -name "*.$ext" -size -4M 2>/dev/null || true)
+  for f in "${seeds[@]:0:4}"; do cp "$f" "$work/corpus_$ext/" || true; done
+done
 for t in gguf safetensors; do
   echo "run-porta-run-fuzz: fuzz_$t for ${secs}s"
   rc=0
