@@ -8,9 +8,10 @@
 
 namespace porta {
 
-enum class DType : uint8_t { f32, f16, bf16, i8, i32 };
+/// i64 is for indices (kv_cache_write slots, copy_blocks mappings); float ops do not take it.
+enum class DType : uint8_t { f32, f16, bf16, i8, i32, i64 };
 
-constexpr int kNumDTypes = 5;
+constexpr int kNumDTypes = 6;
 
 /// Bytes per element.
 constexpr size_t dtype_size(DType t) {
@@ -20,13 +21,14 @@ constexpr size_t dtype_size(DType t) {
     case DType::bf16: return 2;
     case DType::i8: return 1;
     case DType::i32: return 4;
+    case DType::i64: return 8;
   }
   return 0;
 }
 
 constexpr bool is_floating(DType t) { return t == DType::f32 || t == DType::f16 || t == DType::bf16; }
 
-/// "f32", "f16", "bf16", "i8", "i32".
+/// "f32", "f16", "bf16", "i8", "i32", "i64".
 const char* dtype_name(DType t) noexcept;
 
 /// Bit set of dtypes, used in capabilities.

@@ -61,7 +61,8 @@ struct RopeOptions {
   std::vector<float> freq_factors;
 };
 
-/// Rotary embedding. x and out [B, H, S, D]; positions i32 [S] or [B, S].
+/// Rotary embedding. x and out [B, H, S, D] with positions i32 [S] or [B, S]; or packed tokens
+/// x and out [T, H, D] (a serving batch) with positions i32 [T].
 void rope(Stream& s, const Tensor& x, const Tensor& positions, Tensor& out, const RopeOptions& opt = {});
 
 /// out = softmax(scale * x + mask) over the last dim; mask (optional) broadcasts to x.

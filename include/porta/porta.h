@@ -5,6 +5,7 @@
 #include "porta/dtype.h"
 #include "porta/error.h"
 #include "porta/ops.h"
+#include "porta/serving.h"
 #include "porta/stream.h"
 #include "porta/tensor.h"
 #include "porta/version.h"

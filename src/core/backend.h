@@ -45,6 +45,7 @@
 #include "porta/error.h"
 #include "porta/ops.h"
 #include "porta/quant.h"
+#include "porta/serving.h"
 
 namespace porta::backend {
 
@@ -243,6 +244,43 @@ struct QuantEmbeddingArgs {
 };
 // [/quant structs]
 // [paged structs]
+/// A paged KV cache as kernels see it. k/v [num_blocks, block_size, Hkv, D], strides[3] == 1,
+/// block_size in {16, 32, 64}; plain: f32/f16/bf16; int8 and fp8_e4m3fn: i8 codes.
+struct KvCacheArg {
+  TensorArg k, v;
+  KvCacheFormat format = KvCacheFormat::plain;
+  TensorArg k_scales, v_scales;  // int8 only: f32 [num_blocks, block_size, Hkv], any strides
+  float k_scale = 1.0f, v_scale = 1.0f;  // fp8_e4m3fn only
+};
+
+struct KvCacheWriteArgs {
+  TensorArg k, v;    // [T, Hkv, D] (T >= 1), f32/f16/bf16; the cache's Hkv and D
+  TensorArg slots;   // i32 or i64 [T]: skip the token unless 0 <= slot < num_blocks * block_size
+  KvCacheArg cache;  // written
+};
+
+struct CopyBlocksArgs {
+  KvCacheArg cache;   // read and written
+  TensorArg mapping;  // i32 or i64 [N, 2] (N >= 1): (src, dst); skip a pair with an id outside [0, num_blocks)
+};
+
+/// ops::paged_attention (porta/serving.h states the semantics). B >= 1 and T >= 1. Device
+/// values are not checked by core: kernels clamp cu_seqlens_q to [0, T], each query count to
+/// [0, max_seqlen_q], seq_lens to [0, max_seqlen_k], and skip blocks with ids outside
+/// [0, num_blocks).
+struct PagedAttentionArgs {
+  TensorArg q, out;         // [T, Hq, D]; q is the cache's dtype for a plain cache
+  KvCacheArg cache;         // read only
+  TensorArg block_tables;   // i32 [B, max_blocks]
+  TensorArg cu_seqlens_q;   // i32 [B + 1]
+  TensorArg seq_lens;       // i32 [B]
+  const TensorArg* lse = nullptr;  // f32 [T, Hq] or null
+  int64_t max_seqlen_q = 0;  // resolved by core: <= T
+  int64_t max_seqlen_k = 0;  // resolved by core: <= max_blocks * block_size
+  bool causal = true;
+  float scale = 0.0f;   // resolved by core
+  int64_t window = 0;   // 0: none
+};
 // [/paged structs]
 
 // ---------------------------------------------------------------------------
@@ -310,6 +348,18 @@ class Queue {
   virtual void embedding_quant(const QuantEmbeddingArgs&) { unsupported_op(Op::embedding_quant, "device's"); }
   // [/quant queue methods]
   // [paged queue methods]
+  virtual void kv_cache_write(const KvCacheWriteArgs& a) {
+    (void)a;
+    unsupported_op(Op::kv_cache_write, "device's");
+  }
+  virtual void copy_blocks(const CopyBlocksArgs& a) {
+    (void)a;
+    unsupported_op(Op::copy_blocks, "device's");
+  }
+  virtual void paged_attention(const PagedAttentionArgs& a) {
+    (void)a;
+    unsupported_op(Op::paged_attention, "device's");
+  }
   // [/paged queue methods]
   // [comm queue methods]
   /// The queue's native stream (cudaStream_t, hipStream_t, …) for collective libraries that

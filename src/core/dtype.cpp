@@ -13,6 +13,7 @@ const char* dtype_name(DType t) noexcept {
     case DType::bf16: return "bf16";
     case DType::i8: return "i8";
     case DType::i32: return "i32";
+    case DType::i64: return "i64";
   }
   return "?";
 }
@@ -35,6 +36,7 @@ double load_as_double(DType t, const void* base, size_t i) {
     case DType::bf16: return bf16_to_float(static_cast<const uint16_t*>(base)[i]);
     case DType::i8: return static_cast<const int8_t*>(base)[i];
     case DType::i32: return static_cast<const int32_t*>(base)[i];
+    case DType::i64: return static_cast<double>(static_cast<const int64_t*>(base)[i]);
   }
   return 0;
 }
@@ -46,6 +48,7 @@ void store_from_double(DType t, void* base, size_t i, double v) {
     case DType::bf16: static_cast<uint16_t*>(base)[i] = float_to_bf16(f32_round_to_odd(v)); break;
     case DType::i8: static_cast<int8_t*>(base)[i] = saturate<int8_t>(v); break;
     case DType::i32: static_cast<int32_t*>(base)[i] = saturate<int32_t>(v); break;
+    case DType::i64: static_cast<int64_t*>(base)[i] = saturate<int64_t>(v); break;
   }
 }
 

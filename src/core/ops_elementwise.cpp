@@ -83,6 +83,7 @@ void copy(Stream& s, const Tensor& src, Tensor& dst) {
   // copy is the op core stages other ops through, so every backend takes any strides here.
   e.a = detail::to_arg(src);
   e.out = detail::to_arg(dst);
+  call.skip_if_empty(dst);
   call.run([&](backend::Queue& q) { q.elementwise(e); });
 }
 

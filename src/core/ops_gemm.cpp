@@ -48,6 +48,9 @@ void gemm(Stream& s, const Tensor& a_in, const Tensor& b_in, Tensor& c, const Ge
               shapes() + ": C must be [..., " + std::to_string(M) + ", " + std::to_string(N) + "]");
   if (a.rank() > c.rank() || b.rank() > c.rank())
     call.fail(Errc::shape_mismatch, shapes() + ": A and B may not have more batch dims than C");
+  if (K == 0 && c.numel() > 0)
+    call.fail(Errc::shape_mismatch, shapes() + ": K = 0 (an empty inner dim) is not supported for a non-empty C; "
+                                               "empty M or N (no output) is fine");
   call.writable(c, "C");
   call.no_overlap(c, "C", a_in, "A", false);
   call.no_overlap(c, "C", b_in, "B", false);

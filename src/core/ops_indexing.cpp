@@ -88,6 +88,8 @@ void embedding(Stream& s, const Tensor& table, const Tensor& ids, Tensor& out) {
   call.writable(out, "out");
   call.no_overlap(out, "out", table, "table", false);
   call.no_overlap(out, "out", ids, "ids", false);
+  if (table.dim(0) == 0 && out.numel() > 0)
+    call.fail(Errc::shape_mismatch, "table " + table.str() + " has no rows to gather for ids " + ids.str());
   call.supported(table.dtype(), out.dtype());
   std::vector<std::pair<Tensor, Tensor>> copy_back;
   backend::EmbeddingArgs e;
@@ -115,6 +117,8 @@ void argmax(Stream& s, const Tensor& x, Tensor& out) {
                                         " (one index per row of the last dim)");
   call.writable(out, "out");
   call.no_overlap(out, "out", x, "x", false);
+  if (x.dim(-1) == 0 && out.numel() > 0)
+    call.fail(Errc::shape_mismatch, "x " + x.str() + " has empty rows: argmax needs at least one element per row");
   call.supported(x.dtype(), out.dtype());
   std::vector<std::pair<Tensor, Tensor>> copy_back;
   backend::ArgmaxArgs a;

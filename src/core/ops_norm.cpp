@@ -82,12 +82,18 @@ void softmax(Stream& s, const Tensor& x, Tensor& out, float scale, const Tensor*
 void rope(Stream& s, const Tensor& x, const Tensor& positions, Tensor& out, const RopeOptions& opt) {
   OpCall call("rope", backend::Op::rope, s);
   check_row_op(call, x, out);
-  call.rank_in(x, "x", 4, 4);
+  call.rank_in(x, "x", 3, 4);
   call.tensor(positions, "positions");
   call.dtype_is(positions, "positions", DType::i32);
-  const int64_t B = x.dim(0), S = x.dim(2), D = x.dim(3);
+  // Packed tokens [T, H, D] (a serving batch) run as [1, H, T, D] through strides.
+  const bool packed = x.rank() == 3;
+  const int64_t B = packed ? 1 : x.dim(0), S = packed ? x.dim(0) : x.dim(2), D = x.dim(-1);
   const bool shared = positions.rank() == 1 && positions.dim(0) == S;
-  const bool per_batch = positions.rank() == 2 && positions.dim(0) == B && positions.dim(1) == S;
+  const bool per_batch = !packed && positions.rank() == 2 && positions.dim(0) == B && positions.dim(1) == S;
+  if (packed && !shared)
+    call.fail(Errc::shape_mismatch, "positions " + positions.str() + " must be i32[" + std::to_string(S) +
+                                        "], one position per token, for packed x " + x.str() +
+                                        " (layout [T, H, D])");
   if (!shared && !per_batch)
     call.fail(Errc::shape_mismatch, "positions " + positions.str() + " must be i32[" + std::to_string(S) +
                                         "] or i32[" + std::to_string(B) + ", " + std::to_string(S) +
@@ -114,6 +120,15 @@ void rope(Stream& s, const Tensor& x, const Tensor& positions, Tensor& out, cons
   backend::RopeArgs a;
   a.x = detail::to_arg(call.input(x));
   a.out = detail::to_arg(call.output(out));
+  if (packed)
+    for (backend::TensorArg* t : {&a.x, &a.out}) {  // [T, H, D] -> [1, H, T, D]
+      const backend::TensorArg p = *t;
+      t->rank = 4;
+      t->shape[0] = 1, t->strides[0] = 0;
+      t->shape[1] = p.shape[1], t->strides[1] = p.strides[1];
+      t->shape[2] = p.shape[0], t->strides[2] = p.strides[0];
+      t->shape[3] = p.shape[2], t->strides[3] = p.strides[2];
+    }
   const Tensor pos = call.input(positions);
   a.positions = detail::to_arg(pos);
   if (shared) {

@@ -62,15 +62,17 @@ void check_shape(const char* what, const Shape& shape) {
     throw Error(Errc::invalid_argument, std::string(what) + ": rank " + std::to_string(shape.rank) +
                                             " is not supported; tensors have rank 1 to 4");
   for (int i = 0; i < shape.rank; ++i) {
-    if (shape[i] < 1)
+    if (shape[i] < 0)
       throw Error(Errc::invalid_argument, std::string(what) + ": extent " + std::to_string(shape[i]) +
                                               " of dim " + std::to_string(i) + " in " + shape.str() +
-                                              " is not positive; porta tensors are never empty");
+                                              " is negative; extents are >= 0 (0: an empty tensor)");
   }
 }
 
 // Bytes from element 0 to one past the last element reachable through the strides.
 int64_t span_bytes(const Shape& shape, const Shape& strides, DType t) {
+  for (int i = 0; i < shape.rank; ++i)
+    if (shape[i] == 0) return 0;  // an empty view touches no byte
   int64_t last = 0;
   for (int i = 0; i < shape.rank; ++i)
     last = checked_add(last, checked_mul(shape[i] - 1, strides[i], "Tensor::view"), "Tensor::view");
@@ -131,8 +133,10 @@ Tensor Tensor::empty(const Device& device, DType dtype, const Shape& shape) {
                                          " bytes, more than the largest allocation " + device.description() +
                                          " allows (" + std::to_string(info.max_allocation_bytes) +
                                          " bytes); split the tensor");
+  // An empty tensor still gets a (1-byte) buffer: defined() holds and backends never see a
+  // zero-size allocation, which some APIs (Vulkan) forbid.
   auto allocate = [&] {
-    return dev->call("Tensor::empty", [&] { return dev->backend().allocate(static_cast<uint64_t>(bytes)); });
+    return dev->call("Tensor::empty", [&] { return dev->backend().allocate(static_cast<uint64_t>(std::max<int64_t>(bytes, 1))); });
   };
   std::unique_ptr<backend::Buffer> buf;
   try {
@@ -178,6 +182,7 @@ int64_t Tensor::stride(int i) const {
 }
 
 bool Tensor::is_contiguous() const {
+  if (defined() && numel() == 0) return true;  // nothing to lay out
   int64_t expect = 1;
   for (int i = rank() - 1; i >= 0; --i) {
     if (shape_[i] != 1 && strides_[i] != expect) return false;
@@ -199,11 +204,12 @@ Tensor Tensor::slice(int dim, int64_t start, int64_t end, int64_t step) const {
   if (d < 0 || d >= rank())
     throw Error(Errc::invalid_argument,
                 "Tensor::slice: dim " + std::to_string(dim) + " is out of range for " + str());
-  if (step < 1 || start < 0 || end > shape_[d] || start >= end)
+  if (step < 1 || start < 0 || end > shape_[d] || start > end)
     throw Error(Errc::invalid_argument,
                 "Tensor::slice: [" + std::to_string(start) + ", " + std::to_string(end) + ") step " +
                     std::to_string(step) + " on dim " + std::to_string(d) + " of " + str() +
-                    " is invalid; need 0 <= start < end <= " + std::to_string(shape_[d]) + " and step >= 1");
+                    " is invalid; need 0 <= start <= end <= " + std::to_string(shape_[d]) +
+                    " and step >= 1 (start == end: an empty view)");
   Tensor t = *this;
   t.shape_[d] = (end - start + step - 1) / step;
   t.offset_ = checked_add(offset_,
@@ -235,7 +241,9 @@ Tensor Tensor::reshape(const Shape& shape) const {
                                           " elements, " + shape.str() + " has " +
                                           std::to_string(shape.numel()));
   Shape strides;
-  if (!view_strides(shape_, strides_, shape, strides))
+  if (numel() == 0)
+    strides = contiguous_strides(shape);  // no element to keep in place
+  else if (!view_strides(shape_, strides_, shape, strides))
     throw Error(Errc::invalid_argument, "Tensor::reshape: " + str() + " cannot be viewed as " + shape.str() +
                                             " without a copy (the dims it merges are not laid out one after "
                                             "another); ops::copy it into a contiguous tensor first");
@@ -274,6 +282,7 @@ Tensor Tensor::view(const Shape& shape, const Shape& strides, int64_t offset_byt
 
 void Tensor::copy_from_host(Stream& stream, const void* host) {
   need_defined(*this, "Tensor::copy_from_host");
+  if (numel() == 0) return;  // (an empty std::vector's data() may be null)
   if (host == nullptr) throw Error(Errc::invalid_argument, "Tensor::copy_from_host: host pointer is null");
   if (stream.device() != device_)
     throw Error(Errc::device_mismatch, "Tensor::copy_from_host: tensor on " + device_.description() +
@@ -294,6 +303,7 @@ void Tensor::copy_from_host(Stream& stream, const void* host) {
 
 void Tensor::copy_to_host(Stream& stream, void* host) const {
   need_defined(*this, "Tensor::copy_to_host");
+  if (numel() == 0) return;
   if (host == nullptr) throw Error(Errc::invalid_argument, "Tensor::copy_to_host: host pointer is null");
   if (stream.device() != device_)
     throw Error(Errc::device_mismatch, "Tensor::copy_to_host: tensor on " + device_.description() +

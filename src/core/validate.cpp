@@ -109,7 +109,7 @@ bool same_view(const Tensor& a, const Tensor& b) {
 
 void OpCall::no_overlap(const Tensor& out, const char* on, const Tensor& in, const char* in_name,
                         bool allow_same_view) const {
-  if (out.buffer() != in.buffer()) return;
+  if (out.buffer() != in.buffer() || out.numel() == 0 || in.numel() == 0) return;
   if (allow_same_view && same_view(out, in)) return;
   const auto a = byte_range(out);
   const auto b = byte_range(in);
@@ -164,6 +164,7 @@ Tensor OpCall::input(const Tensor& t) {
 }
 
 Tensor OpCall::output(const Tensor& t) {
+  skip_if_empty(t);
   if (t.is_contiguous() || dev_->backend().accepts_strided(kind_)) return t;
   Tensor tmp = Tensor::empty(t.device(), t.dtype(), t.shape());
   ops::copy(stream_, t, tmp);  // ops reading their output (beta != 0, in-place) see its values

@@ -47,12 +47,18 @@ class OpCall {
   /// for this op (and the tensor is not contiguous).
   Tensor input(const Tensor& t);
   /// The output itself, or a contiguous temporary (holding the output's values) that is
-  /// copied back after run().
+  /// copied back after run(). An empty output (a zero extent) makes run() do nothing.
   Tensor output(const Tensor& t);
+  /// run() does nothing when `t` has no elements: zero-size work is legal (engines meet
+  /// empty steps) and never reaches a backend.
+  void skip_if_empty(const Tensor& t) {
+    if (t.numel() == 0) empty_ = true;
+  }
 
   /// Calls into the backend (errors mapped, device_lost made sticky), then copies back staged outputs.
   template <typename Fn>
   void run(Fn&& fn) {
+    if (empty_) return;
     dev_->call(op_, [&] {
       fn(*stream_.impl()->queue);
       return 0;
@@ -74,6 +80,7 @@ class OpCall {
   uint64_t stream_id_ = 0, seq_ = 0;                  // this call's submission on the stream
   std::vector<Tensor> keep_alive_;                    // staged copies live until the call is enqueued
   std::vector<std::pair<Tensor, Tensor>> copy_back_;  // (temporary, destination)
+  bool empty_ = false;                                // an output has no elements: nothing to run
 };
 
 /// Kernel view of a tensor, no checks.

@@ -55,8 +55,19 @@ class Negative : public ::testing::Test {
 };
 
 // ---- tensors and views ----
-TEST_F(Negative, ZeroExtent) {
-  expect_error(Errc::invalid_argument, {"Tensor::empty", "[4, 0]"}, [&] { t(DType::f32, {4, 0}); });
+// Zero extents are legal (engines meet empty steps); what an empty operand cannot mean is refused.
+TEST_F(Negative, ZeroExtentOperandsWithoutMeaning) {
+  auto c = t(DType::f32, {4, 6});
+  expect_error(Errc::shape_mismatch, {"gemm", "K = 0"}, [&] { ops::gemm(s(), t(DType::f32, {4, 0}), t(DType::f32, {0, 6}), c); });
+  auto idx = t(DType::i32, {4});
+  expect_error(Errc::shape_mismatch, {"argmax", "f32[4, 0]"}, [&] { ops::argmax(s(), t(DType::f32, {4, 0}), idx); });
+  auto rows = t(DType::f32, {3, 8});
+  expect_error(Errc::shape_mismatch, {"embedding", "f32[0, 8]"},
+               [&] { ops::embedding(s(), t(DType::f32, {0, 8}), t(DType::i32, {3}), rows); });
+  auto o = t(DType::f32, {1, 2, 3, 64});
+  expect_error(Errc::shape_mismatch, {"attention", "Skv = 0"}, [&] {
+    ops::attention(s(), t(DType::f32, {1, 2, 3, 64}), t(DType::f32, {1, 2, 0, 64}), t(DType::f32, {1, 2, 0, 64}), o);
+  });
 }
 TEST_F(Negative, NegativeExtent) {
   expect_error(Errc::invalid_argument, {"Tensor::empty", "-3"}, [&] { t(DType::f32, {-3}); });
@@ -446,9 +457,15 @@ TEST_F(Negative, RopePositionsDtype) {
     ops::rope(s(), t(DType::f32, {1, 2, 3, 64}), t(DType::f32, {3}), o);
   });
 }
-TEST_F(Negative, RopeRankThree) {
+TEST_F(Negative, RopeRankTwo) {
+  auto o = t(DType::f32, {3, 64});
+  expect_error(Errc::shape_mismatch, {"rope", "rank 2"}, [&] {
+    ops::rope(s(), t(DType::f32, {3, 64}), t(DType::i32, {3}), o);
+  });
+}
+TEST_F(Negative, RopePackedPositionsPerToken) {  // rank 3 is packed tokens [T, H, D]: positions [T]
   auto o = t(DType::f32, {2, 3, 64});
-  expect_error(Errc::shape_mismatch, {"rope", "rank 3"}, [&] {
+  expect_error(Errc::shape_mismatch, {"rope", "positions i32[3]", "i32[2]"}, [&] {
     ops::rope(s(), t(DType::f32, {2, 3, 64}), t(DType::i32, {3}), o);
   });
 }

@@ -51,5 +51,13 @@ HostTensor cast(const HostTensor& x, DType to);
 HostTensor embedding(const HostTensor& table, const std::vector<int32_t>& ids,
                      const std::vector<int64_t>& ids_shape);
 std::vector<int32_t> argmax(const HostTensor& x);
+/// Paged attention (porta/serving.h) over a dequantised cache k, v [num_blocks, block_size, Hkv, D];
+/// q [T, Hq, D]; block_tables row-major [B, max_blocks]. Rows no sequence covers keep out_before's
+/// values; lse (optional, [T, Hq]) is filled for covered rows.
+HostTensor paged_attention(const HostTensor& q, const HostTensor& k, const HostTensor& v,
+                           const std::vector<int32_t>& block_tables, int64_t max_blocks,
+                           const std::vector<int32_t>& cu_seqlens_q, const std::vector<int32_t>& seq_lens,
+                           int64_t max_seqlen_q, int64_t max_seqlen_k, bool causal, double scale, int64_t window,
+                           const HostTensor& out_before, HostTensor* lse);
 
 }  // namespace porta::ref

@@ -177,6 +177,7 @@ HostTensor cast(const HostTensor& x, DType to) {
         o[i] = std::isnan(v) ? 0.0 : std::clamp(std::nearbyint(v), lo, hi);
         break;
       }
+      case DType::i64: o[i] = std::isnan(v) ? 0.0 : std::nearbyint(v); break;  // (no op casts to i64)
     }
   }
   return o;

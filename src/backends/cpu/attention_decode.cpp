@@ -43,6 +43,8 @@ constexpr int64_t kMinChunk = 256;  // keys per task at least (amortises the par
 constexpr int64_t kBlock = 32;      // keys per online-softmax step: K and V blocks stay in L1 (16: same
                                     // speed; 128-512: 25% slower, V is re-read from L2)
 
+}  // namespace
+
 // One online-softmax step over a block of n scores per row: s[r*n + j] becomes the weight
 // p (0 past visible[r]); running max m[r], sum l[r] and accumulator row r of acc are
 // rescaled when the max grows.
@@ -69,30 +71,46 @@ void online_softmax_rows(float* s, int64_t R, int64_t n, const int64_t* visible,
   }
 }
 
-struct BlockKernels {
-  void (*scores)(DType, const float*, int64_t, int64_t, const void*, int64_t, int64_t, float*);
-  void (*softmax)(float*, int64_t, int64_t, const int64_t*, float*, float*, float*, int64_t);
-  void (*accumulate)(DType, const float*, int64_t, int64_t, const void*, int64_t, int64_t, float*);
-  bool prefetches_ahead;  // the kernels prefetch the rows they will need next themselves
-};
+namespace {
+
+void generic_scores(DType, const float* q, int64_t R, int64_t D, const void* k, int64_t ks, int64_t n, float* s) {
+  generic::decode_scores(q, R, D, static_cast<const float*>(k), ks, n, s);
+}
+void generic_accumulate(DType, const float* p, int64_t R, int64_t n, const void* v, int64_t vs, int64_t D,
+                        float* acc) {
+  generic::decode_accumulate(p, R, n, static_cast<const float*>(v), vs, D, acc);
+}
+
+const BlockKernels* block_kernels(const AttentionArgs& a) {
+  if (a.k.dtype != a.v.dtype || a.k.strides[3] != 1 || a.v.strides[3] != 1) return nullptr;
+  return block_kernels_for(a.k.dtype, a.k.shape[3]);
+}
+
+}  // namespace
 
 // The widest set the GEMM kernel choice allows (PORTA_CPU_GEMM_ISA caps both, so a host
 // with AVX-512 also tests the AVX2 kernels), or null: the portable kernels on f32 copies.
-const BlockKernels* block_kernels(const AttentionArgs& a) {
+const BlockKernels* block_kernels_for(DType t, int64_t D) {
 #if defined(PORTA_CPU_X86)
   static const BlockKernels k512{&avx512::scores, &avx512::online_softmax, &avx512::accumulate, true};
   static const BlockKernels k256{&avx2::scores, &online_softmax_rows, &avx2::accumulate, false};
-  const DType t = a.k.dtype;
-  const int64_t D = a.k.shape[3];
-  if (t != a.v.dtype || a.k.strides[3] != 1 || a.v.strides[3] != 1) return nullptr;
   const std::string isa = gemm_microkernel().isa;
   if (isa == "avx512" && avx512::supports(t, D)) return &k512;
   if ((isa == "avx512" || isa == "avx2") && avx2::supports(t, D)) return &k256;
 #else
-  (void)a;
+  (void)t;
+  (void)D;
 #endif
   return nullptr;
 }
+
+const BlockKernels& f32_block_kernels(int64_t D) {
+  static const BlockKernels portable{&generic_scores, &online_softmax_rows, &generic_accumulate, false};
+  const BlockKernels* k = block_kernels_for(DType::f32, D);
+  return k ? *k : portable;
+}
+
+namespace {
 
 void load_row_f32(const TensorArg& t, const char* p, int64_t D, float* out) {
   if (t.strides[3] == 1)

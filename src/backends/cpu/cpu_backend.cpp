@@ -113,6 +113,9 @@ class HostQueue final : public Queue {
   void dequantize(const DequantizeArgs& a) override { cpu::quant_dequantize(pool_, a); }
   void gemm_quant(const QuantGemmArgs& a) override { cpu::quant_gemm(pool_, a); }
   void embedding_quant(const QuantEmbeddingArgs& a) override { cpu::quant_embedding(pool_, a); }
+  void kv_cache_write(const KvCacheWriteArgs& a) override { cpu::kv_cache_write(pool_, a); }
+  void copy_blocks(const CopyBlocksArgs& a) override { cpu::copy_blocks(pool_, a); }
+  void paged_attention(const PagedAttentionArgs& a) override { cpu::paged_attention(pool_, a); }
 
  private:
   ThreadPool& pool_;

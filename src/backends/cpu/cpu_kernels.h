@@ -24,5 +24,8 @@ void quant_quantize(ThreadPool& pool, const QuantizeArgs& a);
 void quant_dequantize(ThreadPool& pool, const DequantizeArgs& a);
 void quant_gemm(ThreadPool& pool, const QuantGemmArgs& a);
 void quant_embedding(ThreadPool& pool, const QuantEmbeddingArgs& a);
+void kv_cache_write(ThreadPool& pool, const KvCacheWriteArgs& a);      // paged_cache.cpp
+void copy_blocks(ThreadPool& pool, const CopyBlocksArgs& a);           // paged_cache.cpp
+void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a);  // paged_attention.cpp
 
 }  // namespace porta::cpu

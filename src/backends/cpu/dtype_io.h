@@ -14,6 +14,7 @@ inline float load_f32(DType t, const void* p, int64_t i) {
     case DType::bf16: return bf16_to_float(static_cast<const uint16_t*>(p)[i]);
     case DType::i8: return static_cast<float>(static_cast<const int8_t*>(p)[i]);
     case DType::i32: return static_cast<float>(static_cast<const int32_t*>(p)[i]);
+    case DType::i64: return static_cast<float>(static_cast<const int64_t*>(p)[i]);
   }
   return 0.0f;
 }

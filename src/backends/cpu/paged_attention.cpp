@@ -1,0 +1,243 @@
+// Paged attention on the cpu: the split-KV decode of attention_decode.cpp with block-table
+// address translation. Work units are (sequence, kv head, tile of queries); each unit's
+// visible key range is cut into block-aligned chunks that run as separate tasks, and the
+// thread finishing a unit's last chunk folds the partials into the output (and the LSE).
+// Per KV block the dense decode's vectorised kernels run on the block's rows in place
+// (plain caches) or on an f32 copy of them (int8/fp8 caches, dequantised on the way).
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "backends/cpu/attention_common.h"
+#include "backends/cpu/convert.h"
+#include "backends/cpu/paged_common.h"
+
+namespace porta::cpu {
+
+namespace {
+
+constexpr int64_t kMaxTileRows = 32;  // query rows (queries x GQA group) per unit: q, acc stay in L1/L2
+constexpr int64_t kMinChunk = 256;    // keys per task at least (amortises the partial's write)
+constexpr int64_t kTasksPerThread = 8;
+
+struct Unit {
+  int64_t b, hk, i0, i1;  // sequence, kv head, queries [i0, i1) of the sequence
+  int64_t q_row0;         // row of q holding the sequence's query 0
+  int64_t qlen, len;      // the sequence's (clamped) query count and KV length
+  int64_t lo, hi;         // keys any query of the tile may see
+  int64_t chunks, chunk_len, first_task, part_off;
+};
+
+struct Task {
+  int64_t unit, chunk;
+};
+
+// Every value of an fp8 e4m3 code, times the cache's scale.
+struct Fp8Table {
+  float v[256];
+  explicit Fp8Table(float scale) {
+    for (int i = 0; i < 256; ++i) v[i] = fp8_e4m3fn_to_float(static_cast<uint8_t>(i)) * scale;
+  }
+};
+
+// n rows of one kv head of one cache block, as f32 [n, D] (quantised caches, or plain ones the
+// ISA kernels cannot read in place).
+void dequantize_rows(const KvCacheArg& c, const TensorArg& t, const TensorArg& scales, const Fp8Table* fp8,
+                     int64_t block, int64_t slot0, int64_t n, int64_t hk, int64_t D, float* out) {
+  for (int64_t j = 0; j < n; ++j) {
+    const char* src = cache_row(t, block, slot0 + j, hk);
+    float* o = out + j * D;
+    switch (c.format) {
+      case KvCacheFormat::plain: convert_row_to_f32(t.dtype, src, o, D); break;
+      case KvCacheFormat::int8: {
+        const float s = *cache_scale(scales, block, slot0 + j, hk);
+        const auto* q = reinterpret_cast<const int8_t*>(src);
+        for (int64_t d = 0; d < D; ++d) o[d] = static_cast<float>(q[d]) * s;
+        break;
+      }
+      case KvCacheFormat::fp8_e4m3fn: {
+        const auto* q = reinterpret_cast<const uint8_t*>(src);
+        for (int64_t d = 0; d < D; ++d) o[d] = fp8->v[q[d]];
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
+  const KvCacheArg& c = a.cache;
+  const int64_t T = a.q.shape[0], Hq = a.q.shape[1], D = a.q.shape[2];
+  const int64_t nb = c.k.shape[0], bs = c.k.shape[1], Hkv = c.k.shape[2], group = Hq / Hkv;
+  const int64_t B = a.seq_lens.shape[0], max_blocks = a.block_tables.shape[1];
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+
+  // ---- units and tasks (device values clamped here, once) ----
+  const int64_t tile_q = std::max<int64_t>(1, kMaxTileRows / group);
+  std::vector<Unit> units;
+  int64_t total_work = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t c0 = std::clamp<int64_t>(load_index(a.cu_seqlens_q, b), 0, T);
+    const int64_t c1 = std::clamp<int64_t>(load_index(a.cu_seqlens_q, b + 1), 0, T);
+    const int64_t qlen = std::clamp<int64_t>(c1 - c0, 0, a.max_seqlen_q);
+    const int64_t len = std::clamp<int64_t>(load_index(a.seq_lens, b), 0, a.max_seqlen_k);
+    for (int64_t i0 = 0; i0 < qlen; i0 += tile_q) {
+      const int64_t i1 = std::min(qlen, i0 + tile_q);
+      const int64_t p_first = len - qlen + i0, p_last = len - qlen + i1 - 1;  // positions
+      int64_t hi = a.causal ? std::clamp<int64_t>(p_last + 1, 0, len) : len;
+      int64_t lo = a.window > 0 ? std::clamp<int64_t>(p_first - a.window + 1, 0, len) : 0;
+      if (hi < lo) hi = lo;
+      for (int64_t hk = 0; hk < Hkv; ++hk) {
+        units.push_back(Unit{b, hk, i0, i1, c0, qlen, len, lo, hi, 1, 0, 0, 0});
+        total_work += (i1 - i0) * group * (hi - lo);
+      }
+    }
+  }
+  if (units.empty()) return;
+  const int64_t want_tasks = pool.size() * kTasksPerThread;
+  const int64_t work_per_task = std::max<int64_t>(1, total_work / want_tasks);
+  int64_t n_tasks = 0, part_floats = 0;
+  const int64_t pstride = D + 2;  // partial row: max, sum, D accumulators
+  for (Unit& u : units) {
+    const int64_t rows = (u.i1 - u.i0) * group, keys = u.hi - u.lo;
+    int64_t len = std::max(kMinChunk, work_per_task / std::max<int64_t>(rows, 1));
+    len = (len + bs - 1) / bs * bs;  // whole blocks per chunk
+    u.chunks = std::max<int64_t>(1, (keys + len - 1) / len);
+    u.chunk_len = len;
+    u.first_task = n_tasks;
+    u.part_off = part_floats;
+    n_tasks += u.chunks;
+    part_floats += u.chunks * rows * pstride;
+  }
+  std::vector<Task> tasks(static_cast<size_t>(n_tasks));
+  for (int64_t ui = 0; ui < static_cast<int64_t>(units.size()); ++ui)
+    for (int64_t ch = 0; ch < units[static_cast<size_t>(ui)].chunks; ++ch)
+      tasks[static_cast<size_t>(units[static_cast<size_t>(ui)].first_task + ch)] = Task{ui, ch};
+  std::vector<float> part(static_cast<size_t>(part_floats));
+  std::unique_ptr<std::atomic<int64_t>[]> done(new std::atomic<int64_t>[units.size()]());
+
+  const bool direct_ok = c.format == KvCacheFormat::plain;
+  const BlockKernels* direct = direct_ok ? block_kernels_for(c.k.dtype, D) : nullptr;
+  const BlockKernels& kf32 = f32_block_kernels(D);
+  const BlockKernels& kern = direct ? *direct : kf32;
+  std::unique_ptr<Fp8Table> fp8k, fp8v;
+  if (c.format == KvCacheFormat::fp8_e4m3fn) {
+    fp8k = std::make_unique<Fp8Table>(c.k_scale);
+    fp8v = std::make_unique<Fp8Table>(c.v_scale);
+  }
+  const int64_t q_es = static_cast<int64_t>(dtype_size(a.q.dtype));
+  const int64_t o_es = static_cast<int64_t>(dtype_size(a.out.dtype));
+  const int64_t row_bytes = D * static_cast<int64_t>(dtype_size(c.k.dtype));
+
+  std::atomic<int64_t> next{0};
+  pool.run(static_cast<int>(std::min<int64_t>(pool.size(), n_tasks)), [&](int, int) {
+    const size_t R_max = static_cast<size_t>(tile_q * group);
+    std::vector<float> q(R_max * static_cast<size_t>(D)), acc(R_max * static_cast<size_t>(D)),
+        s(R_max * static_cast<size_t>(bs)), m(R_max), l(R_max), row(static_cast<size_t>(D));
+    std::vector<float> kb, vb;
+    if (!direct) {
+      kb.resize(static_cast<size_t>(bs * D));
+      vb.resize(static_cast<size_t>(bs * D));
+    }
+    std::vector<int64_t> lo_r(R_max), hi_r(R_max), visible(R_max);
+    for (int64_t ti; (ti = next.fetch_add(1, std::memory_order_relaxed)) < n_tasks;) {
+      const Task& task = tasks[static_cast<size_t>(ti)];
+      const Unit& u = units[static_cast<size_t>(task.unit)];
+      const int64_t R = (u.i1 - u.i0) * group;
+      const int64_t kb0 = u.lo + task.chunk * u.chunk_len, kb1 = std::min(u.hi, kb0 + u.chunk_len);
+      std::fill_n(acc.begin(), R * D, 0.0f);
+      std::fill_n(m.begin(), R, neg_inf);
+      std::fill_n(l.begin(), R, 0.0f);
+      int64_t any_lo = u.hi, any_hi = u.lo;
+      for (int64_t r = 0; r < R; ++r) {
+        const int64_t i = u.i0 + r / group, h = u.hk * group + r % group;
+        const char* src = a.q.host<char>() + ((u.q_row0 + i) * a.q.strides[0] + h * a.q.strides[1]) * q_es;
+        float* qr = q.data() + r * D;
+        if (a.q.strides[2] == 1)
+          convert_row_to_f32(a.q.dtype, src, qr, D);
+        else
+          for (int64_t d = 0; d < D; ++d) qr[d] = load_f32(a.q.dtype, src, d * a.q.strides[2]);
+        for (int64_t d = 0; d < D; ++d) qr[d] *= a.scale;
+        const int64_t p = u.len - u.qlen + i;
+        hi_r[static_cast<size_t>(r)] = a.causal ? std::clamp<int64_t>(p + 1, 0, u.len) : u.len;
+        lo_r[static_cast<size_t>(r)] = a.window > 0 ? std::clamp<int64_t>(p - a.window + 1, 0, u.len) : 0;
+        any_lo = std::min(any_lo, lo_r[static_cast<size_t>(r)]);
+        any_hi = std::max(any_hi, hi_r[static_cast<size_t>(r)]);
+      }
+      const int64_t j_begin = std::max(kb0, any_lo), j_end = std::min(kb1, any_hi);
+      for (int64_t k0 = j_begin / bs * bs; k0 < j_end; k0 += bs) {
+        const int64_t blk = k0 / bs;
+        if (blk >= max_blocks) break;
+        const int64_t id = load_index(a.block_tables, u.b, blk);
+        if (id < 0 || id >= nb) continue;  // a bad block id: its keys are skipped
+        const int64_t j0 = std::max(k0, j_begin), j1 = std::min(k0 + bs, j_end), n = j1 - j0;
+        if (n <= 0) continue;
+        const char* kr = cache_row(c.k, id, j0 - k0, u.hk);
+        const char* vr = cache_row(c.v, id, j0 - k0, u.hk);
+        if (!kern.prefetches_ahead) {
+          const int64_t ks = c.k.strides[1] * static_cast<int64_t>(dtype_size(c.k.dtype));
+          const int64_t vs = c.v.strides[1] * static_cast<int64_t>(dtype_size(c.v.dtype));
+          for (int64_t j = 0; j < n; ++j)
+            for (int64_t off = 0; off < row_bytes; off += 64) {
+              __builtin_prefetch(kr + j * ks + off);
+              __builtin_prefetch(vr + j * vs + off);
+            }
+        }
+        if (direct) {
+          direct->scores(c.k.dtype, q.data(), R, D, kr, c.k.strides[1], n, s.data());
+        } else {
+          dequantize_rows(c, c.k, c.k_scales, fp8k.get(), id, j0 - k0, n, u.hk, D, kb.data());
+          dequantize_rows(c, c.v, c.v_scales, fp8v.get(), id, j0 - k0, n, u.hk, D, vb.data());
+          kf32.scores(DType::f32, q.data(), R, D, kb.data(), D, n, s.data());
+        }
+        for (int64_t r = 0; r < R; ++r) {
+          visible[static_cast<size_t>(r)] = std::clamp<int64_t>(hi_r[static_cast<size_t>(r)] - j0, 0, n);
+          const int64_t below = std::min(n, lo_r[static_cast<size_t>(r)] - j0);  // keys left of the window
+          for (int64_t j = 0; j < below; ++j) s[static_cast<size_t>(r * n + j)] = neg_inf;
+        }
+        kern.softmax(s.data(), R, n, visible.data(), m.data(), l.data(), acc.data(), D);
+        if (direct)
+          direct->accumulate(c.v.dtype, s.data(), R, n, vr, c.v.strides[1], D, acc.data());
+        else
+          kf32.accumulate(DType::f32, s.data(), R, n, vb.data(), D, D, acc.data());
+      }
+      float* P = part.data() + u.part_off;
+      for (int64_t r = 0; r < R; ++r) {
+        float* pr = P + (r * u.chunks + task.chunk) * pstride;
+        pr[0] = m[static_cast<size_t>(r)];
+        pr[1] = l[static_cast<size_t>(r)];
+        std::copy_n(acc.data() + r * D, D, pr + 2);
+      }
+      if (done[task.unit].fetch_add(1, std::memory_order_acq_rel) + 1 != u.chunks) continue;
+      // Last chunk of the unit: fold the partials of each row.
+      for (int64_t r = 0; r < R; ++r) {
+        const float* pr = P + r * u.chunks * pstride;
+        float mx = neg_inf;
+        for (int64_t ch = 0; ch < u.chunks; ++ch) mx = std::max(mx, pr[ch * pstride]);
+        std::fill(row.begin(), row.end(), 0.0f);
+        float sum = 0.0f;
+        if (mx != neg_inf)
+          for (int64_t ch = 0; ch < u.chunks; ++ch) {
+            const float* x = pr + ch * pstride;
+            if (x[0] == neg_inf) continue;
+            const float w = std::exp(x[0] - mx);
+            sum += w * x[1];
+            for (int64_t d = 0; d < D; ++d) row[static_cast<size_t>(d)] += w * x[2 + d];
+          }
+        const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+        const int64_t i = u.i0 + r / group, h = u.hk * group + r % group, t = u.q_row0 + i;
+        char* orow = a.out.host<char>() + (t * a.out.strides[0] + h * a.out.strides[1]) * o_es;
+        for (int64_t d = 0; d < D; ++d) store_f32(a.out.dtype, orow, d * a.out.strides[2], row[static_cast<size_t>(d)] * inv);
+        if (a.lse)
+          a.lse->host<float>()[t * a.lse->strides[0] + h * a.lse->strides[1]] =
+              sum > 0.0f ? mx + std::log(sum) : neg_inf;
+      }
+    }
+  });
+}
+
+}  // namespace porta::cpu
