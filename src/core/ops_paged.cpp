@@ -48,8 +48,8 @@ void check_cache(OpCall& call, const KvCache& c, bool written) {
     call.floating(c.k, "cache.k");
   } else {
     if (c.k.dtype() != DType::i8)
-      call.fail(Errc::dtype_mismatch, cs + ": an " + kv_cache_format_name(c.format) +
-                                          " cache holds its codes in i8 tensors");
+      call.fail(Errc::dtype_mismatch,
+                cs + ": an " + kv_cache_format_name(c.format) + " cache holds its codes in i8 tensors");
   }
   if (c.format == KvCacheFormat::int8) {
     const Shape want{c.k.dim(0), bs, c.k.dim(2)};
@@ -75,7 +75,8 @@ void check_cache(OpCall& call, const KvCache& c, bool written) {
     call.finite(c.v_scale, "cache.v_scale");
     if (!(c.k_scale > 0) || !(c.v_scale > 0))
       call.fail(Errc::invalid_argument, cs + ": fp8 scales must be > 0, got k_scale " +
-                                            std::to_string(c.k_scale) + ", v_scale " + std::to_string(c.v_scale));
+                                            std::to_string(c.k_scale) + ", v_scale " +
+                                            std::to_string(c.v_scale));
   }
   if (written) {
     call.writable(c.k, "cache.k");
@@ -127,15 +128,17 @@ void kv_cache_write(Stream& s, const Tensor& k, const Tensor& v, const Tensor& s
   call.same_dtype(k, "k", v, "v");
   call.same_shape(k, "k", v, "v");
   const int64_t T = k.dim(0), Hkv = cache.k.dim(2), D = cache.k.dim(3);
-  const std::string shapes = "k " + k.str() + ", v " + v.str() + ", slots " + slots.str() + ", " + cache_str(cache);
+  const std::string shapes =
+      "k " + k.str() + ", v " + v.str() + ", slots " + slots.str() + ", " + cache_str(cache);
   if (k.dim(1) != Hkv || k.dim(2) != D)
     call.fail(Errc::shape_mismatch, shapes + ": k and v must be [T, Hkv=" + std::to_string(Hkv) +
                                         ", D=" + std::to_string(D) + "], the cache's heads and head dim");
   call.tensor(slots, "slots");
   index_dtype(call, slots, "slots");
   if (slots.rank() != 1 || slots.dim(0) != T)
-    call.fail(Errc::shape_mismatch, shapes + ": slots must be [T=" + std::to_string(T) +
-                                        "], one cache slot (block * block_size + offset, -1: skip) per token");
+    call.fail(Errc::shape_mismatch,
+              shapes + ": slots must be [T=" + std::to_string(T) +
+                  "], one cache slot (block * block_size + offset, -1: skip) per token");
   no_overlap_cache(call, cache, slots, "slots");
   call.supported(k.dtype(), cache.k.dtype());
   call.skip_if_empty(k);
@@ -153,8 +156,10 @@ void copy_blocks(Stream& s, KvCache& cache, const Tensor& mapping) {
   call.tensor(mapping, "mapping");
   index_dtype(call, mapping, "mapping");
   if (mapping.rank() != 2 || mapping.dim(1) != 2)
-    call.fail(Errc::shape_mismatch, "mapping " + mapping.str() + " must be [N, 2]: (source, destination) block "
-                                    "ids of " + cache_str(cache));
+    call.fail(Errc::shape_mismatch, "mapping " + mapping.str() +
+                                        " must be [N, 2]: (source, destination) block "
+                                        "ids of " +
+                                        cache_str(cache));
   no_overlap_cache(call, cache, mapping, "mapping");
   call.supported(cache.k.dtype(), cache.k.dtype());
   call.skip_if_empty(mapping);
@@ -205,13 +210,15 @@ void paged_attention(Stream& s, const Tensor& q, const KvCache& cache, const Ten
     call.fail(Errc::shape_mismatch, tables + ": cu_seqlens_q must be i32[B + 1 = " + std::to_string(B + 1) +
                                         "]: sequence b's queries are rows [cu[b], cu[b+1]) of q");
   if (block_tables.rank() != 2 || block_tables.dim(0) != B)
-    call.fail(Errc::shape_mismatch, tables + ": block_tables must be i32[B = " + std::to_string(B) +
-                                        ", max_blocks]");
+    call.fail(Errc::shape_mismatch,
+              tables + ": block_tables must be i32[B = " + std::to_string(B) + ", max_blocks]");
   if (max_seqlen_q < 0 || max_seqlen_k < 0)
-    call.fail(Errc::invalid_argument, "max_seqlen_q (" + std::to_string(max_seqlen_q) + ") and max_seqlen_k (" +
-                                          std::to_string(max_seqlen_k) + ") must be >= 0");
+    call.fail(Errc::invalid_argument, "max_seqlen_q (" + std::to_string(max_seqlen_q) +
+                                          ") and max_seqlen_k (" + std::to_string(max_seqlen_k) +
+                                          ") must be >= 0");
   if (opt.window < 0)
-    call.fail(Errc::invalid_argument, "window " + std::to_string(opt.window) + " must be >= 0 (0: no window)");
+    call.fail(Errc::invalid_argument,
+              "window " + std::to_string(opt.window) + " must be >= 0 (0: no window)");
   float scale = opt.scale;
   if (std::isnan(scale)) scale = 1.0f / std::sqrt(static_cast<float>(D));
   call.finite(scale, "scale");
@@ -225,7 +232,8 @@ void paged_attention(Stream& s, const Tensor& q, const KvCache& cache, const Ten
     call.writable(*opt.lse, "lse");
     call.no_overlap(*opt.lse, "lse", out, "out", false);
     call.no_overlap(*opt.lse, "lse", q, "q", false);
-    for (const Tensor* t : {&block_tables, &cu_seqlens_q, &seq_lens}) call.no_overlap(*opt.lse, "lse", *t, "an index tensor", false);
+    for (const Tensor* t : {&block_tables, &cu_seqlens_q, &seq_lens})
+      call.no_overlap(*opt.lse, "lse", *t, "an index tensor", false);
     no_overlap_cache(call, cache, *opt.lse, "lse");
   }
   no_overlap_cache(call, cache, out, "out");

@@ -22,12 +22,13 @@ class Paged : public DeviceTest {
     KvCache c;
     c.k = Tensor::empty(device(), DType::f32, {1, 16, 1, 64});
     c.v = Tensor::empty(device(), DType::f32, {1, 16, 1, 64});
-    Tensor q = Tensor::empty(device(), DType::f32, {1, 1, 64}), out = Tensor::empty(device(), DType::f32, {1, 1, 64});
+    Tensor q = Tensor::empty(device(), DType::f32, {1, 1, 64}),
+           out = Tensor::empty(device(), DType::f32, {1, 1, 64});
     const int32_t zeros[2] = {0, 1};
     try {
       ops::paged_attention(s, q, c, Tensor::from_host(s, DType::i32, {1, 1}, zeros),
-                           Tensor::from_host(s, DType::i32, {2}, zeros), Tensor::from_host(s, DType::i32, {1}, zeros),
-                           1, 0, out);
+                           Tensor::from_host(s, DType::i32, {2}, zeros),
+                           Tensor::from_host(s, DType::i32, {1}, zeros), 1, 0, out);
     } catch (const Error& e) {
       if (e.code() == Errc::unsupported && std::string(e.what()).find("not implemented") != std::string::npos)
         GTEST_SKIP() << e.what();
@@ -37,13 +38,13 @@ class Paged : public DeviceTest {
 };
 
 /// Runs fn; a backend without the op (interface-2 default) turns the test into a skip.
-#define PORTA_OR_SKIP(stmt)                                                                   \
-  try {                                                                                       \
-    stmt;                                                                                     \
-  } catch (const Error& e) {                                                                  \
+#define PORTA_OR_SKIP(stmt)                                                                                  \
+  try {                                                                                                      \
+    stmt;                                                                                                    \
+  } catch (const Error& e) {                                                                                 \
     if (e.code() == Errc::unsupported && std::string(e.what()).find("not implemented") != std::string::npos) \
-      GTEST_SKIP() << e.what();                                                               \
-    throw;                                                                                    \
+      GTEST_SKIP() << e.what();                                                                              \
+    throw;                                                                                                   \
   }
 
 struct PagedCase {
@@ -58,10 +59,10 @@ struct PagedCase {
   bool head_major = false;  // cache stored [nb, Hkv, bs, D], passed as a transpose(1, 2) view
   Layout out_layout = Layout::contiguous;
   // Device values the kernels must clamp or skip (the reference applies the same rules).
-  int64_t max_seqlen_q = -1, max_seqlen_k = -1;  // -1: the true maxima
+  int64_t max_seqlen_q = -1, max_seqlen_k = -1;          // -1: the true maxima
   std::vector<std::pair<int64_t, int32_t>> table_edits;  // (flat index, value) applied after building
-  std::vector<int32_t> cu_override;                       // non-empty: cu_seqlens_q as given
-  std::vector<int32_t> lens_override;                     // non-empty: seq_lens as given
+  std::vector<int32_t> cu_override;                      // non-empty: cu_seqlens_q as given
+  std::vector<int32_t> lens_override;                    // non-empty: seq_lens as given
 };
 
 std::string str(const PagedCase& c) {
@@ -77,9 +78,9 @@ std::string str(const PagedCase& c) {
 
 /// A cache as stored (device codes) and as the reference reads it (dequantised, NaN where unused).
 struct HostCache {
-  HostTensor k_store, v_store;        // values (plain) or codes (int8; fp8 as signed bytes)
-  HostTensor k_scales, v_scales;      // int8: [nb, bs, Hkv]
-  HostTensor k_ref, v_ref;            // dequantised [nb, bs, Hkv, D]
+  HostTensor k_store, v_store;    // values (plain) or codes (int8; fp8 as signed bytes)
+  HostTensor k_scales, v_scales;  // int8: [nb, bs, Hkv]
+  HostTensor k_ref, v_ref;        // dequantised [nb, bs, Hkv, D]
   float k_scale = 0.05f, v_scale = 0.03f;
 };
 
@@ -140,7 +141,8 @@ Tensor upload_cache(Stream& s, const HostTensor& h, DType t, bool head_major) {
   for (int64_t b = 0; b < nb; ++b)
     for (int64_t j = 0; j < bs; ++j)
       for (int64_t k = 0; k < H; ++k)
-        for (int64_t d = 0; d < D; ++d) hm[((b * H + k) * bs + j) * D + d] = h[((b * bs + j) * H + k) * D + d];
+        for (int64_t d = 0; d < D; ++d)
+          hm[((b * H + k) * bs + j) * D + d] = h[((b * bs + j) * H + k) * D + d];
   return upload(s, hm, t).transpose(1, 2);
 }
 
@@ -148,7 +150,8 @@ void run(Stream& s, const PagedCase& c, uint32_t seed) {
   SCOPED_TRACE(str(c));
   const auto B = static_cast<int64_t>(c.q_lens.size());
   std::vector<int32_t> cu(static_cast<size_t>(B + 1), 0);
-  for (int64_t b = 0; b < B; ++b) cu[static_cast<size_t>(b + 1)] = cu[static_cast<size_t>(b)] + c.q_lens[static_cast<size_t>(b)];
+  for (int64_t b = 0; b < B; ++b)
+    cu[static_cast<size_t>(b + 1)] = cu[static_cast<size_t>(b)] + c.q_lens[static_cast<size_t>(b)];
   const int64_t T = cu.back();
   // Blocks: each sequence's own, minus the ones sequence 1 shares with sequence 0, plus unused ones.
   std::vector<int64_t> need(static_cast<size_t>(B));
@@ -184,7 +187,8 @@ void run(Stream& s, const PagedCase& c, uint32_t seed) {
       if (id >= 0) used[static_cast<size_t>(id * c.bs + j % c.bs)] = true;
     }
   for (int64_t blk = 0; blk < nb; ++blk)
-    for (int64_t j = 0; j < c.bs; ++j) fill_slot(h, c, blk, j, used[static_cast<size_t>(blk * c.bs + j)], rng);
+    for (int64_t j = 0; j < c.bs; ++j)
+      fill_slot(h, c, blk, j, used[static_cast<size_t>(blk * c.bs + j)], rng);
   for (auto [i, v] : c.table_edits) table[static_cast<size_t>(i)] = v;
   const std::vector<int32_t> cu_dev = c.cu_override.empty() ? cu : c.cu_override;
   const std::vector<int32_t> lens_dev = c.lens_override.empty() ? c.kv_lens : c.lens_override;
@@ -212,15 +216,18 @@ void run(Stream& s, const PagedCase& c, uint32_t seed) {
   opt.causal = c.causal;
   opt.window = c.window;
   opt.lse = c.lse ? &lse.tensor() : nullptr;
-  const int64_t mq = c.max_seqlen_q >= 0 ? c.max_seqlen_q : *std::max_element(c.q_lens.begin(), c.q_lens.end());
-  const int64_t mk = c.max_seqlen_k >= 0 ? c.max_seqlen_k : *std::max_element(c.kv_lens.begin(), c.kv_lens.end());
+  const int64_t mq =
+      c.max_seqlen_q >= 0 ? c.max_seqlen_q : *std::max_element(c.q_lens.begin(), c.q_lens.end());
+  const int64_t mk =
+      c.max_seqlen_k >= 0 ? c.max_seqlen_k : *std::max_element(c.kv_lens.begin(), c.kv_lens.end());
   PORTA_OR_SKIP(ops::paged_attention(s, Q, cache, tables, CU, L, mq, mk, out.tensor(), opt));
 
   HostTensor before({T, c.Hq, c.D}), lse_ref({T, c.Hq});
   std::fill(before.v.begin(), before.v.end(), std::nan(""));
   std::fill(lse_ref.v.begin(), lse_ref.v.end(), std::nan(""));
-  const HostTensor ref = ref::paged_attention(q, h.k_ref, h.v_ref, table, max_blocks, cu_dev, lens_dev, mq, mk, c.causal,
-                                              1.0 / std::sqrt(static_cast<double>(c.D)), c.window, before, &lse_ref);
+  const HostTensor ref =
+      ref::paged_attention(q, h.k_ref, h.v_ref, table, max_blocks, cu_dev, lens_dev, mq, mk, c.causal,
+                           1.0 / std::sqrt(static_cast<double>(c.D)), c.window, before, &lse_ref);
   bool every_row_sees_a_key = true;
   for (double x : lse_ref.v) every_row_sees_a_key &= std::isfinite(x);
   EXPECT_TRUE(close(out.result(s), ref, OpClass::matmul, c.t, every_row_sees_a_key));
@@ -327,11 +334,13 @@ TEST_P(Paged, EmptyWork) {
   KvCache cache;
   cache.k = Tensor::empty(device(), DType::f16, {2, 16, 2, 64});
   cache.v = Tensor::empty(device(), DType::f16, {2, 16, 2, 64});
-  Tensor q = Tensor::empty(device(), DType::f16, {0, 4, 64}), out = Tensor::empty(device(), DType::f16, {0, 4, 64});
+  Tensor q = Tensor::empty(device(), DType::f16, {0, 4, 64}),
+         out = Tensor::empty(device(), DType::f16, {0, 4, 64});
   Tensor tables = Tensor::empty(device(), DType::i32, {0, 4}), cu = Tensor::empty(device(), DType::i32, {1});
   Tensor lens = Tensor::empty(device(), DType::i32, {0});
   ops::paged_attention(s, q, cache, tables, cu, lens, 0, 0, out);
-  Tensor k0 = Tensor::empty(device(), DType::f16, {0, 2, 64}), slots = Tensor::empty(device(), DType::i64, {0});
+  Tensor k0 = Tensor::empty(device(), DType::f16, {0, 2, 64}),
+         slots = Tensor::empty(device(), DType::i64, {0});
   ops::kv_cache_write(s, k0, k0, slots, cache);
   Tensor mapping = Tensor::empty(device(), DType::i32, {0, 2});
   ops::copy_blocks(s, cache, mapping);
@@ -377,13 +386,14 @@ TEST_P(Paged, KvCacheWriteEveryFormat) {
     Tensor K = upload(s, k, w.in_t, Layout::padded), V = upload(s, v, w.in_t);
     Tensor S = upload(s, HostTensor([&] {
                         HostTensor h({T});
-                        for (int64_t i = 0; i < T; ++i) h[i] = static_cast<double>(slots[static_cast<size_t>(i)]);
+                        for (int64_t i = 0; i < T; ++i)
+                          h[i] = static_cast<double>(slots[static_cast<size_t>(i)]);
                         return h;
                       }()),
                       w.slot_t);
     // The cache (and scales) inside guard regions, pre-filled with a sentinel.
-    const std::vector<int64_t> shape =
-        w.head_major ? std::vector<int64_t>{nb, w.Hkv, w.bs, w.D} : std::vector<int64_t>{nb, w.bs, w.Hkv, w.D};
+    const std::vector<int64_t> shape = w.head_major ? std::vector<int64_t>{nb, w.Hkv, w.bs, w.D}
+                                                    : std::vector<int64_t>{nb, w.bs, w.Hkv, w.D};
     GuardedOutput ck(s, shape, w.cache_t), cv(s, shape, w.cache_t);
     GuardedOutput sk(s, {nb, w.bs, w.Hkv}, DType::f32), sv(s, {nb, w.bs, w.Hkv}, DType::f32);
     HostTensor sentinel(shape), ssent({nb, w.bs, w.Hkv});
@@ -417,7 +427,8 @@ TEST_P(Paged, KvCacheWriteEveryFormat) {
           if (t >= 0)
             for (int64_t d = 0; d < w.D; ++d) amax = std::max(amax, std::fabs(x[(t * w.Hkv + hk) * w.D + d]));
           if (w.format == KvCacheFormat::int8)
-            bad += t < 0 ? got_scales[srow] != -1.0 : std::fabs(got_scales[srow] - amax / 127.0) > 1e-6 * amax;
+            bad +=
+                t < 0 ? got_scales[srow] != -1.0 : std::fabs(got_scales[srow] - amax / 127.0) > 1e-6 * amax;
           for (int64_t d = 0; d < w.D; ++d) {
             const double g = got[crow * w.D + d];
             if (t < 0) {
@@ -453,7 +464,8 @@ TEST_P(Paged, CopyBlocksSkipsBadIds) {
   for (KvCacheFormat f : {KvCacheFormat::plain, KvCacheFormat::int8}) {
     const int64_t nb = 6, bs = 16, H = 2, D = 64;
     const DType t = f == KvCacheFormat::plain ? DType::bf16 : DType::i8;
-    const HostTensor k = random({nb, bs, H, D}, t, 5800, -100, 100), v = random({nb, bs, H, D}, t, 5801, -100, 100);
+    const HostTensor k = random({nb, bs, H, D}, t, 5800, -100, 100),
+                     v = random({nb, bs, H, D}, t, 5801, -100, 100);
     const HostTensor ks = random({nb, bs, H}, DType::f32, 5802), vs = random({nb, bs, H}, DType::f32, 5803);
     GuardedOutput ck(s, {nb, bs, H, D}, t), cv(s, {nb, bs, H, D}, t);
     GuardedOutput sk(s, {nb, bs, H}, DType::f32), sv(s, {nb, bs, H}, DType::f32);
@@ -462,7 +474,8 @@ TEST_P(Paged, CopyBlocksSkipsBadIds) {
     cache.format = f;
     cache.k = ck.tensor(), cache.v = cv.tensor();
     if (f == KvCacheFormat::int8) cache.k_scales = sk.tensor(), cache.v_scales = sv.tensor();
-    const std::vector<int64_t> map = {0, 3, 1, 4, 2, 99, -1, 5, 5, 5, 1, 2};  // (0->3), (1->4), bad, bad, self, (1->2)
+    const std::vector<int64_t> map = {0,  3, 1, 4, 2, 99,
+                                      -1, 5, 5, 5, 1, 2};  // (0->3), (1->4), bad, bad, self, (1->2)
     Tensor M = Tensor::from_host(s, DType::i64, {6, 2}, map.data());
     PORTA_OR_SKIP(ops::copy_blocks(s, cache, M));
     auto expect = [&](const HostTensor& x, int64_t per_block) {
@@ -490,20 +503,24 @@ TEST_P(Paged, WriteThenAttend) {
   // Two sequences: 25 prompt tokens in blocks {5, 2}, 15 tokens in block {7}.
   const std::vector<int32_t> table = {5, 2, -1, 7, -1, -1}, cu = {0, 25, 40}, lens = {25, 15};
   HostTensor slots({T});
-  for (int64_t t = 0; t < T; ++t) slots[t] = t < 25 ? table[static_cast<size_t>(t / bs)] * bs + t % bs : 7 * bs + (t - 25);
+  for (int64_t t = 0; t < T; ++t)
+    slots[t] = t < 25 ? table[static_cast<size_t>(t / bs)] * bs + t % bs : 7 * bs + (t - 25);
   KvCache cache;
   cache.k = Tensor::empty(device(), DType::f16, {nb, bs, Hkv, D});
   cache.v = Tensor::empty(device(), DType::f16, {nb, bs, Hkv, D});
   ops::fill(s, cache.k, std::nan(""));
   ops::fill(s, cache.v, std::nan(""));
-  PORTA_OR_SKIP(ops::kv_cache_write(s, upload(s, k, DType::f16), upload(s, v, DType::f16), upload(s, slots, DType::i32), cache));
+  PORTA_OR_SKIP(ops::kv_cache_write(s, upload(s, k, DType::f16), upload(s, v, DType::f16),
+                                    upload(s, slots, DType::i32), cache));
   GuardedOutput out(s, {T, Hq, D}, DType::f16);
-  ops::paged_attention(s, upload(s, q, DType::f16), cache, Tensor::from_host(s, DType::i32, {2, 3}, table.data()),
-                       Tensor::from_host(s, DType::i32, {3}, cu.data()), Tensor::from_host(s, DType::i32, {2}, lens.data()),
-                       25, 25, out.tensor());
+  ops::paged_attention(s, upload(s, q, DType::f16), cache,
+                       Tensor::from_host(s, DType::i32, {2, 3}, table.data()),
+                       Tensor::from_host(s, DType::i32, {3}, cu.data()),
+                       Tensor::from_host(s, DType::i32, {2}, lens.data()), 25, 25, out.tensor());
   const HostTensor kc = download(s, cache.k), vc = download(s, cache.v);
   HostTensor before({T, Hq, D});
-  const HostTensor ref = ref::paged_attention(q, kc, vc, table, 3, cu, lens, 25, 25, true, 0.125, 0, before, nullptr);
+  const HostTensor ref =
+      ref::paged_attention(q, kc, vc, table, 3, cu, lens, 25, 25, true, 0.125, 0, before, nullptr);
   EXPECT_TRUE(close(out.result(s), ref, OpClass::matmul, DType::f16));
 }
 
@@ -558,8 +575,8 @@ TEST_P(ServingCompanions, ZeroExtentTensorsAreLegal) {
   Tensor x3 = Tensor::empty(d, DType::f32, {0, 4, 64});
   ops::rope(s, x3, ids, x3);
   Tensor no_rows = Tensor::empty(d, DType::f32, {1, 2, 0, 64});
-  ops::attention(s, no_rows, Tensor::empty(d, DType::f32, {1, 2, 5, 64}), Tensor::empty(d, DType::f32, {1, 2, 5, 64}),
-                 no_rows);
+  ops::attention(s, no_rows, Tensor::empty(d, DType::f32, {1, 2, 5, 64}),
+                 Tensor::empty(d, DType::f32, {1, 2, 5, 64}), no_rows);
   // Views: empty slices and reshapes, host transfers of nothing.
   Tensor full = Tensor::empty(d, DType::f32, {4, 8});
   Tensor none = full.slice(0, 2, 2);

@@ -10,8 +10,8 @@ namespace porta::ref {
 HostTensor paged_attention(const HostTensor& q, const HostTensor& k, const HostTensor& v,
                            const std::vector<int32_t>& block_tables, int64_t max_blocks,
                            const std::vector<int32_t>& cu_seqlens_q, const std::vector<int32_t>& seq_lens,
-                           int64_t max_seqlen_q, int64_t max_seqlen_k, bool causal, double scale, int64_t window,
-                           const HostTensor& out_before, HostTensor* lse) {
+                           int64_t max_seqlen_q, int64_t max_seqlen_k, bool causal, double scale,
+                           int64_t window, const HostTensor& out_before, HostTensor* lse) {
   const int64_t T = q.shape[0], Hq = q.shape[1], D = q.shape[2];
   const int64_t nb = k.shape[0], bs = k.shape[1], Hkv = k.shape[2], group = Hq / Hkv;
   const auto B = static_cast<int64_t>(seq_lens.size());
@@ -47,7 +47,8 @@ HostTensor paged_attention(const HostTensor& q, const HostTensor& k, const HostT
           for (size_t j = 0; j < sc.size(); ++j) acc += sc[j] * v[rows[j] + d];
           o[(t * Hq + h) * D + d] = sc.empty() ? 0.0 : acc / sum;
         }
-        if (lse) (*lse)[t * Hq + h] = sc.empty() ? -std::numeric_limits<double>::infinity() : mx + std::log(sum);
+        if (lse)
+          (*lse)[t * Hq + h] = sc.empty() ? -std::numeric_limits<double>::infinity() : mx + std::log(sum);
       }
     }
   }

@@ -231,7 +231,8 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
         const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
         const int64_t i = u.i0 + r / group, h = u.hk * group + r % group, t = u.q_row0 + i;
         char* orow = a.out.host<char>() + (t * a.out.strides[0] + h * a.out.strides[1]) * o_es;
-        for (int64_t d = 0; d < D; ++d) store_f32(a.out.dtype, orow, d * a.out.strides[2], row[static_cast<size_t>(d)] * inv);
+        for (int64_t d = 0; d < D; ++d)
+          store_f32(a.out.dtype, orow, d * a.out.strides[2], row[static_cast<size_t>(d)] * inv);
         if (a.lse)
           a.lse->host<float>()[t * a.lse->strides[0] + h * a.lse->strides[1]] =
               sum > 0.0f ? mx + std::log(sum) : neg_inf;

@@ -14,7 +14,8 @@ namespace porta::cpu {
 namespace {
 
 void load_row(const TensorArg& t, int64_t tok, int64_t h, int64_t D, float* out) {
-  const char* p = t.host<char>() + (tok * t.strides[0] + h * t.strides[1]) * static_cast<int64_t>(dtype_size(t.dtype));
+  const char* p =
+      t.host<char>() + (tok * t.strides[0] + h * t.strides[1]) * static_cast<int64_t>(dtype_size(t.dtype));
   if (t.strides[2] == 1)
     convert_row_to_f32(t.dtype, p, out, D);
   else
@@ -26,9 +27,7 @@ void store_row(const KvCacheArg& c, const TensorArg& cache, const TensorArg* sca
                int64_t block, int64_t slot, int64_t h, const float* x, int64_t D) {
   char* dst = cache_row(cache, block, slot, h);
   switch (c.format) {
-    case KvCacheFormat::plain:
-      convert_row_from_f32(cache.dtype, x, dst, D);
-      return;
+    case KvCacheFormat::plain: convert_row_from_f32(cache.dtype, x, dst, D); return;
     case KvCacheFormat::int8: {
       float amax = 0.0f;
       for (int64_t d = 0; d < D; ++d) amax = std::max(amax, std::fabs(x[d]));
