@@ -36,6 +36,7 @@ BenchEnv& env();
 void register_gemm_suite();
 void register_gemm_quant_suite();  // suite_gemm_quant.cpp: quantized weights vs porta's bf16 weights
 void register_attention_suite();
+void register_paged_suite();        // suite_paged.cpp: serving attention (paged KV cache)
 void register_elementwise_suite();
 void register_cuda_targets_suite();  // suite_cuda_targets.cpp: cuda/hip devices only
 

@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
   porta_bench::register_gemm_suite();
   porta_bench::register_gemm_quant_suite();
   porta_bench::register_attention_suite();
+  porta_bench::register_paged_suite();
   porta_bench::register_elementwise_suite();
   porta_bench::register_cuda_targets_suite();
   // Progress prefixes on the console table; another --benchmark_format keeps its reporter.

@@ -79,6 +79,13 @@ void softmax(Stream& s, const Tensor& x, Tensor& out, float scale, const Tensor*
   call.run([&](backend::Queue& q) { q.softmax(a); });
 }
 
+// Packed tokens [T, H, D] seen as [1, H, T, D] (a view: the kernels' layout, staged like any
+// strided tensor for backends that read only contiguous data).
+static Tensor as_heads_first(const Tensor& t) {
+  return t.view(Shape{1, t.dim(1), t.dim(0), t.dim(2)}, Shape{0, t.stride(1), t.stride(0), t.stride(2)},
+                t.offset_bytes());
+}
+
 void rope(Stream& s, const Tensor& x, const Tensor& positions, Tensor& out, const RopeOptions& opt) {
   OpCall call("rope", backend::Op::rope, s);
   check_row_op(call, x, out);
@@ -118,17 +125,8 @@ void rope(Stream& s, const Tensor& x, const Tensor& positions, Tensor& out, cons
   }
   call.no_overlap(out, "out", positions, "positions", false);
   backend::RopeArgs a;
-  a.x = detail::to_arg(call.input(x));
-  a.out = detail::to_arg(call.output(out));
-  if (packed)
-    for (backend::TensorArg* t : {&a.x, &a.out}) {  // [T, H, D] -> [1, H, T, D]
-      const backend::TensorArg p = *t;
-      t->rank = 4;
-      t->shape[0] = 1, t->strides[0] = 0;
-      t->shape[1] = p.shape[1], t->strides[1] = p.strides[1];
-      t->shape[2] = p.shape[0], t->strides[2] = p.strides[0];
-      t->shape[3] = p.shape[2], t->strides[3] = p.strides[2];
-    }
+  a.x = detail::to_arg(call.input(packed ? as_heads_first(x) : x));
+  a.out = detail::to_arg(call.output(packed ? as_heads_first(out) : out));
   const Tensor pos = call.input(positions);
   a.positions = detail::to_arg(pos);
   if (shared) {
