@@ -42,7 +42,7 @@ struct PagedBatch {
 
 int8_t random_code(std::mt19937& rng, KvCacheFormat f) {
   const int c = static_cast<int>(rng() & 0xff);
-  if (f == KvCacheFormat::fp8_e4m3) return static_cast<int8_t>(c & 0xb7);  // finite, small
+  if (f == KvCacheFormat::fp8_e4m3fn) return static_cast<int8_t>(c & 0xb7);  // finite, small
   return static_cast<int8_t>(std::clamp(c - 128, -127, 127));
 }
 
@@ -196,7 +196,7 @@ std::string geometry(int64_t b) {
 void register_paged_suite() {
   for (auto [f, name] : {std::pair<KvCacheFormat, const char*>{KvCacheFormat::plain, "f16"},
                          {KvCacheFormat::int8, "int8"},
-                         {KvCacheFormat::fp8_e4m3, "fp8"}}) {
+                         {KvCacheFormat::fp8_e4m3fn, "fp8"}}) {
     register_bench(std::string("paged/decode/") + name + geometry(16) + "/KV=4096",
                    [f = f](benchmark::State& st) { bench_paged_decode(st, f, 16, 4096); });
   }

@@ -199,4 +199,50 @@ Tensor DecoderLayer::forward(porta::Stream& s, const std::vector<int32_t>& ids, 
   return y;
 }
 
+Tensor DecoderLayer::forward_paged(porta::Stream& s, const PagedStep& st, porta::KvCache& cache) {
+  const auto T = static_cast<int64_t>(st.ids.size());
+  const auto B = static_cast<int64_t>(st.seq_lens.size());
+  const int64_t H = c_.hidden, D = c_.head_dim, Hq = heads_, Hkv = kv_heads_;  // this rank's heads
+  Tensor id_t = Tensor::from_host(s, DType::i32, {T}, st.ids.data());
+  Tensor pos_t = Tensor::from_host(s, DType::i32, {T}, st.positions.data());
+  Tensor slots = Tensor::from_host(s, DType::i64, {T}, st.slots.data());
+  Tensor cu = Tensor::from_host(s, DType::i32, {B + 1}, st.cu_seqlens_q.data());
+  Tensor lens = Tensor::from_host(s, DType::i32, {B}, st.seq_lens.data());
+  Tensor tables = Tensor::from_host(s, DType::i32, {B, st.max_blocks}, st.block_tables.data());
+
+  Tensor x = Tensor::empty(dev_, c_.dtype, {T, H});
+  ops::embedding(s, embedding_, id_t, x);
+  Tensor xn = Tensor::empty(dev_, c_.dtype, {T, H});
+  ops::rms_norm(s, x, attn_norm_, xn, c_.norm_eps);
+  Tensor qkv = linear(s, xn, wqkv_);  // [T, (Hq + 2 Hkv) D]
+  // Packed [T, heads, D] views of the fused projection: no copies.
+  auto heads_view = [&](int64_t first, int64_t count) {
+    return qkv.slice(1, first * D, (first + count) * D).reshape({T, count, D});
+  };
+  porta::ops::RopeOptions rope;
+  rope.theta = c_.rope_theta;
+  Tensor q = Tensor::empty(dev_, c_.dtype, {T, Hq, D}), k = Tensor::empty(dev_, c_.dtype, {T, Hkv, D});
+  ops::rope(s, heads_view(0, Hq), pos_t, q, rope);
+  ops::rope(s, heads_view(Hq, Hkv), pos_t, k, rope);
+  ops::kv_cache_write(s, k, heads_view(Hq + Hkv, Hkv), slots, cache);
+  Tensor attn = Tensor::empty(dev_, c_.dtype, {T, Hq, D});
+  ops::paged_attention(s, q, cache, tables, cu, lens, st.max_q, st.max_k, attn);
+  Tensor o = linear(s, attn.reshape({T, Hq * D}), wo_);
+  if (tp_) tp_->all_reduce(s, o, o);
+  Tensor h = Tensor::empty(dev_, c_.dtype, {T, H});
+  ops::add(s, x, o, h);
+
+  Tensor hn = Tensor::empty(dev_, c_.dtype, {T, H});
+  ops::rms_norm(s, h, ffn_norm_, hn, c_.norm_eps);
+  Tensor gate_up = linear(s, hn, wgate_up_);
+  Tensor act = Tensor::empty(dev_, c_.dtype, {T, ffn_});
+  ops::silu_mul(s, gate_up.slice(1, 0, ffn_), gate_up.slice(1, ffn_, 2 * ffn_), act);
+  Tensor down = linear(s, act, wdown_);
+  if (tp_) tp_->all_reduce(s, down, down);
+  Tensor y = Tensor::empty(dev_, c_.dtype, {T, H});
+  ops::add(s, h, down, y);
+  s.synchronize();  // the host index tensors above are staged synchronously; the caller reads y
+  return y;
+}
+
 }  // namespace llama

@@ -45,6 +45,17 @@ struct HostWeights {
   static HostWeights random(const Config& c, uint64_t seed, int64_t vocab);
 };
 
+/// One step of a serving engine (continuous batching): the packed tokens of several
+/// sequences, each a prefill chunk or a decode token, over a paged KV cache.
+struct PagedStep {
+  std::vector<int32_t> ids, positions;  // per token
+  std::vector<int64_t> slots;           // per token: block * block_size + offset in the cache
+  std::vector<int32_t> cu_seqlens_q;    // [B + 1]
+  std::vector<int32_t> seq_lens;        // [B]: KV length after this step
+  std::vector<int32_t> block_tables;    // [B, max_blocks]
+  int64_t max_blocks = 0, max_q = 0, max_k = 0;
+};
+
 /// The layer on one device, with its KV cache. With a communicator `tp` of N ranks the
 /// layer is this rank's tensor-parallel shard (Megatron style): QKV and gate/up split by
 /// columns (whole heads: heads and kv_heads divisible by N), o and down by rows with an
@@ -60,6 +71,10 @@ class DecoderLayer {
   /// Logits of the last row of `y` over the whole vocabulary, f32 [vocab] (gathered across
   /// ranks in tensor-parallel mode); greedy decoding takes their argmax.
   porta::Tensor logits(porta::Stream& s, const porta::Tensor& y);
+  /// The serving form of forward(): the same layer over packed tokens of many sequences,
+  /// their K/V written to and attention read from the paged `cache` (kv_cache_write,
+  /// paged_attention). Returns [T, hidden].
+  porta::Tensor forward_paged(porta::Stream& s, const PagedStep& step, porta::KvCache& cache);
 
   const Config& config() const { return c_; }
 

@@ -3,10 +3,15 @@
 // largest difference from the same layer, same weights and tokens, on the cpu backend.
 //
 //   llama_layer [--size tiny|8b] [--dtype f32|f16|bf16] [--weights int8|int4|fp8] [--prompt N]
-//               [--steps N] [--device SPEC|all] [--seed N] [--no-check]
+//               [--steps N] [--device SPEC|all] [--seed N] [--no-check] [--serve [--sequences N]]
 //
 // --weights quantizes the four projections on each device (ops::quantize); devices that do
 // not run that format (porta::supports_quant) are skipped with the reason.
+//
+// --serve runs the layer as a serving engine (serve.h): N sequences (default 8) with
+// different prompt lengths, continuously batched over a paged KV cache (prefill chunks and
+// decode tokens in one call per step); each sequence's outputs must match the dense path's
+// on the same device. --prompt caps the prompt lengths, --steps sets the decode tokens.
 //
 // --device all runs on every device porta finds and fails when any differs from the cpu
 // by more than the dtype's tolerance.
@@ -26,6 +31,7 @@
 #include <vector>
 
 #include "decoder_layer.h"
+#include "serve.h"
 
 namespace {
 
@@ -38,6 +44,8 @@ struct Args {
   uint64_t seed = 42;
   bool check = true;
   int tp = 0;  // tensor-parallel ranks (0: off)
+  bool serve = false;
+  int64_t sequences = 8;
 };
 
 [[noreturn]] void usage(const char* msg) {
@@ -45,6 +53,7 @@ struct Args {
                "llama_layer: %s\nusage: llama_layer [--size tiny|8b] [--dtype f32|f16|bf16] [--weights "
                "int8|int4|fp8] [--prompt N] "
                "[--steps N] [--device SPEC|all] [--seed N] [--no-check] [--tp N]\n",
+               "[--steps N] [--device SPEC|all] [--seed N] [--no-check] [--serve [--sequences N]]\n",
                msg);
   std::exit(2);
 }
@@ -95,6 +104,10 @@ Args parse(int argc, char** argv) {
       a.seed = static_cast<uint64_t>(positive("--seed", value()));
     } else if (f == "--tp") {
       a.tp = static_cast<int>(positive("--tp", value()));
+    } else if (f == "--serve") {
+      a.serve = true;
+    } else if (f == "--sequences") {
+      a.sequences = positive("--sequences", value());
     } else if (f == "--no-check") {
       a.check = false;
     } else if (f == "-h" || f == "--help") {
@@ -268,6 +281,32 @@ int main(int argc, char** argv) {
     if (a.tp > 0) return run_tensor_parallel(a, w, tokens);
     std::printf("llama_layer: %s, prompt %lld tokens, %lld decode steps\n", a.config.str().c_str(),
                 static_cast<long long>(a.prompt), static_cast<long long>(a.steps));
+
+    if (a.serve) {
+      llama::ServeOptions so;
+      so.sequences = a.sequences, so.max_prompt = a.prompt, so.steps = a.steps;
+      int failures = 0;
+      for (const porta::Device& d : devices) {
+        porta::Stream s(d);
+        llama::ServeResult r;
+        try {
+          r = llama::serve(s, a.config, w, so, a.seed, a.vocab);
+        } catch (const porta::Error& e) {
+          if (e.code() != porta::Errc::unsupported) throw;
+          std::printf("%-40s skipped: %s\n", d.description().c_str(), e.what());
+          continue;
+        }
+        const bool ok = !r.nonfinite && r.rel <= tolerance(a.config.dtype);
+        std::printf(
+            "%-40s serve: %lld sequences, %lld tokens in %lld steps, %.1f tokens/s; vs dense: max |diff| "
+            "%.3g = %.3g x rms (tolerance %.0e)%s %s\n",
+            d.description().c_str(), static_cast<long long>(a.sequences), static_cast<long long>(r.tokens),
+            static_cast<long long>(r.engine_steps), static_cast<double>(r.tokens) / r.seconds, r.max_abs,
+            r.rel, tolerance(a.config.dtype), r.nonfinite ? ", NaN/Inf" : "", ok ? "ok" : "FAIL");
+        if (!ok) ++failures;
+      }
+      return failures == 0 ? 0 : 1;
+    }
 
     Run ref;
     if (a.check) ref = run_layer(porta::Device::select("cpu"), a, w, tokens);

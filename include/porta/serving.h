@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <limits>
 
-#include "porta/quant.h"  // fp8_e4m3fn_to_float / float_to_fp8_e4m3fn read and write fp8 codes
 #include "porta/stream.h"
 #include "porta/tensor.h"
 
@@ -20,8 +19,9 @@ enum class KvCacheFormat : uint8_t {
   plain,       // k/v are f32, f16 or bf16
   int8,        // k/v are i8 codes, value = code * scale; one f32 scale per (block, slot, kv head) in
                // k_scales/v_scales, chosen by kv_cache_write (symmetric: max |x| / 127)
-  fp8_e4m3fn,  // k/v are i8 tensors holding float8 e4m3fn bit patterns, value = fp8(code) * k_scale
-               // (v_scale): per-layer scales, as vLLM's fp8 cache; kv_cache_write saturates to ±448
+  fp8_e4m3fn,  // k/v are i8 tensors holding float8 e4m3fn bit patterns (porta/quant.h converts them), value =
+               // fp8(code) * k_scale (v_scale): per-layer scales, as vLLM's fp8 cache; kv_cache_write
+               // saturates to ±448
 };
 const char* kv_cache_format_name(KvCacheFormat f) noexcept;
 

@@ -9,6 +9,7 @@
 #include <numeric>
 #include <random>
 
+#include "porta/quant.h"
 #include "support/harness.h"
 
 namespace porta::test {
