@@ -15,6 +15,7 @@
 #include <limits>
 
 #include "backends/cpu/simd_avx512.h"
+#include "backends/cpu/paged_kernels.h"
 #include "porta/dtype.h"
 
 namespace porta::cpu::avx512 {
@@ -51,6 +52,27 @@ struct LoadBF16 {
   static __m512 at(const char* p, int64_t i) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(
         _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2 * i))), 16));
+  }
+};
+
+// int8 KV-cache codes (the caller applies the per-row scales).
+struct LoadI8 {
+  static constexpr int64_t kSize = 1;
+  static __m512 at(const char* p, int64_t i) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i))));
+  }
+};
+// fp8 e4m3fn codes as value * 2^-8: the code's exponent and mantissa bits shifted into an f16
+// (exponent bias 15 instead of 7; subnormals line up too), so one cvtph widens them; the
+// caller folds 256 into its scales. The NaN code becomes an f16 NaN.
+struct LoadFP8 {
+  static constexpr int64_t kSize = 1;
+  static __m512 at(const char* p, int64_t i) {
+    const __m256i b = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)));
+    const __m256i mag = _mm256_and_si256(b, _mm256_set1_epi16(0x7f));
+    __m256i h = _mm256_or_si256(_mm256_slli_epi16(mag, 7), _mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x80)), 8));
+    h = _mm256_mask_mov_epi16(h, _mm256_cmpeq_epi16_mask(mag, _mm256_set1_epi16(0x7f)), _mm256_set1_epi16(0x7e00));
+    return _mm512_cvtph_ps(h);
   }
 };
 
@@ -103,13 +125,15 @@ inline __m512 hsum16(__m512 v0, __m512 v1, __m512 v2, __m512 v3, __m512 v4, __m5
 
 // Rows (<= 4) query rows x 4 keys; D a multiple of 16. Named accumulators, not an
 // array: GCC keeps an array tile on the stack around the loop (zeroed, stored, reloaded).
-template <typename L, int Rows>
+template <typename L, int Rows, bool PF>
 void scores_4keys(const float* q, int64_t D, const char* k, int64_t kstride, int64_t n, float* s) {
   const __m512 z = _mm512_setzero_ps();
   __m512 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
   __m512 c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
-  const char* ahead = k + prefetch_rows(D * L::kSize) * kstride;
-  for (int x = 0; x < 4; ++x) prefetch_lines(ahead + x * kstride, D * L::kSize);
+  if constexpr (PF) {
+    const char* ahead = k + prefetch_rows(D * L::kSize) * kstride;
+    for (int x = 0; x < 4; ++x) prefetch_lines(ahead + x * kstride, D * L::kSize);
+  }
   for (int64_t d = 0; d < D; d += 16) {
     const __m512 k0 = L::at(k, d), k1 = L::at(k + kstride, d), k2 = L::at(k + 2 * kstride, d),
                  k3 = L::at(k + 3 * kstride, d);
@@ -155,22 +179,22 @@ void scores_1key(const float* q, int64_t D, const char* k, int64_t n, float* s) 
   for (int i = 0; i < Rows; ++i) s[i * n] = hsum(c[i]);
 }
 
-template <typename L, int Rows>
+template <typename L, int Rows, bool PF>
 void scores_rows(const float* q, int64_t D, const char* k, int64_t kstride, int64_t n, float* s) {
   int64_t j = 0;
-  for (; j + 4 <= n; j += 4) scores_4keys<L, Rows>(q, D, k + j * kstride, kstride, n, s + j);
+  for (; j + 4 <= n; j += 4) scores_4keys<L, Rows, PF>(q, D, k + j * kstride, kstride, n, s + j);
   for (; j < n; ++j) scores_1key<L, Rows>(q, D, k + j * kstride, n, s + j);
 }
 
-template <typename L>
+template <typename L, bool PF = true>
 void scores_t(const float* q, int64_t R, int64_t D, const void* k, int64_t kstride, int64_t n, float* s) {
   const char* kb = static_cast<const char*>(k);
   int64_t r = 0;
-  for (; r + 4 <= R; r += 4) scores_rows<L, 4>(q + r * D, D, kb, kstride, n, s + r * n);
+  for (; r + 4 <= R; r += 4) scores_rows<L, 4, PF>(q + r * D, D, kb, kstride, n, s + r * n);
   switch (R - r) {
-    case 3: return scores_rows<L, 3>(q + r * D, D, kb, kstride, n, s + r * n);
-    case 2: return scores_rows<L, 2>(q + r * D, D, kb, kstride, n, s + r * n);
-    case 1: return scores_rows<L, 1>(q + r * D, D, kb, kstride, n, s + r * n);
+    case 3: return scores_rows<L, 3, PF>(q + r * D, D, kb, kstride, n, s + r * n);
+    case 2: return scores_rows<L, 2, PF>(q + r * D, D, kb, kstride, n, s + r * n);
+    case 1: return scores_rows<L, 1, PF>(q + r * D, D, kb, kstride, n, s + r * n);
     default: return;
   }
 }
@@ -178,7 +202,7 @@ void scores_t(const float* q, int64_t R, int64_t D, const void* k, int64_t kstri
 // Rows (<= 4) query rows x Cols (<= 4) * 16 columns of D: at most 16 accumulators, four V
 // registers and the broadcast weight, inside AVX-512's 32 registers. Named accumulators
 // (see scores_4keys).
-template <typename L, int Rows, int Cols>
+template <typename L, int Rows, int Cols, bool PF>
 void accumulate_tile(const float* p, int64_t n, const char* v, int64_t vstride, int64_t D, float* acc) {
   const __m512 z = _mm512_setzero_ps();
   const int64_t ahead = prefetch_rows(D * L::kSize) * vstride;
@@ -189,7 +213,7 @@ void accumulate_tile(const float* p, int64_t n, const char* v, int64_t vstride, 
   __m512 c30 = ld(3, 0), c31 = ld(3, 1), c32 = ld(3, 2), c33 = ld(3, 3);
   for (int64_t j = 0; j < n; ++j) {
     const char* vr = v + j * vstride;
-    prefetch_lines(vr + ahead, Cols * 16 * L::kSize);
+    if constexpr (PF) prefetch_lines(vr + ahead, Cols * 16 * L::kSize);
     const __m512 v0 = L::at(vr, 0);
     const __m512 v1 = Cols > 1 ? L::at(vr, 16) : z;
     const __m512 v2 = Cols > 2 ? L::at(vr, 32) : z;
@@ -215,28 +239,28 @@ void accumulate_tile(const float* p, int64_t n, const char* v, int64_t vstride, 
   st(3, 0, c30), st(3, 1, c31), st(3, 2, c32), st(3, 3, c33);
 }
 
-template <typename L, int Rows>
+template <typename L, int Rows, bool PF>
 void accumulate_rows(const float* p, int64_t n, const char* v, int64_t vstride, int64_t es, int64_t D,
                      float* acc) {
   int64_t d = 0;
-  for (; d + 64 <= D; d += 64) accumulate_tile<L, Rows, 4>(p, n, v + d * es, vstride, D, acc + d);
+  for (; d + 64 <= D; d += 64) accumulate_tile<L, Rows, 4, PF>(p, n, v + d * es, vstride, D, acc + d);
   if (d + 32 <= D) {
-    accumulate_tile<L, Rows, 2>(p, n, v + d * es, vstride, D, acc + d);
+    accumulate_tile<L, Rows, 2, PF>(p, n, v + d * es, vstride, D, acc + d);
     d += 32;
   }
-  if (d < D) accumulate_tile<L, Rows, 1>(p, n, v + d * es, vstride, D, acc + d);  // D % 32 == 16
+  if (d < D) accumulate_tile<L, Rows, 1, PF>(p, n, v + d * es, vstride, D, acc + d);  // D % 32 == 16
 }
 
-template <typename L>
+template <typename L, bool PF = true>
 void accumulate_t(const float* p, int64_t R, int64_t n, const void* v, int64_t vstride, int64_t es, int64_t D,
                   float* acc) {
   const char* vb = static_cast<const char*>(v);
   int64_t r = 0;
-  for (; r + 4 <= R; r += 4) accumulate_rows<L, 4>(p + r * n, n, vb, vstride, es, D, acc + r * D);
+  for (; r + 4 <= R; r += 4) accumulate_rows<L, 4, PF>(p + r * n, n, vb, vstride, es, D, acc + r * D);
   switch (R - r) {
-    case 3: return accumulate_rows<L, 3>(p + r * n, n, vb, vstride, es, D, acc + r * D);
-    case 2: return accumulate_rows<L, 2>(p + r * n, n, vb, vstride, es, D, acc + r * D);
-    case 1: return accumulate_rows<L, 1>(p + r * n, n, vb, vstride, es, D, acc + r * D);
+    case 3: return accumulate_rows<L, 3, PF>(p + r * n, n, vb, vstride, es, D, acc + r * D);
+    case 2: return accumulate_rows<L, 2, PF>(p + r * n, n, vb, vstride, es, D, acc + r * D);
+    case 1: return accumulate_rows<L, 1, PF>(p + r * n, n, vb, vstride, es, D, acc + r * D);
     default: return;
   }
 }
@@ -372,6 +396,27 @@ void accumulate(DType t, const float* p, int64_t R, int64_t n, const void* v, in
     case DType::f16: return accumulate_t<LoadF16>(p, R, n, v, vs * es, es, D, acc);
     case DType::bf16: return accumulate_t<LoadBF16>(p, R, n, v, vs * es, es, D, acc);
     default: return accumulate_t<LoadF32>(p, R, n, v, vs * es, es, D, acc);
+  }
+}
+
+void scores_paged(KvElem e, const float* q, int64_t R, int64_t D, const void* k, int64_t ks, int64_t n, float* s) {
+  switch (e) {
+    case KvElem::f16: return scores_t<LoadF16, false>(q, R, D, k, ks * 2, n, s);
+    case KvElem::bf16: return scores_t<LoadBF16, false>(q, R, D, k, ks * 2, n, s);
+    case KvElem::f32: return scores_t<LoadF32, false>(q, R, D, k, ks * 4, n, s);
+    case KvElem::i8: return scores_t<LoadI8, false>(q, R, D, k, ks, n, s);
+    case KvElem::fp8: return scores_t<LoadFP8, false>(q, R, D, k, ks, n, s);
+  }
+}
+
+void accumulate_paged(KvElem e, const float* p, int64_t R, int64_t n, const void* v, int64_t vs, int64_t D,
+                      float* acc) {
+  switch (e) {
+    case KvElem::f16: return accumulate_t<LoadF16, false>(p, R, n, v, vs * 2, 2, D, acc);
+    case KvElem::bf16: return accumulate_t<LoadBF16, false>(p, R, n, v, vs * 2, 2, D, acc);
+    case KvElem::f32: return accumulate_t<LoadF32, false>(p, R, n, v, vs * 4, 4, D, acc);
+    case KvElem::i8: return accumulate_t<LoadI8, false>(p, R, n, v, vs, 1, D, acc);
+    case KvElem::fp8: return accumulate_t<LoadFP8, false>(p, R, n, v, vs, 1, D, acc);
   }
 }
 

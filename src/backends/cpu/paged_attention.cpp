@@ -2,8 +2,11 @@
 // address translation. Work units are (sequence, kv head, tile of queries); each unit's
 // visible key range is cut into block-aligned chunks that run as separate tasks, and the
 // thread finishing a unit's last chunk folds the partials into the output (and the LSE).
-// Per KV block the dense decode's vectorised kernels run on the block's rows in place
-// (plain caches) or on an f32 copy of them (int8/fp8 caches, dequantised on the way).
+// Per KV block the dense decode's vectorised kernels run on the block's rows in place: with
+// AVX-512 for every cache format (int8 and fp8 codes widened in registers, scales applied to
+// the scores and weights), with AVX2 for float caches; otherwise on an f32 copy of the rows.
+// The next block the table names is prefetched while one is computed: blocks are scattered,
+// so neither the hardware streamer nor the dense kernels' stride prefetch can find it.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -13,7 +16,9 @@
 
 #include "backends/cpu/attention_common.h"
 #include "backends/cpu/convert.h"
+#include "backends/cpu/gemm_microkernel.h"
 #include "backends/cpu/paged_common.h"
+#include "backends/cpu/paged_kernels.h"
 
 namespace porta::cpu {
 
@@ -65,6 +70,30 @@ void dequantize_rows(const KvCacheArg& c, const TensorArg& t, const TensorArg& s
       }
     }
   }
+}
+
+void prefetch_rows(const TensorArg& t, int64_t block, int64_t n, int64_t hk, int64_t row_bytes) {
+  for (int64_t j = 0; j < n; ++j) {
+    const char* r = cache_row(t, block, j, hk);
+    for (int64_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(r + off);
+  }
+}
+
+// The in-place AVX-512 kernels for this cache, if the host and the head dim allow them.
+bool in_place_avx512(const KvCacheArg& c, int64_t D, KvElem* e) {
+#if defined(PORTA_CPU_X86)
+  if (gemm_microkernel().isa != "avx512" || D % 16 != 0) return false;
+  switch (c.format) {
+    case KvCacheFormat::plain:
+      *e = c.k.dtype == DType::f16 ? KvElem::f16 : c.k.dtype == DType::bf16 ? KvElem::bf16 : KvElem::f32;
+      return true;
+    case KvCacheFormat::int8: *e = KvElem::i8; return true;
+    case KvCacheFormat::fp8_e4m3fn: *e = KvElem::fp8; return true;
+  }
+#else
+  (void)c, (void)D, (void)e;
+#endif
+  return false;
 }
 
 }  // namespace
@@ -120,26 +149,35 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
   std::vector<float> part(static_cast<size_t>(part_floats));
   std::unique_ptr<std::atomic<int64_t>[]> done(new std::atomic<int64_t>[units.size()]());
 
-  const bool direct_ok = c.format == KvCacheFormat::plain;
-  const BlockKernels* direct = direct_ok ? block_kernels_for(c.k.dtype, D) : nullptr;
+  KvElem elem = KvElem::f32;
+  const bool use_avx512 = in_place_avx512(c, D, &elem);
+  const bool codes = c.format != KvCacheFormat::plain;  // int8/fp8
+  const BlockKernels* direct = !use_avx512 && !codes ? block_kernels_for(c.k.dtype, D) : nullptr;
+  const bool in_place = use_avx512 || direct;
   const BlockKernels& kf32 = f32_block_kernels(D);
-  const BlockKernels& kern = direct ? *direct : kf32;
+  const BlockKernels& kern = direct ? *direct : kf32;  // (softmax: the same step for every dtype)
+  // fp8 read in place is value * 2^-8: 256 and the layer scales go to q and to the output.
+  const bool fp8_in_place = use_avx512 && c.format == KvCacheFormat::fp8_e4m3fn;
+  const float q_mul = fp8_in_place ? c.k_scale * 256.0f : 1.0f;
+  const float out_mul = fp8_in_place ? c.v_scale * 256.0f : 1.0f;
+  const bool row_scales = use_avx512 && c.format == KvCacheFormat::int8;
   std::unique_ptr<Fp8Table> fp8k, fp8v;
-  if (c.format == KvCacheFormat::fp8_e4m3fn) {
+  if (c.format == KvCacheFormat::fp8_e4m3fn && !use_avx512) {
     fp8k = std::make_unique<Fp8Table>(c.k_scale);
     fp8v = std::make_unique<Fp8Table>(c.v_scale);
   }
   const int64_t q_es = static_cast<int64_t>(dtype_size(a.q.dtype));
   const int64_t o_es = static_cast<int64_t>(dtype_size(a.out.dtype));
   const int64_t row_bytes = D * static_cast<int64_t>(dtype_size(c.k.dtype));
+  const int64_t ks = c.k.strides[1], vs = c.v.strides[1];  // elements between a block's rows
 
   std::atomic<int64_t> next{0};
   pool.run(static_cast<int>(std::min<int64_t>(pool.size(), n_tasks)), [&](int, int) {
     const size_t R_max = static_cast<size_t>(tile_q * group);
     std::vector<float> q(R_max * static_cast<size_t>(D)), acc(R_max * static_cast<size_t>(D)),
         s(R_max * static_cast<size_t>(bs)), m(R_max), l(R_max), row(static_cast<size_t>(D));
-    std::vector<float> kb, vb;
-    if (!direct) {
+    std::vector<float> kb, vb, kscale(static_cast<size_t>(bs)), vscale(static_cast<size_t>(bs));
+    if (!in_place) {
       kb.resize(static_cast<size_t>(bs * D));
       vb.resize(static_cast<size_t>(bs * D));
     }
@@ -161,7 +199,7 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
           convert_row_to_f32(a.q.dtype, src, qr, D);
         else
           for (int64_t d = 0; d < D; ++d) qr[d] = load_f32(a.q.dtype, src, d * a.q.strides[2]);
-        for (int64_t d = 0; d < D; ++d) qr[d] *= a.scale;
+        for (int64_t d = 0; d < D; ++d) qr[d] *= a.scale * q_mul;
         const int64_t p = u.len - u.qlen + i;
         hi_r[static_cast<size_t>(r)] = a.causal ? std::clamp<int64_t>(p + 1, 0, u.len) : u.len;
         lo_r[static_cast<size_t>(r)] = a.window > 0 ? std::clamp<int64_t>(p - a.window + 1, 0, u.len) : 0;
@@ -178,17 +216,26 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
         if (n <= 0) continue;
         const char* kr = cache_row(c.k, id, j0 - k0, u.hk);
         const char* vr = cache_row(c.v, id, j0 - k0, u.hk);
-        if (!kern.prefetches_ahead) {
-          const int64_t ks = c.k.strides[1] * static_cast<int64_t>(dtype_size(c.k.dtype));
-          const int64_t vs = c.v.strides[1] * static_cast<int64_t>(dtype_size(c.v.dtype));
-          for (int64_t j = 0; j < n; ++j)
-            for (int64_t off = 0; off < row_bytes; off += 64) {
-              __builtin_prefetch(kr + j * ks + off);
-              __builtin_prefetch(vr + j * vs + off);
-            }
+        // The next block of this sequence: K rows now, V rows before the accumulate.
+        int64_t next_id = -1, next_n = 0;
+        if (k0 + bs < j_end && blk + 1 < max_blocks) {
+          next_id = load_index(a.block_tables, u.b, blk + 1);
+          next_n = std::min(bs, j_end - (k0 + bs));
+          if (next_id < 0 || next_id >= nb) next_id = -1;
         }
-        if (direct) {
-          direct->scores(c.k.dtype, q.data(), R, D, kr, c.k.strides[1], n, s.data());
+        if (next_id >= 0) prefetch_rows(c.k, next_id, next_n, u.hk, row_bytes);
+        if (use_avx512) {
+#if defined(PORTA_CPU_X86)
+          avx512::scores_paged(elem, q.data(), R, D, kr, ks, n, s.data());
+#endif
+          if (row_scales)
+            for (int64_t j = 0; j < n; ++j) {
+              kscale[static_cast<size_t>(j)] = *cache_scale(c.k_scales, id, j0 - k0 + j, u.hk);
+              vscale[static_cast<size_t>(j)] = *cache_scale(c.v_scales, id, j0 - k0 + j, u.hk);
+              for (int64_t r = 0; r < R; ++r) s[static_cast<size_t>(r * n + j)] *= kscale[static_cast<size_t>(j)];
+            }
+        } else if (direct) {
+          direct->scores(c.k.dtype, q.data(), R, D, kr, ks, n, s.data());
         } else {
           dequantize_rows(c, c.k, c.k_scales, fp8k.get(), id, j0 - k0, n, u.hk, D, kb.data());
           dequantize_rows(c, c.v, c.v_scales, fp8v.get(), id, j0 - k0, n, u.hk, D, vb.data());
@@ -200,8 +247,16 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
           for (int64_t j = 0; j < below; ++j) s[static_cast<size_t>(r * n + j)] = neg_inf;
         }
         kern.softmax(s.data(), R, n, visible.data(), m.data(), l.data(), acc.data(), D);
-        if (direct)
-          direct->accumulate(c.v.dtype, s.data(), R, n, vr, c.v.strides[1], D, acc.data());
+        if (next_id >= 0) prefetch_rows(c.v, next_id, next_n, u.hk, row_bytes);
+        if (use_avx512) {
+          if (row_scales)
+            for (int64_t r = 0; r < R; ++r)
+              for (int64_t j = 0; j < n; ++j) s[static_cast<size_t>(r * n + j)] *= vscale[static_cast<size_t>(j)];
+#if defined(PORTA_CPU_X86)
+          avx512::accumulate_paged(elem, s.data(), R, n, vr, vs, D, acc.data());
+#endif
+        } else if (direct)
+          direct->accumulate(c.v.dtype, s.data(), R, n, vr, vs, D, acc.data());
         else
           kf32.accumulate(DType::f32, s.data(), R, n, vb.data(), D, D, acc.data());
       }
@@ -228,7 +283,7 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
             sum += w * x[1];
             for (int64_t d = 0; d < D; ++d) row[static_cast<size_t>(d)] += w * x[2 + d];
           }
-        const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+        const float inv = sum > 0.0f ? out_mul / sum : 0.0f;
         const int64_t i = u.i0 + r / group, h = u.hk * group + r % group, t = u.q_row0 + i;
         char* orow = a.out.host<char>() + (t * a.out.strides[0] + h * a.out.strides[1]) * o_es;
         for (int64_t d = 0; d < D; ++d)
