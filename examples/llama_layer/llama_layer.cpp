@@ -52,8 +52,7 @@ struct Args {
   std::fprintf(stderr,
                "llama_layer: %s\nusage: llama_layer [--size tiny|8b] [--dtype f32|f16|bf16] [--weights "
                "int8|int4|fp8] [--prompt N] "
-               "[--steps N] [--device SPEC|all] [--seed N] [--no-check] [--tp N]\n",
-               "[--steps N] [--device SPEC|all] [--seed N] [--no-check] [--serve [--sequences N]]\n",
+               "[--steps N] [--device SPEC|all] [--seed N] [--no-check] [--tp N] [--serve [--sequences N]]\n",
                msg);
   std::exit(2);
 }

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "backends/cpu/attention_common.h"
@@ -82,7 +83,7 @@ void prefetch_rows(const TensorArg& t, int64_t block, int64_t n, int64_t hk, int
 // The in-place AVX-512 kernels for this cache, if the host and the head dim allow them.
 bool in_place_avx512(const KvCacheArg& c, int64_t D, KvElem* e) {
 #if defined(PORTA_CPU_X86)
-  if (gemm_microkernel().isa != "avx512" || D % 16 != 0) return false;
+  if (std::string(gemm_microkernel().isa) != "avx512" || D % 16 != 0) return false;
   switch (c.format) {
     case KvCacheFormat::plain:
       *e = c.k.dtype == DType::f16 ? KvElem::f16 : c.k.dtype == DType::bf16 ? KvElem::bf16 : KvElem::f32;

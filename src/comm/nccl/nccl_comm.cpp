@@ -12,6 +12,7 @@ ncclDataType_t nccl_type(DType t) {
     case DType::bf16: return ncclBfloat16;
     case DType::i8: return ncclInt8;
     case DType::i32: return ncclInt32;
+    case DType::i64: return ncclInt64;
   }
   throw Error(Errc::dtype_mismatch, std::string("nccl transport: no NCCL type for ") + dtype_name(t));
 }
