@@ -38,7 +38,7 @@ void attention(Stream& s, const Tensor& q, const Tensor& k, const Tensor& v, Ten
     call.fail(Errc::unsupported, shapes() + ": head dim " + std::to_string(D) +
                                      " is not supported; supported head dims are 64, 80, 96, 128, 256");
   if (k.dim(2) == 0 && out.numel() > 0)
-    call.fail(Errc::shape_mismatch, shapes + ": the KV sequence is empty (Skv = 0); pass kv_lens of 0 over a "
+    call.fail(Errc::shape_mismatch, shapes() + ": the KV sequence is empty (Skv = 0); pass kv_lens of 0 over a "
                                              "non-empty cache for rows that see no key");
   float scale = opt.scale;
   if (std::isnan(scale)) scale = 1.0f / std::sqrt(static_cast<float>(D));
