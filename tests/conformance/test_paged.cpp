@@ -6,6 +6,7 @@
 // Backends that do not implement the serving ops yet report the tests as skipped.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <numeric>
 #include <random>
 
@@ -325,6 +326,11 @@ TEST_P(Paged, DeviceValuesAreClampedOrSkipped) {
   PagedCase mq{{5, 1}, {10, 20}};
   mq.max_seqlen_q = 3;  // sequence 0 keeps its first 3 queries; the other 2 rows stay poisoned
   run(s, mq, 5503);
+  PagedCase neg{{2, 1, 1}, {30, 20, 9}};
+  neg.cu_override = {-5, 2, 3, 4};  // a negative start: clamped to 0
+  neg.lens_override = {30, -7, 9};  // a negative length: clamped to 0 (the row sees no key: zeros)
+  neg.table_edits = {{0, INT32_MIN}, {8, INT32_MAX}};  // extreme ids (max_blocks is 4): skipped
+  run(s, neg, 5504);
 }
 
 TEST_P(Paged, EmptyWork) {

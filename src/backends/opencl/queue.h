@@ -83,6 +83,9 @@ class ClQueue final : public backend::Queue {
   void fill(const backend::FillArgs& a) override;
   void embedding(const backend::EmbeddingArgs& a) override;
   void argmax(const backend::ArgmaxArgs& a) override;
+  void kv_cache_write(const backend::KvCacheWriteArgs& a) override;
+  void copy_blocks(const backend::CopyBlocksArgs& a) override;
+  void paged_attention(const backend::PagedAttentionArgs& a) override;
 
   ClDevice& device() { return dev_; }
   cl_command_queue handle() const { return q_; }

@@ -1,0 +1,249 @@
+// Paged attention (porta/serving.h): the split-KV decode of attention_decode.cl with
+// block-table address translation, for decode, chunked prefill and mixed batches alike. A
+// work-item owns one (sequence, KV head, tile of query heads of the GQA group, tile of query
+// positions, KV split): its rows (GH heads x QP positions, at most 16) share every K/V row it
+// reads. Keys go in 16-key sub-blocks (16 divides every block size, so a sub-block lies in
+// one cache block), converted to f32 once: plain caches widened, int8 codes times their
+// per-row scale, fp8 e4m3fn codes through the f16 bit pattern times the layer scale.
+// Device values are clamped here (cu_seqlens_q to [0, T], query counts to [0, max_q],
+// lengths to [0, max_k]); a sub-block whose table entry is outside [0, num_blocks) is
+// skipped, so no bad value reads outside the cache. With one split the item writes the
+// output (and LSE) rows; with several, partials (max, sum, accumulators) go to `work` for
+// paged_combine. Compile-time: DT (q/out dtype), KT (plain cache dtype), KF (0 plain,
+// 1 int8, 2 fp8), VW (4, 8, 16), GH, QP.
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+typedef CAT(float, VW) fv;
+#define VLOADW CAT(vload, VW)
+#define VSTOREW CAT(vstore, VW)
+#define MAX_R 16
+#define MAX_D 256
+#define BKD 16
+#define R_TILE (GH * QP)
+#define R4 ((R_TILE + 3) & ~3)
+
+inline int idx_at(global const uchar* p, long off, long i) { return ((global const int*)(p + off))[i]; }
+
+// fp8 e4m3fn codes as f32: the code's bits moved into an f16 pattern (exponent bias 15 vs 7:
+// a factor 2^8, exact for subnormals too), NaN codes (S.1111.111) made NaN.
+inline float8 fp8x8_to_float8(uchar8 c) {
+  const ushort8 u = convert_ushort8(c);
+  const ushort8 h = ((u & (ushort)0x80) << 8) | ((u & (ushort)0x7f) << 7);
+  const float8 f = half8_bits_to_float8(h) * 256.0f;
+  return select(f, (float8)(NAN), convert_int8((u & (ushort)0x7f) == (ushort)0x7f));
+}
+
+// Eight elements [e, e + 8) of cache row `row` (element index of the row's first element).
+inline float8 load_cache8(global const uchar* base, long off, long row, int e, float row_scale) {
+#if KF == 0
+  return load8_c(base, off, KT, row + e);
+#elif KF == 1
+  return convert_float8(vload8(0, (global const char*)(base + off) + row + e)) * row_scale;
+#else
+  return fp8x8_to_float8(vload8(0, (global const uchar*)(base + off) + row + e)) * row_scale;
+#endif
+}
+
+inline float4 hsum4(fv a0, fv a1, fv a2, fv a3) {
+#if VW == 16
+  const float8 t0 = a0.lo + a0.hi, t1 = a1.lo + a1.hi, t2 = a2.lo + a2.hi, t3 = a3.lo + a3.hi;
+  const float8 u01 = (float8)(t0.lo + t0.hi, t1.lo + t1.hi), u23 = (float8)(t2.lo + t2.hi, t3.lo + t3.hi);
+#elif VW == 8
+  const float8 u01 = (float8)(a0.lo + a0.hi, a1.lo + a1.hi), u23 = (float8)(a2.lo + a2.hi, a3.lo + a3.hi);
+#else
+  const float8 u01 = (float8)(a0, a1), u23 = (float8)(a2, a3);
+#endif
+  const float8 w = (float8)(u01.even + u01.odd, u23.even + u23.odd);
+  return w.even + w.odd;
+}
+
+inline float hmax16(float16 x) {
+  const float8 a = fmax(x.lo, x.hi);
+  const float4 b4 = fmax(a.lo, a.hi);
+  const float2 c = fmax(b4.lo, b4.hi);
+  return fmax(c.x, c.y);
+}
+
+inline float hsum16(float16 x) {
+  const float8 a = x.lo + x.hi;
+  const float4 b4 = a.lo + a.hi;
+  const float2 c = b4.lo + b4.hi;
+  return c.x + c.y;
+}
+
+// A sequence's clamped query rows [c0, c0 + qlen) and KV length.
+inline void seq_bounds(global const uchar* cu, long cu_off, long cu_st, global const uchar* lens, long lens_off,
+                       long lens_st, int b, int T, int max_q, int max_k, int* c0, int* qlen, int* len) {
+  const int a0 = clamp(idx_at(cu, cu_off, b * cu_st), 0, T), a1 = clamp(idx_at(cu, cu_off, (b + 1) * cu_st), 0, T);
+  *c0 = a0;
+  *qlen = clamp(a1 - a0, 0, max_q);
+  *len = clamp(idx_at(lens, lens_off, b * lens_st), 0, max_k);
+}
+
+kernel void paged_attention(int T, int Hq, int Hkv, int D, int B, int max_q, int max_k, int num_blocks, int bs,
+                            int max_blocks, int causal, int window, float scale, int splits, int chunk, int q_tiles,
+                            int g_tiles, TENSOR_IN(q), TENSOR_IN(k), TENSOR_IN(v), TENSOR_OUT(o), TENSOR_IN(ks),
+                            TENSOR_IN(vs), float k_scale, float v_scale, TENSOR_IN(tab), TENSOR_IN(cu),
+                            TENSOR_IN(lens), global uchar* lse, long lse_off, long lse_s0, long lse_s1, int has_lse,
+                            global float* work) {
+  long gid = get_global_id(0);  // ((((b * q_tiles + qt) * Hkv + hk) * g_tiles + gt) * splits + split
+  if (gid >= (long)B * q_tiles * Hkv * g_tiles * splits) return;
+  const int split = gid % splits;
+  gid /= splits;
+  const int gt = gid % g_tiles;
+  gid /= g_tiles;
+  const int hk = gid % Hkv;
+  gid /= Hkv;
+  const int qt = gid % q_tiles, b = gid / q_tiles, G = Hq / Hkv;
+  int c0, qlen, len;
+  seq_bounds(cu, cu_off, cu_st.s3, lens, lens_off, lens_st.s3, b, T, max_q, max_k, &c0, &qlen, &len);
+  const int i0 = qt * QP;
+  if (i0 >= qlen) return;  // (paged_combine skips these rows too)
+
+  // Rows r = (i - i0) * GH + (g - gt * GH): scaled q, accumulators, visible key ranges.
+  float qs[MAX_R * MAX_D], acc[MAX_R * MAX_D], sc[MAX_R * BKD], m[MAX_R], l[MAX_R], corr[MAX_R];
+  int lo_r[MAX_R], hi_r[MAX_R];
+  const float q_mul = scale * (KF == 2 ? k_scale : 1.0f);
+  int lo_t = len, hi_t = 0;
+  for (int r = 0; r < R4; ++r) {
+    const int i = i0 + r / GH, g = gt * GH + r % GH;
+    const bool valid = r < R_TILE && i < qlen && g < G;
+    const int p = len - qlen + i;
+    hi_r[r] = !valid ? 0 : causal ? clamp(p + 1, 0, len) : len;
+    lo_r[r] = !valid ? 0 : window > 0 ? clamp(p - window + 1, 0, len) : 0;
+    if (valid && hi_r[r] > lo_r[r]) lo_t = min(lo_t, lo_r[r]), hi_t = max(hi_t, hi_r[r]);
+    const long qrow = (c0 + (long)i) * q_st.s1 + (hk * G + g) * q_st.s2;
+    for (int c = 0; c < D / 8; ++c) {
+      const float8 qv = valid ? load8_f(q, q_off, DT, qrow + 8 * c * q_st.s3, q_st.s3) * q_mul : (float8)(0.0f);
+      vstore8(qv, 0, qs + r * D + 8 * c);
+      vstore8((float8)(0.0f), 0, acc + r * D + 8 * c);
+    }
+    m[r] = -INFINITY;
+    l[r] = 0.0f;
+  }
+  const int begin = max(split * chunk, lo_t & ~(BKD - 1)), stop = min(hi_t, (split + 1) * chunk);
+
+  float kf[BKD * MAX_D], vf[BKD * MAX_D];
+  for (int i = 0; i < BKD * D / 8; ++i) vstore8((float8)(0.0f), i, kf);
+  for (int i = 0; i < BKD * D / 8; ++i) vstore8((float8)(0.0f), i, vf);
+  const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int j0 = begin; j0 < stop; j0 += BKD) {
+    const int blk = j0 / bs;
+    if (blk >= max_blocks) break;
+    const int id = idx_at(tab, tab_off, b * tab_st.s2 + blk * tab_st.s3);
+    if (id < 0 || id >= num_blocks) continue;  // a bad block id: its keys are skipped
+    const int slot0 = j0 - blk * bs, nb = min(BKD, stop - j0);
+    for (int jj = 0; jj < nb; ++jj) {
+      const long krow = id * k_st.s0 + (slot0 + jj) * k_st.s1 + hk * k_st.s2;
+      const long vrow = id * v_st.s0 + (slot0 + jj) * v_st.s1 + hk * v_st.s2;
+#if KF == 1
+      const long srow_k = id * ks_st.s1 + (slot0 + jj) * ks_st.s2 + hk * ks_st.s3;
+      const long srow_v = id * vs_st.s1 + (slot0 + jj) * vs_st.s2 + hk * vs_st.s3;
+      const float kscl = ((global const float*)(ks + ks_off))[srow_k];
+      const float vscl = ((global const float*)(vs + vs_off))[srow_v];
+#else
+      const float kscl = 1.0f, vscl = v_scale;
+#endif
+      for (int c = 0; c < D / 8; ++c) {
+        vstore8(load_cache8(k, k_off, krow, 8 * c, kscl), 0, kf + jj * D + 8 * c);
+        vstore8(load_cache8(v, v_off, vrow, 8 * c, vscl), 0, vf + jj * D + 8 * c);
+      }
+    }
+    // Scores and the online softmax, a row at a time; p goes to sc (0 for keys a row does not see).
+    for (int r = 0; r < R4; ++r) {
+      const int lim = min(nb, hi_r[r] - j0), first = max(0, lo_r[r] - j0);
+      if (lim <= first) {
+        vstore16((float16)(0.0f), 0, sc + r * BKD);
+        corr[r] = 1.0f;
+        continue;
+      }
+      float st[BKD];
+      for (int jj = 0; jj < lim; jj += 4) {
+        fv a0 = (fv)(0.0f), a1 = (fv)(0.0f), a2 = (fv)(0.0f), a3 = (fv)(0.0f);
+        for (int c = 0; c < D / VW; ++c) {
+          const fv qv = VLOADW(c, qs + r * D);
+          a0 = FMA(qv, VLOADW(c, kf + jj * D), a0);
+          a1 = FMA(qv, VLOADW(c, kf + (jj + 1) * D), a1);
+          a2 = FMA(qv, VLOADW(c, kf + (jj + 2) * D), a2);
+          a3 = FMA(qv, VLOADW(c, kf + (jj + 3) * D), a3);
+        }
+        vstore4(hsum4(a0, a1, a2, a3), 0, st + jj);
+      }
+      const float16 s16 = select(vload16(0, st), (float16)(-INFINITY), (lane >= lim) | (lane < first));
+      const float m_new = fmax(m[r], hmax16(s16));
+      corr[r] = exp(m[r] - m_new);
+      const float16 p = exp(s16 - m_new);
+      l[r] = l[r] * corr[r] + hsum16(p);
+      m[r] = m_new;
+      vstore16(p, 0, sc + r * BKD);
+    }
+    for (int r = 0; r < R4; r += 4) {
+      for (int c = 0; c < D / VW; ++c) {
+        fv a0 = VLOADW(c, acc + r * D) * corr[r], a1 = VLOADW(c, acc + (r + 1) * D) * corr[r + 1];
+        fv a2 = VLOADW(c, acc + (r + 2) * D) * corr[r + 2], a3 = VLOADW(c, acc + (r + 3) * D) * corr[r + 3];
+        for (int jj = 0; jj < nb; ++jj) {
+          const fv vv = VLOADW(c, vf + jj * D);
+          a0 = FMA((fv)(sc[r * BKD + jj]), vv, a0);
+          a1 = FMA((fv)(sc[(r + 1) * BKD + jj]), vv, a1);
+          a2 = FMA((fv)(sc[(r + 2) * BKD + jj]), vv, a2);
+          a3 = FMA((fv)(sc[(r + 3) * BKD + jj]), vv, a3);
+        }
+        VSTOREW(a0, c, acc + r * D);
+        VSTOREW(a1, c, acc + (r + 1) * D);
+        VSTOREW(a2, c, acc + (r + 2) * D);
+        VSTOREW(a3, c, acc + (r + 3) * D);
+      }
+    }
+  }
+
+  for (int r = 0; r < R_TILE; ++r) {
+    const int i = i0 + r / GH, g = gt * GH + r % GH, h = hk * G + g;
+    if (i >= qlen || g >= G) continue;
+    if (splits == 1) {
+      const long t = c0 + (long)i;
+      const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+      const long orow = t * o_st.s1 + h * o_st.s2;
+      for (int d = 0; d < D; ++d) store_f(o, o_off, DT, orow + d * o_st.s3, acc[r * D + d] * inv);
+      if (has_lse)
+        ((global float*)(lse + lse_off))[t * lse_s0 + h * lse_s1] = l[r] > 0.0f ? m[r] + log(l[r]) : -INFINITY;
+    } else {
+      const long row = ((long)b * max_q + i) * Hq + h;
+      global float* w = work + (row * splits + split) * (long)(D + 2);
+      w[0] = m[r];
+      w[1] = l[r];
+      for (int c = 0; c < D / 8; ++c) vstore8(vload8(c, acc + r * D), c, w + 2);
+    }
+  }
+}
+
+// Merges the splits of row (b, i, h): out = sum_s acc_s e^(m_s - M) / sum_s l_s e^(m_s - M);
+// splits that saw no key (m = -inf) add nothing; a row no split saw is zeros (LSE -inf).
+// Work-item (d, row), row = (b * max_q + i) * Hq + h; rows past a sequence's queries exit.
+kernel void paged_combine(int T, int Hq, int D, int B, int max_q, int splits, TENSOR_OUT(o), TENSOR_IN(cu),
+                          TENSOR_IN(lens), global uchar* lse, long lse_off, long lse_s0, long lse_s1, int has_lse,
+                          global const float* work) {
+  const int d = get_global_id(0);
+  const long row = get_global_id(1);
+  if (d >= D || row >= (long)B * max_q * Hq) return;
+  const int h = row % Hq, i = (row / Hq) % max_q, b = row / ((long)Hq * max_q);
+  int c0, qlen, len;
+  seq_bounds(cu, cu_off, cu_st.s3, lens, lens_off, lens_st.s3, b, T, max_q, INT_MAX, &c0, &qlen, &len);
+  if (i >= qlen) return;
+  global const float* w = work + row * splits * (long)(D + 2);
+  float mx = -INFINITY;
+  for (int s = 0; s < splits; ++s) mx = fmax(mx, w[s * (D + 2)]);
+  float num = 0.0f, den = 0.0f;
+  if (mx != -INFINITY) {
+    for (int s = 0; s < splits; ++s) {
+      const float ms = w[s * (D + 2)];
+      if (ms == -INFINITY) continue;
+      const float f = exp(ms - mx);
+      den += w[s * (D + 2) + 1] * f;
+      num += w[s * (D + 2) + 2 + d] * f;
+    }
+  }
+  const long t = c0 + (long)i;
+  store_f(o, o_off, DT, t * o_st.s1 + h * o_st.s2 + d * o_st.s3, den > 0.0f ? num / den : 0.0f);
+  if (has_lse && d == 0)
+    ((global float*)(lse + lse_off))[t * lse_s0 + h * lse_s1] = den > 0.0f ? mx + log(den) : -INFINITY;
+}
