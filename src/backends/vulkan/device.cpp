@@ -182,7 +182,8 @@ VulkanDevice::VulkanDevice(std::shared_ptr<Instance> instance, VkPhysicalDevice 
     caps_.max_groups[i] = props.limits.maxComputeWorkGroupCount[i];
     if (s.max_groups > 0) caps_.max_groups[i] = std::min(caps_.max_groups[i], s.max_groups);
   }
-  if (is_llvmpipe(pd, props, instance_->api_version())) caps_.loop_limit = 65535;  // gallivm's LP_MAX_TGSI_LOOP_ITERATIONS
+  if (is_llvmpipe(pd, props, instance_->api_version()))
+    caps_.loop_limit = 65535;  // gallivm's LP_MAX_TGSI_LOOP_ITERATIONS
   caps_.timestamp_period_ns = props.limits.timestampPeriod;
   {
     uint32_t nq = 0;
@@ -326,6 +327,12 @@ void VulkanDevice::fill_info(VkPhysicalDevice pd) {
   info_.max_workgroup_size = static_cast<int>(caps_.max_invocations);
   info_.matrix_units = caps_.coopmat_enabled;
   nominal_peaks(info_, caps_.software);
+}
+
+// The serving ops take their caches with any strides but everything else contiguous (their
+// push constants hold the caches' strides only); core stages strided q/out/index tensors.
+bool VulkanDevice::accepts_strided(Op op) const {
+  return op != Op::kv_cache_write && op != Op::copy_blocks && op != Op::paged_attention;
 }
 
 bool VulkanDevice::supports(Op op, DType in, DType out) const {

@@ -8,15 +8,18 @@
 
 namespace porta::vk {
 
-void op_gemm(VulkanQueue& q, const GemmArgs& a);                // gemm.cpp
-void op_attention(VulkanQueue& q, const AttentionArgs& a);      // attention.cpp
-void op_norm(VulkanQueue& q, const NormArgs& a, bool layer);    // norm.cpp
-void op_rope(VulkanQueue& q, const RopeArgs& a);                // rope.cpp
-void op_softmax(VulkanQueue& q, const SoftmaxArgs& a);          // softmax.cpp
-void op_elementwise(VulkanQueue& q, const ElementwiseArgs& a);  // elementwise.cpp
-void op_fill(VulkanQueue& q, const FillArgs& a);                // fill.cpp
-void op_embedding(VulkanQueue& q, const EmbeddingArgs& a);      // embedding.cpp
-void op_argmax(VulkanQueue& q, const ArgmaxArgs& a);            // argmax.cpp
+void op_gemm(VulkanQueue& q, const GemmArgs& a);                       // gemm.cpp
+void op_attention(VulkanQueue& q, const AttentionArgs& a);             // attention.cpp
+void op_norm(VulkanQueue& q, const NormArgs& a, bool layer);           // norm.cpp
+void op_rope(VulkanQueue& q, const RopeArgs& a);                       // rope.cpp
+void op_softmax(VulkanQueue& q, const SoftmaxArgs& a);                 // softmax.cpp
+void op_elementwise(VulkanQueue& q, const ElementwiseArgs& a);         // elementwise.cpp
+void op_fill(VulkanQueue& q, const FillArgs& a);                       // fill.cpp
+void op_embedding(VulkanQueue& q, const EmbeddingArgs& a);             // embedding.cpp
+void op_argmax(VulkanQueue& q, const ArgmaxArgs& a);                   // argmax.cpp
+void op_kv_cache_write(VulkanQueue& q, const KvCacheWriteArgs& a);     // paged.cpp
+void op_copy_blocks(VulkanQueue& q, const CopyBlocksArgs& a);          // paged.cpp
+void op_paged_attention(VulkanQueue& q, const PagedAttentionArgs& a);  // paged.cpp
 
 /// A value that must fit the 32-bit index math of the shaders (byte addresses within one
 /// binding, element counts); throws Error(unsupported) naming the op otherwise.

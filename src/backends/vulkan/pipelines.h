@@ -18,7 +18,7 @@ namespace porta::vk {
 /// Every porta shader: bindings 0..n-1 are storage buffers, push constants are at most
 /// kPushBytes (the Vulkan minimum of maxPushConstantsSize).
 constexpr uint32_t kPushBytes = 128;
-constexpr uint32_t kMaxBindings = 6;
+constexpr uint32_t kMaxBindings = 9;  // paged_attention.comp binds 9
 
 /// Specialization constants of one pipeline (constant_id i = v[i]), held inline so that
 /// looking a pipeline up per dispatch allocates nothing. Built from `{a, b}` or a vector.

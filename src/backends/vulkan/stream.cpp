@@ -283,6 +283,9 @@ void VulkanQueue::dispatch(const Pipeline& p, std::initializer_list<BufferRef> b
     submit();
     open();
   }
+  if (bufs.size() > kMaxBindings)
+    throw Error(Errc::internal, "vulkan: a dispatch of " + p.name + " binds " + std::to_string(bufs.size()) +
+                                    " buffers, more than kMaxBindings");
   note_access(bufs);
   VkDescriptorBufferInfo infos[kMaxBindings];
   VkWriteDescriptorSet writes[kMaxBindings];
@@ -400,5 +403,8 @@ void VulkanQueue::elementwise(const ElementwiseArgs& a) { begin_op(), op_element
 void VulkanQueue::fill(const FillArgs& a) { begin_op(), op_fill(*this, a); }
 void VulkanQueue::embedding(const EmbeddingArgs& a) { begin_op(), op_embedding(*this, a); }
 void VulkanQueue::argmax(const ArgmaxArgs& a) { begin_op(), op_argmax(*this, a); }
+void VulkanQueue::kv_cache_write(const KvCacheWriteArgs& a) { begin_op(), op_kv_cache_write(*this, a); }
+void VulkanQueue::copy_blocks(const CopyBlocksArgs& a) { begin_op(), op_copy_blocks(*this, a); }
+void VulkanQueue::paged_attention(const PagedAttentionArgs& a) { begin_op(), op_paged_attention(*this, a); }
 
 }  // namespace porta::vk

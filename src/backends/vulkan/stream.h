@@ -69,6 +69,9 @@ class VulkanQueue final : public Queue {
   void fill(const FillArgs& a) override;
   void embedding(const EmbeddingArgs& a) override;
   void argmax(const ArgmaxArgs& a) override;
+  void kv_cache_write(const KvCacheWriteArgs& a) override;
+  void copy_blocks(const CopyBlocksArgs& a) override;
+  void paged_attention(const PagedAttentionArgs& a) override;
 
   // ---- for the op files ----
   VulkanDevice& device() { return dev_; }

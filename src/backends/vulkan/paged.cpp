@@ -1,0 +1,204 @@
+// The serving ops (porta/serving.h) on Vulkan: kv_cache_write (paged_write.comp), copy_blocks
+// (paged_copy.comp) and paged_attention: split-KV over block tables (paged_attention.comp),
+// a workgroup per (sequence, query slot, head, split), then a merge per row
+// (paged_reduce.comp) that writes the output and the LSE. The grid covers max_seqlen_q query
+// slots per sequence; slots past a sequence's own queries exit at once (FlashAttention's
+// varlen grid), so launches need no device-to-host copy. Splits: many for few rows (decode),
+// one otherwise, and always short enough for llvmpipe's loop limit. q, out, lse and the index
+// tensors arrive contiguous (accepts_strided is false for these ops); caches keep any strides.
+#include <algorithm>
+
+#include "../../../kernels/vulkan/paged_push.h"
+#include "backends/vulkan/ops.h"
+
+namespace porta::vk {
+namespace {
+
+#define PORTA_PUSH_U32(n) uint32_t n;
+#define PORTA_PUSH_F32(n) float n;
+#define PORTA_PUSH_COUNT(n) +1
+struct AttnPush {
+  PORTA_PAGED_ATTN_PUSH(PORTA_PUSH_U32, PORTA_PUSH_F32)
+};
+struct ReducePush {
+  PORTA_PAGED_REDUCE_PUSH(PORTA_PUSH_U32, PORTA_PUSH_F32)
+};
+struct WritePush {
+  PORTA_PAGED_WRITE_PUSH(PORTA_PUSH_U32, PORTA_PUSH_F32)
+};
+struct CopyPush {
+  PORTA_PAGED_COPY_PUSH(PORTA_PUSH_U32, PORTA_PUSH_F32)
+};
+static_assert(sizeof(AttnPush) == 4 * (0 PORTA_PAGED_ATTN_PUSH(PORTA_PUSH_COUNT, PORTA_PUSH_COUNT)));
+static_assert(sizeof(WritePush) == 4 * (0 PORTA_PAGED_WRITE_PUSH(PORTA_PUSH_COUNT, PORTA_PUSH_COUNT)));
+static_assert(sizeof(AttnPush) <= kPushBytes && sizeof(ReducePush) <= kPushBytes &&
+                  sizeof(WritePush) <= kPushBytes && sizeof(CopyPush) <= kPushBytes,
+              "serving push constants exceed the guaranteed 128 bytes");
+
+uint32_t format_code(KvCacheFormat f) {
+  return f == KvCacheFormat::plain ? 0u : f == KvCacheFormat::int8 ? 1u : 2u;
+}
+
+// Block, slot and head strides of a cache tensor [nb, bs, Hkv, D] or scales [nb, bs, Hkv].
+void cache_strides(const TensorArg& t, uint32_t* b, uint32_t* s, uint32_t* h, const char* op) {
+  *b = u32(t.strides[0], op, "cache stride");
+  *s = u32(t.strides[1], op, "cache stride");
+  *h = u32(t.strides[2], op, "cache stride");
+}
+
+// The int8 scales, or the cache tensors themselves as never-read stand-ins for other formats.
+const TensorArg& k_scales(const KvCacheArg& c) { return c.format == KvCacheFormat::int8 ? c.k_scales : c.k; }
+const TensorArg& v_scales(const KvCacheArg& c) { return c.format == KvCacheFormat::int8 ? c.v_scales : c.v; }
+
+template <typename P>
+void fill_cache(P& pc, const KvCacheArg& c, const char* op) {
+  cache_strides(c.k, &pc.sk_b, &pc.sk_s, &pc.sk_h, op);
+  cache_strides(c.v, &pc.sv_b, &pc.sv_s, &pc.sv_h, op);
+  if (c.format == KvCacheFormat::int8) {
+    cache_strides(c.k_scales, &pc.sks_b, &pc.sks_s, &pc.sks_h, op);
+    cache_strides(c.v_scales, &pc.svs_b, &pc.svs_s, &pc.svs_h, op);
+  }
+  pc.off_ks = u32(k_scales(c).offset, op, "byte offset");
+  pc.off_vs = u32(v_scales(c).offset, op, "byte offset");
+}
+
+}  // namespace
+
+void op_kv_cache_write(VulkanQueue& q, const KvCacheWriteArgs& a) {
+  const char* op = "kv_cache_write";
+  const KvCacheArg& c = a.cache;
+  WritePush pc{};
+  pc.T = u32(a.k.shape[0], op, "tokens");
+  pc.Hkv = u32(a.k.shape[1], op, "KV heads");
+  pc.D = u32(a.k.shape[2], op, "head dim");
+  pc.nb = u32(c.k.shape[0], op, "blocks");
+  pc.bs = u32(c.k.shape[1], op, "block size");
+  u32(c.k.shape[0] * c.k.shape[1], op, "cache slots");
+  pc.flags = a.slots.dtype == DType::i64 ? 1u : 0u;
+  pc.off_k = u32(a.k.offset, op, "byte offset");
+  pc.off_v = u32(a.v.offset, op, "byte offset");
+  pc.off_slots = u32(a.slots.offset, op, "byte offset");
+  pc.off_kc = u32(c.k.offset, op, "byte offset");
+  pc.off_vc = u32(c.v.offset, op, "byte offset");
+  fill_cache(pc, c, op);
+  pc.k_scale = c.k_scale;
+  pc.v_scale = c.v_scale;
+  const uint32_t fmt = format_code(c.format);
+  const Pipeline& p = q.device().pipelines().get(
+      "paged_write", 7, {static_cast<uint32_t>(a.k.dtype), fmt, static_cast<uint32_t>(c.k.dtype)});
+  q.dispatch(p,
+             {ref(a.k, false), ref(a.v, false), ref(a.slots, false), ref(c.k, true), ref(c.v, true),
+              ref(k_scales(c), fmt == 1), ref(v_scales(c), fmt == 1)},
+             &pc, sizeof pc, groups(q, uint64_t{pc.T} * pc.Hkv, 64));
+}
+
+void op_copy_blocks(VulkanQueue& q, const CopyBlocksArgs& a) {
+  const char* op = "copy_blocks";
+  const KvCacheArg& c = a.cache;
+  CopyPush pc{};
+  pc.N = u32(a.mapping.shape[0], op, "pairs");
+  pc.nb = u32(c.k.shape[0], op, "blocks");
+  pc.bs = u32(c.k.shape[1], op, "block size");
+  pc.Hkv = u32(c.k.shape[2], op, "KV heads");
+  pc.D = u32(c.k.shape[3], op, "head dim");
+  const bool int8 = c.format == KvCacheFormat::int8;
+  pc.flags = (a.mapping.dtype == DType::i64 ? 1u : 0u) | (int8 ? 2u : 0u);
+  pc.off_map = u32(a.mapping.offset, op, "byte offset");
+  pc.off_kc = u32(c.k.offset, op, "byte offset");
+  pc.off_vc = u32(c.v.offset, op, "byte offset");
+  fill_cache(pc, c, op);
+  const uint64_t rows = uint64_t{pc.N} * pc.bs * pc.Hkv;
+  u32(static_cast<int64_t>(rows), op, "pairs x block rows");
+  const Pipeline& p = q.device().pipelines().get("paged_copy", 5, {static_cast<uint32_t>(c.k.dtype)});
+  q.dispatch(
+      p,
+      {ref(a.mapping, false), ref(c.k, true), ref(c.v, true), ref(k_scales(c), int8), ref(v_scales(c), int8)},
+      &pc, sizeof pc, groups(q, rows, 64));
+}
+
+void op_paged_attention(VulkanQueue& q, const PagedAttentionArgs& a) {
+  const char* op = "paged_attention";
+  VulkanDevice& dev = q.device();
+  const KvCacheArg& c = a.cache;
+  const uint32_t Hq = u32(a.q.shape[1], op, "heads"), D = u32(a.q.shape[2], op, "head dim");
+  const uint32_t Hkv = u32(c.k.shape[2], op, "KV heads");
+  if (Hq > 0xffff)
+    throw Error(Errc::unsupported, "vulkan: paged_attention with " + std::to_string(Hq) +
+                                       " query heads: at most 65535 on this backend");
+  AttnPush pc{};
+  pc.T = u32(a.q.shape[0], op, "tokens");
+  pc.heads = Hq | Hkv << 16;
+  pc.B = u32(a.seq_lens.shape[0], op, "sequences");
+  pc.max_q = u32(a.max_seqlen_q, op, "max_seqlen_q");
+  pc.max_k = u32(a.max_seqlen_k, op, "max_seqlen_k");
+  pc.nb = u32(c.k.shape[0], op, "blocks");
+  pc.max_blocks = u32(a.block_tables.shape[1], op, "table width");
+  pc.window = u32(std::min<int64_t>(a.window, 0x7fffffff), op, "window");
+  pc.flags = a.causal ? 1u : 0u;
+  pc.scale = a.scale * (c.format == KvCacheFormat::fp8_e4m3fn ? c.k_scale : 1.0f);
+  pc.off_q = u32(a.q.offset, op, "byte offset");
+  pc.off_k = u32(c.k.offset, op, "byte offset");
+  pc.off_v = u32(c.v.offset, op, "byte offset");
+  pc.off_tab = u32(a.block_tables.offset, op, "byte offset");
+  pc.off_cu = u32(a.cu_seqlens_q.offset, op, "byte offset");
+  pc.off_lens = u32(a.seq_lens.offset, op, "byte offset");
+  fill_cache(pc, c, op);
+  const uint32_t rows = u32(uint64_t{pc.B} * pc.max_q * Hq, op, "sequences x max_seqlen_q x heads");
+  if (rows == 0) return;
+
+  // Keys per split: a run of WG keys costs about D + 16 + (D/WG + 1) * (WG + 1) loop trips.
+  const uint64_t wg = 128, trips = max_trips(dev);
+  const uint64_t run_edges = D + 16 + ((D + wg - 1) / wg + 1) * (wg + 1);
+  const uint64_t max_runs = trips / run_edges;
+  if (max_runs == 0)
+    throw Error(Errc::unsupported, "vulkan: paged_attention: head dim " + std::to_string(D) +
+                                       " needs more loop "
+                                       "iterations per invocation than " +
+                                       dev.info().name + " runs");
+  auto lim = [&](int d) { return std::min<uint32_t>(dev.caps().max_groups[d], 65535u); };
+  const uint32_t max_x = lim(0), max_y = lim(1);
+  const uint64_t keys = std::max<uint64_t>(1, pc.max_k);
+  uint64_t ch = rows <= 4096 ? std::max<uint64_t>(dev.tuning().attn_decode_chunk, (keys + max_x - 1) / max_x)
+                             : keys;  // few rows: split until the device is busy
+  ch = std::min<uint64_t>((ch + wg - 1) / wg * wg, max_runs * wg);
+  const uint64_t splits = (keys + ch - 1) / ch;
+  if (splits > max_x)
+    throw Error(Errc::unsupported, "vulkan: paged_attention: max_seqlen_k " + std::to_string(pc.max_k) +
+                                       " needs more KV splits than " + dev.info().name + " dispatches");
+  pc.chunk = static_cast<uint32_t>(ch);
+  const uint64_t row_bytes = splits * (D + 2) * 4;
+  const uint32_t per = static_cast<uint32_t>(
+      std::min<uint64_t>({max_y, max_x, std::max<uint64_t>(1, (uint64_t{64} << 20) / row_bytes), rows}));
+  Allocation part = q.scratch(per * row_bytes, "paged attention partials");
+  const uint32_t dq = static_cast<uint32_t>(a.q.dtype);
+  const Pipeline& p1 = dev.pipelines().get(
+      "paged_attention", 9,
+      {D, u32(c.k.shape[1], op, "block size"), format_code(c.format), dq, static_cast<uint32_t>(c.k.dtype)});
+  const Pipeline& p2 = dev.pipelines().get("paged_reduce", 4, {D, static_cast<uint32_t>(a.out.dtype)});
+  ReducePush rp{};
+  rp.T = pc.T;
+  rp.heads = pc.heads;
+  rp.B = pc.B;
+  rp.max_q = pc.max_q;
+  rp.splits = static_cast<uint32_t>(splits);
+  rp.off_o = u32(a.out.offset, op, "byte offset");
+  rp.off_lse = a.lse ? u32(a.lse->offset, op, "byte offset") : 0u;
+  rp.off_cu = pc.off_cu;
+  rp.flags = a.lse ? 1u : 0u;
+  rp.out_mul = c.format == KvCacheFormat::fp8_e4m3fn ? c.v_scale : 1.0f;
+  const TensorArg& lse = a.lse ? *a.lse : a.out;  // a stand-in, never written without the flag
+  for (uint32_t r0 = 0; r0 < rows; r0 += std::min(per, rows - r0)) {
+    const uint32_t n = std::min(per, rows - r0);
+    pc.row0 = rp.row0 = r0;
+    q.dispatch(
+        p1,
+        {ref(a.q, false), ref(c.k, false), ref(c.v, false), ref(k_scales(c), false), ref(v_scales(c), false),
+         ref(a.block_tables, false), ref(a.cu_seqlens_q, false), ref(a.seq_lens, false), ref(part, true)},
+        &pc, sizeof pc, static_cast<uint32_t>(splits), n);
+    q.dispatch(p2,
+               {ref(part, false), ref(a.out, true), ref(lse, a.lse != nullptr), ref(a.cu_seqlens_q, false)},
+               &rp, sizeof rp, n);
+  }
+}
+
+}  // namespace porta::vk
