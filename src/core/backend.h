@@ -423,6 +423,13 @@ struct Options {
   /// "CACHE_DIR": then porta's cache directory (PORTA_CACHE_DIR, else $XDG_CACHE_HOME/porta, else
   /// $HOME/.cache/porta; empty when caching is off). The backend creates the directory.
   std::string (*get)(const char* backend, const char* key, const char* fallback) = nullptr;
+  /// PORTA_DETERMINISTIC=1: split reductions (split-K GEMM, split-KV attention) are
+  /// partitioned by the shape alone, never by the thread count or the number of compute
+  /// units, so results are bitwise equal across PORTA_CPU_THREADS values and across devices
+  /// that run the same kernels with different SM/CU counts. (Run to run on one device every
+  /// backend is already bitwise reproducible: no float atomics, fixed reduction orders.)
+  /// Appended after `get` so a module built against the older struct still reads it right.
+  bool deterministic = false;
 };
 
 /// One per module, created by BackendModule::create and owned by core; outlives its Devices.

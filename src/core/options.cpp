@@ -67,6 +67,7 @@ EnvOptions parse() {
   }
   o.backend.cpu_threads = parse_int("PORTA_CPU_THREADS", 0, 0, 4096, o.warnings);
   o.backend.cpu_devices = parse_int("PORTA_CPU_DEVICES", 1, 1, 64, o.warnings);
+  o.backend.deterministic = parse_int("PORTA_DETERMINISTIC", 0, 0, 1, o.warnings) == 1;
   o.backend.get = &backend_switch;
   o.comm.timeout_s = parse_int("PORTA_COMM_TIMEOUT_S", 300, 1, 86400, o.warnings);
   o.comm.check = parse_int("PORTA_COMM_CHECK", 0, 0, 1, o.warnings) == 1;

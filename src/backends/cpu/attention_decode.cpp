@@ -148,7 +148,9 @@ void attention_decode(ThreadPool& pool, const AttentionArgs& a) {
   const int64_t Hkv = a.k.shape[1], Skv = a.k.shape[2], group = Hq / Hkv;
   const int64_t R = group * Sq;  // query rows sharing one kv head
   const int64_t heads = B * Hkv;
-  const int64_t want = pool.size() * 8;
+  // Chunks per head from the partition width, not pool.size(): PORTA_DETERMINISTIC fixes it,
+  // and with it the order in which combine_row adds the chunks.
+  const int64_t want = pool.partition_width() * 8;
   const int64_t chunks =
       std::clamp<int64_t>((want + heads - 1) / heads, 1, std::max<int64_t>(1, Skv / kMinChunk));
   const int64_t chunk_len = (Skv + chunks - 1) / chunks;

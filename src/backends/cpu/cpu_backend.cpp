@@ -181,7 +181,7 @@ double nominal_ghz() {
 
 class CpuDevice final : public porta::backend::Device {
  public:
-  explicit CpuDevice(int threads) : pool_(threads) {
+  CpuDevice(int threads, bool deterministic) : pool_(threads, deterministic) {
     info_.name = cpu_model_name();
     info_.vendor = cpu_vendor();
     info_.driver = "porta cpu backend";
@@ -238,7 +238,7 @@ class CpuBackend final : public Backend {
     if (isa != "auto") log(LogLevel::info, "cpu: GEMM kernels capped at " + isa + " by PORTA_CPU_GEMM_ISA");
     // Logical devices share nothing but the host: each has its own pool so they can run concurrently.
     for (int i = 0; i < std::max(1, opts.cpu_devices); ++i)
-      out.push_back(std::make_unique<CpuDevice>(opts.cpu_threads));
+      out.push_back(std::make_unique<CpuDevice>(opts.cpu_threads, opts.deterministic));
     return out;
   }
 };

@@ -14,13 +14,18 @@ namespace porta::cpu {
 
 class ThreadPool {
  public:
-  /// threads <= 0: one per hardware thread.
-  explicit ThreadPool(int threads);
+  /// threads <= 0: one per hardware thread. fixed_partition: see partition_width().
+  explicit ThreadPool(int threads, bool fixed_partition = false);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
+  /// The thread count a kernel may use to decide how to split a reduction: size(), or a
+  /// constant under PORTA_DETERMINISTIC, so that the split and hence the rounding do not
+  /// depend on the host's cores or PORTA_CPU_THREADS. Work is still spread over size().
+  int partition_width() const { return fixed_partition_ ? kFixedPartitionWidth : size(); }
+  static constexpr int kFixedPartitionWidth = 8;
 
   /// Calls fn(tid, nthreads) on `nthreads` threads (clamped to size()) and waits.
   /// Calls made from inside a task run inline on one thread (tid 0, nthreads 1).
@@ -35,6 +40,7 @@ class ThreadPool {
   void worker_loop(int tid);
 
   std::vector<std::thread> workers_;
+  bool fixed_partition_ = false;
   std::mutex mu_;
   std::condition_variable start_cv_, done_cv_;
   const std::function<void(int, int)>* task_ = nullptr;  // guarded by mu_

@@ -72,7 +72,7 @@ void plan_decode(const AttnShape& s, const AttnDeviceFacts& dev, AttnPlan* p) {
   p->key_tile = 16;
   const int64_t per_sm = std::max<int64_t>(
       1, std::min<int64_t>(2, (dev.smem_per_block + 1024) / (attn_decode_smem_bytes(s.D) + 1024)));
-  const int64_t slots = per_sm * std::max(1, dev.sm_count);
+  const int64_t slots = per_sm * std::max(1, dev.partition_sms > 0 ? dev.partition_sms : dev.sm_count);
   const int64_t blocks = std::max<int64_t>(1, s.B * s.Hkv);
   int64_t splits = std::min<int64_t>({slots / blocks, s.Skv / 256, 64});
   splits = std::max<int64_t>(1, splits);
@@ -120,7 +120,7 @@ AttnPlan plan_attention(const AttnShape& s, const AttnDeviceFacts& dev, AttnForc
   p.path = AttnPath::simt;
   p.note = forced_tc ? "forced tensor-core attention does not take these dtypes/strides: portable kernel"
                      : "portable flash kernel";
-  const int sm_count = dev.sm_count;
+  const int sm_count = dev.partition_sms > 0 ? dev.partition_sms : dev.sm_count;
   // D > 128 halves both tiles so Q, K and V stay under 48 KiB (64 KiB LDS on AMD parts).
   p.rows_per_block = s.D > 128 ? 8 : 16;
   p.key_tile = s.D > 128 ? 16 : 32;

@@ -30,6 +30,7 @@ struct AttnDeviceFacts {
   bool sm90_kernel = false;    // the build carries the sm_90a wgmma attention kernel
   int64_t smem_per_block = 0;  // opt-in dynamic shared memory per block (bytes)
   int cc_minor = 0;            // with cc_major: sm_90a code runs on 9.0 only
+  int partition_sms = 0;       // SMs assumed when choosing split-KV counts; 0: sm_count (gemm_plan.h)
 };
 
 /// Whether the FA2 (mma.sync) kernel takes this call: one f16/bf16 dtype for q, k, v, unit

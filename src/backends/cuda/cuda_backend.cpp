@@ -71,6 +71,7 @@ class CudaBackend final : public backend::Backend {
  private:
   CudaSettings read_settings(const backend::Options& opts) const {
     CudaSettings s;
+    s.deterministic = opts.deterministic;
     const std::string gemm = opts.get ? opts.get(PORTA_DIALECT_NAME, "GEMM_PATH", "auto") : "auto";
     const std::string attn = opts.get ? opts.get(PORTA_DIALECT_NAME, "ATTN_PATH", "auto") : "auto";
     const std::string rows = opts.get ? opts.get(PORTA_DIALECT_NAME, "ROWS_PATH", "auto") : "auto";

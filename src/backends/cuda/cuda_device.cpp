@@ -71,6 +71,7 @@ CudaDevice::CudaDevice(int ordinal, const CudaSettings& settings) : ordinal_(ord
   gemm_facts_.cc_major = major;
   gemm_facts_.cc_minor = minor;
   gemm_facts_.sm_count = prop.multiProcessorCount;
+  gemm_facts_.partition_sms = settings.deterministic ? kDeterministicPartitionSms : 0;
   gemm_facts_.nvidia_paths = gemm_sm80_compiled();
   gemm_facts_.sm90_built = gemm_sm90_compiled();
   info_.matrix_units = gemm_facts_.nvidia_paths && major >= 8;

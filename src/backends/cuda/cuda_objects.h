@@ -21,7 +21,8 @@ using backend::Buffer;
 struct CudaSettings {
   GemmForce gemm = GemmForce::none;
   AttnForce attn = AttnForce::none;
-  bool rows_vector = true;  // PORTA_CUDA_ROWS_PATH: false runs the strided row/element-wise kernels
+  bool rows_vector = true;     // PORTA_CUDA_ROWS_PATH: false runs the strided row/element-wise kernels
+  bool deterministic = false;  // PORTA_DETERMINISTIC: split counts planned for a fixed SM count
 };
 
 /// Makes `ordinal` the calling thread's current device (cheap when it already is).

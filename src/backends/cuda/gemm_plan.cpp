@@ -121,7 +121,8 @@ GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce for
   // compute_90 PTX would trap), and TMA must be able to describe both operands with the
   // chosen tile.
   const bool hopper = dev.nvidia_paths && dev.sm90_built && dev.cc_major == 9 && dev.cc_minor == 0;
-  GemmTile sm90_tile = choose_tile(GemmPath::sm90, s, dev.sm_count);
+  const int psms = dev.partition_sms > 0 ? dev.partition_sms : dev.sm_count;
+  GemmTile sm90_tile = choose_tile(GemmPath::sm90, s, psms);
   TmaMapSpec ma, mb;
   const bool sm90_ok = tc && hopper && gemm_tma_specs(s, sm90_tile, kmajor, &ma, &mb);
   const char* no_sm90 = !dev.sm90_built || !dev.nvidia_paths ? "no sm_90a kernel in this build"
@@ -176,13 +177,13 @@ GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce for
     // blocks to keep every SM streaming (fewer than SMs): split K (ranges of >= 1024) to
     // about 2 per SM.
     const int64_t cols = s.b_strides[2] == 1 && s.b_strides[1] != 1 ? 256 : 32;
-    const int64_t sms = std::max(1, dev.sm_count), blocks = ceil_div(s.N, cols) * s.batch;
+    const int64_t sms = std::max(1, psms), blocks = ceil_div(s.N, cols) * s.batch;
     if (blocks < sms)
       p.splits = static_cast<int>(
           std::max<int64_t>(1, std::min<int64_t>({ceil_div(2 * sms, blocks), s.K / 1024, 16})));
   } else {
     const int64_t tiles = tile_count(s, p.tile);
-    p.splits = choose_splits(tiles, s.K, p.tile.block_k, dev.sm_count);
+    p.splits = choose_splits(tiles, s.K, p.tile.block_k, psms);
     if (p.path == GemmPath::sm90) p.ctas = std::min<int64_t>(tiles * p.splits, std::max(1, dev.sm_count));
   }
   return p;

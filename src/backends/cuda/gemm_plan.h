@@ -27,11 +27,17 @@ struct GemmShape {
   uint64_t a_addr = 0, b_addr = 0;   // device addresses (alignment)
 };
 
+/// The SM count PORTA_DETERMINISTIC plans with (an H100 SXM's), whatever the device has.
+constexpr int kDeterministicPartitionSms = 132;
+
 struct GemmDeviceFacts {
   int cc_major = 0, cc_minor = 0;
   int sm_count = 1;
   bool nvidia_paths = true;  // the build carries the mma.sync/wgmma kernels
   bool sm90_built = false;   // a wgmma kernel exists in this build
+  // SMs assumed when choosing tiles and split counts; 0: sm_count. PORTA_DETERMINISTIC sets
+  // kDeterministicPartitionSms so the split (and the rounding) does not depend on the part.
+  int partition_sms = 0;  // last: aggregate initialisers list the fields above
 };
 
 struct GemmPlan {

@@ -28,6 +28,7 @@ void run_attention(CudaQueue& queue, const backend::AttentionArgs& a, AttentionD
   facts.cc_major = dev.gemm_facts().cc_major;
   facts.cc_minor = dev.gemm_facts().cc_minor;
   facts.sm_count = dev.sm_count();
+  facts.partition_sms = dev.gemm_facts().partition_sms;
   facts.nvidia_paths = attention_sm80_compiled() && attention_decode_compiled();
   facts.sm90_kernel = attention_sm90_compiled();
   facts.smem_per_block = static_cast<int64_t>(dev.info().shared_memory_bytes);

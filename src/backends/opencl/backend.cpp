@@ -58,7 +58,7 @@ class ClBackend final : public backend::Backend {
                            cl_status_name(cst));
           continue;
         }
-        auto dev = std::make_unique<ClDevice>(p, d, ctx, cache_dir, gemm_tile, dev_class);
+        auto dev = std::make_unique<ClDevice>(p, d, ctx, cache_dir, gemm_tile, dev_class, opts.deterministic);
         backend::log(LogLevel::debug, "opencl: found '" + dname + "' (" + dev->info().driver + ")");
         out.push_back(std::move(dev));
       }

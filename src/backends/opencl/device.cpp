@@ -52,11 +52,12 @@ int lanes_per_cu(const std::string& vendor, bool is_cpu, int pref_vec_float) {
 }  // namespace
 
 ClDevice::ClDevice(cl_platform_id platform, cl_device_id dev, cl_context ctx, const std::string& cache_dir,
-                   const std::string& gemm_tile, const std::string& device_class)
+                   const std::string& gemm_tile, const std::string& device_class, bool deterministic)
     : dev_(dev), ctx_(ctx) {
   fill_info(platform);
+  traits_.partition_units = deterministic ? kDeterministicPartitionUnits : traits_.compute_units;
   const bool cpu_class = device_class == "auto" ? traits_.is_cpu : device_class == "cpu";
-  tuning_ = tuning_for(cpu_class, traits_.compute_units, traits_.pref_vec_float, info_.vendor);
+  tuning_ = tuning_for(cpu_class, traits_.partition_units, traits_.pref_vec_float, info_.vendor);
   // Work-groups no larger than the device allows (the table assumes >= 256).
   while (tuning_.row.wg > 1 && static_cast<size_t>(tuning_.row.wg) > traits_.max_workgroup)
     tuning_.row.wg /= 2;

@@ -22,6 +22,9 @@ struct DeviceTraits {
   bool fast_fma = false;   // fma() is a hardware instruction (GPUs; CPU devices on an FMA host)
   std::string opencl_c_version;
   int compute_units = 1;
+  // Compute units assumed when choosing split-K / split-KV counts: compute_units, or a
+  // constant under PORTA_DETERMINISTIC so the split (and the rounding) is the shape's alone.
+  int partition_units = 1;
   size_t max_workgroup = 1;
   uint64_t local_mem = 0;
   int pref_vec_float = 1, pref_vec_half = 0;
@@ -33,9 +36,10 @@ class ClDevice final : public backend::Device {
   /// Takes a retained context for `dev`. `cache_dir` empty: no on-disk program cache.
   /// `gemm_tile`: PORTA_OPENCL_GEMM_TILE override (empty: the tuning table's values).
   /// `device_class`: PORTA_OPENCL_DEVICE_CLASS ("auto", or "cpu"/"gpu" to force the kernel
-  /// parameter class, e.g. to run the GPU kernels' code paths on PoCL).
+  /// parameter class, e.g. to run the GPU kernels' code paths on PoCL). `deterministic`:
+  /// PORTA_DETERMINISTIC (DeviceTraits::partition_units).
   ClDevice(cl_platform_id platform, cl_device_id dev, cl_context ctx, const std::string& cache_dir,
-           const std::string& gemm_tile, const std::string& device_class);
+           const std::string& gemm_tile, const std::string& device_class, bool deterministic);
   ~ClDevice() override;
 
   DeviceInfo& info() override { return info_; }

@@ -137,8 +137,8 @@ void ClQueue::gemm_tiled(const backend::GemmArgs& g, const std::string& dtypes, 
   const BiasArg bias = bias_arg(g);
   // Split K when the tiles cannot occupy the device and each split keeps a deep K loop.
   const int64_t tiles = batch * ceil_div(M, tm) * ceil_div(N, tn);
-  const int64_t want = dev_.tuning().cls == DeviceClass::cpu ? 4 * dev_.traits().compute_units
-                                                             : 64 * dev_.traits().compute_units;
+  const int64_t want = dev_.tuning().cls == DeviceClass::cpu ? 4 * dev_.traits().partition_units
+                                                             : 64 * dev_.traits().partition_units;
   int64_t splits = 1;
   if (tiles < want && K >= 512) splits = std::min<int64_t>({ceil_div(want, tiles), K / 256, 16});
   cl_mem work = c.mem;

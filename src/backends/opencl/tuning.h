@@ -50,6 +50,9 @@ struct DeviceTuning {
 /// `pref_vec_float` (CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT) sets the CPU vector width.
 DeviceTuning tuning_for(bool is_cpu, int compute_units, int pref_vec_float, const std::string& vendor);
 
+/// The compute-unit count PORTA_DETERMINISTIC plans split-K / split-KV with, on any device.
+constexpr int kDeterministicPartitionUnits = 16;
+
 /// Applies PORTA_OPENCL_GEMM_TILE="TM,VN,NV[,WG_M,WG_N]" (tile rows, vector width, vectors per
 /// work-item, work-group shape) over the table's values. Throws Error(invalid_argument) when
 /// malformed or out of range (TM 1..8, VN 2/4/8/16, NV 1..4).

@@ -509,3 +509,44 @@ TEST(CudaErrors, CheckThrowsNamingTheCallStatusAndFix) {
 
 }  // namespace
 }  // namespace porta::cuda
+
+namespace porta::cuda {
+namespace {
+
+// PORTA_DETERMINISTIC plans split-K and split-KV for kDeterministicPartitionSms whatever the
+// device has, so an H20 (78 SMs) and an H100 (132) split the same reductions the same way.
+TEST(CudaDeterminism, SplitsFollowThePartitionSmsNotTheDevice) {
+  GemmDeviceFacts h20{9, 0, 78, true, false}, h100{9, 0, 132, true, false};
+  bool differs = false;
+  for (int64_t m : {640, 1024, 2000})
+    for (int64_t k : {4096, 8192}) {
+      const GemmShape s = row_major(m, 1024, k, DType::bf16);
+      differs |= plan_gemm(s, h20, GemmForce::none).splits != plan_gemm(s, h100, GemmForce::none).splits;
+    }
+  const AttnShape decode = attn(1, 8, 8, 1, 32768, 128);
+  AttnDeviceFacts a20{9, 78, true, true, 227 * 1024, 0}, a100{9, 132, true, true, 227 * 1024, 0};
+  differs |= plan_attention(decode, a20, AttnForce::none).splits !=
+             plan_attention(decode, a100, AttnForce::none).splits;
+  EXPECT_TRUE(differs) << "no shape here splits by the SM count: the check below would prove nothing";
+
+  h20.partition_sms = h100.partition_sms = kDeterministicPartitionSms;
+  a20.partition_sms = a100.partition_sms = kDeterministicPartitionSms;
+  for (int64_t m : {1, 8, 640, 1024, 2000})
+    for (int64_t k : {4096, 8192}) {
+      const GemmShape s = row_major(m, 1024, k, DType::bf16);
+      const GemmPlan p20 = plan_gemm(s, h20, GemmForce::none), p100 = plan_gemm(s, h100, GemmForce::none);
+      EXPECT_EQ(p20.path, p100.path) << m << "x" << k;
+      EXPECT_EQ(p20.splits, p100.splits) << m << "x" << k;
+      EXPECT_EQ(p20.tile.block_k, p100.tile.block_k) << m << "x" << k;
+    }
+  for (int64_t skv : {1024, 32768}) {
+    const AttnShape s = attn(1, 8, 8, 1, skv, 128);
+    const AttnPlan p20 = plan_attention(s, a20, AttnForce::none),
+                   p100 = plan_attention(s, a100, AttnForce::none);
+    EXPECT_EQ(p20.splits, p100.splits) << skv;
+    EXPECT_EQ(p20.split_keys, p100.split_keys) << skv;
+  }
+}
+
+}  // namespace
+}  // namespace porta::cuda
