@@ -128,7 +128,8 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
     }
   }
   if (units.empty()) return;
-  const int64_t want_tasks = pool.size() * kTasksPerThread;
+  // partition_width(): PORTA_DETERMINISTIC fixes it, and with it the chunks and their merge order.
+  const int64_t want_tasks = pool.partition_width() * kTasksPerThread;
   const int64_t work_per_task = std::max<int64_t>(1, total_work / want_tasks);
   int64_t n_tasks = 0, part_floats = 0;
   const int64_t pstride = D + 2;  // partial row: max, sum, D accumulators
