@@ -14,6 +14,7 @@
 #include <functional>
 #include <string>
 
+#include "porta/serving.h"
 #include "support/harness.h"
 
 namespace porta::test {
@@ -95,6 +96,35 @@ TEST_P(Determinism, AttentionSplitKv) {
     o.causal = c.causal;
     twice(s, "attention " + shape_str({c.B, c.Hq, c.Hkv, c.Sq, c.Skv}) + " " + dtype_name(c.t),
           {c.B, c.Hq, c.Sq, D}, c.t, [&](Tensor& out) { ops::attention(s, Q, K, V, out, o); });
+  }
+}
+
+// Decode over a paged cache (two sequences, one query each, 2,000 and 1,500 keys): split-KV.
+TEST_P(Determinism, PagedAttentionSplitKv) {
+  Stream s(device());
+  const int64_t Hq = 8, Hkv = 2, D = 64, bs = 16;
+  const std::vector<int32_t> lens = {2000, 1500};
+  const int64_t max_blocks = (lens[0] + bs - 1) / bs, nb = max_blocks + (lens[1] + bs - 1) / bs;
+  std::vector<int32_t> table(static_cast<size_t>(2 * max_blocks), -1);
+  for (int64_t j = 0, next = 0; j < 2; ++j)
+    for (int64_t i = 0; i < (lens[static_cast<size_t>(j)] + bs - 1) / bs; ++i)
+      table[static_cast<size_t>(j * max_blocks + i)] = static_cast<int32_t>(next++);
+  const int32_t cu[3] = {0, 1, 2};
+  KvCache c;
+  c.k = upload(s, random({nb, bs, Hkv, D}, DType::f32, 41), DType::f32);
+  c.v = upload(s, random({nb, bs, Hkv, D}, DType::f32, 42), DType::f32);
+  const Tensor Q = upload(s, random({2, Hq, D}, DType::f32, 43), DType::f32);
+  const Tensor bt = Tensor::from_host(s, DType::i32, {2, max_blocks}, table.data()),
+               cq = Tensor::from_host(s, DType::i32, {3}, cu),
+               sl = Tensor::from_host(s, DType::i32, {2}, lens.data());
+  try {
+    twice(s, "paged_attention", {2, Hq, D}, DType::f32, [&](Tensor& out) {
+      ops::paged_attention(s, Q, c, bt, cq, sl, 1, lens[0], out);
+    });
+  } catch (const Error& e) {
+    if (e.code() == Errc::unsupported && std::string(e.what()).find("not implemented") != std::string::npos)
+      GTEST_SKIP() << e.what();
+    throw;
   }
 }
 
