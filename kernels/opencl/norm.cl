@@ -25,8 +25,7 @@ kernel void norm_rows(int mode, long rows, long4 shape, float eps, TENSOR_IN(x),
   for (long r = get_group_id(0); r < rows; r += get_num_groups(0)) {
     const long xr = row_offset(r, shape, x_st), orow = row_offset(r, shape, o_st);
 #if ROW_WG == 1
-    // CPU devices: f32 rows with unit strides in 8-wide vectors (8 partial sums, so long
-    // rows keep their accuracy without compensation).
+    // CPU devices: f32 rows with unit strides in 8-wide vectors, 8 compensated partial sums.
     if (x_dt == DT_F32 && o_dt == DT_F32 && w_dt == DT_F32 && x_st.s3 == 1 && o_st.s3 == 1 && w_st.s3 == 1 &&
         (!has_bias || (bias_dt == DT_F32 && bias_st.s3 == 1))) {
       global const float* xp = (global const float*)(x + x_off) + xr;
@@ -36,17 +35,17 @@ kernel void norm_rows(int mode, long rows, long4 shape, float eps, TENSOR_IN(x),
       const long D8 = D / 8 * 8;
       float mean8 = 0.0f;
       if (mode == 1) {
-        float8 s8 = (float8)(0.0f);
+        float8 s8 = (float8)(0.0f), c8 = (float8)(0.0f);
         float st = 0.0f;
-        for (long i = 0; i < D8; i += 8) s8 += vload8(0, xp + i);
+        for (long i = 0; i < D8; i += 8) KAHAN_ADD8(s8, c8, vload8(0, xp + i));
         for (long i = D8; i < D; ++i) st += xp[i];
         mean8 = (hsum8(s8) + st) / (float)D;
       }
-      float8 q8 = (float8)(0.0f);
+      float8 q8 = (float8)(0.0f), k8 = (float8)(0.0f);
       float qt = 0.0f;
       for (long i = 0; i < D8; i += 8) {
         const float8 v = vload8(0, xp + i) - mean8;
-        q8 = FMA(v, v, q8);
+        KAHAN_ADD8(q8, k8, v * v);
       }
       for (long i = D8; i < D; ++i) qt = FMA(xp[i] - mean8, xp[i] - mean8, qt);
       const float inv8 = rsqrt((hsum8(q8) + qt) / (float)D + eps);

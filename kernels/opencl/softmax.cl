@@ -28,11 +28,11 @@ kernel void softmax_rows(long rows, long4 shape, float scale, TENSOR_IN(x), int 
         for (long i = 0; i < D; ++i) op[i] = 0.0f;
         continue;
       }
-      float8 s8 = (float8)(0.0f);
+      float8 s8 = (float8)(0.0f), c8 = (float8)(0.0f);
       float st = 0.0f;
       for (long i = 0; i < D8; i += 8) {
         const float8 e = exp(scale * vload8(0, xp + i) - mx8);
-        s8 += e;
+        KAHAN_ADD8(s8, c8, e);
         vstore8(e, 0, op + i);
       }
       for (long i = D8; i < D; ++i) {

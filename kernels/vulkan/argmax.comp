@@ -9,6 +9,7 @@ PORTA_TENSOR_IO(tx)
 PORTA_TENSOR_IO(to)
 layout(push_constant) uniform PC {
   uint R, C, sx_r, sx_c, so_r, off_x, off_o, dt;
+  uint row0, row_end;  // this dispatch's rows
 } pc;
 
 shared float s_val[64];
@@ -27,7 +28,7 @@ void main() {
   const uint t = gl_LocalInvocationID.x;
   const uint es = dt_size(pc.dt);
   const bool ints = pc.dt == DT_I32 || pc.dt == DT_I8;
-  for (uint row = gl_WorkGroupID.x; row < pc.R; row += gl_NumWorkGroups.x) {
+  for (uint row = pc.row0 + gl_WorkGroupID.x; row < pc.row_end; row += gl_NumWorkGroups.x) {
     float bv = 0.0;
     int bint = 0;
     uint bi = 0xffffffffu;

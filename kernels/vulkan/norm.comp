@@ -19,14 +19,14 @@ layout(push_constant) uniform PC {
   uint dt_x, dt_w, dt_b, dt_o;
   float eps;
   uint layer, has_bias;
+  uint row0, row_end;  // this dispatch's rows
 } pc;
 
 void main() {
   const uint t = gl_LocalInvocationID.x;
   const uint D = pc.shape.w;
-  const uint rows = pc.shape.x * pc.shape.y * pc.shape.z;
   const uint ex = dt_size(pc.dt_x), eo = dt_size(pc.dt_o), ew = dt_size(pc.dt_w), eb = dt_size(pc.dt_b);
-  for (uint r = gl_WorkGroupID.x; r < rows; r += gl_NumWorkGroups.x) {
+  for (uint r = pc.row0 + gl_WorkGroupID.x; r < pc.row_end; r += gl_NumWorkGroups.x) {
     const uint bx = pc.off_x + row_start(r, pc.shape, pc.sx) * ex;
     const uint bo = pc.off_o + row_start(r, pc.shape, pc.so) * eo;
     float mean = 0.0;

@@ -17,6 +17,7 @@ layout(push_constant) uniform PC {
   uint dt_x, dt_m, dt_o;
   float scale;
   uint has_mask;
+  uint row0, row_end;  // this dispatch's rows
 } pc;
 
 float logit(uint bx, uint bm, uint i, uint ex, uint em) {
@@ -28,10 +29,9 @@ float logit(uint bx, uint bm, uint i, uint ex, uint em) {
 void main() {
   const uint t = gl_LocalInvocationID.x;
   const uint D = pc.shape.w;
-  const uint rows = pc.shape.x * pc.shape.y * pc.shape.z;
   const uint ex = dt_size(pc.dt_x), eo = dt_size(pc.dt_o), em = dt_size(pc.dt_m);
   const float neg_inf = uintBitsToFloat(0xff800000u);
-  for (uint r = gl_WorkGroupID.x; r < rows; r += gl_NumWorkGroups.x) {
+  for (uint r = pc.row0 + gl_WorkGroupID.x; r < pc.row_end; r += gl_NumWorkGroups.x) {
     const uint bx = pc.off_x + row_start(r, pc.shape, pc.sx) * ex;
     const uint bm = pc.off_m + row_start(r, pc.shape, pc.sm) * em;
     const uint bo = pc.off_o + row_start(r, pc.shape, pc.so) * eo;

@@ -3,6 +3,7 @@
 // Devices cap a grid dimension at 65,535 workgroups, and lavapipe stops any shader loop
 // after 65,535 back-edges; a backend must split such work or refuse it, never return a
 // truncated sum. The GEMM cases use small integers so every expected value is exact.
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -79,7 +80,7 @@ void attention_case(Stream& s, int64_t B, int64_t Hq, int64_t Hkv, int64_t Sq, i
 
 TEST_P(Limits, AttentionManyHeads) {
   Stream s(device());
-  attention_case(s, 1, 65537, 1, 1, 3, 64, false, {}, 8000);   // one query row per head
+  attention_case(s, 1, 65537, 1, 1, 3, 64, false, {}, 8000);  // one query row per head
   // B*H past 65,535 with each below, and split-KV row chunks, cost minutes each on lavapipe
   // at full size; PORTA_VULKAN_MAX_GROUPS reaches those paths with small shapes.
 }
@@ -90,6 +91,58 @@ TEST_P(Limits, AttentionLongKv) {
   attention_case(s, 2, 2, 1, 17, 70001, 64, true, {70001, 50003}, 8110);  // prefill, ragged, causal
   // One prefill workgroup walking 4,000 keys: past llvmpipe's loop limit at D = 128.
   attention_case(s, 1, 2, 2, 16, 4000, 128, false, {}, 8120);
+}
+
+// One long row through rms_norm, layer_norm, softmax and argmax. On a device with a loop
+// limit (lavapipe) one invocation sweeps D / 64-128 elements several times: past the limit
+// the op must raise unsupported naming the longest row it takes, and that longest row must
+// then run correctly (the case at the limit). Elsewhere every length must be right.
+void long_row(Stream& s, const char* op, int64_t D, uint32_t seed, bool at_limit = false) {
+  SCOPED_TRACE(::testing::Message() << op << " D=" << D);
+  const HostTensor x = random({1, D}, DType::f32, seed, -4, 4),
+                   w = random({D}, DType::f32, seed + 1, 0.5, 1.5), b = random({D}, DType::f32, seed + 2);
+  const Tensor X = upload(s, x, DType::f32), W = upload(s, w, DType::f32), Bt = upload(s, b, DType::f32);
+  const bool am = std::string(op) == "argmax";
+  GuardedOutput o(s, am ? std::vector<int64_t>{1} : std::vector<int64_t>{1, D}, am ? DType::i32 : DType::f32);
+  try {
+    if (std::string(op) == "rms_norm") ops::rms_norm(s, X, W, o.tensor());
+    if (std::string(op) == "layer_norm") ops::layer_norm(s, X, W, &Bt, o.tensor(), 1e-5f);
+    if (std::string(op) == "softmax") ops::softmax(s, X, o.tensor(), 1.5f);
+    if (am) ops::argmax(s, X, o.tensor());
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    ASSERT_EQ(e.code(), Errc::unsupported) << msg;
+    ASSERT_FALSE(at_limit) << "the longest row the message names was refused: " << msg;
+    EXPECT_NE(msg.find("loop iterations"), std::string::npos) << msg;
+    const size_t at = msg.find("at most ");
+    ASSERT_NE(at, std::string::npos) << msg;
+    const int64_t longest = std::stoll(msg.substr(at + 8));
+    ASSERT_GT(longest, 0) << msg;
+    ASSERT_LT(longest, D) << msg;
+    std::printf("  refused as expected: %s\n", msg.c_str());
+    long_row(s, op, longest, seed + 10, true);
+    return;
+  }
+  const HostTensor r = o.result(s);
+  if (std::string(op) == "rms_norm")
+    EXPECT_TRUE(close(r, ref::rms_norm(x, w, 1e-6), OpClass::reduction, DType::f32));
+  if (std::string(op) == "layer_norm")
+    EXPECT_TRUE(close(r, ref::layer_norm(x, w, &b, 1e-5), OpClass::reduction, DType::f32));
+  if (std::string(op) == "softmax")
+    EXPECT_TRUE(close(r, ref::softmax(x, 1.5, nullptr), OpClass::reduction, DType::f32));
+  if (am) {
+    HostTensor want({1});
+    want[0] = static_cast<double>(ref::argmax(x)[0]);
+    EXPECT_TRUE(equal(r, want));
+  }
+}
+
+TEST_P(Limits, LongRows) {
+  Stream s(device());
+  uint32_t seed = 8200;
+  // 3,000,000: past lavapipe's 65,535 iterations for every row op (each sweeps D/128 or
+  // D/64 per pass), so there the longest row it names runs instead.
+  for (const char* op : {"rms_norm", "layer_norm", "softmax", "argmax"}) long_row(s, op, 3000000, seed += 20);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// argmax over the last dim (argmax.comp): one workgroup per row.
+// argmax over the last dim (argmax.comp): one workgroup per row, rows in chunks the grid holds.
 #include "backends/vulkan/ops.h"
 
 namespace porta::vk {
@@ -7,6 +7,7 @@ void op_argmax(VulkanQueue& q, const ArgmaxArgs& a) {
   const char* op = "argmax";
   struct {
     uint32_t R, C, sx_r, sx_c, so_r, off_x, off_o, dt;
+    uint32_t row0, row_end;  // this dispatch's rows, one workgroup each
   } pc{};
   pc.R = u32(a.x.shape[0], op, "rows");
   pc.C = u32(a.x.shape[1], op, "columns");
@@ -16,8 +17,13 @@ void op_argmax(VulkanQueue& q, const ArgmaxArgs& a) {
   pc.off_x = u32(a.x.offset, op, "byte offset");
   pc.off_o = u32(a.out.offset, op, "byte offset");
   pc.dt = static_cast<uint32_t>(a.x.dtype);
+  check_row_loops(q.device(), op, pc.C, 64, 1, 1);
   const Pipeline& p = q.device().pipelines().get("argmax", 2, {});
-  q.dispatch(p, {ref(a.x, false), ref(a.out, true)}, &pc, sizeof pc, groups(q, pc.R, 1));
+  for_row_chunks(q, pc.R, [&](uint32_t r0, uint32_t r1, uint32_t n) {
+    pc.row0 = r0;
+    pc.row_end = r1;
+    q.dispatch(p, {ref(a.x, false), ref(a.out, true)}, &pc, sizeof pc, n);
+  });
 }
 
 }  // namespace porta::vk

@@ -1,4 +1,4 @@
-// rms_norm and layer_norm (norm.comp): one workgroup per row.
+// rms_norm and layer_norm (norm.comp): one workgroup per row, rows in chunks the grid holds.
 #include <cstring>
 
 #include "backends/vulkan/ops.h"
@@ -13,6 +13,7 @@ void op_norm(VulkanQueue& q, const NormArgs& a, bool layer) {
     uint32_t dt_x, dt_w, dt_b, dt_o;
     float eps;
     uint32_t layer, has_bias;
+    uint32_t row0, row_end;  // this dispatch's rows, one workgroup each
   } pc{};
   const Dims4 x = dims4(a.x, op);
   std::memcpy(pc.shape, x.shape, sizeof pc.shape);
@@ -36,9 +37,15 @@ void op_norm(VulkanQueue& q, const NormArgs& a, bool layer) {
     pc.dt_b = static_cast<uint32_t>(a.bias->dtype);
   }
   const uint64_t rows = uint64_t{pc.shape[0]} * pc.shape[1] * pc.shape[2];
+  // layer_norm sweeps the row three times and reduces twice (rms_norm: two, one).
+  check_row_loops(q.device(), op, pc.shape[3], 128, layer ? 3 : 2, layer ? 2 : 1);
   const Pipeline& p = q.device().pipelines().get("norm", 4, {});
-  q.dispatch(p, {ref(a.x, false), ref(a.weight, false), ref(bias, false), ref(a.out, true)}, &pc, sizeof pc,
-             groups(q, rows, 1));
+  for_row_chunks(q, rows, [&](uint32_t r0, uint32_t r1, uint32_t n) {
+    pc.row0 = r0;
+    pc.row_end = r1;
+    q.dispatch(p, {ref(a.x, false), ref(a.weight, false), ref(bias, false), ref(a.out, true)}, &pc, sizeof pc,
+               n);
+  });
 }
 
 }  // namespace porta::vk

@@ -2,6 +2,7 @@
 // plus the small helpers they share for packing tensors into push constants.
 #pragma once
 
+#include <algorithm>
 #include <string>
 
 #include "backends/vulkan/stream.h"
@@ -40,5 +41,22 @@ uint32_t groups(VulkanQueue& q, uint64_t n, uint32_t per_group);
 /// Most trips a kernel's main loop may take in one invocation: half the device's loop limit
 /// (the rest is left to its other loops), or no limit. Launchers split longer work.
 uint64_t max_trips(const VulkanDevice& dev);
+
+/// Row ops with one workgroup of `threads` per row that sweep the row `passes` times and run
+/// `reductions` tree reductions: each invocation loops about passes * D / threads times, so
+/// on a device with a loop limit (llvmpipe) a long row is refused with Error(unsupported)
+/// naming the longest row it takes, instead of a silently truncated sweep.
+void check_row_loops(VulkanDevice& dev, const char* op, uint64_t D, uint32_t threads, uint32_t passes,
+                     uint32_t reductions);
+/// Rows [0, rows) one workgroup each, in dispatches the grid holds: fn(row0, row_end, groups).
+/// One row per workgroup keeps the per-invocation loop count independent of the row count.
+template <typename Fn>
+void for_row_chunks(VulkanQueue& q, uint64_t rows, Fn&& fn) {
+  const uint32_t g = std::max<uint32_t>(1, groups(q, rows, 1));
+  for (uint64_t r0 = 0; r0 < rows; r0 += g) {
+    const uint64_t r1 = std::min<uint64_t>(rows, r0 + g);
+    fn(static_cast<uint32_t>(r0), static_cast<uint32_t>(r1), static_cast<uint32_t>(r1 - r0));
+  }
+}
 
 }  // namespace porta::vk

@@ -13,6 +13,7 @@ void op_softmax(VulkanQueue& q, const SoftmaxArgs& a) {
     uint32_t dt_x, dt_m, dt_o;
     float scale;
     uint32_t has_mask;
+    uint32_t row0, row_end;  // this dispatch's rows, one workgroup each
   } pc{};
   const Dims4 x = dims4(a.x, op);
   std::memcpy(pc.shape, x.shape, sizeof pc.shape);
@@ -32,8 +33,13 @@ void op_softmax(VulkanQueue& q, const SoftmaxArgs& a) {
     pc.has_mask = 1;
   }
   const uint64_t rows = uint64_t{pc.shape[0]} * pc.shape[1] * pc.shape[2];
+  check_row_loops(q.device(), op, pc.shape[3], 128, 3, 2);  // max, sum, write; two reductions
   const Pipeline& p = q.device().pipelines().get("softmax", 3, {});
-  q.dispatch(p, {ref(a.x, false), ref(mask, false), ref(a.out, true)}, &pc, sizeof pc, groups(q, rows, 1));
+  for_row_chunks(q, rows, [&](uint32_t r0, uint32_t r1, uint32_t n) {
+    pc.row0 = r0;
+    pc.row_end = r1;
+    q.dispatch(p, {ref(a.x, false), ref(mask, false), ref(a.out, true)}, &pc, sizeof pc, n);
+  });
 }
 
 }  // namespace porta::vk
