@@ -84,7 +84,32 @@ void CudaQueue::attention(const backend::AttentionArgs& a) {
                            std::to_string(d.Hkv) + ", " + std::to_string(d.Skv) + "] " +
                            dtype_name(a.q.dtype);
   // Kernels put batch x heads (query heads on the tensor-core paths) in grid.y, at most
-  // 65535: larger batches run in chunks of whole batch entries.
+  // 65535: larger batches run in chunks of whole batch entries, and more than 65535 query
+  // heads in chunks of heads (whole GQA groups with their KV heads, or pieces of one group).
+  if (d.Hq > 65535) {
+    const int64_t group = d.Hq / d.Hkv;
+    const int64_t kv_per = std::max<int64_t>(1, 65535 / group);  // KV heads per chunk
+    for (int64_t b = 0; b < d.B; ++b)
+      for (int64_t hk0 = 0; hk0 < d.Hkv; hk0 += kv_per) {
+        const int64_t nk = std::min(kv_per, d.Hkv - hk0), heads = nk * group;
+        const int64_t q_per = group > 65535 ? 65535 : heads;  // one KV head: its group in pieces
+        for (int64_t h0 = 0; h0 < heads; h0 += q_per) {
+          AttentionDesc dc = d;
+          dc.B = 1;
+          dc.Hq = std::min(q_per, heads - h0);
+          dc.Hkv = group > 65535 ? 1 : nk;
+          dc.q = slice_desc(slice_desc(d.q, 0, b, 1), 1, hk0 * group + h0, dc.Hq);
+          dc.out = slice_desc(slice_desc(d.out, 0, b, 1), 1, hk0 * group + h0, dc.Hq);
+          dc.k = slice_desc(slice_desc(d.k, 0, b, 1), 1, hk0, dc.Hkv);
+          dc.v = slice_desc(slice_desc(d.v, 0, b, 1), 1, hk0, dc.Hkv);
+          if (a.kv_lens) dc.kv_lens = slice_desc(d.kv_lens, 3, b, 1);
+          run_attention(
+              *this, a, dc,
+              what + " (batch " + std::to_string(b) + ", heads " + std::to_string(hk0 * group + h0) + "..)");
+        }
+      }
+    return;
+  }
   const int64_t chunk = std::max<int64_t>(1, 65535 / d.Hq);
   for (int64_t b0 = 0; b0 < d.B; b0 += chunk) {
     const int64_t nb = std::min(chunk, d.B - b0);
