@@ -11,6 +11,7 @@
 
 #include <cstdint>
 
+#include "backends/cpu/dtype_io.h"
 #include "porta/dtype.h"
 #include "porta/quant.h"
 
@@ -32,9 +33,16 @@ struct QuantRows {
   int64_t zero_rs, zero_cs;
 
   int64_t groups() const { return (k + group - 1) / group; }
-  float scale(int64_t n, int64_t g) const;
+  // Inline: the GEMV reads one scale (and zero) per row and group, as often as every 32
+  // weights; an out-of-line call there cost more than the group's multiply-adds.
+  float scale(int64_t n, int64_t g) const {
+    return load_f32(scale_dtype, scales, n * scale_rs + g * scale_cs);
+  }
   /// The zero point subtracted from codes: z[n, g] (int4_zp), 8 (int4), 0 otherwise.
-  float zero(int64_t n, int64_t g) const;
+  float zero(int64_t n, int64_t g) const {
+    if (format == QuantFormat::int4_zp) return f16_to_float(zeros[n * zero_rs + g * zero_cs]);
+    return format == QuantFormat::int4 ? 8.0f : 0.0f;
+  }
 };
 
 /// One GEMV call: y[m * ldy + (n - n0)] = Σ_j value(n, j) · x(m, j) for m < M, n in [n0, n1).

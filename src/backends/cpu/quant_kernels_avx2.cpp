@@ -35,6 +35,7 @@ struct V256 {
     const F nan = _mm256_castsi256_ps(_mm256_cmpeq_epi32(mag, _mm256_set1_epi32(0x7f << 20)));
     return _mm256_blendv_ps(f, _mm256_set1_ps(__builtin_nanf("")), nan);
   }
+  static float h2f(uint16_t h) { return _cvtsh_ss(h); }
   static float hsum(F v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));

@@ -42,6 +42,7 @@ struct V512 {
     const __mmask16 nan = _mm512_cmpeq_epi32_mask(mag, _mm512_set1_epi32(0x7f << 20));
     return _mm512_mask_mov_ps(f, nan, _mm512_set1_ps(__builtin_nanf("")));
   }
+  static float h2f(uint16_t h) { return _cvtsh_ss(h); }
   static float hsum(F v) { return _mm512_reduce_add_ps(v); }
   static void store_pairs(F lo, F hi, float* out) {
     const I i0 = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);

@@ -10,15 +10,6 @@
 
 namespace porta::cpu {
 
-float QuantRows::scale(int64_t n, int64_t g) const {
-  return load_f32(scale_dtype, scales, n * scale_rs + g * scale_cs);
-}
-
-float QuantRows::zero(int64_t n, int64_t g) const {
-  if (format == QuantFormat::int4_zp) return f16_to_float(zeros[n * zero_rs + g * zero_cs]);
-  return format == QuantFormat::int4 ? 8.0f : 0.0f;
-}
-
 float quant_fp8_value(uint8_t code) {
   static const std::array<float, 256> table = [] {
     std::array<float, 256> t{};

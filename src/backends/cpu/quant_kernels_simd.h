@@ -6,7 +6,7 @@
 // V provides: F (float vector), I (int32 vector), L (lanes), zero(), set1(), load(),
 // fma(), u8(p) / s8(p) (L bytes widened to int32 lanes), low4(i) / high4(i) (nibbles of
 // those lanes as floats), fp8(i) (E4M3FN lanes decoded), hsum(), store_pairs(lo, hi, out)
-// (out[2i] = lo[i], out[2i+1] = hi[i]) and store().
+// (out[2i] = lo[i], out[2i+1] = hi[i]), store() and h2f() (one f16 to f32, F16C).
 #pragma once
 
 #include <algorithm>
@@ -16,6 +16,19 @@
 
 namespace porta::cpu {
 namespace {
+
+/// s[n, g] and z[n, g] with f16 read by F16C: per row and group, as often as every 32 weights.
+template <class V>
+inline float scale_at(const QuantRows& w, int64_t n, int64_t g) {
+  if (w.scale_dtype == DType::f16)
+    return V::h2f(reinterpret_cast<const uint16_t*>(w.scales)[n * w.scale_rs + g * w.scale_cs]);
+  return w.scale(n, g);
+}
+template <class V>
+inline float zero_at(const QuantRows& w, int64_t n, int64_t g) {
+  if (w.format == QuantFormat::int4_zp) return V::h2f(w.zeros[n * w.zero_rs + g * w.zero_cs]);
+  return w.format == QuantFormat::int4 ? 8.0f : 0.0f;
+}
 
 /// Rows [n, n + R) x activation rows [m0, m0 + MB) of the GEMV, for codes of format FMT
 /// (int4_zp shares int4's loop: zeros only enter through the per-group correction).
@@ -45,6 +58,11 @@ void gemv_block(const QuantGemvArgs& a, int64_t n, int m0, int64_t n_base) {
       for (int mb = 0; mb < MB; ++mb) acc[r][mb] = V::zero();
     for (int64_t b = j0; b < j0 + full; b += 2 * L) {
       F w0[R], w1[R];
+      // The next R rows (contiguous after these) at the same offset, one row block ahead:
+      // the hardware streamer alone leaves one Zen core at a third of its copy bandwidth on
+      // these short interleaved row streams (prefetches never fault past the weight's end).
+      const int64_t off = nib ? b / 2 : b;
+      for (int r = 0; r < R; ++r) __builtin_prefetch(rows[r] + R * w.code_rs + off, 0, 3);
       for (int r = 0; r < R; ++r) {
         if constexpr (nib) {  // 2L nibbles in L bytes: even elements in the low nibbles (x reordered to
                               // match)
@@ -65,15 +83,22 @@ void gemv_block(const QuantGemvArgs& a, int64_t n, int m0, int64_t n_base) {
       }
     }
     for (int r = 0; r < R; ++r) {
-      const float s = w.scale(n + r, g), z = w.zero(n + r, g);
+      const float s = scale_at<V>(w, n + r, g), z = nib ? zero_at<V>(w, n + r, g) : 0.0f;
       for (int mb = 0; mb < MB; ++mb) {
         tot[r][mb] = V::fma(V::set1(s), acc[r][mb], tot[r][mb]);
-        float c = nib ? z * a.xsum[(m0 + mb) * G + g] : 0.0f;
-        if (full < len) c -= quant_dot_scalar(w, rows[r], j0 + full, j0 + len, xs[mb]);
-        corr[r][mb] += s * c;
+        if (nib) corr[r][mb] += s * z * a.xsum[(m0 + mb) * G + g];
       }
     }
   }
+  // Elements past the last whole vector pair: only the last group can have them (groups of
+  // 32/64/128 are whole pairs; a per-channel group is the row). Kept out of the group loop
+  // so its call does not make the compiler spill the accumulators around every group.
+  if (const int64_t j0 = (G - 1) * w.group, len = w.k - j0, full = len / (2 * L) * (2 * L); full < len)
+    for (int r = 0; r < R; ++r) {
+      const float s = scale_at<V>(w, n + r, G - 1);
+      for (int mb = 0; mb < MB; ++mb)
+        corr[r][mb] -= s * quant_dot_scalar(w, rows[r], j0 + full, j0 + len, xs[mb]);
+    }
   for (int r = 0; r < R; ++r)
     for (int mb = 0; mb < MB; ++mb)
       a.y[(m0 + mb) * a.ldy + (n + r - n_base)] = V::hsum(tot[r][mb]) - corr[r][mb];
@@ -115,7 +140,7 @@ void dequant_row(const QuantRows& w, int64_t n, float* out) {
   const bool nib = w.format == QuantFormat::int4 || w.format == QuantFormat::int4_zp;
   for (int64_t g = 0, G = w.groups(); g < G; ++g) {
     const int64_t j0 = g * w.group, j1 = std::min(w.k, j0 + w.group);
-    const float sf = w.scale(n, g), zf = w.zero(n, g);
+    const float sf = scale_at<V>(w, n, g), zf = zero_at<V>(w, n, g);
     const F s = V::set1(sf), z = V::set1(zf);
     int64_t j = j0;
     for (; j + 2 * L <= j1; j += 2 * L) {
