@@ -155,4 +155,12 @@ bool ClDevice::supports(backend::Op op, DType in, DType out) const {
   return (info_.dtypes & dtype_bit(in)) && (info_.dtypes & dtype_bit(out));
 }
 
+// Every format with every float dtype: kernels/opencl/quant.cl decodes each format with
+// integer ops and half types through vload_half / bit shifts (OpenCL C 1.2, no extension).
+bool ClDevice::supports_quant(backend::Op op, QuantFormat f, DType act) const {
+  (void)op;
+  (void)f;
+  return act == DType::f32 || act == DType::f16 || act == DType::bf16;
+}
+
 }  // namespace porta::opencl

@@ -47,6 +47,7 @@ class ClDevice final : public backend::Device {
   std::unique_ptr<backend::Queue> create_queue() override;
   std::unique_ptr<backend::Event> create_event() override;
   bool supports(backend::Op op, DType in, DType out) const override;
+  bool supports_quant(backend::Op op, QuantFormat f, DType act) const override;
 
   cl_context context() const { return ctx_; }
   cl_device_id id() const { return dev_; }

@@ -86,12 +86,16 @@ class ClQueue final : public backend::Queue {
   void kv_cache_write(const backend::KvCacheWriteArgs& a) override;
   void copy_blocks(const backend::CopyBlocksArgs& a) override;
   void paged_attention(const backend::PagedAttentionArgs& a) override;
+  void quantize(const backend::QuantizeArgs& a) override;
+  void dequantize(const backend::DequantizeArgs& a) override;
+  void gemm_quant(const backend::QuantGemmArgs& a) override;
+  void embedding_quant(const backend::QuantEmbeddingArgs& a) override;
 
   ClDevice& device() { return dev_; }
   cl_command_queue handle() const { return q_; }
   /// Kernel `name` of the program built from `file` with `options`; owned by this queue.
   cl_kernel kernel(const std::string& file, const std::string& options, const char* name);
-  /// This queue's scratch buffer number `slot` (0..2), at least `bytes` long. In-order execution makes reuse
+  /// This queue's scratch buffer number `slot` (0..3), at least `bytes` long. In-order execution makes reuse
   /// across ops safe; a grown buffer replaces the old one (released after queued work).
   cl_mem scratch(int slot, uint64_t bytes);
   /// A small read-only table uploaded once per distinct content (rope frequencies).
@@ -100,6 +104,11 @@ class ClQueue final : public backend::Queue {
  private:
   void norm(const backend::NormArgs& a, bool layer);
   void gemm_small_m(const backend::GemmArgs& a, const std::string& dtypes);
+  /// quant.cpp: rows of a quantized weight dequantized into `out` (see quant.cl's qdequant).
+  struct DequantTarget;
+  void dequant_rows(const backend::QuantWeightArg& w, const DequantTarget& t);
+  void gemm_quant_gemv(const backend::QuantGemmArgs& g);
+  void gemm_quant_blocked(const backend::QuantGemmArgs& g);
   void gemm_tiled(const backend::GemmArgs& a, const std::string& dtypes, const View4& b,
                   const View4* a_override = nullptr);
   View4 pack_b(const backend::TensorArg& b);
@@ -112,7 +121,7 @@ class ClQueue final : public backend::Queue {
   ClDevice& dev_;
   cl_command_queue q_ = nullptr;
   std::map<std::pair<cl_program, std::string>, cl_kernel> kernels_;
-  static constexpr int kScratchSlots = 3;
+  static constexpr int kScratchSlots = 4;  // 3: quantized gemm's dequantized blocks
   cl_mem scratch_[kScratchSlots] = {};
   uint64_t scratch_bytes_[kScratchSlots] = {};
   std::map<std::string, cl_mem> tables_;

@@ -39,9 +39,18 @@ struct AttentionParams {
   int decode_items = 4096;     // (batch, KV head, split) work-items wanted in flight
 };
 
+// quant.cl (quantized weights). Defaults are the GPU row.
+struct QuantParams {
+  int gemv_split = 64;  // work-items sharing one output column of the GEMV (K split, local reduction)
+  int gemv_local = 64;  // work-group size of the GEMV (a multiple of gemv_split)
+  int gemv_unit = 32;   // most elements a work-item takes at once; its scale multiplies the unit's sum once
+  int block_bytes = 64 << 20;  // M > 16: f32 scratch for one dequantized block of weight rows
+};
+
 struct DeviceTuning {
   DeviceClass cls = DeviceClass::gpu;
   GemmParams gemm;
+  QuantParams quant;
   RowParams row;
   AttentionParams attention;
 };
