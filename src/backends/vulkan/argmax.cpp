@@ -7,7 +7,8 @@ void op_argmax(VulkanQueue& q, const ArgmaxArgs& a) {
   const char* op = "argmax";
   struct {
     uint32_t R, C, sx_r, sx_c, so_r, off_x, off_o, dt;
-    uint32_t row0, row_end;  // this dispatch's rows, one workgroup each
+    uint32_t row0, row_end;       // this dispatch's rows, one workgroup each (split: row0 + group y)
+    uint32_t chunk, nchunks, c0;  // split path: elements per chunk, chunks per row, first chunk
   } pc{};
   pc.R = u32(a.x.shape[0], op, "rows");
   pc.C = u32(a.x.shape[1], op, "columns");
@@ -17,12 +18,27 @@ void op_argmax(VulkanQueue& q, const ArgmaxArgs& a) {
   pc.off_x = u32(a.x.offset, op, "byte offset");
   pc.off_o = u32(a.out.offset, op, "byte offset");
   pc.dt = static_cast<uint32_t>(a.x.dtype);
-  check_row_loops(q.device(), op, pc.C, 64, 1, 1);
-  const Pipeline& p = q.device().pipelines().get("argmax", 2, {});
-  for_row_chunks(q, pc.R, [&](uint32_t r0, uint32_t r1, uint32_t n) {
+  const uint32_t chunk = row_split_chunk(q.device(), op, pc.C, 64, 1, 1);
+  if (chunk == 0) {
+    const Pipeline& p = q.device().pipelines().get("argmax", 3, {0});
+    for_row_chunks(q, pc.R, [&](uint32_t r0, uint32_t r1, uint32_t n) {
+      pc.row0 = r0;
+      pc.row_end = r1;
+      // Binding 2 (the split path's chunk winners) is unused here: x stands in.
+      q.dispatch(p, {ref(a.x, false), ref(a.out, true), ref(a.x, false)}, &pc, sizeof pc, n);
+    });
+    return;
+  }
+  pc.chunk = chunk;
+  pc.nchunks = (pc.C + chunk - 1) / chunk;
+  split_rows(q, pc.R, pc.nchunks, 8, [&](uint32_t r0, uint32_t n, const Allocation& part) {
     pc.row0 = r0;
-    pc.row_end = r1;
-    q.dispatch(p, {ref(a.x, false), ref(a.out, true)}, &pc, sizeof pc, n);
+    for_chunk_rounds(q, pc.nchunks, pc.c0, [&](uint32_t gx) {
+      q.dispatch(q.device().pipelines().get("argmax", 3, {1}),
+                 {ref(a.x, false), ref(a.out, false), ref(part, true)}, &pc, sizeof pc, gx, n);
+    });
+    q.dispatch(q.device().pipelines().get("argmax", 3, {2}),
+               {ref(a.x, false), ref(a.out, true), ref(part, false)}, &pc, sizeof pc, 1, n);
   });
 }
 

@@ -13,7 +13,8 @@ void op_norm(VulkanQueue& q, const NormArgs& a, bool layer) {
     uint32_t dt_x, dt_w, dt_b, dt_o;
     float eps;
     uint32_t layer, has_bias;
-    uint32_t row0, row_end;  // this dispatch's rows, one workgroup each
+    uint32_t row0, row_end;       // this dispatch's rows, one workgroup each (split: row0 + group y)
+    uint32_t chunk, nchunks, c0;  // split path: elements per chunk, chunks per row, first chunk
   } pc{};
   const Dims4 x = dims4(a.x, op);
   std::memcpy(pc.shape, x.shape, sizeof pc.shape);
@@ -38,13 +39,35 @@ void op_norm(VulkanQueue& q, const NormArgs& a, bool layer) {
   }
   const uint64_t rows = uint64_t{pc.shape[0]} * pc.shape[1] * pc.shape[2];
   // layer_norm sweeps the row three times and reduces twice (rms_norm: two, one).
-  check_row_loops(q.device(), op, pc.shape[3], 128, layer ? 3 : 2, layer ? 2 : 1);
-  const Pipeline& p = q.device().pipelines().get("norm", 4, {});
-  for_row_chunks(q, rows, [&](uint32_t r0, uint32_t r1, uint32_t n) {
+  const uint32_t chunk = row_split_chunk(q.device(), op, pc.shape[3], 128, layer ? 3 : 2, layer ? 2 : 1);
+  if (chunk == 0) {
+    const Pipeline& p = q.device().pipelines().get("norm", 5, {0});
+    for_row_chunks(q, rows, [&](uint32_t r0, uint32_t r1, uint32_t n) {
+      pc.row0 = r0;
+      pc.row_end = r1;
+      // Binding 4 (the split path's statistics) is unused here: x stands in.
+      q.dispatch(p,
+                 {ref(a.x, false), ref(a.weight, false), ref(bias, false), ref(a.out, true), ref(a.x, false)},
+                 &pc, sizeof pc, n);
+    });
+    return;
+  }
+  pc.chunk = chunk;
+  pc.nchunks = (pc.shape[3] + chunk - 1) / chunk;
+  split_rows(q, rows, pc.nchunks, 12, [&](uint32_t r0, uint32_t n, const Allocation& part) {
     pc.row0 = r0;
-    pc.row_end = r1;
-    q.dispatch(p, {ref(a.x, false), ref(a.weight, false), ref(bias, false), ref(a.out, true)}, &pc, sizeof pc,
-               n);
+    for_chunk_rounds(q, pc.nchunks, pc.c0, [&](uint32_t gx) {
+      q.dispatch(
+          q.device().pipelines().get("norm", 5, {1}),
+          {ref(a.x, false), ref(a.weight, false), ref(bias, false), ref(a.out, false), ref(part, true)}, &pc,
+          sizeof pc, gx, n);
+    });
+    for_chunk_rounds(q, pc.nchunks, pc.c0, [&](uint32_t gx) {
+      q.dispatch(
+          q.device().pipelines().get("norm", 5, {2}),
+          {ref(a.x, false), ref(a.weight, false), ref(bias, false), ref(a.out, true), ref(part, false)}, &pc,
+          sizeof pc, gx, n);
+    });
   });
 }
 

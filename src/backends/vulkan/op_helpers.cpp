@@ -38,21 +38,23 @@ uint64_t max_trips(const VulkanDevice& dev) {
   return lim == 0 ? UINT64_MAX : lim / 2;
 }
 
-void check_row_loops(VulkanDevice& dev, const char* op, uint64_t D, uint32_t threads, uint32_t passes,
-                     uint32_t reductions) {
+uint32_t row_split_chunk(VulkanDevice& dev, const char* op, uint64_t D, uint32_t threads, uint32_t passes,
+                         uint32_t reductions) {
   const uint64_t budget = max_trips(dev);
-  if (budget == UINT64_MAX) return;
-  uint32_t steps = 0;  // one tree reduction: log2(threads) halvings
+  if (budget == UINT64_MAX) return 0;
+  uint64_t steps = 0;  // one tree reduction: log2(threads) halvings
   for (uint32_t t = threads; t > 1; t >>= 1) ++steps;
-  const uint64_t fixed = 1 + uint64_t{reductions} * steps;  // + the row loop itself
-  const uint64_t sweeps = (D + threads - 1) / threads;
-  if (fixed + passes * sweeps <= budget) return;
-  const uint64_t longest = budget > fixed ? (budget - fixed) / passes * threads : 0;
-  throw Error(Errc::unsupported, std::string("vulkan: ") + op + ": rows of " + std::to_string(D) +
-                                     " elements need more loop iterations per invocation than " +
-                                     dev.info().name + " runs (" + std::to_string(dev.caps().loop_limit) +
-                                     "); rows of at most " + std::to_string(longest) +
-                                     " elements run there: split the row or use another device");
+  const uint64_t fixed = 1 + reductions * steps;  // + the row or chunk loop itself
+  if (fixed + passes * ((D + threads - 1) / threads) <= budget) return 0;
+  // Half the budget for a chunk's sweeps, the rest for folding the row's chunks.
+  const uint64_t sweeps = budget > fixed ? (budget - fixed) / (2 * passes) : 0;
+  const uint64_t chunk = std::min<uint64_t>(sweeps * threads, uint64_t{1} << 30);
+  if (chunk == 0 || (D + chunk - 1) / chunk + sweeps + fixed > budget)
+    throw Error(Errc::unsupported, std::string("vulkan: ") + op + ": rows of " + std::to_string(D) +
+                                       " elements need more loop iterations per invocation than " +
+                                       dev.info().name + " runs (" + std::to_string(dev.caps().loop_limit) +
+                                       "), even split into chunks; split the row or use another device");
+  return static_cast<uint32_t>(chunk);
 }
 
 }  // namespace porta::vk

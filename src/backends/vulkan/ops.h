@@ -43,11 +43,13 @@ uint32_t groups(VulkanQueue& q, uint64_t n, uint32_t per_group);
 uint64_t max_trips(const VulkanDevice& dev);
 
 /// Row ops with one workgroup of `threads` per row that sweep the row `passes` times and run
-/// `reductions` tree reductions: each invocation loops about passes * D / threads times, so
-/// on a device with a loop limit (llvmpipe) a long row is refused with Error(unsupported)
-/// naming the longest row it takes, instead of a silently truncated sweep.
-void check_row_loops(VulkanDevice& dev, const char* op, uint64_t D, uint32_t threads, uint32_t passes,
-                     uint32_t reductions);
+/// `reductions` tree reductions: each invocation loops about passes * D / threads times. 0 when
+/// that fits the device's loop budget (every GPU; llvmpipe stops a loop after 65,535
+/// iterations and keeps what it has), else the chunk length for the split path (a workgroup per
+/// chunk of a row, then a pass that folds the chunks), which keeps every invocation within it.
+/// Throws Error(unsupported) naming the limit if even that cannot (rows past ~2^32 elements).
+uint32_t row_split_chunk(VulkanDevice& dev, const char* op, uint64_t D, uint32_t threads, uint32_t passes,
+                         uint32_t reductions);
 /// Rows [0, rows) one workgroup each, in dispatches the grid holds: fn(row0, row_end, groups).
 /// One row per workgroup keeps the per-invocation loop count independent of the row count.
 template <typename Fn>
@@ -57,6 +59,28 @@ void for_row_chunks(VulkanQueue& q, uint64_t rows, Fn&& fn) {
     const uint64_t r1 = std::min<uint64_t>(rows, r0 + g);
     fn(static_cast<uint32_t>(r0), static_cast<uint32_t>(r1), static_cast<uint32_t>(r1 - r0));
   }
+}
+
+/// Chunks [0, nchunks) one workgroup each in dispatches the grid's x holds: sets c0 (the
+/// push constant the shader adds to its workgroup x) and calls fn(groups) per dispatch.
+template <typename Fn>
+void for_chunk_rounds(VulkanQueue& q, uint32_t nchunks, uint32_t& c0, Fn&& fn) {
+  const uint32_t g = std::max<uint32_t>(1, groups(q, nchunks, 1));
+  for (c0 = 0; c0 < nchunks; c0 += g) fn(std::min(g, nchunks - c0));
+  c0 = 0;
+}
+
+/// The split path of the row ops: rows [0, rows) in rounds of at most the grid's y limit and
+/// 64 MiB of per-chunk statistics (`bytes_per_chunk` each); fn(row0, rows_in_round, scratch).
+template <typename Fn>
+void split_rows(VulkanQueue& q, uint64_t rows, uint32_t nchunks, uint32_t bytes_per_chunk, Fn&& fn) {
+  const uint64_t row_bytes = uint64_t{nchunks} * bytes_per_chunk;
+  const uint64_t per = std::max<uint64_t>(
+      1, std::min<uint64_t>({rows, std::min<uint32_t>(q.device().caps().max_groups[1], 65535u),
+                             (uint64_t{64} << 20) / row_bytes}));
+  Allocation part = q.scratch(per * row_bytes, "row statistics");
+  for (uint64_t r0 = 0; r0 < rows; r0 += per)
+    fn(static_cast<uint32_t>(r0), static_cast<uint32_t>(std::min(per, rows - r0)), part);
 }
 
 }  // namespace porta::vk
