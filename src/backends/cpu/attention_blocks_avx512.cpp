@@ -14,8 +14,8 @@
 #include <cstdint>
 #include <limits>
 
-#include "backends/cpu/simd_avx512.h"
 #include "backends/cpu/paged_kernels.h"
+#include "backends/cpu/simd_avx512.h"
 #include "porta/dtype.h"
 
 namespace porta::cpu::avx512 {
@@ -70,11 +70,19 @@ struct LoadFP8 {
   static __m512 at(const char* p, int64_t i) {
     const __m256i b = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)));
     const __m256i mag = _mm256_and_si256(b, _mm256_set1_epi16(0x7f));
-    __m256i h = _mm256_or_si256(_mm256_slli_epi16(mag, 7), _mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x80)), 8));
-    h = _mm256_mask_mov_epi16(h, _mm256_cmpeq_epi16_mask(mag, _mm256_set1_epi16(0x7f)), _mm256_set1_epi16(0x7e00));
+    __m256i h = _mm256_or_si256(_mm256_slli_epi16(mag, 7),
+                                _mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x80)), 8));
+    h = _mm256_mask_mov_epi16(h, _mm256_cmpeq_epi16_mask(mag, _mm256_set1_epi16(0x7f)),
+                              _mm256_set1_epi16(0x7e00));
     return _mm512_cvtph_ps(h);
   }
 };
+
+// The prefetch offset along a contiguous K/V: about kPrefetchBytes of rows ahead.
+template <typename L>
+int64_t ahead_bytes(int64_t D, int64_t stride) {
+  return prefetch_rows(D * L::kSize) * stride;
+}
 
 inline __m256 fold(__m512 a) {
   return _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
@@ -126,12 +134,13 @@ inline __m512 hsum16(__m512 v0, __m512 v1, __m512 v2, __m512 v3, __m512 v4, __m5
 // Rows (<= 4) query rows x 4 keys; D a multiple of 16. Named accumulators, not an
 // array: GCC keeps an array tile on the stack around the loop (zeroed, stored, reloaded).
 template <typename L, int Rows, bool PF>
-void scores_4keys(const float* q, int64_t D, const char* k, int64_t kstride, int64_t n, float* s) {
+void scores_4keys(const float* q, int64_t D, const char* k, int64_t kstride, int64_t pf, int64_t n,
+                  float* s) {
   const __m512 z = _mm512_setzero_ps();
   __m512 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
   __m512 c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
   if constexpr (PF) {
-    const char* ahead = k + prefetch_rows(D * L::kSize) * kstride;
+    const char* ahead = k + pf;
     for (int x = 0; x < 4; ++x) prefetch_lines(ahead + x * kstride, D * L::kSize);
   }
   for (int64_t d = 0; d < D; d += 16) {
@@ -180,21 +189,24 @@ void scores_1key(const float* q, int64_t D, const char* k, int64_t n, float* s) 
 }
 
 template <typename L, int Rows, bool PF>
-void scores_rows(const float* q, int64_t D, const char* k, int64_t kstride, int64_t n, float* s) {
+void scores_rows(const float* q, int64_t D, const char* k, int64_t kstride, int64_t pf, int64_t n, float* s) {
   int64_t j = 0;
-  for (; j + 4 <= n; j += 4) scores_4keys<L, Rows, PF>(q, D, k + j * kstride, kstride, n, s + j);
+  for (; j + 4 <= n; j += 4) scores_4keys<L, Rows, PF>(q, D, k + j * kstride, kstride, pf, n, s + j);
   for (; j < n; ++j) scores_1key<L, Rows>(q, D, k + j * kstride, n, s + j);
 }
 
-template <typename L, bool PF = true>
-void scores_t(const float* q, int64_t R, int64_t D, const void* k, int64_t kstride, int64_t n, float* s) {
+// PF: each row's bytes at row + pf are prefetched while the row is read (pf: a few KiB
+// further along a contiguous cache, or the same row of the next block of a paged one).
+template <typename L, bool PF>
+void scores_t(const float* q, int64_t R, int64_t D, const void* k, int64_t kstride, int64_t pf, int64_t n,
+              float* s) {
   const char* kb = static_cast<const char*>(k);
   int64_t r = 0;
-  for (; r + 4 <= R; r += 4) scores_rows<L, 4, PF>(q + r * D, D, kb, kstride, n, s + r * n);
+  for (; r + 4 <= R; r += 4) scores_rows<L, 4, PF>(q + r * D, D, kb, kstride, pf, n, s + r * n);
   switch (R - r) {
-    case 3: return scores_rows<L, 3, PF>(q + r * D, D, kb, kstride, n, s + r * n);
-    case 2: return scores_rows<L, 2, PF>(q + r * D, D, kb, kstride, n, s + r * n);
-    case 1: return scores_rows<L, 1, PF>(q + r * D, D, kb, kstride, n, s + r * n);
+    case 3: return scores_rows<L, 3, PF>(q + r * D, D, kb, kstride, pf, n, s + r * n);
+    case 2: return scores_rows<L, 2, PF>(q + r * D, D, kb, kstride, pf, n, s + r * n);
+    case 1: return scores_rows<L, 1, PF>(q + r * D, D, kb, kstride, pf, n, s + r * n);
     default: return;
   }
 }
@@ -203,9 +215,9 @@ void scores_t(const float* q, int64_t R, int64_t D, const void* k, int64_t kstri
 // registers and the broadcast weight, inside AVX-512's 32 registers. Named accumulators
 // (see scores_4keys).
 template <typename L, int Rows, int Cols, bool PF>
-void accumulate_tile(const float* p, int64_t n, const char* v, int64_t vstride, int64_t D, float* acc) {
+void accumulate_tile(const float* p, int64_t n, const char* v, int64_t vstride, int64_t ahead, int64_t D,
+                     float* acc) {
   const __m512 z = _mm512_setzero_ps();
-  const int64_t ahead = prefetch_rows(D * L::kSize) * vstride;
   auto ld = [&](int i, int x) { return i < Rows && x < Cols ? _mm512_loadu_ps(acc + i * D + 16 * x) : z; };
   __m512 c00 = ld(0, 0), c01 = ld(0, 1), c02 = ld(0, 2), c03 = ld(0, 3);
   __m512 c10 = ld(1, 0), c11 = ld(1, 1), c12 = ld(1, 2), c13 = ld(1, 3);
@@ -240,27 +252,27 @@ void accumulate_tile(const float* p, int64_t n, const char* v, int64_t vstride, 
 }
 
 template <typename L, int Rows, bool PF>
-void accumulate_rows(const float* p, int64_t n, const char* v, int64_t vstride, int64_t es, int64_t D,
-                     float* acc) {
+void accumulate_rows(const float* p, int64_t n, const char* v, int64_t vstride, int64_t pf, int64_t es,
+                     int64_t D, float* acc) {
   int64_t d = 0;
-  for (; d + 64 <= D; d += 64) accumulate_tile<L, Rows, 4, PF>(p, n, v + d * es, vstride, D, acc + d);
+  for (; d + 64 <= D; d += 64) accumulate_tile<L, Rows, 4, PF>(p, n, v + d * es, vstride, pf, D, acc + d);
   if (d + 32 <= D) {
-    accumulate_tile<L, Rows, 2, PF>(p, n, v + d * es, vstride, D, acc + d);
+    accumulate_tile<L, Rows, 2, PF>(p, n, v + d * es, vstride, pf, D, acc + d);
     d += 32;
   }
-  if (d < D) accumulate_tile<L, Rows, 1, PF>(p, n, v + d * es, vstride, D, acc + d);  // D % 32 == 16
+  if (d < D) accumulate_tile<L, Rows, 1, PF>(p, n, v + d * es, vstride, pf, D, acc + d);  // D % 32 == 16
 }
 
-template <typename L, bool PF = true>
-void accumulate_t(const float* p, int64_t R, int64_t n, const void* v, int64_t vstride, int64_t es, int64_t D,
-                  float* acc) {
+template <typename L, bool PF>
+void accumulate_t(const float* p, int64_t R, int64_t n, const void* v, int64_t vstride, int64_t pf,
+                  int64_t es, int64_t D, float* acc) {
   const char* vb = static_cast<const char*>(v);
   int64_t r = 0;
-  for (; r + 4 <= R; r += 4) accumulate_rows<L, 4, PF>(p + r * n, n, vb, vstride, es, D, acc + r * D);
+  for (; r + 4 <= R; r += 4) accumulate_rows<L, 4, PF>(p + r * n, n, vb, vstride, pf, es, D, acc + r * D);
   switch (R - r) {
-    case 3: return accumulate_rows<L, 3, PF>(p + r * n, n, vb, vstride, es, D, acc + r * D);
-    case 2: return accumulate_rows<L, 2, PF>(p + r * n, n, vb, vstride, es, D, acc + r * D);
-    case 1: return accumulate_rows<L, 1, PF>(p + r * n, n, vb, vstride, es, D, acc + r * D);
+    case 3: return accumulate_rows<L, 3, PF>(p + r * n, n, vb, vstride, pf, es, D, acc + r * D);
+    case 2: return accumulate_rows<L, 2, PF>(p + r * n, n, vb, vstride, pf, es, D, acc + r * D);
+    case 1: return accumulate_rows<L, 1, PF>(p + r * n, n, vb, vstride, pf, es, D, acc + r * D);
     default: return;
   }
 }
@@ -383,9 +395,11 @@ bool supports(DType t, int64_t D) {
 void scores(DType t, const float* q, int64_t R, int64_t D, const void* k, int64_t ks, int64_t n, float* s) {
   const int64_t kstride = ks * static_cast<int64_t>(dtype_size(t));
   switch (t) {
-    case DType::f16: return scores_t<LoadF16>(q, R, D, k, kstride, n, s);
-    case DType::bf16: return scores_t<LoadBF16>(q, R, D, k, kstride, n, s);
-    default: return scores_t<LoadF32>(q, R, D, k, kstride, n, s);
+    case DType::f16:
+      return scores_t<LoadF16, true>(q, R, D, k, kstride, ahead_bytes<LoadF16>(D, kstride), n, s);
+    case DType::bf16:
+      return scores_t<LoadBF16, true>(q, R, D, k, kstride, ahead_bytes<LoadBF16>(D, kstride), n, s);
+    default: return scores_t<LoadF32, true>(q, R, D, k, kstride, ahead_bytes<LoadF32>(D, kstride), n, s);
   }
 }
 
@@ -393,30 +407,50 @@ void accumulate(DType t, const float* p, int64_t R, int64_t n, const void* v, in
                 float* acc) {
   const int64_t es = static_cast<int64_t>(dtype_size(t));
   switch (t) {
-    case DType::f16: return accumulate_t<LoadF16>(p, R, n, v, vs * es, es, D, acc);
-    case DType::bf16: return accumulate_t<LoadBF16>(p, R, n, v, vs * es, es, D, acc);
-    default: return accumulate_t<LoadF32>(p, R, n, v, vs * es, es, D, acc);
+    case DType::f16:
+      return accumulate_t<LoadF16, true>(p, R, n, v, vs * es, ahead_bytes<LoadF16>(D, vs * es), es, D, acc);
+    case DType::bf16:
+      return accumulate_t<LoadBF16, true>(p, R, n, v, vs * es, ahead_bytes<LoadBF16>(D, vs * es), es, D, acc);
+    default:
+      return accumulate_t<LoadF32, true>(p, R, n, v, vs * es, ahead_bytes<LoadF32>(D, vs * es), es, D, acc);
   }
 }
 
-void scores_paged(KvElem e, const float* q, int64_t R, int64_t D, const void* k, int64_t ks, int64_t n, float* s) {
+namespace {
+// The paged kernels prefetch only when the caller names a next block (pf != 0).
+template <typename L>
+void scores_pf(const float* q, int64_t R, int64_t D, const void* k, int64_t kstride, int64_t pf, int64_t n,
+               float* s) {
+  if (pf != 0) return scores_t<L, true>(q, R, D, k, kstride, pf, n, s);
+  scores_t<L, false>(q, R, D, k, kstride, 0, n, s);
+}
+template <typename L>
+void accumulate_pf(const float* p, int64_t R, int64_t n, const void* v, int64_t vstride, int64_t pf,
+                   int64_t D, float* acc) {
+  if (pf != 0) return accumulate_t<L, true>(p, R, n, v, vstride, pf, L::kSize, D, acc);
+  accumulate_t<L, false>(p, R, n, v, vstride, 0, L::kSize, D, acc);
+}
+}  // namespace
+
+void scores_paged(KvElem e, const float* q, int64_t R, int64_t D, const void* k, int64_t ks, int64_t pf,
+                  int64_t n, float* s) {
   switch (e) {
-    case KvElem::f16: return scores_t<LoadF16, false>(q, R, D, k, ks * 2, n, s);
-    case KvElem::bf16: return scores_t<LoadBF16, false>(q, R, D, k, ks * 2, n, s);
-    case KvElem::f32: return scores_t<LoadF32, false>(q, R, D, k, ks * 4, n, s);
-    case KvElem::i8: return scores_t<LoadI8, false>(q, R, D, k, ks, n, s);
-    case KvElem::fp8: return scores_t<LoadFP8, false>(q, R, D, k, ks, n, s);
+    case KvElem::f16: return scores_pf<LoadF16>(q, R, D, k, ks * 2, pf, n, s);
+    case KvElem::bf16: return scores_pf<LoadBF16>(q, R, D, k, ks * 2, pf, n, s);
+    case KvElem::f32: return scores_pf<LoadF32>(q, R, D, k, ks * 4, pf, n, s);
+    case KvElem::i8: return scores_pf<LoadI8>(q, R, D, k, ks, pf, n, s);
+    case KvElem::fp8: return scores_pf<LoadFP8>(q, R, D, k, ks, pf, n, s);
   }
 }
 
-void accumulate_paged(KvElem e, const float* p, int64_t R, int64_t n, const void* v, int64_t vs, int64_t D,
-                      float* acc) {
+void accumulate_paged(KvElem e, const float* p, int64_t R, int64_t n, const void* v, int64_t vs, int64_t pf,
+                      int64_t D, float* acc) {
   switch (e) {
-    case KvElem::f16: return accumulate_t<LoadF16, false>(p, R, n, v, vs * 2, 2, D, acc);
-    case KvElem::bf16: return accumulate_t<LoadBF16, false>(p, R, n, v, vs * 2, 2, D, acc);
-    case KvElem::f32: return accumulate_t<LoadF32, false>(p, R, n, v, vs * 4, 4, D, acc);
-    case KvElem::i8: return accumulate_t<LoadI8, false>(p, R, n, v, vs, 1, D, acc);
-    case KvElem::fp8: return accumulate_t<LoadFP8, false>(p, R, n, v, vs, 1, D, acc);
+    case KvElem::f16: return accumulate_pf<LoadF16>(p, R, n, v, vs * 2, pf, D, acc);
+    case KvElem::bf16: return accumulate_pf<LoadBF16>(p, R, n, v, vs * 2, pf, D, acc);
+    case KvElem::f32: return accumulate_pf<LoadF32>(p, R, n, v, vs * 4, pf, D, acc);
+    case KvElem::i8: return accumulate_pf<LoadI8>(p, R, n, v, vs, pf, D, acc);
+    case KvElem::fp8: return accumulate_pf<LoadFP8>(p, R, n, v, vs, pf, D, acc);
   }
 }
 

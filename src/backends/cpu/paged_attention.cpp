@@ -28,6 +28,7 @@ namespace {
 constexpr int64_t kMaxTileRows = 32;  // query rows (queries x GQA group) per unit: q, acc stay in L1/L2
 constexpr int64_t kMinChunk = 256;    // keys per task at least (amortises the partial's write)
 constexpr int64_t kTasksPerThread = 8;
+constexpr int64_t kPrefetchBlocks = 2;  // blocks ahead the AVX-512 kernels prefetch (see the loop)
 
 struct Unit {
   int64_t b, hk, i0, i1;  // sequence, kv head, queries [i0, i1) of the sequence
@@ -170,7 +171,8 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
   }
   const int64_t q_es = static_cast<int64_t>(dtype_size(a.q.dtype));
   const int64_t o_es = static_cast<int64_t>(dtype_size(a.out.dtype));
-  const int64_t row_bytes = D * static_cast<int64_t>(dtype_size(c.k.dtype));
+  const int64_t kv_es = static_cast<int64_t>(dtype_size(c.k.dtype));
+  const int64_t row_bytes = D * kv_es;
   const int64_t ks = c.k.strides[1], vs = c.v.strides[1];  // elements between a block's rows
 
   std::atomic<int64_t> next{0};
@@ -225,16 +227,28 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
           next_n = std::min(bs, j_end - (k0 + bs));
           if (next_id < 0 || next_id >= nb) next_id = -1;
         }
-        if (next_id >= 0) prefetch_rows(c.k, next_id, next_n, u.hk, row_bytes);
+        // AVX-512 prefetches, spread through its math, the rows of the block kPrefetchBlocks
+        // ahead (while this one is computed, one block ahead is too close for DRAM latency);
+        // the other paths take the next block in one burst here.
+        int64_t pf_id = -1;
+        if (const int64_t pb = blk + kPrefetchBlocks; pb * bs < j_end && pb < max_blocks) {
+          pf_id = load_index(a.block_tables, u.b, pb);
+          if (pf_id < 0 || pf_id >= nb) pf_id = -1;
+        }
+        const int64_t k_pf = pf_id >= 0 ? (pf_id - id) * c.k.strides[0] * kv_es : 0;
+        const int64_t v_pf = pf_id >= 0 ? (pf_id - id) * c.v.strides[0] * kv_es : 0;
+        (void)k_pf, (void)v_pf;  // read by the AVX-512 kernels only
+        if (next_id >= 0 && !use_avx512) prefetch_rows(c.k, next_id, next_n, u.hk, row_bytes);
         if (use_avx512) {
 #if defined(PORTA_CPU_X86)
-          avx512::scores_paged(elem, q.data(), R, D, kr, ks, n, s.data());
+          avx512::scores_paged(elem, q.data(), R, D, kr, ks, k_pf, n, s.data());
 #endif
           if (row_scales)
             for (int64_t j = 0; j < n; ++j) {
               kscale[static_cast<size_t>(j)] = *cache_scale(c.k_scales, id, j0 - k0 + j, u.hk);
               vscale[static_cast<size_t>(j)] = *cache_scale(c.v_scales, id, j0 - k0 + j, u.hk);
-              for (int64_t r = 0; r < R; ++r) s[static_cast<size_t>(r * n + j)] *= kscale[static_cast<size_t>(j)];
+              for (int64_t r = 0; r < R; ++r)
+                s[static_cast<size_t>(r * n + j)] *= kscale[static_cast<size_t>(j)];
             }
         } else if (direct) {
           direct->scores(c.k.dtype, q.data(), R, D, kr, ks, n, s.data());
@@ -249,13 +263,14 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
           for (int64_t j = 0; j < below; ++j) s[static_cast<size_t>(r * n + j)] = neg_inf;
         }
         kern.softmax(s.data(), R, n, visible.data(), m.data(), l.data(), acc.data(), D);
-        if (next_id >= 0) prefetch_rows(c.v, next_id, next_n, u.hk, row_bytes);
+        if (next_id >= 0 && !use_avx512) prefetch_rows(c.v, next_id, next_n, u.hk, row_bytes);
         if (use_avx512) {
           if (row_scales)
             for (int64_t r = 0; r < R; ++r)
-              for (int64_t j = 0; j < n; ++j) s[static_cast<size_t>(r * n + j)] *= vscale[static_cast<size_t>(j)];
+              for (int64_t j = 0; j < n; ++j)
+                s[static_cast<size_t>(r * n + j)] *= vscale[static_cast<size_t>(j)];
 #if defined(PORTA_CPU_X86)
-          avx512::accumulate_paged(elem, s.data(), R, n, vr, vs, D, acc.data());
+          avx512::accumulate_paged(elem, s.data(), R, n, vr, vs, v_pf, D, acc.data());
 #endif
         } else if (direct)
           direct->accumulate(c.v.dtype, s.data(), R, n, vr, vs, D, acc.data());
