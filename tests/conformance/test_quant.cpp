@@ -427,6 +427,52 @@ TEST_P(Quant, QuantizeWithinBoundAndDeterministic) {
   if (ran == 0) GTEST_SKIP() << "no quantize case runs on " << device().description();
 }
 
+// The scale rule to the bit with f32 scales (a compiler that turns amax / 448 into
+// amax * (1 / 448) rounds differently; lavapipe did): d == f32(absmax) / 448 (fp8) or / 127
+// (int8); int8 codes are round-half-even(w / d), fp8 codes the nearest E4M3FN value of w / d.
+TEST_P(Quant, QuantizeReproducesTheScaleRule) {
+  Stream s(device());
+  int ran = 0;
+  for (const QuantScheme sc : {QuantScheme{QuantFormat::int8, 32, DType::f32},
+                               QuantScheme{QuantFormat::fp8_e4m3fn, QuantScheme::kPerChannel, DType::f32}}) {
+    if (!runs("quantize", sc.format, DType::f32)) continue;
+    SCOPED_TRACE(scheme_name(sc));
+    const int64_t N = 24, K = 96, g = sc.group > 0 ? sc.group : K;
+    const HostTensor wv = random({N, K}, DType::f32, 8000 + ran, -3.0, 3.0);
+    Tensor W = upload(s, wv, DType::f32);
+    const QuantHostWeight h = ops::quantize(s, W, sc).to_host(s);
+    int64_t bad_scales = 0, bad_codes = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t j0 = 0; j0 < K; j0 += g) {
+        float amax = 0.0f;
+        for (int64_t j = j0; j < j0 + g; ++j) amax = std::max(amax, std::fabs(static_cast<float>(wv[n * K + j])));
+        const float d = amax / (sc.format == QuantFormat::int8 ? 127.0f : 448.0f);
+        const float got = h.scales[static_cast<size_t>(n * (K / g) + j0 / g)];
+        if (got != d) ++bad_scales;
+        for (int64_t j = j0; j < j0 + g; ++j) {
+          const float x = static_cast<float>(wv[n * K + j]) / got;
+          const uint8_t c = h.codes[static_cast<size_t>(n * K + j)];
+          if (sc.format == QuantFormat::int8) {
+            if (static_cast<int8_t>(c) != static_cast<int>(std::nearbyint(x))) ++bad_codes;
+            continue;
+          }
+          // Nearest: no neighbouring code of the same sign is closer (ties: the even mantissa).
+          const double e = std::fabs(x - fp8_ref(c));
+          for (int dc : {-1, 1}) {
+            const int nc = (c & 0x7f) + dc;
+            if (nc < 0 || nc > 0x7e) continue;
+            const double en = std::fabs(x - fp8_ref(static_cast<uint8_t>((c & 0x80) | nc)));
+            if (en < e || (en == e && (nc & 1) == 0)) ++bad_codes;
+          }
+        }
+      }
+    EXPECT_EQ(bad_scales, 0) << "scales that are not f32(absmax) / the format's max";
+    EXPECT_EQ(bad_codes, 0) << "codes that are not the nearest";
+    ++ran;
+  }
+  if (ran == 0) GTEST_SKIP() << "no int8/fp8 quantize runs on " << device().description();
+}
+
 TEST_P(Quant, QuantizeThenGemmMatchesDequantizedDense) {
   Stream s(device());
   const QuantScheme sc{QuantFormat::int4, 64, DType::f16};

@@ -341,6 +341,14 @@ bool VulkanDevice::supports(Op op, DType in, DType out) const {
   return (all & dtype_bit(in)) && (all & dtype_bit(out));
 }
 
+// Every format with every float dtype: the quant shaders decode with integer ops on uint
+// words (no 8/16-bit storage feature), as the other shaders handle f16/bf16.
+bool VulkanDevice::supports_quant(Op op, QuantFormat f, DType act) const {
+  (void)op;
+  (void)f;
+  return (act == DType::f32 || act == DType::f16 || act == DType::bf16) && (info_.dtypes & dtype_bit(act));
+}
+
 std::unique_ptr<Buffer> VulkanDevice::allocate(uint64_t bytes) {
   if (bytes > info_.memory_bytes)
     throw Error(Errc::out_of_memory, "vulkan: allocation of " + std::to_string(bytes) + " bytes exceeds " +

@@ -79,6 +79,7 @@ class VulkanDevice final : public backend::Device {
   std::unique_ptr<Queue> create_queue() override;
   std::unique_ptr<backend::Event> create_event() override;
   bool supports(Op op, DType in, DType out) const override;
+  bool supports_quant(Op op, QuantFormat f, DType act) const override;
   bool accepts_strided(Op op) const override;
 
   VkDevice handle() const { return dev_; }

@@ -21,6 +21,10 @@ void op_argmax(VulkanQueue& q, const ArgmaxArgs& a);                   // argmax
 void op_kv_cache_write(VulkanQueue& q, const KvCacheWriteArgs& a);     // paged.cpp
 void op_copy_blocks(VulkanQueue& q, const CopyBlocksArgs& a);          // paged.cpp
 void op_paged_attention(VulkanQueue& q, const PagedAttentionArgs& a);  // paged.cpp
+void op_quantize(VulkanQueue& q, const QuantizeArgs& a);               // quant.cpp
+void op_dequantize(VulkanQueue& q, const DequantizeArgs& a);           // quant.cpp
+void op_gemm_quant(VulkanQueue& q, const QuantGemmArgs& a);            // quant.cpp
+void op_embedding_quant(VulkanQueue& q, const QuantEmbeddingArgs& a);  // quant.cpp
 
 /// A value that must fit the 32-bit index math of the shaders (byte addresses within one
 /// binding, element counts); throws Error(unsupported) naming the op otherwise.

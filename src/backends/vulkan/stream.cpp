@@ -406,5 +406,9 @@ void VulkanQueue::argmax(const ArgmaxArgs& a) { begin_op(), op_argmax(*this, a);
 void VulkanQueue::kv_cache_write(const KvCacheWriteArgs& a) { begin_op(), op_kv_cache_write(*this, a); }
 void VulkanQueue::copy_blocks(const CopyBlocksArgs& a) { begin_op(), op_copy_blocks(*this, a); }
 void VulkanQueue::paged_attention(const PagedAttentionArgs& a) { begin_op(), op_paged_attention(*this, a); }
+void VulkanQueue::quantize(const QuantizeArgs& a) { begin_op(), op_quantize(*this, a); }
+void VulkanQueue::dequantize(const DequantizeArgs& a) { begin_op(), op_dequantize(*this, a); }
+void VulkanQueue::gemm_quant(const QuantGemmArgs& a) { begin_op(), op_gemm_quant(*this, a); }
+void VulkanQueue::embedding_quant(const QuantEmbeddingArgs& a) { begin_op(), op_embedding_quant(*this, a); }
 
 }  // namespace porta::vk

@@ -72,6 +72,10 @@ class VulkanQueue final : public Queue {
   void kv_cache_write(const KvCacheWriteArgs& a) override;
   void copy_blocks(const CopyBlocksArgs& a) override;
   void paged_attention(const PagedAttentionArgs& a) override;
+  void quantize(const QuantizeArgs& a) override;
+  void dequantize(const DequantizeArgs& a) override;
+  void gemm_quant(const QuantGemmArgs& a) override;
+  void embedding_quant(const QuantEmbeddingArgs& a) override;
 
   // ---- for the op files ----
   VulkanDevice& device() { return dev_; }

@@ -22,6 +22,8 @@ Tuning tuning_for(uint32_t vendor_id, bool cpu_device, uint32_t max_shared, uint
     t.gemm = {8, 8, 8, 8, 8, 0};
     t.small_m_max = 16;
     t.splitk_max_tiles = 0;  // split-K buys nothing on a CPU
+    // 8 invocations (one SIMD row of lanes) per column, whole 128-element groups per step.
+    t.quant = {8, 128, 32u << 20};
     return t;
   }
   switch (vendor_id) {

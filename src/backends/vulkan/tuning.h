@@ -17,9 +17,17 @@ struct GemmTiling {
   uint32_t block_n() const { return wg_x * thread_n; }
 };
 
+// quant_gemv.comp (quantized weights, small M); quant.cpp's blocked path for larger M.
+struct QuantTiling {
+  uint32_t gemv_split = 16;  // invocations sharing one output column (64 / split columns per workgroup)
+  uint32_t gemv_unit = 32;   // most elements an invocation takes at once; one scale multiply per unit
+  uint32_t block_bytes = 32u << 20;  // M > 16: f32 scratch for one dequantized block of weight rows
+};
+
 struct Tuning {
   std::string row;  // which table row matched, for porta-info and logs
   GemmTiling gemm;
+  QuantTiling quant;
   uint32_t small_m_max = 16;         // M at or below this takes the GEMV-like path
   uint32_t splitk_min_k = 2048;      // split-K only when K is at least this ...
   uint32_t splitk_max_tiles = 32;    // ... and C has at most this many workgroup tiles
