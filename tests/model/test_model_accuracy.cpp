@@ -12,6 +12,7 @@
 #include <random>
 
 #include "checkpoint.h"
+#include "logit_gate.h"
 #include "model.h"
 #include "porta/quant.h"
 #include "reference/reference_model.h"
@@ -22,11 +23,6 @@ namespace {
 
 using namespace porta_run_test;
 using porta::DType;
-
-constexpr int kSteps = 32, kPrefill = 16;
-// Steps whose reference top-2 margin exceeds this must agree on the top token (f32: all of
-// them; lower-precision weights or activations: at least 95 %).
-constexpr double kMargin = 0.02;
 
 struct Case {
   const char* name;
@@ -48,11 +44,6 @@ TinySpec spec(const char* arch, bool tied = false, bool llama3 = false) {
   if (s.arch == "qwen2") s.rope_theta = 1000000;
   return s;
 }
-
-// Tolerances, stated once. Weights the device holds exactly (f32 activations): f32 rounding
-// only. Weights rounded again on load (block formats -> bf16) or 16-bit activations: the
-// rounding of a bf16/f16 value per element, through 2 layers.
-constexpr double kExact = 1e-9, kRounded = 1e-3;
 
 const std::vector<Case>& cases() {
   static const std::vector<Case> c = {
@@ -93,13 +84,6 @@ std::string fixture_path(const Case& c) {
   return written[c.name] = path;
 }
 
-std::vector<int32_t> token_ids(int64_t vocab) {
-  std::mt19937 rng(99);
-  std::vector<int32_t> ids(kSteps);
-  for (int32_t& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint32_t>(vocab));
-  return ids;
-}
-
 using Param = std::tuple<porta::Device, size_t>;
 
 class ModelAccuracy : public ::testing::TestWithParam<Param> {};
@@ -109,7 +93,7 @@ TEST_P(ModelAccuracy, TeacherForcedLogitsMatchFloat64Reference) {
   const Case& c = cases()[std::get<1>(GetParam())];
   if (!dev.info().supports(c.act)) GTEST_SKIP() << dev.description() << " has no " << porta::dtype_name(c.act);
   const TinyModel tm = make_tiny(c.spec, 1234);
-  const std::vector<int32_t> ids = token_ids(c.spec.vocab);
+  const std::vector<int32_t> ids = gate_token_ids(c.spec.vocab);
   const std::string mode = c.weights;
   if ((mode == "int8" || mode == "int4") &&
       !porta::supports_quant(dev, "gemm", mode == "int8" ? porta::QuantFormat::int8 : porta::QuantFormat::int4, c.act))
@@ -131,38 +115,9 @@ TEST_P(ModelAccuracy, TeacherForcedLogitsMatchFloat64Reference) {
   const bool inexact = m.weights_summary().find("not exact") != std::string::npos;
   const double max_nmse = inexact ? std::max(c.max_nmse, kRounded) : c.max_nmse;
   const double min_top1 = inexact ? std::min(c.min_top1, 0.95) : c.min_top1;
-  const int64_t V = c.spec.vocab;
-  std::vector<float> got = m.logits(s, std::vector<int32_t>(ids.begin(), ids.begin() + kPrefill), 0, true);
-  for (int t = kPrefill; t < kSteps; ++t) {
-    const std::vector<float> step = m.logits(s, {ids[static_cast<size_t>(t)]}, t, false);
-    got.insert(got.end(), step.begin(), step.end());
-  }
-  ASSERT_EQ(got.size(), want.size());
-  int clear = 0, agree = 0;
-  double worst = 0;
-  for (int t = 0; t < kSteps; ++t) {
-    const float* g = got.data() + t * V;
-    const double* w = want.data() + t * V;
-    double num = 0, den = 0;
-    for (int64_t j = 0; j < V; ++j) {
-      ASSERT_TRUE(std::isfinite(g[j])) << "step " << t << " logit " << j;
-      num += (g[j] - w[j]) * (g[j] - w[j]);
-      den += w[j] * w[j];
-    }
-    const double nmse = num / den;
-    worst = std::max(worst, nmse);
-    EXPECT_LE(nmse, max_nmse) << "step " << t << (t < kPrefill ? " (prefill)" : " (decode)");
-    std::vector<double> sorted(w, w + V);
-    std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<>());
-    if (sorted[0] - sorted[1] > kMargin) {
-      ++clear;
-      agree += std::max_element(g, g + V) - g == std::max_element(w, w + V) - w;
-    }
-  }
-  ASSERT_GE(clear, kSteps * 3 / 4) << "too few steps with a clear top token: a weak test";
-  EXPECT_GE(agree, static_cast<int>(std::ceil(min_top1 * clear))) << agree << " of " << clear << " clear steps agree";
+  const GateResult r = check_teacher_forced(m, s, ids, want, max_nmse, min_top1);
   std::printf("[ model    ] %-32s %-28s worst step NMSE %.2e, top-1 %d/%d (weights %s)\n", c.name,
-              dev.description().substr(0, 28).c_str(), worst, agree, clear, m.weights_summary().c_str());
+              dev.description().substr(0, 28).c_str(), r.worst_nmse, r.agree, r.clear, m.weights_summary().c_str());
 }
 
 // The same model as safetensors and as GGUF (q/k permuted, adjacent-pair RoPE) gives the
@@ -172,7 +127,7 @@ class ModelFormats : public ::testing::TestWithParam<porta::Device> {};
 TEST_P(ModelFormats, SafetensorsAndGgufAgree) {
   const porta::Device dev = GetParam();
   porta::Stream s(dev);
-  const std::vector<int32_t> ids = token_ids(512);
+  const std::vector<int32_t> ids = gate_token_ids(512);
   std::vector<std::vector<float>> out;
   for (size_t k : {size_t{0}, size_t{1}}) {  // llama_st_f32, llama_gguf_f32
     auto ck = porta_run::Checkpoint::open(fixture_path(cases()[k]));

@@ -196,6 +196,31 @@ porta::ref::WeightMap quantized_int8_g32(const TinyModel& m) {
 
 // ---------------------------------------------------------------- safetensors ----
 
+void write_safetensors_file(const std::string& path, const std::vector<StEntry>& entries) {
+  std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
+  std::vector<uint8_t> data;
+  for (const StEntry& e : entries) {
+    std::string sh_txt;
+    for (int64_t d : e.shape) sh_txt += (sh_txt.empty() ? "" : ",") + std::to_string(d);
+    header += ",\"" + e.name + "\":{\"dtype\":\"" + e.dtype + "\",\"shape\":[" + sh_txt + "],\"data_offsets\":[" +
+              std::to_string(data.size()) + "," + std::to_string(data.size() + e.data.size()) + "]}";
+    data.insert(data.end(), e.data.begin(), e.data.end());
+  }
+  header += "}";
+  while (header.size() % 8) header += ' ';
+  std::ofstream f(path, std::ios::binary);
+  const uint64_t n = header.size();
+  f.write(reinterpret_cast<const char*>(&n), 8);
+  f.write(header.data(), static_cast<std::streamsize>(header.size()));
+  f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  if (!f) throw std::runtime_error("cannot write " + path);
+}
+
+std::vector<uint8_t> encode_as(FileType t, const std::vector<float>& v) {
+  std::vector<double> dec;
+  return encode(t, v, dec);
+}
+
 void write_safetensors(const TinyModel& m, const std::string& dir, FileType t, int shards) {
   const char* dt = t == FileType::f32 ? "F32" : t == FileType::f16 ? "F16" : "BF16";
   std::vector<std::string> names;
@@ -204,28 +229,18 @@ void write_safetensors(const TinyModel& m, const std::string& dir, FileType t, i
   for (int sh = 0; sh < shards; ++sh) {
     const std::string file = shards == 1 ? "model.safetensors"
                                           : "model-0000" + std::to_string(sh + 1) + "-of-0000" + std::to_string(shards) + ".safetensors";
-    std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
-    std::vector<uint8_t> data;
+    std::vector<StEntry> entries;
     for (size_t i = static_cast<size_t>(sh); i < names.size(); i += static_cast<size_t>(shards)) {
-      const auto& shape = m.shapes.at(names[i]);
-      std::vector<double> dec;
-      const std::vector<uint8_t> bytes = encode(t, m.weights.at(names[i]), dec);
-      std::string sh_txt;
-      for (int64_t d : shape) sh_txt += (sh_txt.empty() ? "" : ",") + std::to_string(d);
-      header += ",\"" + names[i] + "\":{\"dtype\":\"" + dt + "\",\"shape\":[" + sh_txt + "],\"data_offsets\":[" +
-                std::to_string(data.size()) + "," + std::to_string(data.size() + bytes.size()) + "]}";
-      data.insert(data.end(), bytes.begin(), bytes.end());
+      entries.push_back({names[i], dt, m.shapes.at(names[i]), encode_as(t, m.weights.at(names[i]))});
       weight_map += std::string(weight_map.empty() ? "" : ",") + "\"" + names[i] + "\":\"" + file + "\"";
     }
-    header += "}";
-    while (header.size() % 8) header += ' ';
-    std::ofstream f(dir + "/" + file, std::ios::binary);
-    const uint64_t n = header.size();
-    f.write(reinterpret_cast<const char*>(&n), 8);
-    f.write(header.data(), static_cast<std::streamsize>(header.size()));
-    f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+    write_safetensors_file(dir + "/" + file, entries);
   }
   if (shards > 1) std::ofstream(dir + "/model.safetensors.index.json") << "{\"metadata\":{},\"weight_map\":{" << weight_map << "}}";
+  write_config(m, dir, "");
+}
+
+void write_config(const TinyModel& m, const std::string& dir, const std::string& quantization_config) {
   const TinySpec& s = m.spec;
   std::ofstream c(dir + "/config.json");
   c << "{\"model_type\":\"" << s.arch << "\",\"architectures\":[\"X\"],\"hidden_size\":" << s.hidden
@@ -237,6 +252,7 @@ void write_safetensors(const TinyModel& m, const std::string& dir, FileType t, i
   if (s.llama3_scaling)
     c << ",\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,"
          "\"original_max_position_embeddings\":16}";
+  if (!quantization_config.empty()) c << ",\"quantization_config\":" << quantization_config;
   c << ",\"bos_token_id\":1,\"eos_token_id\":2}";
   std::ofstream(dir + "/generation_config.json") << "{\"eos_token_id\":[2,3]}";
 }

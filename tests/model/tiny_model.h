@@ -42,6 +42,21 @@ TinyModel make_tiny(const TinySpec& s, uint64_t seed);
 /// group 32, d = f16(absmax / 127), code = clamp(round(w / d), -127, 127)) and decoded.
 porta::ref::WeightMap quantized_int8_g32(const TinyModel& m);
 
+/// One tensor of a safetensors file: dtype name ("F16", "I32"), shape and raw bytes.
+struct StEntry {
+  std::string name;
+  std::string dtype;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> data;
+};
+/// A safetensors file (8-byte header length, JSON header, data) holding `entries` in order.
+void write_safetensors_file(const std::string& path, const std::vector<StEntry>& entries);
+/// Row-major values encoded as `t` (f32, f16, bf16) bytes.
+std::vector<uint8_t> encode_as(FileType t, const std::vector<float>& v);
+/// config.json and generation_config.json (two EOS ids) for m; `quantization_config`, when
+/// not empty, is written as that key's JSON value.
+void write_config(const TinyModel& m, const std::string& dir, const std::string& quantization_config);
+
 /// config.json (+ generation_config.json with two EOS ids) and model.safetensors, or
 /// `shards` files with model.safetensors.index.json. t: f32, f16 or bf16.
 void write_safetensors(const TinyModel& m, const std::string& dir, FileType t, int shards = 1);

@@ -13,6 +13,8 @@ std::string layer_name(int64_t layer, const std::string& suffix) {
 const TensorData& Checkpoint::get(const std::string& hf_name, const std::vector<int64_t>& shape) const {
   const TensorData* t = find(hf_name);
   if (!t) throw LoadError(description_ + ": tensor '" + file_name_of(hf_name) + "' is missing (" + config_.str() + ")");
+  if (t->type == SrcType::i32)
+    throw LoadError(t->file + ": tensor '" + t->name + "' has dtype I32, expected a float tensor (F32, F16 or BF16)");
   // 1-D tensors may be stored as [n] or [1, n]; everything else must match exactly.
   std::vector<int64_t> got = t->shape;
   if (shape.size() == 1 && got.size() == 2 && got[0] == 1) got.erase(got.begin());
@@ -55,8 +57,28 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> Checkpoint::expected_t
   return e;
 }
 
+bool Checkpoint::find_packed(const std::string& hf_weight_name, PackedLinear* out) const {
+  const std::string suffix = ".weight";
+  if (!packed_.defined() || hf_weight_name.size() <= suffix.size() ||
+      hf_weight_name.compare(hf_weight_name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return false;
+  const std::string base = hf_weight_name.substr(0, hf_weight_name.size() - suffix.size());
+  const TensorData* qweight = find(base + ".qweight");
+  if (!qweight) return false;  // not quantized (AWQ modules_to_not_convert, GPTQ's lm_head)
+  out->name = base;
+  out->qweight = qweight;
+  out->qzeros = find(base + ".qzeros");
+  out->scales = find(base + ".scales");
+  out->g_idx = find(base + ".g_idx");
+  return true;
+}
+
 void Checkpoint::check_tensors() const {
-  for (const auto& kv : expected_tensors()) get(kv.first, kv.second);
+  for (const auto& kv : expected_tensors()) {
+    PackedLinear p;
+    if (kv.second.size() == 2 && find_packed(kv.first, &p)) check_packed(packed_, p, kv.second[0], kv.second[1], config_.str());
+    else get(kv.first, kv.second);
+  }
 }
 
 std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& path) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "model_config.h"
+#include "packed_int4.h"
 #include "tensor_data.h"
 #include "vocab.h"
 
@@ -36,9 +37,15 @@ class Checkpoint {
   void check_tensors() const;
   /// How the file names a tensor (for messages).
   virtual std::string file_name_of(const std::string& hf_name) const { return hf_name; }
+  /// GPTQ / AWQ int4 checkpoints: the format config.json declares (method none otherwise).
+  const PackedFormat& packed_format() const { return packed_; }
+  /// For a projection's Hugging Face ".weight" name: whether the file holds it as packed
+  /// GPTQ/AWQ tensors instead (its ".qweight" is present); fills `out` (not yet checked).
+  bool find_packed(const std::string& hf_weight_name, PackedLinear* out) const;
 
  protected:
   ModelConfig config_;
+  PackedFormat packed_;
   Vocab vocab_;
   std::string description_;
 };

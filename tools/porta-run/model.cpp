@@ -60,12 +60,28 @@ Model::Model(const Checkpoint& ck, porta::Stream& s, const ModelOptions& opt)
 
 Weight Model::load(porta::Stream& s, const Checkpoint& ck, const std::vector<std::string>& names,
                    const std::vector<std::vector<int64_t>>& shapes, bool table) {
-  std::vector<const TensorData*> parts;
-  for (size_t i = 0; i < names.size(); ++i) parts.push_back(&ck.get(names[i], shapes[i]));
-  const SrcType src = parts.front()->type;
-  const WeightPlan plan = opt_.weights.plan(src, dev_, opt_.act, table);
   std::string what = ck.file_name_of(names.front());
   if (names.size() > 1) what = "fused " + what + " (+" + std::to_string(names.size() - 1) + ")";
+  std::vector<LayerPart> packed(names.size());
+  bool any_packed = false;
+  for (size_t i = 0; i < names.size(); ++i) {
+    packed[i].n = shapes[i][0], packed[i].k = shapes[i][1];
+    if (ck.find_packed(names[i], &packed[i].packed)) any_packed = true;
+    else packed[i].dense = &ck.get(names[i], shapes[i]);
+  }
+  if (any_packed) {
+    if (table) throw LoadError(ck.description() + ": a quantized embedding table ('" + what + "') is not supported");
+    const WeightPlan plan = opt_.weights.plan_packed(dev_, opt_.act);
+    Weight w = upload_packed(s, ck.packed_format(), packed, plan, opt_.weights, opt_.act, "tensor '" + what + "'");
+    const std::string f = w.format() + " (from " + ck.packed_format().str() + (plan.exact ? ", exact)" : ", not exact)");
+    if (std::find(formats_seen_.begin(), formats_seen_.end(), f) == formats_seen_.end()) formats_seen_.push_back(f);
+    weight_bytes_ += w.nbytes();
+    return w;
+  }
+  std::vector<const TensorData*> parts;
+  for (const LayerPart& p : packed) parts.push_back(p.dense);
+  const SrcType src = parts.front()->type;
+  const WeightPlan plan = opt_.weights.plan(src, dev_, opt_.act, table);
   Weight w = upload_weight(s, parts, plan, "tensor '" + what + "'");
   const bool as_stored = !plan.quantized && is_dense(src) && plan.exact && (plan.dtype != DType::f32 || src == SrcType::f32);
   const std::string f = w.format() + (as_stored ? " (as stored)"
@@ -93,18 +109,32 @@ int64_t Model::layer_macs() const {
 // y = x · wᵀ (+ bias) for a [out, in] weight.
 Tensor Model::linear(porta::Stream& s, const Tensor& x, const Weight& w, const Tensor* bias) {
   Tensor y = Tensor::empty(dev_, opt_.act, {x.dim(0), w.rows()});
-  const Tensor* b = bias && bias->defined() ? bias : nullptr;
+  linear_into(s, x, w, bias && bias->defined() ? bias : nullptr, y);
+  return y;
+}
+
+void Model::linear_into(porta::Stream& s, const Tensor& x, const Weight& w, const Tensor* b, Tensor& y) {
+  if (!w.split.empty()) {  // each part writes its columns of y
+    int64_t r0 = 0;
+    for (const Weight& part : w.split) {
+      const int64_t r1 = r0 + part.rows();
+      Tensor ys = y.slice(1, r0, r1);
+      const Tensor bs = b ? b->slice(0, r0, r1) : Tensor();
+      linear_into(s, x, part, b ? &bs : nullptr, ys);
+      r0 = r1;
+    }
+    return;
+  }
   if (w.quant.defined()) {
     ops::QuantGemmOptions g;
     g.bias = b;
     ops::gemm(s, x, w.quant, y, g);
-    return y;
+    return;
   }
   ops::GemmOptions g;
   g.trans_b = true;
   g.bias = b;
   ops::gemm(s, x, w.dense, y, g);
-  return y;
 }
 
 void Model::layer(porta::Stream& s, Layer& L, Tensor& x, const Tensor& pos, int64_t p0, int64_t n) {
@@ -182,13 +212,7 @@ Tensor Model::forward(porta::Stream& s, const std::vector<int32_t>& ids, int64_t
   Tensor xn = Tensor::empty(dev_, opt_.act, last.shape());
   ops::rms_norm(s, last, out_norm_, xn, static_cast<float>(c_.norm_eps));
   Tensor logits = Tensor::empty(dev_, DType::f32, {last.dim(0), c_.vocab});
-  if (lm_head_.quant.defined()) {
-    ops::gemm(s, xn, lm_head_.quant, logits);
-  } else {
-    ops::GemmOptions g;
-    g.trans_b = true;
-    ops::gemm(s, xn, lm_head_.dense, logits, g);
-  }
+  linear_into(s, xn, lm_head_, nullptr, logits);
   s.synchronize();  // the step's temporaries (ids, positions, activations) are released on return
   return logits;
 }

@@ -64,6 +64,7 @@ class Model {
   porta::Tensor load_vector(porta::Stream& s, const Checkpoint& ck, const std::vector<std::string>& names,
                             const std::vector<std::vector<int64_t>>& shapes);
   porta::Tensor linear(porta::Stream& s, const porta::Tensor& x, const Weight& w, const porta::Tensor* bias);
+  void linear_into(porta::Stream& s, const porta::Tensor& x, const Weight& w, const porta::Tensor* bias, porta::Tensor& y);
   void layer(porta::Stream& s, Layer& L, porta::Tensor& x, const porta::Tensor& pos, int64_t p0, int64_t n);
 
   ModelConfig c_;

@@ -29,6 +29,7 @@ bool dtype_of(const std::string& s, SrcType* t) {
   if (s == "F32") *t = SrcType::f32;
   else if (s == "F16") *t = SrcType::f16;
   else if (s == "BF16") *t = SrcType::bf16;
+  else if (s == "I32") *t = SrcType::i32;  // GPTQ / AWQ packed tensors
   else return false;
   return true;
 }
@@ -66,7 +67,7 @@ void parse_safetensors(const uint8_t* data, uint64_t size, const std::string& na
     t.file = name;
     const std::string dt = e["dtype"].get<std::string>();
     if (!dtype_of(dt, &t.type))
-      throw LoadError(what + " has dtype " + dt + ", which porta-run does not read (F32, F16, BF16)");
+      throw LoadError(what + " has dtype " + dt + ", which porta-run does not read (F32, F16, BF16; I32 for GPTQ/AWQ packed tensors)");
     if (e["shape"].size() > 4) throw LoadError(what + ": rank " + std::to_string(e["shape"].size()) + " (at most 4)");
     for (const json& d : e["shape"]) {
       if (!d.is_number_unsigned() || d.get<uint64_t>() > (uint64_t{1} << 40))

@@ -35,6 +35,8 @@ class SafetensorsCheckpoint : public Checkpoint {
     } catch (const json::exception& e) {
       throw LoadError(cfg_path + ": a key has the wrong type (" + e.what() + ")");
     }
+    read_quantization(cfg, cfg_path);
+    if (packed_.defined()) description_ += " (" + packed_.str() + ")";
     const json gen = read_json(st_.dir() + "/generation_config.json", false);
     if (gen.is_object() && gen.contains("eos_token_id")) add_eos(gen["eos_token_id"]);
     read_vocab(st_.dir() + "/tokenizer.json");
@@ -100,6 +102,17 @@ class SafetensorsCheckpoint : public Checkpoint {
     c.check(cfg_path);
     if (!c.tied_embeddings && !st_.tensor("lm_head.weight") && st_.tensor("model.embed_tokens.weight"))
       c.tied_embeddings = true;  // some exports omit the flag and the head
+  }
+
+  // GPTQ / AWQ: config.json's quantization_config, else AutoGPTQ's quantize_config.json.
+  void read_quantization(const json& cfg, const std::string& cfg_path) {
+    if (cfg.contains("quantization_config") && !cfg["quantization_config"].is_null()) {
+      packed_ = parse_packed_format(cfg["quantization_config"], cfg_path, false);
+      return;
+    }
+    const std::string qc_path = st_.dir() + "/quantize_config.json";
+    const json qc = read_json(qc_path, false);
+    if (!qc.is_null()) packed_ = parse_packed_format(qc, qc_path, true);
   }
 
   void read_vocab(const std::string& path) {

@@ -18,6 +18,7 @@ const char* src_type_name(SrcType t) {
     case SrcType::q4_0: return "Q4_0";
     case SrcType::q4_k: return "Q4_K";
     case SrcType::q6_k: return "Q6_K";
+    case SrcType::i32: return "I32";
   }
   return "?";
 }
@@ -31,6 +32,7 @@ BlockFormat block_format(SrcType t) {
     case SrcType::q4_0: return {32, 18};
     case SrcType::q4_k: return {256, 144};
     case SrcType::q6_k: return {256, 210};
+    case SrcType::i32: return {1, 4};
   }
   return {1, 1};
 }
@@ -77,7 +79,9 @@ void to_float(const TensorData& t, int64_t row0, int64_t rows, float* out) {
     case SrcType::q4_0: dequant_q4_0(src, n, out); return;
     case SrcType::q4_k: dequant_q4_k(src, n, out); return;
     case SrcType::q6_k: dequant_q6_k(src, n, out); return;
+    case SrcType::i32: break;
   }
+  throw LoadError(t.file + ": tensor '" + t.name + "' holds int32 values, not weights");
 }
 
 }  // namespace porta_run

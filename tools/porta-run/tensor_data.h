@@ -9,8 +9,9 @@
 namespace porta_run {
 
 /// Storage formats porta-run reads. Block formats are GGML's (32 or 256 elements along the
-/// contiguous dim per block).
-enum class SrcType { f32, f16, bf16, q8_0, q4_0, q4_k, q6_k };
+/// contiguous dim per block). i32: the packed words, zero points and g_idx of GPTQ / AWQ
+/// checkpoints (never a float weight).
+enum class SrcType { f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, i32 };
 
 struct BlockFormat {
   int64_t elems;  // elements per block along the contiguous dim

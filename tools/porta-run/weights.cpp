@@ -10,11 +10,29 @@ namespace porta_run {
 
 using porta::DType;
 
+int64_t Weight::rows() const {
+  if (!split.empty()) {
+    int64_t r = 0;
+    for (const Weight& w : split) r += w.rows();
+    return r;
+  }
+  return quant.defined() ? quant.n() : dense.dim(0);
+}
+
 uint64_t Weight::nbytes() const {
+  if (!split.empty()) {
+    uint64_t b = 0;
+    for (const Weight& w : split) b += w.nbytes();
+    return b;
+  }
   return quant.defined() ? static_cast<uint64_t>(quant.nbytes()) : static_cast<uint64_t>(dense.nbytes());
 }
 
-std::string Weight::format() const { return quant.defined() ? quant.scheme().str() : porta::dtype_name(dense.dtype()); }
+std::string Weight::format() const {
+  if (!split.empty()) return split.front().format();
+  if (!quant.defined()) return porta::dtype_name(dense.dtype());
+  return quant.scheme().str() + (quant.perm().defined() ? " act-order" : "");
+}
 
 namespace {
 
@@ -59,6 +77,25 @@ WeightPlan WeightFormat::plan(SrcType src, const porta::Device& dev, DType act, 
   else if (src == SrcType::f16) dt = DType::f16;
   p.dtype = dt;
   p.exact = dt == DType::f32 || (src == SrcType::f16 && dt == DType::f16) || (src == SrcType::bf16 && dt == DType::bf16);
+  return p;
+}
+
+WeightPlan WeightFormat::plan_packed(const porta::Device& dev, DType act) const {
+  WeightPlan p;
+  if (mode == "int8" || mode == "int4") {
+    p = plan(SrcType::f32, dev, act, false);  // requantized from the dequantized values
+    p.exact = false;
+    return p;
+  }
+  if (mode == "auto" && runs_quant(dev, porta::QuantFormat::int4_zp, act, false)) {
+    p.quantized = true;
+    p.scheme.format = porta::QuantFormat::int4_zp;  // the group is the file's
+    p.scheme.scale_dtype = DType::f16;
+    return p;
+  }
+  // (q − z)·s with an f16 scale needs up to 15 significant bits: exact in f32 only.
+  p.dtype = mode == "f32" ? DType::f32 : mode == "f16" ? DType::f16 : DType::bf16;
+  p.exact = p.dtype == DType::f32;
   return p;
 }
 
@@ -178,6 +215,97 @@ Weight upload_weight(porta::Stream& s, const std::vector<const TensorData*>& par
   // Anything else: dense f32 on the device, quantized there (round to nearest, porta's rules).
   const porta::Tensor dense = upload_rows(s, parts, DType::f32, what);
   w.quant = porta::ops::quantize(s, dense, plan.scheme);
+  s.synchronize();
+  return w;
+}
+
+}  // namespace porta_run
+
+namespace porta_run {
+
+namespace {
+
+// Appends h's rows to `into` (same k, scheme and permutation: checked by the caller).
+void append_rows(porta::QuantHostWeight& into, const porta::QuantHostWeight& h) {
+  if (into.codes.empty()) {
+    into = h;
+    return;
+  }
+  into.n += h.n;
+  into.codes.insert(into.codes.end(), h.codes.begin(), h.codes.end());
+  into.scales.insert(into.scales.end(), h.scales.begin(), h.scales.end());
+  into.zeros.insert(into.zeros.end(), h.zeros.begin(), h.zeros.end());
+}
+
+bool same_layout(const porta::QuantHostWeight& a, const porta::QuantHostWeight& b) {
+  return a.k == b.k && a.scheme.group == b.scheme.group && a.perm == b.perm;
+}
+
+}  // namespace
+
+Weight upload_packed(porta::Stream& s, const PackedFormat& f, const std::vector<LayerPart>& parts,
+                     const WeightPlan& plan, const WeightFormat& formats, DType act, const std::string& what) {
+  const int64_t k = parts.front().k;
+  int64_t n = 0;
+  for (const LayerPart& p : parts) n += p.n;
+  Weight w;
+  if (!plan.quantized || plan.scheme.format != porta::QuantFormat::int4_zp) {
+    // Dense or requantized: the dequantized rows, in input-channel order, as f32.
+    check_fits(s.device(), static_cast<uint64_t>(n * k) * 4, what);
+    std::vector<float> rows;
+    rows.reserve(static_cast<size_t>(n * k));
+    for (const LayerPart& p : parts) {
+      std::vector<float> part;
+      if (p.dense) {
+        part.resize(static_cast<size_t>(p.n * k));
+        to_float(*p.dense, 0, p.n, part.data());
+      } else {
+        part = dequantize_host(import_packed(f, p.packed, p.n, k));
+      }
+      rows.insert(rows.end(), part.begin(), part.end());
+    }
+    const porta::Tensor dense = porta::Tensor::from_host(s, DType::f32, {n, k}, rows.data());
+    if (plan.quantized) {
+      w.quant = porta::ops::quantize(s, dense, plan.scheme);
+    } else if (plan.dtype == DType::f32) {
+      w.dense = dense;
+    } else {
+      w.dense = porta::Tensor::empty(s.device(), plan.dtype, {n, k});
+      porta::ops::cast(s, dense, w.dense);
+    }
+    s.synchronize();
+    return w;
+  }
+  // int4_zp: one weight when every part is packed with the same group and permutation.
+  std::vector<porta::QuantHostWeight> hosts;
+  bool fuse = true;
+  for (const LayerPart& p : parts) {
+    if (p.dense) {
+      fuse = false;
+      hosts.emplace_back();
+      continue;
+    }
+    hosts.push_back(import_packed(f, p.packed, p.n, k));
+    fuse = fuse && same_layout(hosts.front(), hosts.back());
+  }
+  if (fuse) {
+    porta::QuantHostWeight all;
+    for (const porta::QuantHostWeight& h : hosts) append_rows(all, h);
+    check_fits(s.device(), static_cast<uint64_t>(all.codes.size()), what);
+    w.quant = porta::QuantWeight::from_host(s, all);
+    s.synchronize();
+    return w;
+  }
+  for (size_t i = 0; i < parts.size(); ++i) {
+    Weight part;
+    if (parts[i].dense) {
+      part = upload_weight(s, {parts[i].dense}, formats.plan(parts[i].dense->type, s.device(), act, false), what);
+    } else {
+      check_fits(s.device(), static_cast<uint64_t>(hosts[i].codes.size()), what);
+      part.quant = porta::QuantWeight::from_host(s, hosts[i]);
+    }
+    w.split.push_back(std::move(part));
+  }
   s.synchronize();
   return w;
 }
