@@ -1,6 +1,7 @@
 """SVG plots of a porta-bench run, written with the standard library only (no plotting
 package to install on a lab machine): GEMM % of peak per shape, attention throughput
-against sequence / KV length, and a roofline of every GEMM and attention result.
+against sequence / KV length, a roofline of every GEMM and attention result, and the
+model tokens/s of porta-run --bench against their bounds.
 
 Used by bench_report.py (--plots DIR); the functions take the (context, results) pair
 that bench_report.load() returns.
@@ -273,10 +274,84 @@ def roofline(ctx, results, path):
     return True
 
 
-def write_all(ctx, results, out_dir):
+def model_label(r):
+    """'cpu:0 · llama3-8b · int4 g32' for one porta-run --bench result."""
+    dev = r.get("device", "?").split(" (")[0]
+    preset = r.get("model", "?").replace("synthetic ", "").split(" (")[0]
+    weights = r.get("weights", "?").split(" (")[0]
+    return f"{dev} · {preset} · {weights}"
+
+
+def model_sort_key(r):
+    """Device, model, then weights from the widest format to the narrowest."""
+    rank = {"f32": 0, "f16": 1, "bf16": 2, "int8": 3, "int4": 4}
+    w = r.get("weights", "?")
+    return (r.get("device", "?"), r.get("model", "?"), rank.get(w.split(" ")[0], 9), w)
+
+
+def _model_bars(rows, title, ylabel, bound_label, path):
+    """rows: [(label, measured, bound)]: one bar per row with its bound drawn across the
+    slot and the fraction of the bound above it; log y when the values span > 20×."""
+    vals = [v for _, m, b in rows for v in (m, b) if v and v > 0]
+    if not vals:
+        return False
+    log = max(vals) / min(vals) > 20
+    ya = Axis(min(vals) / 2, max(vals) * 2, True, H - BOTTOM, TOP) if log else \
+        Axis(0, max(vals) * 1.15, False, H - BOTTOM, TOP)
+    xa = Axis(0, len(rows), False, LEFT, W - RIGHT)
+    svg = Svg(title, "porta-run --bench --synthetic (per-layer time scaled to the model's depth)")
+    svg.axes(xa, ya, "device · model · weights", ylabel, xticks=False)
+    slot = (W - RIGHT - LEFT) / len(rows)
+    formats = []
+    for i, (label, m, b) in enumerate(rows):
+        fmt = label.split(" · ")[-1].split(" ")[0]
+        if fmt not in formats:
+            formats.append(fmt)
+        color = COLORS[formats.index(fmt) % len(COLORS)]
+        x = LEFT + i * slot + slot * 0.2
+        base = H - BOTTOM
+        y = ya(m) if m > 0 else base
+        svg.add(f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.6:.1f}" height="{base - y:.1f}" fill="{color}">'
+                f'<title>{_esc(label)}: {m:.3g} tok/s, bound {b:.3g}</title></rect>')
+        if b and b > 0:
+            yb = ya(b)
+            svg.add(f'<line x1="{x - slot * 0.1:.1f}" x2="{x + slot * 0.7:.1f}" y1="{yb:.1f}" y2="{yb:.1f}" '
+                    f'stroke="#333" stroke-width="2" stroke-dasharray="5,3"/>')
+            svg.add(f'<text x="{x + slot * 0.3:.1f}" y="{min(y, yb) - 5:.1f}" text-anchor="middle" font-size="10">'
+                    f'{m:.3g} ({m / b * 100:.0f} %)</text>')
+        cx = x + slot * 0.3
+        svg.add(f'<text transform="translate({cx:.1f},{H - BOTTOM + 8}) rotate(30)" font-size="9">'
+                f'{_esc(label)}</text>')
+    svg.legend([(f, COLORS[i % len(COLORS)], "box") for i, f in enumerate(formats)] +
+               [(bound_label, "#333", "dashed"), ("(n %): of the bound", "", "text")])
+    svg.write(path)
+    return True
+
+
+def model_tokens(model_results, path_decode, path_prefill):
+    """Decode tok/s against the bandwidth bound (ops::copy GB/s ÷ weight bytes per token) and
+    prefill tok/s against porta's GEMM bound, per device and weight format."""
+    rows = sorted(model_results, key=model_sort_key)
+    a = _model_bars([(model_label(r), r["decode_tok_s"], r.get("decode_bound_tok_s")) for r in rows],
+                    "Model decode: tokens/s against the bandwidth bound", "decode tokens/s",
+                    "copy GB/s ÷ bytes/token", path_decode)
+    b = _model_bars([(model_label(r), r["prefill_tok_s"], r.get("prefill_bound_tok_s")) for r in rows],
+                    "Model prefill: tokens/s against porta's GEMM bound", "prefill tokens/s",
+                    "GEMM FLOP/s ÷ FLOPs/token", path_prefill)
+    return a, b
+
+
+def write_all(ctx, results, out_dir, model_results=()):
     """Writes every plot the run has data for into out_dir; returns [(title, file name)]."""
     os.makedirs(out_dir, exist_ok=True)
     made = []
+    if model_results:
+        a, b = model_tokens(model_results, os.path.join(out_dir, "model_decode.svg"),
+                            os.path.join(out_dir, "model_prefill.svg"))
+        if a:
+            made.append(("Model decode tokens/s against the bandwidth bound", "model_decode.svg"))
+        if b:
+            made.append(("Model prefill tokens/s against the GEMM bound", "model_prefill.svg"))
     if gemm_percent_of_peak(ctx, results, os.path.join(out_dir, "gemm_percent_of_peak.svg")):
         made.append(("GEMM % of peak per shape", "gemm_percent_of_peak.svg"))
     a, b = attention_throughput(ctx, results, os.path.join(out_dir, "attention_prefill.svg"),

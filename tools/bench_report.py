@@ -332,11 +332,11 @@ def targets_section(ctx, results):
     return "## Targets\n\n" + table(["target", "definition", "measured", "threshold", "result", "detail"], rows)
 
 
-def plots_section(ctx, results, plots_dir, md_path):
+def plots_section(ctx, results, plots_dir, md_path, model_paths=()):
     """Writes the SVG plots and links them from the report (paths relative to it)."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import bench_plots  # pylint: disable=import-outside-toplevel
-    made = bench_plots.write_all(ctx, results, plots_dir)
+    made = bench_plots.write_all(ctx, results, plots_dir, load_model(model_paths))
     if not made:
         return ""
     base = os.path.dirname(os.path.abspath(md_path)) if md_path else os.getcwd()
@@ -347,27 +347,57 @@ def plots_section(ctx, results, plots_dir, md_path):
     return "\n".join(lines).rstrip()
 
 
-def model_section(paths):
-    """porta-run --bench --json results: tokens/s per weight format against the bounds."""
-    if not paths:
-        return ""
-    rows = []
-    note = ""
-    for path in paths:
+MODEL_KEYS = ("device", "model", "weights", "prefill_tok_s", "prefill_vs_gemm_bound", "decode_tok_s",
+              "decode_bound_tok_s", "decode_vs_bound", "bytes_per_token_mib")
+
+
+def load_model(paths):
+    """porta-run --bench --json results; a file missing a figure is an error naming it."""
+    out = []
+    for path in paths or ():
         with open(path) as f:
             r = json.load(f)
-        rows.append([r.get("model", "?").replace(" (random bf16 weights)", ""), r.get("weights", "?"),
-                     f"{r['prefill_tok_s']:.1f}", f"{r['prefill_vs_gemm_bound'] * 100:.0f} %",
-                     f"{r['decode_tok_s']:.2f}", f"{r['decode_bound_tok_s']:.2f}",
-                     f"{r['decode_vs_bound'] * 100:.0f} %", f"{r['bytes_per_token_mib']:.0f}"])
-        note = r.get("note", note)
+        missing = [k for k in MODEL_KEYS if k not in r]
+        if missing:
+            raise SystemExit(f"{path}: not a porta-run --bench --json result (no {', '.join(missing)})")
+        out.append(r)
+    return out
+
+
+def model_section(paths):
+    """porta-run --bench --json results: tokens/s per device and weight format against the bounds."""
+    results = load_model(paths)
+    if not results:
+        return ""
+    rows = []
+    notes = []
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_plots  # pylint: disable=import-outside-toplevel
+    for r in sorted(results, key=bench_plots.model_sort_key):
+        rows.append([r["device"], r["model"].replace(" (random bf16 weights)", ""), r["weights"],
+                     f"{r['prefill_tok_s']:.3g}", f"{r['prefill_vs_gemm_bound'] * 100:.0f} %",
+                     f"{r['decode_tok_s']:.3g}", f"{r['decode_bound_tok_s']:.3g}",
+                     f"{r['decode_vs_bound'] * 100:.0f} %", f"{r['bytes_per_token_mib']:.0f}",
+                     f"{r['copy_gbps']:.1f}" if "copy_gbps" in r else "—"])
+        note = r.get("note")
+        if note and note not in notes:
+            notes.append(note)
     lines = ["## Model (porta-run --bench --synthetic)", "",
-             "Decode bound = porta::ops::copy bandwidth ÷ weight bytes read per token; prefill bound = "
-             "porta's GEMM FLOP/s on the model's own down projection at the prefill shape ÷ FLOPs per token."
-             + (f" {note}." if note else ""), "",
-             table(["model", "weights", "prefill tok/s", "of GEMM bound", "decode tok/s", "bound tok/s",
-                    "of bound", "MiB/token"], rows)]
+             "Decode bound = porta::ops::copy bandwidth (measured in the same run) ÷ weight bytes read per "
+             "token; prefill bound = porta's GEMM FLOP/s on the model's own down projection at the prefill "
+             "shape ÷ FLOPs per token. Rows whose model is not llama3-8b ran a reduced preset (the device "
+             "could not hold the 8B)." + "".join(f" {n[0].upper() + n[1:]}." for n in notes), "",
+             table(["device", "model", "weights", "prefill tok/s", "of GEMM bound", "decode tok/s",
+                    "bound tok/s", "of bound", "MiB/token", "copy GB/s"], rows)]
     return "\n".join(lines)
+
+
+def model_report(args):
+    """--model without a porta-bench run: the Model section and its plots alone."""
+    sections = ["# porta-run model report", model_section(args.model)]
+    if args.plots:
+        sections.append(plots_section({}, {}, args.plots, args.output, args.model))
+    return "\n\n".join(s for s in sections if s) + "\n"
 
 
 def report(args):
@@ -376,7 +406,7 @@ def report(args):
                 quant_section(results), attention_section(results), elementwise_section(results),
                 model_section(args.model), errors_section(results)]
     if args.plots:
-        sections.append(plots_section(ctx, results, args.plots, args.output))
+        sections.append(plots_section(ctx, results, args.plots, args.output, args.model))
     return "\n\n".join(s for s in sections if s) + "\n"
 
 
@@ -422,8 +452,10 @@ def main():
         text = compare(*args.compare)
     elif args.json:
         text = report(args)
+    elif args.model:
+        text = model_report(args)
     else:
-        p.error("give a JSON file or --compare A B")
+        p.error("give a JSON file, --model JSON... or --compare A B")
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(text)
