@@ -108,7 +108,9 @@ PagedBatch make_batch(const std::vector<std::pair<int64_t, int64_t>>& seqs, KvCa
 void bench_paged_decode(benchmark::State& state, KvCacheFormat f, int64_t batch, int64_t kv) {
   PagedBatch p;
   porta::Tensor dq, dk, dv, dout, csrc, cdst;
-  const int64_t copy_elems = int64_t{64} << 20;  // 256 MiB f32 read + written
+  // 256 MiB f32 read + written, or the device's largest allocation (lavapipe: 128 MiB).
+  const int64_t copy_elems =
+      std::min<int64_t>(int64_t{64} << 20, static_cast<int64_t>(env().device.info().max_allocation_bytes / 4));
   try {
     p = make_batch(std::vector<std::pair<int64_t, int64_t>>(static_cast<size_t>(batch), {1, kv}), f, 31);
     dq = random_tensor(DType::f16, {batch, kHq, 1, kD}, 41);

@@ -24,6 +24,30 @@ typedef CAT(float, VW) fv;
 
 inline int idx_at(global const uchar* p, long off, long i) { return ((global const int*)(p + off))[i]; }
 
+// CPU devices: software prefetch of the next 16-key sub-block's K and V rows (clang's builtin,
+// which PoCL compiles with). Blocks are scattered and a block's rows of one head lie Hkv rows
+// apart, so the hardware prefetcher finds neither (as in the cpu backend's paged kernel).
+#define ES_CACHE (KF != 0 ? 1 : KT == DT_F32 ? 4 : 2)
+#if CPU_LAYOUT && defined(__clang__)
+#define PREFETCH_NEXT(jn, blk, id)                                                                          \
+  do {                                                                                                     \
+    if ((jn) < stop) {                                                                                     \
+      const int bn = (jn) / bs;                                                                            \
+      const int idn = bn == (blk) ? (id) : bn < max_blocks ? idx_at(tab, tab_off, b * tab_st.s2 + bn * tab_st.s3) : -1; \
+      if (idn >= 0 && idn < num_blocks)                                                                    \
+        for (int pj = 0; pj < min(BKD, stop - (jn)); ++pj) {                                               \
+          const long sl = (jn) - bn * bs + pj;                                                             \
+          for (int pf = 0; pf < D * ES_CACHE; pf += 64) {                                                  \
+            __builtin_prefetch(k + k_off + (idn * k_st.s0 + sl * k_st.s1 + hk * k_st.s2) * ES_CACHE + pf); \
+            __builtin_prefetch(v + v_off + (idn * v_st.s0 + sl * v_st.s1 + hk * v_st.s2) * ES_CACHE + pf); \
+          }                                                                                                \
+        }                                                                                                  \
+    }                                                                                                      \
+  } while (0)
+#else
+#define PREFETCH_NEXT(jn, blk, id)
+#endif
+
 // fp8 e4m3fn codes as f32: the code's bits moved into an f16 pattern (exponent bias 15 vs 7:
 // a factor 2^8, exact for subnormals too), NaN codes (S.1111.111) made NaN.
 inline float8 fp8x8_to_float8(uchar8 c) {
@@ -133,6 +157,7 @@ kernel void paged_attention(int T, int Hq, int Hkv, int D, int B, int max_q, int
     const int id = idx_at(tab, tab_off, b * tab_st.s2 + blk * tab_st.s3);
     if (id < 0 || id >= num_blocks) continue;  // a bad block id: its keys are skipped
     const int slot0 = j0 - blk * bs, nb = min(BKD, stop - j0);
+    PREFETCH_NEXT(j0 + BKD, blk, id);
     for (int jj = 0; jj < nb; ++jj) {
       const long krow = id * k_st.s0 + (slot0 + jj) * k_st.s1 + hk * k_st.s2;
       const long vrow = id * v_st.s0 + (slot0 + jj) * v_st.s1 + hk * v_st.s2;
