@@ -15,7 +15,15 @@
   U(off_q) U(off_k) U(off_v) U(off_ks) U(off_vs) U(off_tab) U(off_cu) U(off_lens)     \
   U(sk_b) U(sk_s) U(sk_h) U(sv_b) U(sv_s) U(sv_h)                                     \
   U(sks_b) U(sks_s) U(sks_h) U(svs_b) U(svs_s) U(svs_h)
-// paged_reduce.comp. flags: 1 write the LSE. out_mul: the fp8 cache's v scale (else 1).
+// paged_prefill.comp. wflags: window << 10 | block size code (16 << code) << 8 | cache format
+// << 6 | cache dtype << 4 | q dtype << 2 | 2 (first pass) | 1 (causal); k_begin: the
+// first key of this pass (a pass walks at most REACH keys, llvmpipe's loop budget).
+#define PORTA_PAGED_PREFILL_PUSH(U, F)                                                \
+  U(T) U(heads) U(max_q) U(max_k) U(nb) U(max_blocks) U(wflags) F(scale) U(k_begin)   \
+  U(off_q) U(off_k) U(off_v) U(off_ks) U(off_vs) U(off_tab) U(off_cu) U(off_lens)     \
+  U(sk_b) U(sk_s) U(sk_h) U(sv_b) U(sv_s) U(sv_h)                                     \
+  U(sks_b) U(sks_s) U(sks_h) U(svs_b) U(svs_s) U(svs_h)
+// paged_reduce.comp (and paged_finalize.comp: splits unused). flags: 1 write the LSE. out_mul: the fp8 cache's v scale (else 1).
 #define PORTA_PAGED_REDUCE_PUSH(U, F) \
   U(T) U(heads) U(B) U(max_q) U(row0) U(splits) U(off_o) U(off_lse) U(off_cu) U(flags) F(out_mul)
 // paged_write.comp (kv_cache_write). flags: 1 slots are i64.

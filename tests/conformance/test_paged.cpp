@@ -267,6 +267,11 @@ TEST_P(Paged, MixedBatchesEveryDtype) {
     mqa.t = t, mqa.Hq = 4, mqa.Hkv = 1, mqa.bs = 32, mqa.D = 128, mqa.shared_prefix = true;
     run(s, mqa, seed++);
   }
+  // A chunk after a long context, windowed: on llvmpipe the Vulkan prefill walks it in two
+  // passes of its loop budget (896 keys at D = 128).
+  PagedCase chunk{{4, 1}, {1000, 40}};
+  chunk.D = 128, chunk.window = 950, chunk.lse = true;
+  run(s, chunk, seed++);
 }
 
 TEST_P(Paged, QuantizedCaches) {

@@ -20,6 +20,9 @@ namespace {
 struct AttnPush {
   PORTA_PAGED_ATTN_PUSH(PORTA_PUSH_U32, PORTA_PUSH_F32)
 };
+struct PrefillPush {
+  PORTA_PAGED_PREFILL_PUSH(PORTA_PUSH_U32, PORTA_PUSH_F32)
+};
 struct ReducePush {
   PORTA_PAGED_REDUCE_PUSH(PORTA_PUSH_U32, PORTA_PUSH_F32)
 };
@@ -32,7 +35,8 @@ struct CopyPush {
 static_assert(sizeof(AttnPush) == 4 * (0 PORTA_PAGED_ATTN_PUSH(PORTA_PUSH_COUNT, PORTA_PUSH_COUNT)));
 static_assert(sizeof(WritePush) == 4 * (0 PORTA_PAGED_WRITE_PUSH(PORTA_PUSH_COUNT, PORTA_PUSH_COUNT)));
 static_assert(sizeof(AttnPush) <= kPushBytes && sizeof(ReducePush) <= kPushBytes &&
-                  sizeof(WritePush) <= kPushBytes && sizeof(CopyPush) <= kPushBytes,
+                  sizeof(PrefillPush) <= kPushBytes && sizeof(WritePush) <= kPushBytes &&
+                  sizeof(CopyPush) <= kPushBytes,
               "serving push constants exceed the guaranteed 128 bytes");
 
 uint32_t format_code(KvCacheFormat f) {
@@ -116,6 +120,88 @@ void op_copy_blocks(VulkanQueue& q, const CopyBlocksArgs& a) {
       &pc, sizeof pc, groups(q, rows, 64));
 }
 
+namespace {
+
+// Query chunks through paged_prefill.comp (passes of at most REACH keys over a running state
+// indexed by token) and paged_finalize.comp. False when the grid, shared memory, loop budget
+// or state buffer does not fit this device: the caller takes the split-KV row kernels then.
+bool paged_prefill(VulkanQueue& q, const PagedAttentionArgs& a, const AttnPush& ap) {
+  const char* op = "paged_attention";
+  VulkanDevice& dev = q.device();
+  const KvCacheArg& c = a.cache;
+  const uint32_t Hq = ap.heads & 0xffff, Hkv = ap.heads >> 16, G = Hq / Hkv;
+  const uint32_t D = u32(a.q.shape[2], op, "head dim");
+  uint32_t br = 16, bc = 16;
+  auto shared_bytes = [&] { return uint64_t{4} * ((br + 2 * bc) * D + br * bc + 5 * br + 4 * bc); };
+  while (shared_bytes() > dev.caps().max_shared && bc > 4) br /= 2, bc /= 2;
+  if (shared_bytes() > dev.caps().max_shared) return false;
+  const uint32_t gh = std::min(G, br), qp = br / gh, g_tiles = (G + gh - 1) / gh;
+  auto lim = [&](int d) { return std::min<uint32_t>(dev.caps().max_groups[d], 65535u); };
+  const uint64_t gx = (uint64_t{ap.max_q} + qp - 1) / qp, gy = uint64_t{Hkv} * g_tiles;
+  if (gx > lim(0) || gy > lim(1) || ap.B > lim(2)) return false;
+  // Loop trips: per key tile (staging, scores over D, softmax, output over BC), plus a pass's
+  // fixed part (q rows, state in and out, the rows' key ranges).
+  const uint64_t wg = 128, opt = (uint64_t{br} * D + wg - 1) / wg;
+  const uint64_t tile_edges = 1 + (uint64_t{bc} * D + wg - 1) / wg +
+                              (uint64_t{br} * bc + wg - 1) / wg * (D + 1) + 2 * bc + opt * (bc + 1);
+  const uint64_t fixed = 4 * opt + 2 * br + 16, trips = max_trips(dev);
+  uint64_t reach = uint64_t{1} << 30;
+  if (trips != UINT64_MAX) {
+    if (trips <= fixed + tile_edges) return false;
+    reach = (trips - fixed) / tile_edges * bc;
+  }
+  const uint64_t state_bytes = uint64_t{ap.T} * Hq * (D + 2) * 4;
+  if (state_bytes > dev.info().max_allocation_bytes || state_bytes > 0xffffffffu) return false;
+  Allocation state = q.scratch(state_bytes, "paged attention state");
+
+  PrefillPush pc{};
+  pc.T = ap.T, pc.heads = ap.heads, pc.max_q = ap.max_q, pc.max_k = ap.max_k, pc.nb = ap.nb;
+  pc.max_blocks = ap.max_blocks;
+  const uint32_t window = std::min<uint32_t>(ap.window, ap.max_k + 1);  // wider windows hide nothing
+  if (window >= (1u << 22)) return false;
+  const uint32_t bs = u32(c.k.shape[1], op, "block size");
+  const uint32_t modes = (bs == 16   ? 0u
+                          : bs == 32 ? 1u
+                                     : 2u)
+                             << 8 |
+                         format_code(c.format) << 6 | static_cast<uint32_t>(c.k.dtype) << 4 |
+                         static_cast<uint32_t>(a.q.dtype) << 2;
+  pc.scale = ap.scale;
+  pc.off_q = ap.off_q, pc.off_k = ap.off_k, pc.off_v = ap.off_v, pc.off_ks = ap.off_ks, pc.off_vs = ap.off_vs;
+  pc.off_tab = ap.off_tab, pc.off_cu = ap.off_cu, pc.off_lens = ap.off_lens;
+  fill_cache(pc, c, op);
+  const Pipeline& p = dev.pipelines().get(
+      "paged_prefill", 9, {D, br, bc, gh, static_cast<uint32_t>(std::min<uint64_t>(reach, 1u << 30))});
+  for (uint64_t k0 = 0; k0 == 0 || k0 < ap.max_k; k0 += reach) {
+    pc.k_begin = static_cast<uint32_t>(k0);
+    pc.wflags = window << 10 | modes | (ap.flags & 1u) | (k0 == 0 ? 2u : 0u);
+    q.dispatch(
+        p,
+        {ref(a.q, false), ref(c.k, false), ref(c.v, false), ref(k_scales(c), false), ref(v_scales(c), false),
+         ref(a.block_tables, false), ref(a.cu_seqlens_q, false), ref(a.seq_lens, false), ref(state, true)},
+        &pc, sizeof pc, static_cast<uint32_t>(gx), static_cast<uint32_t>(gy), ap.B);
+  }
+  ReducePush rp{};
+  rp.T = ap.T, rp.heads = ap.heads, rp.B = ap.B, rp.max_q = ap.max_q;
+  rp.off_o = u32(a.out.offset, op, "byte offset");
+  rp.off_lse = a.lse ? u32(a.lse->offset, op, "byte offset") : 0u;
+  rp.off_cu = ap.off_cu;
+  rp.flags = a.lse ? 1u : 0u;
+  rp.out_mul = c.format == KvCacheFormat::fp8_e4m3fn ? c.v_scale : 1.0f;
+  const TensorArg& lse = a.lse ? *a.lse : a.out;
+  const Pipeline& f = dev.pipelines().get("paged_finalize", 4, {D, static_cast<uint32_t>(a.out.dtype)});
+  const uint32_t rows = u32(uint64_t{ap.T} * Hq, op, "tokens x heads");
+  for (uint32_t r0 = 0; r0 < rows; r0 += std::min(lim(0), rows - r0)) {
+    rp.row0 = r0;
+    q.dispatch(f,
+               {ref(state, false), ref(a.out, true), ref(lse, a.lse != nullptr), ref(a.cu_seqlens_q, false)},
+               &rp, sizeof rp, std::min(lim(0), rows - r0));
+  }
+  return true;
+}
+
+}  // namespace
+
 void op_paged_attention(VulkanQueue& q, const PagedAttentionArgs& a) {
   const char* op = "paged_attention";
   VulkanDevice& dev = q.device();
@@ -145,6 +231,8 @@ void op_paged_attention(VulkanQueue& q, const PagedAttentionArgs& a) {
   fill_cache(pc, c, op);
   const uint32_t rows = u32(uint64_t{pc.B} * pc.max_q * Hq, op, "sequences x max_seqlen_q x heads");
   if (rows == 0) return;
+  // Query chunks: flash tiles whose K/V tile serves a GQA group; decode: split-KV rows.
+  if (pc.max_q > 1 && paged_prefill(q, a, pc)) return;
 
   // Keys per split: a run of WG keys costs about D + 16 + (D/WG + 1) * (WG + 1) loop trips.
   const uint64_t wg = 128, trips = max_trips(dev);
