@@ -130,9 +130,14 @@ kernel void qdequant(int R, QWEIGHT, global uchar* O, long o_off, long o_rs, lon
 }
 
 // ---------------------------------------------------------------------------
-// GEMV for small M (MR rows of A per work-item, dimension 1 of the grid walks row blocks): C[m, n] = act(alpha * sum_j A[m, perm(j)] * w(n, j) + beta * C + bias).
-// QSPLIT work-items share column n, each taking units of `unit` elements (unit divides the
-// group, so one scale per unit is applied once to the unit's partial sums); f32 accumulation.
+// GEMV for small M (MR rows of A per work-item; dimension 1 of the grid walks row blocks):
+// C[m, n] = act(alpha * sum_j A[m, perm(j)] * w(n, j) + beta * C + bias). QSPLIT work-items
+// share column n, each taking units of `unit` elements that never straddle a group. Inside a
+// unit, QV elements per step are decoded into one vector (int4: the QV/2 low nibbles, then
+// the QV/2 high ones, i.e. even elements then odd; the activations are split the same way)
+// and multiplied into a vector partial sum per row; at the unit's end that vector is scaled
+// by the group's scale once and added to the row's accumulator, reduced across lanes once at
+// the end. f32 accumulation.
 #ifndef MR
 #define MR 1
 #endif
@@ -142,6 +147,18 @@ kernel void qdequant(int R, QWEIGHT, global uchar* O, long o_off, long o_rs, lon
 #ifndef QLOCAL
 #define QLOCAL 8
 #endif
+#ifndef QV
+#define QV 8
+#endif
+#define QCAT_(a, b) a##b
+#define QCAT(a, b) QCAT_(a, b)
+#define VF QCAT(float, QV)
+#if QV == 16
+#define HV 8
+#else
+#define HV 4
+#endif
+#define HF QCAT(float, HV)
 
 inline float q_activate(int act, float v) {
   switch (act) {
@@ -152,6 +169,59 @@ inline float q_activate(int act, float v) {
   }
 }
 
+inline float q_hsum(VF v) {
+  float t[QV];
+  QCAT(vstore, QV)(v, 0, t);
+  float s = 0.0f;
+  for (int i = 0; i < QV; ++i) s += t[i];
+  return s;
+}
+
+// QV codes from element j (a multiple of QV) as values before the zero point and scale; int4
+// in (even elements, odd elements) order.
+inline VF q_codes(global const uchar* row, long j) {
+#if QF == 0
+  return QCAT(convert_float, QV)(QCAT(vload, QV)(0, (global const char*)row + j));
+#elif QF == 3
+#if QV == 16
+  return (float16)(fp8x8_to_f(vload8(0, row + j)), fp8x8_to_f(vload8(0, row + j + 8)));
+#else
+  return fp8x8_to_f(vload8(0, row + j));
+#endif
+#else
+  const QCAT(uchar, HV) b = QCAT(vload, HV)(0, row + (j >> 1));
+  const VF q = (VF)(QCAT(convert_float, HV)(b & (uchar)15), QCAT(convert_float, HV)(b >> (uchar)4));
+  return QF == 1 ? q - 8.0f : q;
+#endif
+}
+
+// QV activations of row offset `arow` for code columns j .. j + QV, in q_codes' order.
+inline VF q_acts(global const uchar* A, long a_off, long arow, long a_cs, long j, global const uchar* perm,
+                 long perm_off, long perm_st, int K) {
+  float t[QV];
+  VF a;
+#if HAS_PERM
+  for (int i = 0; i < QV; ++i) t[i] = load_f(A, a_off, DT_A, arow + clamp_perm(perm, perm_off, perm_st, j + i, K) * a_cs);
+  a = QCAT(vload, QV)(0, t);
+#else
+  if (a_cs == 1) {
+#if QV == 16
+    a = (float16)(load8_c(A, a_off, DT_A, arow + j), load8_c(A, a_off, DT_A, arow + j + 8));
+#else
+    a = load8_c(A, a_off, DT_A, arow + j);
+#endif
+  } else {
+    for (int i = 0; i < QV; ++i) t[i] = load_f(A, a_off, DT_A, arow + (j + i) * a_cs);
+    a = QCAT(vload, QV)(0, t);
+  }
+#endif
+#if QF == 1 || QF == 2
+  return (VF)(a.even, a.odd);
+#else
+  return a;
+#endif
+}
+
 kernel void qgemv(int M, int N, int unit, float alpha, float beta, int act, global const uchar* A, long a_off,
                   long a_rs, long a_cs, QWEIGHT, global const uchar* perm, long perm_off, long perm_st,
                   global uchar* C, long c_off, long c_rs, long c_cs, int c_dt, global const uchar* bias,
@@ -159,70 +229,58 @@ kernel void qgemv(int M, int N, int unit, float alpha, float beta, int act, glob
   const int col = get_global_id(0) / QSPLIT;
   const int part = get_local_id(0) % QSPLIT;
   const long n = min(col, N - 1);  // items past N still join the reduction's barriers
+  const int m0 = get_global_id(1) * MR;
   global const uchar* row = qc + qc_off + n * qc_rs;
-  const int m0 = get_global_id(1) * MR;  // this item's rows m0 .. m0 + MR - 1 of A and C
   long arow[MR];
-  for (int m = 0; m < MR; ++m) arow[m] = min(m0 + m, M - 1) * a_rs;
-  float acc[MR];
-  for (int m = 0; m < MR; ++m) acc[m] = 0.0f;
+  VF acc[MR];
+  for (int m = 0; m < MR; ++m) {
+    arow[m] = min(m0 + m, M - 1) * a_rs;
+    acc[m] = (VF)(0.0f);
+  }
+  float tail[MR];
+  for (int m = 0; m < MR; ++m) tail[m] = 0.0f;
   const long units = ((long)K + unit - 1) / unit;
   for (long u = part; u < units; u += QSPLIT) {
     const long j0 = u * unit, j1 = min((long)K, j0 + unit), g = j0 / group;
     const float z = q_zero(qz, qz_off, qz_rs, qz_cs, n, g);
-    float sum[MR];
-    for (int m = 0; m < MR; ++m) sum[m] = 0.0f;
+    VF sum[MR];
+    for (int m = 0; m < MR; ++m) sum[m] = (VF)(0.0f);
     long j = j0;
-    for (; j + 8 <= j1; j += 8) {
-      const float8 w = q_code8(row, j) - z;
-#if HAS_PERM
-      long pc[8];
-      for (int i = 0; i < 8; ++i) pc[i] = clamp_perm(perm, perm_off, perm_st, j + i, K) * a_cs;
-#endif
-      for (int m = 0; m < MR; ++m) {
-#if HAS_PERM
-        float8 a;
-        a.s0 = load_f(A, a_off, DT_A, arow[m] + pc[0]);
-        a.s1 = load_f(A, a_off, DT_A, arow[m] + pc[1]);
-        a.s2 = load_f(A, a_off, DT_A, arow[m] + pc[2]);
-        a.s3 = load_f(A, a_off, DT_A, arow[m] + pc[3]);
-        a.s4 = load_f(A, a_off, DT_A, arow[m] + pc[4]);
-        a.s5 = load_f(A, a_off, DT_A, arow[m] + pc[5]);
-        a.s6 = load_f(A, a_off, DT_A, arow[m] + pc[6]);
-        a.s7 = load_f(A, a_off, DT_A, arow[m] + pc[7]);
-#else
-        const float8 a = load8_f(A, a_off, DT_A, arow[m] + j * a_cs, a_cs);
-#endif
-        sum[m] += dot(w.lo, a.lo) + dot(w.hi, a.hi);
-      }
+    for (; j + QV <= j1; j += QV) {
+      const VF w = q_codes(row, j) - z;
+      for (int m = 0; m < MR; ++m)
+        sum[m] = FMA(q_acts(A, a_off, arow[m], a_cs, j, perm, perm_off, perm_st, K), w, sum[m]);
     }
-    for (; j < j1; ++j) {  // per-channel rows whose K is not a multiple of 8
-      const float w = q_code1(row, j) - z;
+    const float s = q_scale(qs, qs_off, qs_rs, qs_cs, qs_dt, n, g);
+    for (; j < j1; ++j) {  // per-channel rows whose K is not a multiple of QV (the last unit only)
+      const float w = (q_code1(row, j) - z) * s;
 #if HAS_PERM
       const long pcol = clamp_perm(perm, perm_off, perm_st, j, K) * a_cs;
 #else
       const long pcol = j * a_cs;
 #endif
-      for (int m = 0; m < MR; ++m) sum[m] = FMA(load_f(A, a_off, DT_A, arow[m] + pcol), w, sum[m]);
+      for (int m = 0; m < MR; ++m) tail[m] = FMA(load_f(A, a_off, DT_A, arow[m] + pcol), w, tail[m]);
     }
-    const float s = q_scale(qs, qs_off, qs_rs, qs_cs, qs_dt, n, g);
-    for (int m = 0; m < MR; ++m) acc[m] = FMA(s, sum[m], acc[m]);
+    for (int m = 0; m < MR; ++m) acc[m] = FMA((VF)(s), sum[m], acc[m]);
   }
+  float res[MR];
+  for (int m = 0; m < MR; ++m) res[m] = q_hsum(acc[m]) + tail[m];
 #if QSPLIT > 1
   local float red[QLOCAL * MR];
   const int l = get_local_id(0);
-  for (int m = 0; m < MR; ++m) red[l * MR + m] = acc[m];
+  for (int m = 0; m < MR; ++m) red[l * MR + m] = res[m];
   barrier(CLK_LOCAL_MEM_FENCE);
   if (part != 0) return;
   for (int m = 0; m < MR; ++m) {
     float t = 0.0f;
     for (int i = 0; i < QSPLIT; ++i) t += red[(l + i) * MR + m];
-    acc[m] = t;
+    res[m] = t;
   }
 #endif
   if (col >= N) return;
   for (int m = 0; m < MR && m0 + m < M; ++m) {
     const long ci = (m0 + m) * c_rs + n * c_cs;
-    float v = alpha * acc[m];
+    float v = alpha * res[m];
     if (beta != 0.0f) v += beta * load_f(C, c_off, c_dt, ci);
     if (bias_dt >= 0) v += load_f(bias, bias_off, bias_dt, n * bias_st);
     store_f(C, c_off, c_dt, ci, q_activate(act, v));

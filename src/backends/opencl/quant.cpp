@@ -60,7 +60,8 @@ std::string quant_options(const ClDevice& dev, QuantFormat f, DType act = DType:
   const QuantParams& p = dev.tuning().quant;
   return base_options(dev) + " -DQF=" + std::to_string(static_cast<int>(f)) + dtype_define("A", act) +
          " -DMR=" + std::to_string(mr) + " -DHAS_PERM=" + (perm ? "1" : "0") +
-         " -DQSPLIT=" + std::to_string(p.gemv_split) + " -DQLOCAL=" + std::to_string(p.gemv_local);
+         " -DQSPLIT=" + std::to_string(p.gemv_split) + " -DQLOCAL=" + std::to_string(p.gemv_local) +
+         " -DQV=" + std::to_string(p.gemv_vec);
 }
 
 }  // namespace

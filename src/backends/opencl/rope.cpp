@@ -1,5 +1,5 @@
-// rope (rope.cl). Frequencies theta^(-2i/R) (divided by the optional factors) are computed on the host in double and passed
-// as (hi, lo) float pairs, cached per (theta, R) in the queue.
+// rope (rope.cl). Frequencies theta^(-2i/R) (divided by the optional factors) are computed on the host in
+// double and passed as (hi, lo) float pairs, cached per (theta, R) in the queue.
 #include <cmath>
 #include <vector>
 

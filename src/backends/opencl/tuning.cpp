@@ -30,6 +30,7 @@ DeviceTuning tuning_for(bool is_cpu, int compute_units, int pref_vec_float, cons
     t.quant.gemv_split = 1;
     t.quant.gemv_local = 8;
     t.quant.gemv_unit = 128;
+    t.quant.gemv_vec = pref_vec_float >= 16 ? 16 : 8;
     t.quant.block_bytes = 32 << 20;
     // A work-item's query rows are the lanes of one SIMD register (16 rows on AVX-512, 8 on
     // AVX2) and it stages its own K/V tiles (no sharing, no barriers); decode splits KV until

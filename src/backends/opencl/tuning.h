@@ -44,6 +44,7 @@ struct QuantParams {
   int gemv_split = 64;  // work-items sharing one output column of the GEMV (K split, local reduction)
   int gemv_local = 64;  // work-group size of the GEMV (a multiple of gemv_split)
   int gemv_unit = 32;   // most elements a work-item takes at once; its scale multiplies the unit's sum once
+  int gemv_vec = 8;     // elements per decode step and vector width of the partial sums (8 or 16)
   int block_bytes = 64 << 20;  // M > 16: f32 scratch for one dequantized block of weight rows
 };
 
