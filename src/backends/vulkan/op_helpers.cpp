@@ -28,9 +28,17 @@ void strides4(const TensorArg& t, uint32_t out[4], const char* op) {
 }
 
 uint32_t groups(VulkanQueue& q, uint64_t n, uint32_t per_group) {
-  const uint64_t g = (n + per_group - 1) / per_group;
-  return static_cast<uint32_t>(
-      std::min<uint64_t>(g, std::min<uint32_t>(q.device().caps().max_groups[0], 65535u)));
+  uint64_t g = std::min<uint64_t>((n + per_group - 1) / per_group,
+                                  std::min<uint32_t>(q.device().caps().max_groups[0], 65535u));
+  // The shaders step a 32-bit index by the grid's size while it is below n: index + step must
+  // stay below 2^32 or it wraps and the loop never ends (n within one grid of 2^32).
+  const uint64_t room = n < (uint64_t{1} << 32) ? (uint64_t{1} << 32) - n : 0;
+  g = std::min<uint64_t>(g, room / per_group);
+  if (g == 0 && n > 0)
+    throw Error(Errc::unsupported, "vulkan: " + std::to_string(n) +
+                                       " items in one dispatch leave no room for the kernels' 32-bit "
+                                       "grid-stride index below 2^32; split the tensor");
+  return static_cast<uint32_t>(g);
 }
 
 uint64_t max_trips(const VulkanDevice& dev) {

@@ -39,7 +39,8 @@ Dims4 dims4(const TensorArg& t, const char* op);
 /// Strides of `t` aligned to the dims of `like` (same rank after core's broadcasting).
 void strides4(const TensorArg& t, uint32_t out[4], const char* op);
 
-/// Workgroups for n items of `per_group`, capped at the device's limit (shaders loop).
+/// Workgroups for n items of `per_group`, capped at the device's limit (shaders loop) and so
+/// that the shaders' 32-bit grid-stride index cannot wrap past 2^32.
 uint32_t groups(VulkanQueue& q, uint64_t n, uint32_t per_group);
 
 /// Most trips a kernel's main loop may take in one invocation: half the device's loop limit
