@@ -14,6 +14,7 @@
 #include <functional>
 #include <string>
 
+#include "porta/quant.h"
 #include "porta/serving.h"
 #include "support/harness.h"
 
@@ -118,13 +119,31 @@ TEST_P(Determinism, PagedAttentionSplitKv) {
                cq = Tensor::from_host(s, DType::i32, {3}, cu),
                sl = Tensor::from_host(s, DType::i32, {2}, lens.data());
   try {
-    twice(s, "paged_attention", {2, Hq, D}, DType::f32, [&](Tensor& out) {
-      ops::paged_attention(s, Q, c, bt, cq, sl, 1, lens[0], out);
-    });
+    twice(s, "paged_attention", {2, Hq, D}, DType::f32,
+          [&](Tensor& out) { ops::paged_attention(s, Q, c, bt, cq, sl, 1, lens[0], out); });
   } catch (const Error& e) {
     if (e.code() == Errc::unsupported && std::string(e.what()).find("not implemented") != std::string::npos)
       GTEST_SKIP() << e.what();
     throw;
+  }
+}
+
+// Quantized weights: the GEMV (M <= 16, K split across work-items on some backends) and the
+// dequantize-then-GEMM path (M 40), int4 g128 and int8 per channel.
+TEST_P(Determinism, QuantGemm) {
+  Stream s(device());
+  const int64_t N = 48, K = 4096;
+  const HostTensor w = random({N, K}, DType::f32, 51);
+  const Tensor Wt = upload(s, w, DType::f32);
+  for (const QuantScheme sc : {QuantScheme{QuantFormat::int4, 128, DType::f16},
+                               QuantScheme{QuantFormat::int8, QuantScheme::kPerChannel, DType::f16}}) {
+    if (!supports_quant(device(), "gemm", sc.format, DType::f32)) continue;
+    const QuantWeight q = ops::quantize(s, Wt, sc);
+    for (int64_t M : {1, 40}) {
+      const Tensor A = upload(s, random({M, K}, DType::f32, 52), DType::f32);
+      twice(s, "quant gemm " + sc.str() + " M=" + std::to_string(M), {M, N}, DType::f32,
+            [&](Tensor& out) { ops::gemm(s, A, q, out); });
+    }
   }
 }
 
