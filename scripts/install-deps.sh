@@ -9,8 +9,9 @@ pkgs=(
   libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev
-  # porta-run: command line and JSON (config.json, safetensors headers, --json output)
-  libcli11-dev nlohmann-json3-dev
+  # porta-run: command line and JSON (config.json, safetensors headers, --json output);
+  # ICU's regex engine for the BPE pre-tokenizers' Unicode classes (--text)
+  libcli11-dev nlohmann-json3-dev libicu-dev
   python3 patchelf
   # fuzzing (scripts/fuzz.sh): clang 14 with libFuzzer and its sanitizer runtimes
   clang-14 libclang-rt-14-dev

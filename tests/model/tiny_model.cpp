@@ -278,6 +278,14 @@ class Bytes {
   void kv_u32(const std::string& k, uint32_t v) { str(k); put<uint32_t>(4); put<uint32_t>(v); }
   void kv_f32(const std::string& k, float v) { str(k); put<uint32_t>(6); put<float>(v); }
   void kv_str(const std::string& k, const std::string& v) { str(k); put<uint32_t>(8); str(v); }
+  void kv_bool(const std::string& k, bool v) { str(k); put<uint32_t>(7); put<uint8_t>(v ? 1 : 0); }
+  void kv_i32s(const std::string& k, const std::vector<int32_t>& v) {
+    str(k);
+    put<uint32_t>(9);
+    put<uint32_t>(5);
+    put<uint64_t>(v.size());
+    for (int32_t x : v) put<int32_t>(x);
+  }
   void kv_strings(const std::string& k, const std::vector<std::string>& v) {
     str(k);
     put<uint32_t>(9);
@@ -316,7 +324,7 @@ std::string gguf_name(const std::string& hf) {
 
 }  // namespace
 
-void write_gguf(const TinyModel& m, const std::string& path, FileType t) {
+void write_gguf(const TinyModel& m, const std::string& path, FileType t, const GgufTokenizer* tok) {
   const TinySpec& s = m.spec;
   struct Entry { std::string name; std::vector<int64_t> shape; uint32_t type; std::vector<uint8_t> data; };
   std::vector<Entry> entries;
@@ -342,7 +350,8 @@ void write_gguf(const TinyModel& m, const std::string& path, FileType t) {
   const std::string a = s.arch + ".";
   std::vector<std::string> tokens;
   for (int64_t i = 0; i < s.vocab; ++i) tokens.push_back(i < 26 ? std::string(1, static_cast<char>('a' + i)) : "\xc4\xa0t" + std::to_string(i));
-  const int n_kv = 15 + (s.arch == "qwen3" ? 1 : 0);
+  if (tok) tokens = tok->tokens;
+  const int n_kv = 15 + (s.arch == "qwen3" ? 1 : 0) + (tok ? 4 : 0);
   h.put<uint64_t>(static_cast<uint64_t>(n_kv));
   h.kv_str("general.architecture", s.arch);
   h.kv_u32("general.alignment", 32);
@@ -360,6 +369,12 @@ void write_gguf(const TinyModel& m, const std::string& path, FileType t) {
   h.kv_u32("tokenizer.ggml.eos_token_id", 2);
   h.kv_u32("tokenizer.ggml.eot_token_id", 3);
   if (s.arch == "qwen3") h.kv_u32(a + "attention.key_length", static_cast<uint32_t>(s.head_dim));
+  if (tok) {
+    h.kv_strings("tokenizer.ggml.merges", tok->merges);
+    h.kv_i32s("tokenizer.ggml.token_type", tok->types);
+    h.kv_str("tokenizer.ggml.pre", tok->pre);
+    h.kv_bool("tokenizer.ggml.add_bos_token", tok->add_bos);
+  }
   uint64_t offset = 0;
   for (const Entry& e : entries) {
     h.str(e.name);

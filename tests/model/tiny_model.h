@@ -60,9 +60,19 @@ void write_config(const TinyModel& m, const std::string& dir, const std::string&
 /// config.json (+ generation_config.json with two EOS ids) and model.safetensors, or
 /// `shards` files with model.safetensors.index.json. t: f32, f16 or bf16.
 void write_safetensors(const TinyModel& m, const std::string& dir, FileType t, int shards = 1);
+/// A byte-level BPE tokenizer for write_gguf (tokenizer.ggml.tokens / merges / token_type /
+/// pre / add_bos_token); tokens.size() must equal the model's vocab.
+struct GgufTokenizer {
+  std::vector<std::string> tokens, merges;
+  std::vector<int32_t> types;
+  std::string pre;
+  bool add_bos = false;
+};
+
 /// A GGUF v3 file; 2-D weights in `t`, 1-D ones in f32. For llama, q/k rows permuted as
-/// llama.cpp's converter does; rope_freqs.weight written when llama3 scaling is on.
-void write_gguf(const TinyModel& m, const std::string& path, FileType t);
+/// llama.cpp's converter does; rope_freqs.weight written when llama3 scaling is on. `tok`:
+/// the tokenizer to write instead of the default token list (no merges).
+void write_gguf(const TinyModel& m, const std::string& path, FileType t, const GgufTokenizer* tok = nullptr);
 
 /// Llama 3 frequency divisors (the test's own copy of the formula, for the reference).
 std::vector<double> llama3_factors(int64_t head_dim, double theta, double factor, double lo, double hi, double orig);

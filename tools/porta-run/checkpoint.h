@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "bpe.h"
 #include "model_config.h"
 #include "packed_int4.h"
 #include "tensor_data.h"
@@ -23,6 +24,12 @@ class Checkpoint {
 
   const ModelConfig& config() const { return config_; }
   const Vocab& vocab() const { return vocab_; }
+  /// Text to ids (GGUF byte-level BPE with a known pre-tokenizer); null otherwise, and then
+  /// encoder_note() says why.
+  const BpeEncoder* encoder() const { return encoder_.get(); }
+  const std::string& encoder_note() const { return encoder_note_; }
+  /// Whether encoded text starts with the BOS id (tokenizer.ggml.add_bos_token).
+  bool add_bos() const { return add_bos_; }
   /// "GGUF v3 (path)", "safetensors, 4 shards (dir)", "synthetic llama3-8b".
   const std::string& description() const { return description_; }
   /// The tensor under its Hugging Face name, or null when the file has none.
@@ -46,6 +53,9 @@ class Checkpoint {
  protected:
   ModelConfig config_;
   PackedFormat packed_;
+  std::shared_ptr<const BpeEncoder> encoder_;
+  std::string encoder_note_ = "the checkpoint has no byte-level BPE tokenizer porta-run encodes";
+  bool add_bos_ = false;
   Vocab vocab_;
   std::string description_;
 };

@@ -95,11 +95,36 @@ class GgufCheckpoint : public Checkpoint {
       const std::string model = f_.get_string("tokenizer.ggml.model", "");
       std::vector<std::string> t(toks->strings.begin(), toks->strings.end());
       vocab_ = Vocab(model == "gpt2" ? Vocab::Kind::byte_level : model == "llama" ? Vocab::Kind::sentencepiece : Vocab::Kind::none,
-                     std::move(t));
+                     std::vector<std::string>(t));
+      read_encoder(path, model, t);
     }
   }
 
   const TensorData* find(const std::string& hf_name) const override { return f_.tensor(gguf_name(hf_name)); }
+
+  // Byte-level BPE encoding: tokenizer.ggml.merges and a pre-tokenizer porta-run knows. A
+  // file without them still loads (ids in, text out); --text then says why it cannot encode.
+  void read_encoder(const std::string& path, const std::string& model, const std::vector<std::string>& tokens) {
+    const GgufValue* merges = f_.find("tokenizer.ggml.merges");
+    const std::string pre = f_.get_string("tokenizer.ggml.pre", "default");
+    if (model != "gpt2" || !merges) {
+      encoder_note_ = path + ": text encoding needs a byte-level BPE vocabulary with merges (tokenizer.ggml.model "
+                      "gpt2, tokenizer.ggml.merges); this file has model '" + model + "'" +
+                      (merges ? "" : " and no merges") + ": pass token ids with --prompt";
+      return;
+    }
+    if (!BpeEncoder::known_pre(pre)) {
+      encoder_note_ = path + ": tokenizer.ggml.pre '" + pre +
+                      "' is a pre-tokenizer porta-run does not implement (llama-bpe, qwen2): pass token ids with --prompt";
+      return;
+    }
+    std::vector<int> types;
+    if (const GgufValue* tt = f_.find("tokenizer.ggml.token_type"))
+      for (double v : tt->numbers) types.push_back(static_cast<int>(v));
+    encoder_ = std::make_shared<BpeEncoder>(tokens, std::vector<std::string>(merges->strings.begin(), merges->strings.end()),
+                                            types, pre, path);
+    add_bos_ = f_.get_int("tokenizer.ggml.add_bos_token", 0) != 0;
+  }
   std::string file_name_of(const std::string& hf_name) const override { return gguf_name(hf_name); }
 
  private:

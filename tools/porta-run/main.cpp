@@ -57,7 +57,7 @@ void print(const Report& r, bool json, const std::string& header) {
 
 int main(int argc, char** argv) {
   CLI::App app{"porta-run: run a Llama / Qwen2 / Qwen3 checkpoint (GGUF or safetensors) on any porta device"};
-  std::string model, device, dtype = "f32", weights = "auto", prompt, prompt_file, ppl_file, synthetic;
+  std::string model, device, dtype = "f32", weights = "auto", prompt, prompt_file, text, ppl_file, synthetic;
   int64_t ctx = 0, max_tokens = 32, bench_prompt = 512, bench_decode = 32, bench_layers = 0;
   SamplerOptions so;
   bool json = false, bench = false, quiet = false;
@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   app.add_option("--ctx", ctx, "KV cache length (default: the model's context, at most 4096)");
   app.add_option("-p,--prompt", prompt, "prompt token ids, separated by spaces or commas (default: the BOS id)");
   app.add_option("--prompt-file", prompt_file, "file of prompt token ids");
+  app.add_option("-t,--text", text, "prompt text, encoded with the GGUF file's byte-level BPE (tokenizer.ggml.merges; pre-tokenizers llama-bpe and qwen2); BOS first when the file says so");
   app.add_option("-n,--max-tokens", max_tokens, "tokens to generate")->capture_default_str();
   app.add_option("--temperature", so.temperature, "0: greedy")->capture_default_str();
   app.add_option("--top-k", so.top_k, "0: off")->capture_default_str();
@@ -130,7 +131,19 @@ int main(int argc, char** argv) {
       print(r, json, "perplexity:");
     } else {
       GenerateOptions go;
-      go.prompt = parse_ids(prompt_file.empty() ? prompt : read_file(prompt_file), prompt_file.empty() ? "--prompt" : prompt_file);
+      if (!text.empty() && (!prompt.empty() || !prompt_file.empty()))
+        throw LoadError("give --text or token ids (--prompt / --prompt-file), not both");
+      if (!text.empty()) {
+        if (!ck->encoder()) throw LoadError(ck->encoder_note());
+        if (ck->add_bos() && ck->config().bos_id >= 0) go.prompt.push_back(ck->config().bos_id);
+        const std::vector<int32_t> ids = ck->encoder()->encode(text);
+        go.prompt.insert(go.prompt.end(), ids.begin(), ids.end());
+        std::string shown;
+        for (int32_t id : go.prompt) shown += (shown.empty() ? "" : " ") + std::to_string(id);
+        progress("text encoded (" + ck->encoder()->pre() + " pre-tokenizer): " + std::to_string(go.prompt.size()) + " ids: " + shown);
+      } else {
+        go.prompt = parse_ids(prompt_file.empty() ? prompt : read_file(prompt_file), prompt_file.empty() ? "--prompt" : prompt_file);
+      }
       if (go.prompt.empty()) go.prompt.push_back(ck->config().bos_id >= 0 ? ck->config().bos_id : 0);
       go.max_tokens = max_tokens;
       go.sampler = so;
