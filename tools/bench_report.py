@@ -377,11 +377,14 @@ def model_section(paths):
         rows.append([r["device"], r["model"].replace(" (random bf16 weights)", ""), r["weights"],
                      f"{r['prefill_tok_s']:.3g}", f"{r['prefill_vs_gemm_bound'] * 100:.0f} %",
                      f"{r['decode_tok_s']:.3g}", f"{r['decode_bound_tok_s']:.3g}",
-                     f"{r['decode_vs_bound'] * 100:.0f} %", f"{r['bytes_per_token_mib']:.0f}",
+                     f"{r['decode_vs_bound'] * 100:.0f} %" + (" ⚠" if r.get("warning") else ""),
+                     f"{r['bytes_per_token_mib']:.0f}",
                      f"{r['copy_gbps']:.1f}" if "copy_gbps" in r else "—"])
         note = r.get("note")
         if note and note not in notes:
             notes.append(note)
+        if r.get("warning"):
+            notes.append(f"⚠ {r['device']} {r['weights'].split(' (')[0]}: {r['warning']}")
     lines = ["## Model (porta-run --bench --synthetic)", "",
              "Decode bound = porta::ops::copy bandwidth (measured in the same run) ÷ weight bytes read per "
              "token; prefill bound = porta's GEMM FLOP/s on the model's own down projection at the prefill "

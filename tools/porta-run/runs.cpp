@@ -169,36 +169,43 @@ void run_bench(Model& m, porta::Stream& s, const BenchOptions& o, Report& r) {
   for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 7919 + 13) % static_cast<size_t>(c.vocab));
 
   // Time with all built layers and with none (embedding, final norm, LM head): the layers'
-  // share scales to the model's full depth when only a subset is built.
-  auto time_prefill = [&](int64_t layers) {
+  // share scales to the model's full depth when only a subset is built. The two are timed
+  // alternately and the layers' time is the median of the paired differences, so a change
+  // in the host's load between them (a shared machine) does not enter the difference.
+  auto timed = [&](int64_t layers, const std::vector<int32_t>& ids, int64_t pos) {
     m.set_active_layers(layers);
-    m.forward(s, prompt, 0, false);  // warm-up: kernels compiled, pages touched
-    double best = 1e30;
-    for (int i = 0; i < 2; ++i) {
-      const auto t0 = Clock::now();
-      m.forward(s, prompt, 0, false);
-      best = std::min(best, seconds_since(t0));
-    }
-    return best;
+    const auto t0 = Clock::now();
+    m.forward(s, ids, pos, false);
+    return seconds_since(t0);
   };
-  auto time_decode = [&](int64_t layers) {
-    m.set_active_layers(layers);
-    m.forward(s, prompt, 0, false);  // fills the cache the steps attend to
-    m.forward(s, {1}, o.prompt, false);
-    std::vector<double> t;
-    for (int64_t i = 0; i < o.decode; ++i) {
-      const auto t0 = Clock::now();
-      m.forward(s, {static_cast<int32_t>((i * 31) % c.vocab)}, o.prompt + i, false);
-      t.push_back(seconds_since(t0));
-    }
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];  // median step
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
   };
-  const double pf_all = time_prefill(-1), pf_none = time_prefill(0);
-  const double dc_all = time_decode(-1), dc_none = time_decode(0);
+  const bool scaled = L > 0 && full_layers != static_cast<double>(L);
+  timed(-1, prompt, 0);  // warm-up: kernels compiled, pages touched
+  timed(0, prompt, 0);
+  std::vector<double> pf_all, pf_diff;
+  for (int i = 0; i < (scaled ? 3 : 2); ++i) {
+    const double a = timed(-1, prompt, 0);
+    pf_all.push_back(a);
+    if (scaled) pf_diff.push_back(a - timed(0, prompt, 0));
+  }
+  timed(-1, prompt, 0);  // fills the cache the decode steps attend to
+  timed(-1, {1}, o.prompt);
+  std::vector<double> dc_all, dc_diff;
+  for (int64_t i = 0; i < o.decode; ++i) {
+    const std::vector<int32_t> id = {static_cast<int32_t>((i * 31) % c.vocab)};
+    const double a = timed(-1, id, o.prompt + i);
+    dc_all.push_back(a);
+    if (scaled) dc_diff.push_back(a - timed(0, id, o.prompt + i));  // no layer: no cache written
+  }
   m.set_active_layers(-1);
-  const double pf = pf_none + (pf_all - pf_none) / static_cast<double>(L) * full_layers;
-  const double dc = dc_none + (dc_all - dc_none) / static_cast<double>(L) * full_layers;
+  // Full depth: the built model's time plus the missing layers at the per-layer time.
+  const double extra = full_layers - static_cast<double>(L);
+  const double pf_layers = scaled ? median(pf_diff) : 0, dc_layers = scaled ? median(dc_diff) : 0;
+  const double pf = median(pf_all) + (scaled ? pf_layers / static_cast<double>(L) * extra : 0);
+  const double dc = median(dc_all) + (scaled ? dc_layers / static_cast<double>(L) * extra : 0);
 
   const double bytes_tok = static_cast<double>(m.head_bytes()) + static_cast<double>(m.layer_bytes()) * full_layers;
   const double gbps = copy_gbps(s);
@@ -221,9 +228,16 @@ void run_bench(Model& m, porta::Stream& s, const BenchOptions& o, Report& r) {
   r.num("decode_bound_tok_s", decode_bound);
   r.num("decode_vs_bound", 1.0 / dc / decode_bound);
   r.num("peak_device_mib", static_cast<double>(s.device().allocated_bytes()) / (1 << 20));
-  if (o.layer_scale != 1)
+  if (scaled)
     r.str("note", "timed " + std::to_string(L) + " of " + std::to_string(static_cast<int64_t>(full_layers)) +
-                      " layers plus embedding and LM head; per-layer time scaled to the full depth");
+                      " layers plus embedding and LM head; per-layer time (alternating runs with and without "
+                      "the layers) scaled to the full depth");
+  // Faster than the copy bound, or layers that took no time, cannot be right: the host's
+  // load changed under the measurement. Said in the output rather than hidden.
+  if ((scaled && (pf_layers <= 0 || dc_layers <= 0)) || 1.0 / dc > 1.1 * decode_bound)
+    r.str("warning", "the timings are inconsistent (decode " + std::to_string(1.0 / dc / decode_bound).substr(0, 5) +
+                         "x the bandwidth bound, layer time " + std::to_string(dc_layers * 1e3).substr(0, 7) +
+                         " ms per step): the host's load changed during the run; rerun on an idle machine");
 }
 
 }  // namespace porta_run
