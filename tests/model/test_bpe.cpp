@@ -56,14 +56,15 @@ TEST(Bpe, PreTokenizersSplitAsTheirRegexes) {
   const std::string s = "Hello world's 12345 numbers!!\n\n  end   ";
   EXPECT_EQ(split("llama-bpe", s),
             (Pieces{"Hello", " world", "'s", " ", "123", "45", " numbers", "!!\n\n", " ", " end", "   "}));
-  EXPECT_EQ(split("qwen2", s),
-            (Pieces{"Hello", " world", "'s", " ", "1", "2", "3", "4", "5", " numbers", "!!\n\n", " ", " end", "   "}));
+  EXPECT_EQ(split("qwen2", s), (Pieces{"Hello", " world", "'s", " ", "1", "2", "3", "4", "5", " numbers",
+                                       "!!\n\n", " ", " end", "   "}));
   // contractions in any case; a letter run takes one leading non-letter (not a newline)
   EXPECT_EQ(split("llama-bpe", "DON'T we'LL"), (Pieces{"DON", "'T", " we", "'LL"}));
   EXPECT_EQ(split("llama-bpe", "a\nb"), (Pieces{"a", "\n", "b"}));
   EXPECT_EQ(split("llama-bpe", "x  \n\ty"), (Pieces{"x", "  \n", "\ty"}));
   // non-ASCII letters are letters; punctuation runs keep one leading space
-  EXPECT_EQ(split("qwen2", " café über 你好世界 ... ok"), (Pieces{" café", " über", " 你好世界", " ...", " ok"}));
+  EXPECT_EQ(split("qwen2", " café über 你好世界 ... ok"),
+            (Pieces{" café", " über", " 你好世界", " ...", " ok"}));
   EXPECT_EQ(split("llama-bpe", "1234567"), (Pieces{"123", "456", "7"}));
   EXPECT_EQ(split("llama-bpe", ""), Pieces{});
 }
@@ -133,9 +134,12 @@ std::vector<std::string> apply_in_order(const std::string& piece, const std::vec
 
 TEST(Bpe, EncodesByTheMergesOfATrainedVocabulary) {
   const std::vector<std::string> corpus = {
-      "the cat sat on the mat; the cats sat on the mats.",  "There, then, the theme: 1234 times 56 at 7:30.",
-      "Don't re-enter! They'll say it's the weather's fault", "Grüße aus Köln: schöne Grüße, schöne Straße.",
-      "数据 数据库 数据中心 中心",                                  "tabs\tand  spaces   and\nnewlines\n\nhere",
+      "the cat sat on the mat; the cats sat on the mats.",
+      "There, then, the theme: 1234 times 56 at 7:30.",
+      "Don't re-enter! They'll say it's the weather's fault",
+      "Grüße aus Köln: schöne Grüße, schöne Straße.",
+      "数据 数据库 数据中心 中心",
+      "tabs\tand  spaces   and\nnewlines\n\nhere",
   };
   for (const char* pre : {"llama-bpe", "qwen2"}) {
     const Trained t = train(corpus, pre, 100);
@@ -145,8 +149,8 @@ TEST(Bpe, EncodesByTheMergesOfATrainedVocabulary) {
     for (size_t i = 0; i < t.tokens.size(); ++i) id.emplace(t.tokens[i], static_cast<int32_t>(i));
     const porta_run::Vocab vocab(porta_run::Vocab::Kind::byte_level, t.tokens);
     std::vector<std::string> texts = corpus;
-    texts.insert(texts.end(), {"the theme of the cats", "thethethe", "  the", "Straßenbahn in Köln", "数据中心的数据",
-                               "\xf0\x9f\x98\x80 emoji \xf0\x9f\x98\x80!", "x"});
+    texts.insert(texts.end(), {"the theme of the cats", "thethethe", "  the", "Straßenbahn in Köln",
+                               "数据中心的数据", "\xf0\x9f\x98\x80 emoji \xf0\x9f\x98\x80!", "x"});
     size_t merged = 0;
     for (const std::string& text : texts) {
       std::vector<int32_t> want;
@@ -168,14 +172,27 @@ TEST(Bpe, LowestRankFirstHandWorked) {
   // rank 0 first, then (a,t) rank 2, then (Ġc,at) rank 5. Ids: byte b is token b, the
   // merged tokens 256.. in merge order.
   std::vector<std::string> tokens = byte_tokens();
-  const std::vector<std::string> merges = {"\xc4\xa0 c", "h e", "a t", "t h", "t he", "\xc4\xa0" "c at"};
-  for (const char* m : {"\xc4\xa0" "c", "he", "at", "th", "the", "\xc4\xa0" "cat"}) tokens.push_back(m);
+  const std::vector<std::string> merges = {"\xc4\xa0 c",
+                                           "h e",
+                                           "a t",
+                                           "t h",
+                                           "t he",
+                                           "\xc4\xa0"
+                                           "c at"};
+  for (const char* m : {"\xc4\xa0"
+                        "c",
+                        "he", "at", "th", "the",
+                        "\xc4\xa0"
+                        "cat"})
+    tokens.push_back(m);
   const BpeEncoder enc(tokens, merges, {}, "llama-bpe", "hand");
   EXPECT_EQ(enc.merge("the"), (std::vector<std::string>{"the"}));
-  EXPECT_EQ(enc.merge(" cat"), (std::vector<std::string>{"\xc4\xa0" "cat"}));
+  EXPECT_EQ(enc.merge(" cat"), (std::vector<std::string>{"\xc4\xa0"
+                                                         "cat"}));
   EXPECT_EQ(enc.merge("tht"), (std::vector<std::string>{"th", "t"}));
   EXPECT_EQ(enc.encode("the cat"), (std::vector<int32_t>{260, 261}));
-  EXPECT_EQ(enc.encode("hat"), (std::vector<int32_t>{'h' - 0, 258}));  // printable bytes are their own ids here
+  EXPECT_EQ(enc.encode("hat"),
+            (std::vector<int32_t>{'h' - 0, 258}));  // printable bytes are their own ids here
 }
 
 TEST(Bpe, SpecialTokensAreMatchedVerbatim) {
@@ -186,9 +203,10 @@ TEST(Bpe, SpecialTokensAreMatchedVerbatim) {
   types[256] = BpeEncoder::kControl;
   types[257] = BpeEncoder::kControl;
   const BpeEncoder enc(tokens, {}, types, "llama-bpe", "special");
-  EXPECT_EQ(enc.encode("<|begin_of_text|>hi<|eot_id|><|eot_id|>"), (std::vector<int32_t>{256, 'h', 'i', 257, 257}));
-  EXPECT_EQ(enc.encode("<|begin_of_text"), (std::vector<int32_t>{'<', '|', 'b', 'e', 'g', 'i', 'n', '_', 'o', 'f', '_',
-                                                                 't', 'e', 'x', 't'}));
+  EXPECT_EQ(enc.encode("<|begin_of_text|>hi<|eot_id|><|eot_id|>"),
+            (std::vector<int32_t>{256, 'h', 'i', 257, 257}));
+  EXPECT_EQ(enc.encode("<|begin_of_text"), (std::vector<int32_t>{'<', '|', 'b', 'e', 'g', 'i', 'n', '_', 'o',
+                                                                 'f', '_', 't', 'e', 'x', 't'}));
 }
 
 TEST(Bpe, MalformedOrUnknownIsRefusedByName) {
@@ -215,7 +233,8 @@ TEST(Bpe, GgufTokenizerKeys) {
   tok.tokens = t.tokens;
   tok.merges = t.merges;
   tok.tokens.push_back("<|begin_of_text|>");
-  while (tok.tokens.size() < 512) tok.tokens.push_back("<|reserved_" + std::to_string(tok.tokens.size()) + "|>");
+  while (tok.tokens.size() < 512)
+    tok.tokens.push_back("<|reserved_" + std::to_string(tok.tokens.size()) + "|>");
   tok.types.assign(tok.tokens.size(), 1);
   for (size_t i = t.tokens.size(); i < tok.tokens.size(); ++i) tok.types[i] = BpeEncoder::kControl;
   tok.pre = "llama-bpe";

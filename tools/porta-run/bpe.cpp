@@ -61,14 +61,17 @@ BpeEncoder::BpeEncoder(const std::vector<std::string>& tokens, const std::vector
   for (const PreTokenizer& p : kPre)
     if (pre == p.name) regex = p.regex;
   if (!regex)
-    throw LoadError(source + ": tokenizer.ggml.pre '" + pre +
-                    "' is a pre-tokenizer porta-run does not implement (llama-bpe, qwen2): pass token ids with --prompt");
+    throw LoadError(
+        source + ": tokenizer.ggml.pre '" + pre +
+        "' is a pre-tokenizer porta-run does not implement (llama-bpe, qwen2): pass token ids with --prompt");
   UErrorCode err = U_ZERO_ERROR;
   auto re = std::make_shared<Regex>();
   re->pattern.reset(icu::RegexPattern::compile(icu::UnicodeString::fromUTF8(regex), 0, err));
-  if (U_FAILURE(err)) throw LoadError(source + ": the " + pre + " pre-tokenizer regex failed to compile (ICU)");
+  if (U_FAILURE(err))
+    throw LoadError(source + ": the " + pre + " pre-tokenizer regex failed to compile (ICU)");
   regex_ = re;
-  for (size_t i = 0; i < tokens.size(); ++i) ids_.emplace(tokens[i], static_cast<int32_t>(i));  // first id wins
+  for (size_t i = 0; i < tokens.size(); ++i)
+    ids_.emplace(tokens[i], static_cast<int32_t>(i));  // first id wins
   for (size_t r = 0; r < merges.size(); ++r) {
     const std::string& m = merges[r];
     const size_t sp = m.find(' ');
