@@ -25,27 +25,14 @@ typedef CAT(float, VW) fv;
 inline int idx_at(global const uchar* p, long off, long i) { return ((global const int*)(p + off))[i]; }
 
 // CPU devices: software prefetch of the next 16-key sub-block's K and V rows (clang's builtin,
-// which PoCL compiles with). Blocks are scattered and a block's rows of one head lie Hkv rows
-// apart, so the hardware prefetcher finds neither (as in the cpu backend's paged kernel).
+// which PoCL compiles with), one row per row loaded, so the prefetches spread through the loads
+// instead of stalling issue in a burst. Blocks are scattered and a block's rows of one head lie
+// Hkv rows apart, so the hardware prefetcher finds neither (as in the cpu backend's kernel).
 #define ES_CACHE (KF != 0 ? 1 : KT == DT_F32 ? 4 : 2)
 #if CPU_LAYOUT && defined(__clang__)
-#define PREFETCH_NEXT(jn, blk, id)                                                                          \
-  do {                                                                                                     \
-    if ((jn) < stop) {                                                                                     \
-      const int bn = (jn) / bs;                                                                            \
-      const int idn = bn == (blk) ? (id) : bn < max_blocks ? idx_at(tab, tab_off, b * tab_st.s2 + bn * tab_st.s3) : -1; \
-      if (idn >= 0 && idn < num_blocks)                                                                    \
-        for (int pj = 0; pj < min(BKD, stop - (jn)); ++pj) {                                               \
-          const long sl = (jn) - bn * bs + pj;                                                             \
-          for (int pf = 0; pf < D * ES_CACHE; pf += 64) {                                                  \
-            __builtin_prefetch(k + k_off + (idn * k_st.s0 + sl * k_st.s1 + hk * k_st.s2) * ES_CACHE + pf); \
-            __builtin_prefetch(v + v_off + (idn * v_st.s0 + sl * v_st.s1 + hk * v_st.s2) * ES_CACHE + pf); \
-          }                                                                                                \
-        }                                                                                                  \
-    }                                                                                                      \
-  } while (0)
+#define PREFETCH 1
 #else
-#define PREFETCH_NEXT(jn, blk, id)
+#define PREFETCH 0
 #endif
 
 // fp8 e4m3fn codes as f32: the code's bits moved into an f16 pattern (exponent bias 15 vs 7:
@@ -157,7 +144,17 @@ kernel void paged_attention(int T, int Hq, int Hkv, int D, int B, int max_q, int
     const int id = idx_at(tab, tab_off, b * tab_st.s2 + blk * tab_st.s3);
     if (id < 0 || id >= num_blocks) continue;  // a bad block id: its keys are skipped
     const int slot0 = j0 - blk * bs, nb = min(BKD, stop - j0);
-    PREFETCH_NEXT(j0 + BKD, blk, id);
+#if PREFETCH
+    // The next sub-block's first rows: (block id, slot) or none.
+    int pf_id = -1, pf_slot = 0, pf_n = 0;
+    if (j0 + BKD < stop) {
+      const int bn = (j0 + BKD) / bs;
+      pf_id = bn == blk ? id : bn < max_blocks ? idx_at(tab, tab_off, b * tab_st.s2 + bn * tab_st.s3) : -1;
+      pf_slot = j0 + BKD - bn * bs;
+      pf_n = min(BKD, stop - j0 - BKD);
+      if (pf_id >= num_blocks) pf_id = -1;
+    }
+#endif
     for (int jj = 0; jj < nb; ++jj) {
       const long krow = id * k_st.s0 + (slot0 + jj) * k_st.s1 + hk * k_st.s2;
       const long vrow = id * v_st.s0 + (slot0 + jj) * v_st.s1 + hk * v_st.s2;
@@ -168,6 +165,16 @@ kernel void paged_attention(int T, int Hq, int Hkv, int D, int B, int max_q, int
       const float vscl = ((global const float*)(vs + vs_off))[srow_v];
 #else
       const float kscl = 1.0f, vscl = v_scale;
+#endif
+#if PREFETCH
+      if (pf_id >= 0 && jj < pf_n) {
+        const long pk = pf_id * k_st.s0 + (pf_slot + jj) * k_st.s1 + hk * k_st.s2;
+        const long pv = pf_id * v_st.s0 + (pf_slot + jj) * v_st.s1 + hk * v_st.s2;
+        for (int pf = 0; pf < D * ES_CACHE; pf += 64) {
+          __builtin_prefetch(k + k_off + pk * ES_CACHE + pf);
+          __builtin_prefetch(v + v_off + pv * ES_CACHE + pf);
+        }
+      }
 #endif
       for (int c = 0; c < D / 8; ++c) {
         vstore8(load_cache8(k, k_off, krow, 8 * c, kscl), 0, kf + jj * D + 8 * c);
