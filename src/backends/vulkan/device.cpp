@@ -177,6 +177,7 @@ VulkanDevice::VulkanDevice(std::shared_ptr<Instance> instance, VkPhysicalDevice 
   }
   caps_.coopmat_enabled = PORTA_VULKAN_HAVE_COOPMAT && caps_.coopmat_nv && s.coopmat != "0";
   caps_.max_shared = props.limits.maxComputeSharedMemorySize;
+  caps_.max_storage_buffers = props.limits.maxPerStageDescriptorStorageBuffers;
   caps_.max_invocations = props.limits.maxComputeWorkGroupInvocations;
   for (int i = 0; i < 3; ++i) {
     caps_.max_groups[i] = props.limits.maxComputeWorkGroupCount[i];

@@ -47,6 +47,7 @@ struct Caps {
   uint32_t max_shared = 16384;
   uint32_t max_invocations = 128;
   uint32_t max_groups[3] = {65535, 65535, 65535};
+  uint32_t max_storage_buffers = 4;  // per stage (the serving shaders bind up to 9)
   // Loop back-edges one invocation may take, all its loops together (0: no limit). llvmpipe
   // (lavapipe) ends every loop of an invocation once 65,535 back-edges are spent, silently,
   // so kernels whose trip counts grow with a shape are split (max_trips) or refused there.

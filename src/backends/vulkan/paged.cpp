@@ -129,6 +129,10 @@ bool paged_prefill(VulkanQueue& q, const PagedAttentionArgs& a, const AttnPush& 
   const char* op = "paged_attention";
   VulkanDevice& dev = q.device();
   const KvCacheArg& c = a.cache;
+  if (dev.caps().max_storage_buffers < 9)
+    throw Error(Errc::unsupported, "vulkan: paged_attention binds 9 storage buffers; " + dev.info().name +
+                                       " allows " + std::to_string(dev.caps().max_storage_buffers) +
+                                       " per stage");
   const uint32_t Hq = ap.heads & 0xffff, Hkv = ap.heads >> 16, G = Hq / Hkv;
   const uint32_t D = u32(a.q.shape[2], op, "head dim");
   uint32_t br = 16, bc = 16;
