@@ -14,7 +14,7 @@
 #      PORTA_CUDA_ATTN_PATH = simt sm80 sm90 (attention tests)
 #   4. the CUDA GPU tests (attention kernels, row paths, grid limits, negative), grid limits
 #      also with the sm80 GEMM path; the host-logic unit tests
-#   5. porta-bench cuda_targets: auto (every row), sm80 (GEMM + prefill rows)
+#   5. porta-bench cuda_targets: auto (every row), sm80 (GEMM + prefill rows); gemm_quant (quick set)
 #   6. benchmarks/sdpa_reference.py, then tools/cuda_targets_report.py -> targets.md
 #   7. Vulkan and OpenCL on NVIDIA's own drivers (the stand-ins for a domestic GPU's stacks;
 #      GPU rows of their tuning tables), unless GPU_CHECK_VKCL=0: a second build without CUDA,
@@ -161,6 +161,9 @@ step bench-auto 240 env PORTA_DEVICE=cuda "$bench" --benchmark_filter='cuda_targ
 step bench-sm80 150 env PORTA_DEVICE=cuda PORTA_CUDA_GEMM_PATH=sm80 PORTA_CUDA_ATTN_PATH=sm80 "$bench" \
   --benchmark_filter='cuda_targets/(gemm/bf16/M=(8192|4096)|attention/prefill)' --benchmark_min_time=0.3 \
   --benchmark_out="$logs/bench-sm80.json" --benchmark_out_format=json
+# Quantized weights (issue 14): the decode GEMV and prefill rows against the bf16-weight GEMM.
+step bench-quant 240 env PORTA_DEVICE=cuda "$bench" --quick --benchmark_filter='gemm_quant/' \
+  --benchmark_min_time=0.3 --benchmark_out="$logs/bench-quant.json" --benchmark_out_format=json
 
 # ---- 6. PyTorch SDPA on the same shapes, and the target table
 step sdpa 120 env PYTHONUNBUFFERED=1 python3 "$repo/benchmarks/sdpa_reference.py" --out "$logs/sdpa.json"

@@ -171,3 +171,67 @@ struct VecRowsLaunch {
 };
 
 }  // namespace porta::cuda
+
+// ---------------------------------------------------------------------------------------
+// Quantized weights (quant section, appended): kernels/cuda/quant.cu, src/backends/cuda/ops_quant.cpp.
+namespace porta::cuda {
+
+/// A quantized weight [n, k] in porta's canonical layout (porta/quant.h): codes row-major
+/// with `code_rs` bytes per row; scales [n, G] (element strides; 0 per tensor); f16 zeros
+/// (int4_zp) and an i32 K-permutation, null when absent. group: elements per scale (k for
+/// per-channel / per-tensor). format: 0 int8, 1 int4, 2 int4_zp, 3 fp8_e4m3fn.
+struct QWDesc {
+  char* codes = nullptr;
+  int64_t code_rs = 0;
+  char* scales = nullptr;
+  int32_t scale_dt = kF16;
+  int64_t scale_rs = 0, scale_cs = 0;
+  char* zeros = nullptr;
+  int64_t zero_rs = 0, zero_cs = 0;
+  const char* perm = nullptr;
+  int64_t perm_st = 0;
+  int32_t format = 0;
+  int64_t n = 0, k = 0, group = 1;
+};
+
+/// out[r * out_rs + col(j) * out_cs] = weight row (row0 + r, or ids[r]: an id outside
+/// [0, n) writes zeros) element j; col(j) = perm[j] when `unpermute` and the weight has one.
+struct QuantDequantDesc {
+  QWDesc w;
+  char* out = nullptr;
+  int32_t out_dt = kF32;
+  int64_t out_rs = 0, out_cs = 0;
+  int64_t rows = 0, row0 = 0;
+  const char* ids = nullptr;  // i32, null: rows row0 + r
+  int64_t ids_st = 0;
+  bool unpermute = false;
+};
+
+/// c[m, n] = act(alpha * sum_j a[m, perm(j)] * w(n, j) + beta * c + bias), M <= 16.
+struct QuantGemvDesc {
+  QWDesc w;
+  const char* a = nullptr;
+  int32_t a_dt = kF32;
+  int64_t a_rs = 0, a_cs = 0, M = 0;
+  char* c = nullptr;
+  int32_t c_dt = kF32;
+  int64_t c_rs = 0, c_cs = 0;
+  const char* bias = nullptr;  // null when absent
+  int32_t bias_dt = kF32;
+  int64_t bias_st = 0;
+  float alpha = 1.0f, beta = 0.0f;
+  int32_t act = 0;
+  bool vec = false;  // 16-byte code loads: codes and code_rs 16-byte aligned, k a multiple of a load's elements
+};
+
+/// Round-to-nearest quantization of `in` [n, k] (any float dtype and strides) into w.
+struct QuantizeDesc {
+  QWDesc w;
+  const char* in = nullptr;
+  int32_t in_dt = kF32;
+  int64_t in_rs = 0, in_cs = 0;
+  bool per_tensor = false;
+  float* rowmax = nullptr;  // per tensor: [n] scratch of row scales
+};
+
+}  // namespace porta::cuda

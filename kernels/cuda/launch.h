@@ -60,3 +60,11 @@ int launch_embedding_rows(const EmbeddingDesc& d, const VecRowsLaunch& p, void* 
 /// Dense fill with 16-byte stores; dst contiguous and 16-byte aligned.
 int launch_fill_vec16(const FillDesc& d, void* stream);  // fill.cu
 }  // namespace porta::cuda
+
+// Quantized weights (quant section, appended): quant.cu.
+namespace porta::cuda {
+int launch_quant_dequant(const QuantDequantDesc& d, void* stream);
+/// M <= 16: streams the packed codes (one 32-lane group per output column).
+int launch_quant_gemv(const QuantGemvDesc& d, void* stream);
+int launch_quantize(const QuantizeDesc& d, void* stream);
+}  // namespace porta::cuda

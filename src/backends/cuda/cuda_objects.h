@@ -75,21 +75,30 @@ class CudaQueue final : public backend::Queue {
   void record(backend::Event& e) override;
   void wait(backend::Event& e) override;
 
-  void gemm(const backend::GemmArgs& a) override;                // ops_gemm.cpp
-  void attention(const backend::AttentionArgs& a) override;      // ops_attention.cpp
-  void rms_norm(const backend::NormArgs& a) override;            // ops_rows.cpp
-  void layer_norm(const backend::NormArgs& a) override;          // ops_rows.cpp
-  void rope(const backend::RopeArgs& a) override;                // ops_rows.cpp
-  void softmax(const backend::SoftmaxArgs& a) override;          // ops_rows.cpp
-  void elementwise(const backend::ElementwiseArgs& a) override;  // ops_elementwise.cpp
-  void fill(const backend::FillArgs& a) override;                // ops_elementwise.cpp
-  void embedding(const backend::EmbeddingArgs& a) override;      // ops_rows.cpp
-  void argmax(const backend::ArgmaxArgs& a) override;            // ops_rows.cpp
+  void gemm(const backend::GemmArgs& a) override;                       // ops_gemm.cpp
+  void attention(const backend::AttentionArgs& a) override;             // ops_attention.cpp
+  void rms_norm(const backend::NormArgs& a) override;                   // ops_rows.cpp
+  void layer_norm(const backend::NormArgs& a) override;                 // ops_rows.cpp
+  void rope(const backend::RopeArgs& a) override;                       // ops_rows.cpp
+  void softmax(const backend::SoftmaxArgs& a) override;                 // ops_rows.cpp
+  void elementwise(const backend::ElementwiseArgs& a) override;         // ops_elementwise.cpp
+  void fill(const backend::FillArgs& a) override;                       // ops_elementwise.cpp
+  void embedding(const backend::EmbeddingArgs& a) override;             // ops_rows.cpp
+  void argmax(const backend::ArgmaxArgs& a) override;                   // ops_rows.cpp
+  void quantize(const backend::QuantizeArgs& a) override;               // ops_quant.cpp
+  void dequantize(const backend::DequantizeArgs& a) override;           // ops_quant.cpp
+  void gemm_quant(const backend::QuantGemmArgs& a) override;            // ops_quant.cpp
+  void embedding_quant(const backend::QuantEmbeddingArgs& a) override;  // ops_quant.cpp
+  /// The planned GEMM on a filled descriptor (ops_gemm.cpp; also the quantized M > 16 path).
+  void run_gemm(GemmDesc d, const GemmShape& s);
 
   void* stream() const { return stream_; }
   CudaDevice& device() const { return dev_; }
   /// Scratch of at least `bytes`, valid for work enqueued on this queue until the next call.
   void* workspace(uint64_t bytes);
+  /// A second scratch (the quantized gemm's dequantized weight blocks), same rules, so a
+  /// split-K workspace request inside the GEMM it feeds does not move it.
+  void* quant_scratch(uint64_t bytes);
   /// Checks a launcher's status; `what` names the op and shapes.
   void check_launch(int status, const std::string& what);
 
@@ -97,6 +106,7 @@ class CudaQueue final : public backend::Queue {
   CudaDevice& dev_;
   pcStream_t stream_ = nullptr;
   std::unique_ptr<CudaBuffer> scratch_;
+  std::unique_ptr<CudaBuffer> quant_scratch_;
 };
 
 class CudaDevice final : public backend::Device {
@@ -106,6 +116,7 @@ class CudaDevice final : public backend::Device {
   std::unique_ptr<Buffer> allocate(uint64_t bytes) override;
   std::unique_ptr<backend::Queue> create_queue() override;
   std::unique_ptr<backend::Event> create_event() override;
+  bool supports_quant(backend::Op op, QuantFormat f, DType act) const override;  // ops_quant.cpp
 
   int ordinal() const { return ordinal_; }
   const CudaSettings& settings() const { return settings_; }

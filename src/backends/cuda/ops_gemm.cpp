@@ -44,6 +44,10 @@ void CudaQueue::gemm(const backend::GemmArgs& g) {
   for (int i = 0; i < 3; ++i) s.a_strides[i] = g.a.strides[i], s.b_strides[i] = g.b.strides[i];
   s.a_addr = reinterpret_cast<uintptr_t>(d.a.ptr);
   s.b_addr = reinterpret_cast<uintptr_t>(d.b.ptr);
+  run_gemm(d, s);
+}
+
+void CudaQueue::run_gemm(GemmDesc d, const GemmShape& s) {
   GemmPlan plan = plan_gemm(s, dev_.gemm_facts(), dev_.settings().gemm);
   GemmSm90Maps maps;
   if (plan.path == GemmPath::sm90) {
@@ -63,8 +67,7 @@ void CudaQueue::gemm(const backend::GemmArgs& g) {
   d.splits = plan.splits;
   const std::string what = std::string("gemm ") + gemm_path_name(plan.path) + " [" + std::to_string(d.batch) +
                            ", " + std::to_string(d.M) + ", " + std::to_string(d.N) +
-                           ", K=" + std::to_string(d.K) + "] " + dtype_name(g.a.dtype) + " x " +
-                           dtype_name(g.b.dtype);
+                           ", K=" + std::to_string(d.K) + "] " + dtype_name(s.a) + " x " + dtype_name(s.b);
   // The sm80 and simt kernels put M tiles (64 rows or more) in grid.y, at most 65535:
   // taller calls run in row chunks. gemv (M <= 16) and the persistent sm90 kernel have no
   // such limit.
