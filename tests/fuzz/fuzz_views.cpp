@@ -100,15 +100,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                       b = fdp.ConsumeIntegralInRange<int64_t>(-2, 260);
         const int64_t st = fdp.ConsumeBool() ? 1 : fdp.ConsumeIntegralInRange<int64_t>(-1, 9);
         const int dd = d < 0 ? d + r : d;
-        const bool valid =
-            dd >= 0 && dd < r && st >= 1 && a >= 0 && b <= m.shape[static_cast<size_t>(dd)] && a < b;
+        const bool valid = dd >= 0 && dd < r && st >= 1 && a >= 0 && b <= m.shape[static_cast<size_t>(dd)] &&
+                           a <= b;  // a == b: empty
         try {
           Tensor t = v.slice(d, a, b, st);
           if (!valid) fail("slice accepted invalid arguments");
           Model nm{m.shape, {}};
           nm.shape[static_cast<size_t>(dd)] = (b - a + st - 1) / st;
-          const int64_t count = static_cast<int64_t>(m.idx.size()) / m.shape[static_cast<size_t>(dd)] *
-                                nm.shape[static_cast<size_t>(dd)];
+          const int64_t old_extent = m.shape[static_cast<size_t>(dd)];
+          const int64_t count = old_extent == 0 ? 0
+                                                : static_cast<int64_t>(m.idx.size()) / old_extent *
+                                                      nm.shape[static_cast<size_t>(dd)];
           for (int64_t l = 0; l < count; ++l) {
             auto c = coords_of(l, nm.shape);
             c[static_cast<size_t>(dd)] = a + c[static_cast<size_t>(dd)] * st;
@@ -148,21 +150,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::vector<int64_t> shape(static_cast<size_t>(fdp.ConsumeIntegralInRange(1, 4)));
         for (auto& e : shape) e = fdp.ConsumeIntegralInRange<int64_t>(-1, 17);
         int64_t numel = 1;
-        bool positive = true;
+        bool extents_ok = true;  // extents >= 0 (0: an empty tensor)
         for (auto e : shape) {
-          positive = positive && e >= 1;
+          extents_ok = extents_ok && e >= 0;
           numel *= e;
         }
-        const bool contiguous = v.is_contiguous();
+        // An empty tensor reshapes to any shape of 0 elements: there is no element to keep in place.
+        const bool viewable = v.is_contiguous() || m.idx.empty();
         try {
           Tensor t = v.reshape(to_shape(shape));
-          if (!positive || numel != static_cast<int64_t>(m.idx.size()))
+          if (!extents_ok || numel != static_cast<int64_t>(m.idx.size()))
             fail("reshape accepted a wrong shape");
           v = t;
           m.shape = shape;
         } catch (const Error& e) {
-          if (contiguous && positive && numel == static_cast<int64_t>(m.idx.size()))
-            fail("reshape of a contiguous tensor refused");
+          if (viewable && extents_ok && numel == static_cast<int64_t>(m.idx.size()))
+            fail("reshape of a contiguous or empty tensor refused");
           check_error(e);
         }
         break;
@@ -177,15 +180,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         const int64_t off = fdp.ConsumeBool() ? 4 * fdp.ConsumeIntegralInRange<int64_t>(0, 300)
                                               : fdp.ConsumeIntegral<int64_t>();
-        // In bounds iff every extent >= 1, strides >= 0, offset a non-negative multiple of 4 and
-        // the last reachable element inside the buffer (computed without overflow).
+        // Valid iff strides >= 0, the offset is a non-negative multiple of 4 and either some
+        // extent is 0 (an empty view: it reaches no element, the offset at most the buffer's
+        // end) or the last reachable element is inside the buffer (computed without overflow).
         bool valid = off >= 0 && off % 4 == 0;
+        bool empty = false;
         __int128 last = off / 4;
         for (size_t d = 0; d < shape.size(); ++d) {
-          valid = valid && shape[d] >= 1 && strides[d] >= 0;
+          valid = valid && strides[d] >= 0;
+          empty = empty || shape[d] == 0;
           last += static_cast<__int128>(shape[d] - 1) * strides[d];
         }
-        valid = valid && last < n;
+        valid = valid && (empty ? off / 4 <= n : last < n);
         try {
           Tensor t = v.view(to_shape(shape), to_shape(strides), off);
           if (!valid) fail("view accepted an out-of-bounds or malformed view");
