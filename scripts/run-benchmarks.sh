@@ -51,56 +51,6 @@ echo "PORTA_DEVICE=$PORTA_DEVICE ${cmd[*]}"
 model_json=()
 if mapfile -t model_json < <("$repo/scripts/run-model-bench.sh" "$build" "$out" "${quick[@]}"); then :; fi
 
-python3 "$repo/tools/bench_report.py" --compare "$2" "$3" ;;
-    --quick) quick=(--quick) ;;
-    -h|--help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    --) shift; extra=("$@"); break ;;
-    *) positional+=("$1") ;;
-  esac
-  shift
-done
-build="${positional[0]:-build}"
-out="${positional[1]:-report}"
-
-bench=""
-for candidate in "$build/benchmarks/porta-bench" "$build/bin/porta-bench" "$build/porta-bench"; do
-  if [[ -x "$candidate" ]]; then bench="$candidate"; break; fi
-done
-if [[ -z "$bench" ]]; then
-  echo "run-benchmarks: no porta-bench under $build (build it: cmake --build $build --target porta-bench)" >&2
-  exit 1
-fi
-
-mkdir -p "$out"
-json="$out/porta-bench.json"
-export PORTA_DEVICE="${PORTA_DEVICE:-auto}"
-cmd=("$bench" "${quick[@]}" --benchmark_out="$json" --benchmark_out_format=json "${extra[@]}")
-echo "PORTA_DEVICE=$PORTA_DEVICE ${cmd[*]}"
-"${cmd[@]}"
-
-# The model table: porta-run --bench on the synthetic Llama-3-8B (4 of 32 layers timed and
-# scaled) for each weight format; devices whose allocations cannot hold its 1 GiB tables
-# (lavapipe: 128 MiB) run the reduced "small" preset instead, and the report says so.
-model_json=()
-run_tool=""
-for candidate in "$build/tools/porta-run/porta-run" "$build/bin/porta-run"; do
-  if [[ -x "$candidate" ]]; then run_tool="$candidate"; break; fi
-done
-if [[ -n "$run_tool" ]]; then
-  prompt=512; [[ ${#quick[@]} -gt 0 ]] && prompt=256
-  for fmt in bf16 int8 int4; do
-    for preset in llama3-8b small; do
-      f="$out/porta-run-$fmt.json"
-      if "$run_tool" --bench --synthetic "$preset" --weights "$fmt" --bench-prompt "$prompt" --bench-decode 16 \
-           --json -q > "$f.tmp" 2> "$out/porta-run-$fmt.log"; then
-        mv "$f.tmp" "$f"; model_json+=("$f"); break
-      fi
-      echo "run-benchmarks: porta-run $preset $fmt: $(tail -1 "$out/porta-run-$fmt.log")"
-      rm -f "$f.tmp"
-    done
-  done
-fi
-
 python3 "$repo/tools/bench_report.py" "$json" -o "$out/summary.md" --plots "$out" ${model_json[@]:+--model "${model_json[@]}"} \
   --command "PORTA_DEVICE=$PORTA_DEVICE scripts/run-benchmarks.sh ${quick[*]} $build $out${extra:+ -- ${extra[*]}}"
 echo
