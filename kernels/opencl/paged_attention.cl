@@ -11,14 +11,7 @@
 // output (and LSE) rows; with several, partials (max, sum, accumulators) go to `work` for
 // paged_combine. Compile-time: DT (q/out dtype), KT (plain cache dtype), KF (0 plain,
 // 1 int8, 2 fp8), VW (4, 8, 16), GH, QP.
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-typedef CAT(float, VW) fv;
-#define VLOADW CAT(vload, VW)
-#define VSTOREW CAT(vstore, VW)
-#define MAX_R 16
-#define MAX_D 256
-#define BKD 16
+#include "decode_common.cl"
 #define R_TILE (GH * QP)
 #define R4 ((R_TILE + 3) & ~3)
 
@@ -55,32 +48,6 @@ inline float8 load_cache8(global const uchar* base, long off, long row, int e, f
 #endif
 }
 
-inline float4 hsum4(fv a0, fv a1, fv a2, fv a3) {
-#if VW == 16
-  const float8 t0 = a0.lo + a0.hi, t1 = a1.lo + a1.hi, t2 = a2.lo + a2.hi, t3 = a3.lo + a3.hi;
-  const float8 u01 = (float8)(t0.lo + t0.hi, t1.lo + t1.hi), u23 = (float8)(t2.lo + t2.hi, t3.lo + t3.hi);
-#elif VW == 8
-  const float8 u01 = (float8)(a0.lo + a0.hi, a1.lo + a1.hi), u23 = (float8)(a2.lo + a2.hi, a3.lo + a3.hi);
-#else
-  const float8 u01 = (float8)(a0, a1), u23 = (float8)(a2, a3);
-#endif
-  const float8 w = (float8)(u01.even + u01.odd, u23.even + u23.odd);
-  return w.even + w.odd;
-}
-
-inline float hmax16(float16 x) {
-  const float8 a = fmax(x.lo, x.hi);
-  const float4 b4 = fmax(a.lo, a.hi);
-  const float2 c = fmax(b4.lo, b4.hi);
-  return fmax(c.x, c.y);
-}
-
-inline float hsum16(float16 x) {
-  const float8 a = x.lo + x.hi;
-  const float4 b4 = a.lo + a.hi;
-  const float2 c = b4.lo + b4.hi;
-  return c.x + c.y;
-}
 
 // A sequence's clamped query rows [c0, c0 + qlen) and KV length.
 inline void seq_bounds(global const uchar* cu, long cu_off, long cu_st, global const uchar* lens, long lens_off,

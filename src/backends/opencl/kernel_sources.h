@@ -1,5 +1,6 @@
 // Kernel sources embedded at build time from kernels/opencl/*.cl (see
-// cmake/PortaEmbedOpenCL.cmake). Programs are built from common.cl followed by one file.
+// cmake/PortaEmbedOpenCL.cmake). Programs are built from common.cl followed by one file, whose
+// `#include "NAME.cl"` lines ProgramCache replaces with the embedded NAME.cl (shared pieces).
 #pragma once
 
 #include <cstddef>

@@ -53,12 +53,50 @@ ProgramCache::~ProgramCache() {
   for (auto& kv : programs_) clReleaseProgram(kv.second);
 }
 
+namespace {
+
+/// `text` with each line `#include "NAME.cl"` replaced by the embedded kernels/opencl/NAME.cl
+/// (one level: shared pieces include nothing), `#line` directives keeping compiler messages
+/// on the right lines. The device compiler never sees the directive: it has no file system
+/// to resolve it against, the sources live in this binary.
+std::string expand_includes(const std::string& file, const char* text) {
+  static const std::string kDirective = "#include \"";
+  std::string out;
+  size_t pos = 0, line = 1;
+  const std::string src(text);
+  while (pos < src.size()) {
+    size_t eol = src.find('\n', pos);
+    if (eol == std::string::npos) eol = src.size();
+    const std::string ln = src.substr(pos, eol - pos);
+    const size_t close = ln.rfind(".cl\"");
+    if (ln.compare(0, kDirective.size(), kDirective) == 0 && close != std::string::npos &&
+        close > kDirective.size()) {
+      const std::string name = ln.substr(kDirective.size(), close - kDirective.size());
+      const char* piece = kernel_source(name.c_str());
+      if (!piece)
+        throw Error(Errc::internal,
+                    "opencl: " + file + ".cl includes '" + name + ".cl', which is not embedded");
+      out += "#line 1\n";
+      out += piece;
+      out += "\n#line " + std::to_string(line + 1) + "\n";
+    } else {
+      out += ln;
+      out += '\n';
+    }
+    pos = eol + 1;
+    ++line;
+  }
+  return out;
+}
+
+}  // namespace
+
 cl_program ProgramCache::get(const std::string& file, const std::string& options) {
   const char* common = kernel_source("common");
   const char* text = kernel_source(file.c_str());
   if (!common || !text)
     throw Error(Errc::internal, "opencl: kernel source '" + file + ".cl' is not embedded in this build");
-  return get_source(file, std::string(common) + "\n#line 1\n" + text, options);
+  return get_source(file, std::string(common) + "\n#line 1\n" + expand_includes(file, text), options);
 }
 
 cl_program ProgramCache::get_source(const std::string& name, const std::string& source,
