@@ -4,14 +4,8 @@
 # and requires every output hash to match the first run's. The same runs without the switch
 # are reported (not required to match: the split then follows the thread count).
 # ENV_VARS: extra NAME=VALUE pairs separated by '|'. WORK: a scratch directory.
-string(REPLACE "|" ";" env_list "${ENV_VARS}")
-foreach(kv ${env_list})
-  string(FIND "${kv}" "=" eq)
-  string(SUBSTRING "${kv}" 0 ${eq} name)
-  math(EXPR vstart "${eq} + 1")
-  string(SUBSTRING "${kv}" ${vstart} -1 value)
-  set(ENV{${name}} "${value}")
-endforeach()
+include(${CMAKE_CURRENT_LIST_DIR}/env_vars.cmake)
+porta_apply_env_vars("${ENV_VARS}")
 set(ENV{PORTA_TEST_DEVICES} "${BACKEND}")
 file(MAKE_DIRECTORY "${WORK}")
 

@@ -1,13 +1,7 @@
 # Runs CMD with ENV_VARS (NAME=VALUE pairs separated by '|') set and
 # checks its exit status (EXPECT_FAIL; EXPECT_STATUS for an exact value) and that stdout+stderr match EXPECT_REGEX.
-string(REPLACE "|" ";" env_list "${ENV_VARS}")
-foreach(kv ${env_list})
-  string(FIND "${kv}" "=" eq)
-  string(SUBSTRING "${kv}" 0 ${eq} name)
-  math(EXPR vstart "${eq} + 1")
-  string(SUBSTRING "${kv}" ${vstart} -1 value)
-  set(ENV{${name}} "${value}")
-endforeach()
+include(${CMAKE_CURRENT_LIST_DIR}/env_vars.cmake)
+porta_apply_env_vars("${ENV_VARS}")
 execute_process(COMMAND ${CMD} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 set(all "${out}${err}")
 if(DEFINED EXPECT_STATUS AND NOT rc EQUAL EXPECT_STATUS)
