@@ -28,6 +28,61 @@ void strides(const TensorArg& t, uint32_t* s, const char* op) {
   for (int i = 0; i < 4; ++i) s[i] = u32(t.strides[i], op, "stride");
 }
 
+// Split-KV decode by attention_decode_grouped (rows of the tuning table that name `lanes`):
+// false where the shapes, layout or device do not fit it (attention_decode runs instead).
+bool decode_grouped(VulkanQueue& q, const AttentionArgs& a, AttnPush pc, uint32_t D, const TensorArg& lens) {
+  VulkanDevice& dev = q.device();
+  const AttnDecodeTiling& t = dev.tuning().attn_decode;
+  const DType kt = a.k.dtype;
+  const uint64_t kvb = dtype_size(kt);
+  const uint32_t G = pc.Hq / pc.Hkv, NR = G * pc.Sq;
+  auto aligned = [&](const TensorArg& x) {
+    return x.strides[3] == 1 && x.offset % 16 == 0 && (x.strides[0] * kvb) % 16 == 0 &&
+           (x.strides[1] * kvb) % 16 == 0 && (x.strides[2] * kvb) % 16 == 0;
+  };
+  if (t.lanes == 0 || !dev.caps().subgroup_arithmetic || dev.caps().subgroup_size < t.lanes ||
+      t.lanes > dev.caps().max_invocations || D % (t.lanes * 8) != 0 || NR > 16 ||
+      uint64_t{NR} * D / t.lanes / 4 > t.max_tile || a.v.dtype != kt ||
+      !(kt == DType::f32 || kt == DType::f16 || kt == DType::bf16) || !aligned(a.k) || !aligned(a.v))
+    return false;
+  // Loop back-edges per key, every inner loop counted as if it stayed rolled, and the fixed part.
+  const uint64_t E = D / t.lanes, E4 = E / 4, W = E * kvb / 16;
+  const uint64_t per_key = 1 + 2 * W + 2 * E4 + NR * (E4 + 1) + NR * (E4 + 2);
+  const uint64_t fixed = NR * (E4 * 5 + 1) + NR * (E4 * 5 + 1) + 16, trips = max_trips(dev);
+  if (trips <= fixed + per_key) return false;
+  const uint64_t max_chunk = std::min<uint64_t>(t.chunk, (trips - fixed) / per_key);
+  const uint64_t groups = uint64_t{pc.B} * pc.Hkv;
+  const uint64_t max_splits = std::max<uint64_t>(1, std::min<uint64_t>(dev.caps().max_groups[0], trips / 4));
+  uint64_t splits =
+      std::max<uint64_t>((pc.Skv + max_chunk - 1) / max_chunk, (t.min_groups + groups - 1) / groups);
+  splits = std::max<uint64_t>(1, std::min<uint64_t>({splits, max_splits, pc.Skv}));
+  const uint64_t ch = (pc.Skv + splits - 1) / splits;
+  if (ch > max_chunk) return false;
+  pc.chunk = static_cast<uint32_t>(ch);
+  splits = (pc.Skv + ch - 1) / ch;
+  // (batch, KV head) groups per round: the grid's y (pass 1) and x (pass 2, NR rows each)
+  // limits, and partials of at most 64 MiB.
+  const uint64_t group_bytes = NR * splits * (D + 2) * 4;
+  auto lim = [&](int d) { return std::min<uint64_t>(dev.caps().max_groups[d], 65535u); };
+  const uint64_t per = std::max<uint64_t>(
+      1, std::min<uint64_t>({lim(1), lim(0) / NR, (uint64_t{64} << 20) / group_bytes, groups}));
+  Allocation part = q.scratch(per * group_bytes, "split-KV attention partials");
+  const uint32_t dq = static_cast<uint32_t>(a.q.dtype), dkv = static_cast<uint32_t>(kt),
+                 dout = static_cast<uint32_t>(a.out.dtype);
+  const Pipeline& p1 = dev.pipelines().get("attention_decode_grouped", 5, {D, t.lanes, NR, dq, dkv});
+  const Pipeline& p2 = dev.pipelines().get("attention_decode_reduce", 2, {D, 1, 1, dq, dkv, dout});
+  for (uint64_t g0 = 0; g0 < groups; g0 += per) {
+    const uint32_t n = static_cast<uint32_t>(std::min(per, groups - g0));
+    pc.row0 = static_cast<uint32_t>(g0 * NR);
+    q.dispatch(p1, {ref(a.q, false), ref(a.k, false), ref(a.v, false), ref(part, true), ref(lens, false)},
+               &pc, sizeof pc, static_cast<uint32_t>(splits), n);
+    AttnPush r = pc;
+    r.chunk = static_cast<uint32_t>(splits);
+    q.dispatch(p2, {ref(part, false), ref(a.out, true)}, &r, sizeof r, n * NR);
+  }
+  return true;
+}
+
 }  // namespace
 
 void op_attention(VulkanQueue& q, const AttentionArgs& a) {
@@ -71,10 +126,12 @@ void op_attention(VulkanQueue& q, const AttentionArgs& a) {
   // Loop back-edges of one key tile of attention_prefill (loops that may stay rolled counted
   // whole: staging, scores over D, softmax, output over BC) against the device's limit.
   const uint64_t wg = 128;
-  const uint64_t tile_edges = 1 + (uint64_t{bc} * D + wg - 1) / wg + (uint64_t{br} * bc + wg - 1) / wg * (D + 1) +
-                              2 * bc + (uint64_t{br} * D + wg - 1) / wg * (bc + 1);
+  const uint64_t tile_edges = 1 + (uint64_t{bc} * D + wg - 1) / wg +
+                              (uint64_t{br} * bc + wg - 1) / wg * (D + 1) + 2 * bc +
+                              (uint64_t{br} * D + wg - 1) / wg * (bc + 1);
   const bool prefill_fits = (uint64_t{pc.Skv} + bc - 1) / bc <= trips / tile_edges;
   const uint32_t chunk = dev.tuning().attn_decode_chunk;
+  if (pc.Sq <= 4 && decode_grouped(q, a, pc, D, lens)) return;
 
   if ((pc.Sq <= 4 && pc.Skv >= 2 * chunk) || !prefill_fits) {
     // Split-KV: at most max_x splits (and few enough for the merge's loops); a split walks
@@ -85,8 +142,8 @@ void op_attention(VulkanQueue& q, const AttentionArgs& a) {
     const uint64_t block_edges = D + 16 + ((D + wg - 1) / wg + 1) * (wg + 1);
     if (ch / wg > trips / block_edges)
       throw Error(Errc::unsupported, "vulkan: attention: KV length " + std::to_string(pc.Skv) +
-                                         " needs more loop iterations per invocation than " + dev.info().name +
-                                         " runs (" + std::to_string(dev.caps().loop_limit) +
+                                         " needs more loop iterations per invocation than " +
+                                         dev.info().name + " runs (" + std::to_string(dev.caps().loop_limit) +
                                          "); split the KV sequence");
     const uint32_t splits = static_cast<uint32_t>(std::max<uint64_t>(1, (pc.Skv + ch - 1) / ch));
     pc.chunk = static_cast<uint32_t>(ch);
@@ -139,7 +196,8 @@ void op_attention(VulkanQueue& q, const AttentionArgs& a) {
         c.Hkv = whole_groups ? nh / group : 1;
         c.Sq = ni;
         c.q_tail = pc.Sq - i0 - ni;
-        c.off_q = shift(a.q.offset, b0 * a.q.strides[0] + h0 * a.q.strides[1] + i0 * a.q.strides[2], a.q.dtype);
+        c.off_q =
+            shift(a.q.offset, b0 * a.q.strides[0] + h0 * a.q.strides[1] + i0 * a.q.strides[2], a.q.dtype);
         c.off_o = shift(a.out.offset, b0 * a.out.strides[0] + h0 * a.out.strides[1] + i0 * a.out.strides[2],
                         a.out.dtype);
         c.off_k = shift(a.k.offset, b0 * a.k.strides[0] + (h0 / group) * a.k.strides[1], a.k.dtype);

@@ -24,6 +24,10 @@ Tuning tuning_for(uint32_t vendor_id, bool cpu_device, uint32_t max_shared, uint
     t.splitk_max_tiles = 0;  // split-K buys nothing on a CPU
     // 8 invocations (one SIMD row of lanes) per column, whole 128-element groups per step.
     t.quant = {8, 128, 32u << 20};
+    // One SIMD row of lanes per workgroup; 32+ workgroups keep every core busy at batch 1.
+    t.attn_decode.lanes = 8;
+    t.attn_decode.chunk = 256;
+    t.attn_decode.min_groups = 32;
     return t;
   }
   switch (vendor_id) {

@@ -24,6 +24,16 @@ struct QuantTiling {
   uint32_t block_bytes = 32u << 20;  // M > 16: f32 scratch for one dequantized block of weight rows
 };
 
+// attention_decode_grouped.comp: split-KV decode with one subgroup per (batch, KV head, split)
+// sharing each K/V row across the GQA group (attention.cpp falls back to attention_decode).
+struct AttnDecodeTiling {
+  uint32_t lanes = 0;       // invocations per workgroup, at most the subgroup size; 0: not used
+  uint32_t chunk = 256;     // most KV positions per split (fewer where the loop budget requires)
+  uint32_t min_groups = 0;  // split the KV range further until the grid has this many workgroups
+  uint32_t max_tile = 64;   // most vec4 registers per invocation for each of query and output
+                            // (rows x dims / lanes / 4); larger tiles spill and compile slowly
+};
+
 struct Tuning {
   std::string row;  // which table row matched, for porta-info and logs
   GemmTiling gemm;
@@ -32,6 +42,7 @@ struct Tuning {
   uint32_t splitk_min_k = 2048;      // split-K only when K is at least this ...
   uint32_t splitk_max_tiles = 32;    // ... and C has at most this many workgroup tiles
   uint32_t attn_decode_chunk = 256;  // KV positions per split in decode attention
+  AttnDecodeTiling attn_decode;      // default (GPU rows): off
 };
 
 /// The table row for a device (vendor id, CPU device or not). `row` names one instead

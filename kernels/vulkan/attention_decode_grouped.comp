@@ -1,0 +1,102 @@
+#version 450
+// Grouped split-KV decode attention, pass 1 (CPU-like devices: llvmpipe runs a workgroup of
+// one subgroup as one SIMD loop, where every buffer or shared access costs a per-lane load
+// and barriers switch coroutines, so this kernel uses neither shared memory nor barriers).
+// A workgroup of LANES invocations takes one (batch, KV head, split of the KV range) and the
+// NR = (Hq / Hkv) * Sq query rows that read that KV head, so each K/V row is read once for
+// the whole GQA group. Invocation t holds dims [t*E, t*E + E) of every row's query and
+// running output in registers and reads its slice of a K/V row as 16-byte words; one
+// subgroupAdd completes a score; the online softmax runs in registers. It writes the same
+// partials as attention_decode.comp, merged by attention_decode_reduce.comp.
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#include "common.glsl"
+#include "attention_common.glsl"
+layout(constant_id = 0) const uint D = 128;
+layout(constant_id = 1) const uint LANES = 8;  // the workgroup: one subgroup
+layout(constant_id = 2) const uint NR = 4;     // query rows per KV head: (Hq / Hkv) * Sq
+layout(constant_id = 3) const uint DT_Q = 0;
+layout(constant_id = 4) const uint DT_KV = 0;  // f32, f16 or bf16; unit stride along D
+layout(local_size_x_id = 1) in;
+layout(std430, binding = 0) buffer Q { uint w[]; } tq;
+layout(std430, binding = 1) buffer K { uvec4 v[]; } tk;
+layout(std430, binding = 2) buffer V { uvec4 v[]; } tv;
+layout(std430, binding = 3) buffer P { float v[]; } part;  // [rows][splits][D + 2]
+layout(std430, binding = 4) buffer L { uint w[]; } tl;
+PORTA_TENSOR_IO(tq)
+PORTA_TENSOR_IO(tl)
+
+const uint E = D / LANES;  // dims per invocation: a multiple of 8 (the host checks)
+const uint E4 = E / 4;
+const uint KVB = DT_KV == DT_F32 ? 4u : 2u;  // bytes per K/V element
+const uint W = E * KVB / 16u;                // 16-byte words per invocation per row
+
+// Elements 4c .. 4c+3 of an invocation's slice from its W words (f16: unpackHalf2x16 is exact).
+vec4 unpack4(uvec4 r[W], uint c) {
+  if (DT_KV == DT_F32) return uintBitsToFloat(r[c]);
+  const uvec4 w = r[c / 2u];
+  const uvec2 p = (c & 1u) == 0u ? w.xy : w.zw;
+  if (DT_KV == DT_F16) return vec4(unpackHalf2x16(p.x), unpackHalf2x16(p.y));
+  return uintBitsToFloat(uvec4(p.x << 16, p.x & 0xffff0000u, p.y << 16, p.y & 0xffff0000u));
+}
+
+void main() {
+  const uint lane = gl_LocalInvocationID.x;
+  const uint split = gl_WorkGroupID.x, splits = gl_NumWorkGroups.x;
+  const uint grp = pc.row0 / NR + gl_WorkGroupID.y;  // b * Hkv + hk
+  const uint b = grp / pc.Hkv, hk = grp % pc.Hkv, G = pc.Hq / pc.Hkv;
+  const uint eq = dt_size(DT_Q);
+  const uint L = kv_len(b, (pc.flags & 1u) != 0u ? int(tl_bits(DT_I32, pc.off_lens + b * pc.s_lens * 4u)) : 0);
+  const uint c0 = split * pc.chunk, c1 = min(L, c0 + pc.chunk);
+  const float neg_inf = uintBitsToFloat(0xff800000u);
+
+  vec4 q[NR][E4], o[NR][E4];
+  float m[NR], l[NR];
+  uint lim[NR];
+  for (uint r = 0; r < NR; ++r) {
+    const uint h = hk * G + r / pc.Sq, i = r % pc.Sq;
+    lim[r] = key_limit(i, L);
+    const uint qb = pc.off_q + (b * pc.sq_b + h * pc.sq_h + i * pc.sq_s + lane * E * pc.sq_d) * eq;
+    for (uint c = 0; c < E4; ++c) {
+      for (uint e = 0; e < 4u; ++e) q[r][c][e] = tq_load(DT_Q, qb + (c * 4u + e) * pc.sq_d * eq) * pc.scale;
+      o[r][c] = vec4(0.0);
+    }
+    m[r] = neg_inf;
+    l[r] = 0.0;
+  }
+  // Word addresses: the host checks 16-byte alignment of offsets and row strides.
+  const uint kw = (pc.off_k + ((b * pc.sk_b + hk * pc.sk_h) + lane * E) * KVB) / 16u, ks = pc.sk_s * KVB / 16u;
+  const uint vw = (pc.off_v + ((b * pc.sv_b + hk * pc.sv_h) + lane * E) * KVB) / 16u, vs = pc.sv_s * KVB / 16u;
+  for (uint j = c0; j < c1; ++j) {
+    uvec4 rk[W], rv[W];
+    for (uint w = 0; w < W; ++w) rk[w] = tk.v[kw + j * ks + w];
+    for (uint w = 0; w < W; ++w) rv[w] = tv.v[vw + j * vs + w];
+    vec4 k[E4];
+    for (uint c = 0; c < E4; ++c) k[c] = unpack4(rk, c);
+    float s[NR];
+    for (uint r = 0; r < NR; ++r) {
+      float a = 0.0;
+      for (uint c = 0; c < E4; ++c) a += dot(q[r][c], k[c]);
+      const float t = subgroupAdd(a);  // in uniform control flow: every lane at the same j
+      s[r] = j < lim[r] ? t : neg_inf;
+    }
+    vec4 v[E4];
+    for (uint c = 0; c < E4; ++c) v[c] = unpack4(rv, c);
+    for (uint r = 0; r < NR; ++r) {
+      const float mx = max(m[r], s[r]);
+      const float alpha = m[r] == neg_inf ? 0.0 : exp(m[r] - mx);
+      const float p = s[r] == neg_inf ? 0.0 : exp(s[r] - mx);
+      l[r] = l[r] * alpha + p;
+      for (uint c = 0; c < E4; ++c) o[r][c] = o[r][c] * alpha + p * v[c];
+      m[r] = mx;
+    }
+  }
+  for (uint r = 0; r < NR; ++r) {
+    const uint base = ((gl_WorkGroupID.y * NR + r) * splits + split) * (D + 2u);
+    for (uint c = 0; c < E4; ++c)
+      for (uint e = 0; e < 4u; ++e) part.v[base + 2u + lane * E + c * 4u + e] = o[r][c][e];
+    if (lane == 0u) {
+      part.v[base] = m[r];
+      part.v[base + 1u] = l[r];
+    }
+  }
+}
