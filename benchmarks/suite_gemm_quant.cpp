@@ -149,6 +149,14 @@ void register_gemm_quant_suite() {
          {Shape{16, 4096, 4096, "llama3-8b q/o proj"}, Shape{512, 14336, 4096, "llama3-8b gate/up proj"}})
       for (const QuantCase& q : {kInt4, kInt4Zp, kInt8, kFp8}) cases.push_back({s, q});
   }
+  // Llama-3-70B's MLP (gate/up 28672 x 8192 and down 8192 x 28672), the W4A16 decode shapes
+  // the CUDA target names (M = 1..16, weights rotated past L2): in the quick set on discrete
+  // GPUs (scripts/gpu-check.sh runs it), in the full set everywhere.
+  if (!env().quick || env().device.info().type == porta::DeviceType::discrete_gpu)
+    for (const Shape& s :
+         {Shape{1, 28672, 8192, "llama3-70b gate/up proj"}, Shape{16, 28672, 8192, "llama3-70b gate/up proj"},
+          Shape{1, 8192, 28672, "llama3-70b down proj"}, Shape{16, 8192, 28672, "llama3-70b down proj"}})
+      cases.push_back({s, kInt4});
   for (const auto& [shape, qc] : cases) {
     const std::string name = "gemm_quant/" + std::string(qc.name) + "/M=" + std::to_string(shape.m) +
                              "/N=" + std::to_string(shape.n) + "/K=" + std::to_string(shape.k);
