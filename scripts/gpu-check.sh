@@ -11,10 +11,12 @@
 #   1. configure + build (CUDA only; SASS for the GPU's own architecture)
 #   2. porta-info, nvidia-smi
 #   3. conformance suite on cuda: PORTA_CUDA_GEMM_PATH = auto simt gemv sm80 sm90 (whole suite),
-#      PORTA_CUDA_ATTN_PATH = simt sm80 sm90 (attention tests)
+#      PORTA_CUDA_ATTN_PATH = simt sm80 sm90 (attention tests), the paged (serving) tests under
+#      PORTA_DETERMINISTIC
 #   4. the CUDA GPU tests (attention kernels, row paths, grid limits, negative), grid limits
 #      also with the sm80 GEMM path; the host-logic unit tests
-#   5. porta-bench cuda_targets: auto (every row), sm80 (GEMM + prefill rows); gemm_quant (quick set)
+#   5. porta-bench cuda_targets: auto (every row), sm80 (GEMM + prefill rows); gemm_quant (quick set);
+#      paged (serving decode and mixed batch)
 #   6. benchmarks/sdpa_reference.py, then tools/cuda_targets_report.py -> targets.md
 #   7. Vulkan and OpenCL on NVIDIA's own drivers (the stand-ins for a domestic GPU's stacks;
 #      GPU rows of their tuning tables), unless GPU_CHECK_VKCL=0: a second build without CUDA,
@@ -141,6 +143,10 @@ done
 for p in simt sm80 sm90; do
   step "conformance-attn-$p" 120 env PORTA_CUDA_ATTN_PATH=$p "$conf" --gtest_brief=1 --gtest_filter='*Attention*'
 done
+# Serving ops (issue 15; the auto run above has them too): once more with PORTA_DETERMINISTIC's
+# fixed split counts, on their own so a failure names them.
+step conformance-paged 120 env PORTA_DETERMINISTIC=1 "$conf" --gtest_brief=1 \
+  --gtest_filter='*Paged*:*ServingCompanions*'
 
 # ---- 4. CUDA GPU tests
 t="$build/tests/backends/cuda"
@@ -164,6 +170,10 @@ step bench-sm80 150 env PORTA_DEVICE=cuda PORTA_CUDA_GEMM_PATH=sm80 PORTA_CUDA_A
 # Quantized weights (issue 14): the decode GEMV and prefill rows against the bf16-weight GEMM.
 step bench-quant 240 env PORTA_DEVICE=cuda "$bench" --quick --benchmark_filter='gemm_quant/' \
   --benchmark_min_time=0.3 --benchmark_out="$logs/bench-quant.json" --benchmark_out_format=json
+# Serving (issue 15): paged decode (f16, int8, fp8 caches) against the dense decode and the device
+# copy of the same run, and the mixed prefill + decode batch (suite_paged.cpp).
+step bench-paged 180 env PORTA_DEVICE=cuda "$bench" --benchmark_filter='paged/' --benchmark_min_time=0.3 \
+  --benchmark_out="$logs/bench-paged.json" --benchmark_out_format=json
 
 # ---- 6. PyTorch SDPA on the same shapes, and the target table
 step sdpa 120 env PYTHONUNBUFFERED=1 python3 "$repo/benchmarks/sdpa_reference.py" --out "$logs/sdpa.json"

@@ -89,6 +89,9 @@ class CudaQueue final : public backend::Queue {
   void dequantize(const backend::DequantizeArgs& a) override;           // ops_quant.cpp
   void gemm_quant(const backend::QuantGemmArgs& a) override;            // ops_quant.cpp
   void embedding_quant(const backend::QuantEmbeddingArgs& a) override;  // ops_quant.cpp
+  void kv_cache_write(const backend::KvCacheWriteArgs& a) override;     // ops_paged.cpp
+  void copy_blocks(const backend::CopyBlocksArgs& a) override;          // ops_paged.cpp
+  void paged_attention(const backend::PagedAttentionArgs& a) override;  // ops_paged.cpp
   /// The planned GEMM on a filled descriptor (ops_gemm.cpp; also the quantized M > 16 path).
   void run_gemm(GemmDesc d, const GemmShape& s);
 

@@ -1,0 +1,39 @@
+#include "backends/cuda/paged_plan.h"
+
+#include <algorithm>
+
+namespace porta::cuda {
+
+PagedLaunch plan_paged_attention(const PagedShape& s, int sms) {
+  PagedLaunch p;
+  const int64_t G = std::max<int64_t>(1, s.Hq / std::max<int64_t>(1, s.Hkv));
+  const int64_t gh = std::min<int64_t>(G, kPagedMaxRows);
+  const int64_t qp = std::max<int64_t>(1, std::min<int64_t>(kPagedMaxRows / gh, s.max_q));
+  int rows = 1;
+  while (rows < gh * qp) rows *= 2;
+  p.group_heads = static_cast<int32_t>(gh);
+  p.q_per_cta = static_cast<int32_t>(qp);
+  p.rows = rows;
+  const int64_t g_tiles = (G + gh - 1) / gh, q_tiles = (std::max<int64_t>(s.max_q, 1) + qp - 1) / qp;
+  p.g_tiles = static_cast<int32_t>(g_tiles);
+  p.q_tiles = static_cast<int32_t>(q_tiles);
+  const int64_t items = s.B * q_tiles * s.Hkv * g_tiles;
+  const int64_t want = 4 * static_cast<int64_t>(std::max(1, sms));
+  int64_t splits = 1, chunk = std::max<int64_t>(64, (s.max_k + 63) / 64 * 64);
+  if (items > 0 && items < want && s.max_k > 256) {
+    const uint64_t row_bytes = static_cast<uint64_t>(std::max<int64_t>(1, s.B * s.max_q * s.Hq)) *
+                               static_cast<uint64_t>(s.D + 2) * 4;
+    splits = std::min<int64_t>({(want + items - 1) / items, (s.max_k + 255) / 256, 64,
+                                static_cast<int64_t>(std::max<uint64_t>(1, kPagedPartialBytes / row_bytes))});
+    splits = std::max<int64_t>(1, splits);
+    chunk =
+        ((s.max_k + splits - 1) / splits + 63) / 64 * 64;  // whole 64-key pieces: every block size divides
+    splits = std::max<int64_t>(1, (s.max_k + chunk - 1) / chunk);  // recount: no split is empty
+  }
+  p.splits = static_cast<int32_t>(splits);
+  p.chunk = static_cast<int32_t>(std::min<int64_t>(chunk, int64_t{1} << 30));
+  p.ctas = items * splits;
+  return p;
+}
+
+}  // namespace porta::cuda
