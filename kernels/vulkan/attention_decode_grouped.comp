@@ -1,19 +1,20 @@
 #version 450
-// Grouped split-KV decode attention, pass 1 (CPU-like devices: llvmpipe runs a workgroup of
-// one subgroup as one SIMD loop, where every buffer or shared access costs a per-lane load
-// and barriers switch coroutines, so this kernel uses neither shared memory nor barriers).
-// A workgroup of LANES invocations takes one (batch, KV head, split of the KV range) and the
-// NR = (Hq / Hkv) * Sq query rows that read that KV head, so each K/V row is read once for
-// the whole GQA group. Invocation t holds dims [t*E, t*E + E) of every row's query and
+// Grouped split-KV attention, pass 1 (CPU-like devices: llvmpipe runs a workgroup of one
+// subgroup as one SIMD loop, where every buffer or shared access costs a per-lane load and
+// barriers switch coroutines, so this kernel uses neither shared memory nor barriers).
+// A workgroup of LANES invocations takes one unit (batch, KV head, block of QB queries) and
+// one split of the KV range, for the NR = G * QB query rows of the unit (G = Hq / Hkv), so
+// each K/V row is read once for the whole GQA group and query block (decode: QB = Sq; prefill:
+// blocks of queries). Invocation t holds dims [t*E, t*E + E) of every row's query and
 // running output in registers and reads its slice of a K/V row as 16-byte words; one
-// subgroupAdd completes a score; the online softmax runs in registers. It writes the same
-// partials as attention_decode.comp, merged by attention_decode_reduce.comp.
+// subgroupAdd completes a score; the online softmax runs in registers. Partials go to
+// attention_decode_reduce.comp (NRU = NR), row r of unit u at index u * NR + r.
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #include "common.glsl"
 #include "attention_common.glsl"
 layout(constant_id = 0) const uint D = 128;
 layout(constant_id = 1) const uint LANES = 8;  // the workgroup: one subgroup
-layout(constant_id = 2) const uint NR = 4;     // query rows per KV head: (Hq / Hkv) * Sq
+layout(constant_id = 2) const uint NR = 4;     // query rows per workgroup: (Hq / Hkv) * QB
 layout(constant_id = 3) const uint DT_Q = 0;
 layout(constant_id = 4) const uint DT_KV = 0;  // f32, f16 or bf16; unit stride along D
 layout(local_size_x_id = 1) in;
@@ -42,19 +43,21 @@ vec4 unpack4(uvec4 r[W], uint c) {
 void main() {
   const uint lane = gl_LocalInvocationID.x;
   const uint split = gl_WorkGroupID.x, splits = gl_NumWorkGroups.x;
-  const uint grp = pc.row0 / NR + gl_WorkGroupID.y;  // b * Hkv + hk
-  const uint b = grp / pc.Hkv, hk = grp % pc.Hkv, G = pc.Hq / pc.Hkv;
+  const uint G = pc.Hq / pc.Hkv, QB = NR / G, nblk = (pc.Sq + QB - 1u) / QB;
+  const uint u = pc.row0 / NR + gl_WorkGroupID.y;  // (b * Hkv + hk) * nblk + blk
+  const uint grp = u / nblk, blk = u % nblk, b = grp / pc.Hkv, hk = grp % pc.Hkv;
   const uint eq = dt_size(DT_Q);
   const uint L = kv_len(b, (pc.flags & 1u) != 0u ? int(tl_bits(DT_I32, pc.off_lens + b * pc.s_lens * 4u)) : 0);
-  const uint c0 = split * pc.chunk, c1 = min(L, c0 + pc.chunk);
+  const uint c0 = split * pc.chunk;
   const float neg_inf = uintBitsToFloat(0xff800000u);
 
   vec4 q[NR][E4], o[NR][E4];
   float m[NR], l[NR];
-  uint lim[NR];
+  uint lim[NR], kmax = 0u;
   for (uint r = 0; r < NR; ++r) {
-    const uint h = hk * G + r / pc.Sq, i = r % pc.Sq;
-    lim[r] = key_limit(i, L);
+    const uint h = hk * G + r / QB, il = blk * QB + r % QB, i = min(il, pc.Sq - 1u);
+    lim[r] = il < pc.Sq ? key_limit(i, L) : 0u;  // rows past Sq (last block) see no key
+    kmax = max(kmax, lim[r]);
     const uint qb = pc.off_q + (b * pc.sq_b + h * pc.sq_h + i * pc.sq_s + lane * E * pc.sq_d) * eq;
     for (uint c = 0; c < E4; ++c) {
       for (uint e = 0; e < 4u; ++e) q[r][c][e] = tq_load(DT_Q, qb + (c * 4u + e) * pc.sq_d * eq) * pc.scale;
@@ -63,6 +66,7 @@ void main() {
     m[r] = neg_inf;
     l[r] = 0.0;
   }
+  const uint c1 = min(kmax, c0 + pc.chunk);  // causal: keys no row of the unit sees are skipped
   // Word addresses: the host checks 16-byte alignment of offsets and row strides.
   const uint kw = (pc.off_k + ((b * pc.sk_b + hk * pc.sk_h) + lane * E) * KVB) / 16u, ks = pc.sk_s * KVB / 16u;
   const uint vw = (pc.off_v + ((b * pc.sv_b + hk * pc.sv_h) + lane * E) * KVB) / 16u, vs = pc.sv_s * KVB / 16u;

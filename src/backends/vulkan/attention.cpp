@@ -28,52 +28,58 @@ void strides(const TensorArg& t, uint32_t* s, const char* op) {
   for (int i = 0; i < 4; ++i) s[i] = u32(t.strides[i], op, "stride");
 }
 
-// Split-KV decode by attention_decode_grouped (rows of the tuning table that name `lanes`):
-// false where the shapes, layout or device do not fit it (attention_decode runs instead).
-bool decode_grouped(VulkanQueue& q, const AttentionArgs& a, AttnPush pc, uint32_t D, const TensorArg& lens) {
+// Attention by attention_decode_grouped + attention_decode_reduce (rows of the tuning table
+// that name `lanes`): decode and prefill alike, a unit of G = Hq / Hkv heads x QB queries per
+// workgroup, the KV range split as the loop budget and the grid's fill ask. False where the
+// shapes, layout or device do not fit it (the other kernels run instead).
+bool attention_grouped(VulkanQueue& q, const AttentionArgs& a, AttnPush pc, uint32_t D,
+                       const TensorArg& lens) {
   VulkanDevice& dev = q.device();
   const AttnDecodeTiling& t = dev.tuning().attn_decode;
+  if (t.lanes == 0 || !dev.caps().subgroup_arithmetic || dev.caps().subgroup_size < t.lanes ||
+      t.lanes > dev.caps().max_invocations || D % (t.lanes * 8) != 0)
+    return false;
   const DType kt = a.k.dtype;
-  const uint64_t kvb = dtype_size(kt);
-  const uint32_t G = pc.Hq / pc.Hkv, NR = G * pc.Sq;
+  const uint64_t kvb = dtype_size(kt), E = D / t.lanes, E4 = E / 4, W = E * kvb / 16;
+  const uint32_t G = pc.Hq / pc.Hkv;
+  const uint64_t max_rows = std::min<uint64_t>(t.max_rows, t.max_tile / E4);
+  if (G > max_rows) return false;
+  const uint32_t QB = static_cast<uint32_t>(std::min<uint64_t>(pc.Sq, max_rows / G)), NR = G * QB;
   auto aligned = [&](const TensorArg& x) {
     return x.strides[3] == 1 && x.offset % 16 == 0 && (x.strides[0] * kvb) % 16 == 0 &&
            (x.strides[1] * kvb) % 16 == 0 && (x.strides[2] * kvb) % 16 == 0;
   };
-  if (t.lanes == 0 || !dev.caps().subgroup_arithmetic || dev.caps().subgroup_size < t.lanes ||
-      t.lanes > dev.caps().max_invocations || D % (t.lanes * 8) != 0 || NR > 16 ||
-      uint64_t{NR} * D / t.lanes / 4 > t.max_tile || a.v.dtype != kt ||
-      !(kt == DType::f32 || kt == DType::f16 || kt == DType::bf16) || !aligned(a.k) || !aligned(a.v))
+  if (a.v.dtype != kt || !(kt == DType::f32 || kt == DType::f16 || kt == DType::bf16) || !aligned(a.k) ||
+      !aligned(a.v))
     return false;
   // Loop back-edges per key, every inner loop counted as if it stayed rolled, and the fixed part.
-  const uint64_t E = D / t.lanes, E4 = E / 4, W = E * kvb / 16;
   const uint64_t per_key = 1 + 2 * W + 2 * E4 + NR * (E4 + 1) + NR * (E4 + 2);
-  const uint64_t fixed = NR * (E4 * 5 + 1) + NR * (E4 * 5 + 1) + 16, trips = max_trips(dev);
+  const uint64_t fixed = 2 * NR * (E4 * 5 + 1) + 16, trips = max_trips(dev);
   if (trips <= fixed + per_key) return false;
   const uint64_t max_chunk = std::min<uint64_t>(t.chunk, (trips - fixed) / per_key);
-  const uint64_t groups = uint64_t{pc.B} * pc.Hkv;
+  const uint64_t nblk = (pc.Sq + QB - 1) / QB, units = uint64_t{pc.B} * pc.Hkv * nblk;
   const uint64_t max_splits = std::max<uint64_t>(1, std::min<uint64_t>(dev.caps().max_groups[0], trips / 4));
   uint64_t splits =
-      std::max<uint64_t>((pc.Skv + max_chunk - 1) / max_chunk, (t.min_groups + groups - 1) / groups);
+      std::max<uint64_t>((pc.Skv + max_chunk - 1) / max_chunk, (t.min_groups + units - 1) / units);
   splits = std::max<uint64_t>(1, std::min<uint64_t>({splits, max_splits, pc.Skv}));
   const uint64_t ch = (pc.Skv + splits - 1) / splits;
-  if (ch > max_chunk) return false;
+  if (ch > max_chunk || units * NR > UINT32_MAX) return false;
   pc.chunk = static_cast<uint32_t>(ch);
   splits = (pc.Skv + ch - 1) / ch;
-  // (batch, KV head) groups per round: the grid's y (pass 1) and x (pass 2, NR rows each)
-  // limits, and partials of at most 64 MiB.
-  const uint64_t group_bytes = NR * splits * (D + 2) * 4;
+  // Units per round: the grid's y (pass 1) and x (pass 2, NR rows each) limits, and partials
+  // of at most 64 MiB.
+  const uint64_t unit_bytes = NR * splits * (D + 2) * 4;
   auto lim = [&](int d) { return std::min<uint64_t>(dev.caps().max_groups[d], 65535u); };
   const uint64_t per = std::max<uint64_t>(
-      1, std::min<uint64_t>({lim(1), lim(0) / NR, (uint64_t{64} << 20) / group_bytes, groups}));
-  Allocation part = q.scratch(per * group_bytes, "split-KV attention partials");
+      1, std::min<uint64_t>({lim(1), lim(0) / NR, (uint64_t{64} << 20) / unit_bytes, units}));
+  Allocation part = q.scratch(per * unit_bytes, "split-KV attention partials");
   const uint32_t dq = static_cast<uint32_t>(a.q.dtype), dkv = static_cast<uint32_t>(kt),
                  dout = static_cast<uint32_t>(a.out.dtype);
   const Pipeline& p1 = dev.pipelines().get("attention_decode_grouped", 5, {D, t.lanes, NR, dq, dkv});
-  const Pipeline& p2 = dev.pipelines().get("attention_decode_reduce", 2, {D, 1, 1, dq, dkv, dout});
-  for (uint64_t g0 = 0; g0 < groups; g0 += per) {
-    const uint32_t n = static_cast<uint32_t>(std::min(per, groups - g0));
-    pc.row0 = static_cast<uint32_t>(g0 * NR);
+  const Pipeline& p2 = dev.pipelines().get("attention_decode_reduce", 2, {D, 1, 1, dq, dkv, dout, NR});
+  for (uint64_t u0 = 0; u0 < units; u0 += per) {
+    const uint32_t n = static_cast<uint32_t>(std::min(per, units - u0));
+    pc.row0 = static_cast<uint32_t>(u0 * NR);
     q.dispatch(p1, {ref(a.q, false), ref(a.k, false), ref(a.v, false), ref(part, true), ref(lens, false)},
                &pc, sizeof pc, static_cast<uint32_t>(splits), n);
     AttnPush r = pc;
@@ -131,7 +137,7 @@ void op_attention(VulkanQueue& q, const AttentionArgs& a) {
                               (uint64_t{br} * D + wg - 1) / wg * (bc + 1);
   const bool prefill_fits = (uint64_t{pc.Skv} + bc - 1) / bc <= trips / tile_edges;
   const uint32_t chunk = dev.tuning().attn_decode_chunk;
-  if (pc.Sq <= 4 && decode_grouped(q, a, pc, D, lens)) return;
+  if (attention_grouped(q, a, pc, D, lens)) return;
 
   if ((pc.Sq <= 4 && pc.Skv >= 2 * chunk) || !prefill_fits) {
     // Split-KV: at most max_x splits (and few enough for the merge's loops); a split walks

@@ -24,12 +24,14 @@ struct QuantTiling {
   uint32_t block_bytes = 32u << 20;  // M > 16: f32 scratch for one dequantized block of weight rows
 };
 
-// attention_decode_grouped.comp: split-KV decode with one subgroup per (batch, KV head, split)
-// sharing each K/V row across the GQA group (attention.cpp falls back to attention_decode).
+// attention_decode_grouped.comp: split-KV attention (decode and prefill) with one subgroup per
+// (batch, KV head, query block, KV split) sharing each K/V row across the GQA group and the
+// query block (attention.cpp falls back to attention_decode / attention_prefill).
 struct AttnDecodeTiling {
   uint32_t lanes = 0;       // invocations per workgroup, at most the subgroup size; 0: not used
   uint32_t chunk = 256;     // most KV positions per split (fewer where the loop budget requires)
   uint32_t min_groups = 0;  // split the KV range further until the grid has this many workgroups
+  uint32_t max_rows = 16;   // most query rows (heads x queries) per workgroup
   uint32_t max_tile = 64;   // most vec4 registers per invocation for each of query and output
                             // (rows x dims / lanes / 4); larger tiles spill and compile slowly
 };
