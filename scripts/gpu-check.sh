@@ -143,9 +143,10 @@ done
 for p in simt sm80 sm90; do
   step "conformance-attn-$p" 120 env PORTA_CUDA_ATTN_PATH=$p "$conf" --gtest_brief=1 --gtest_filter='*Attention*'
 done
-# Serving ops (issue 15; the auto run above has them too): once more with PORTA_DETERMINISTIC's
-# fixed split counts, on their own so a failure names them.
-step conformance-paged 120 env PORTA_DETERMINISTIC=1 "$conf" --gtest_brief=1 \
+# Serving ops (issue 15; the auto run above has them too): on their own so a failure names them,
+# the split-KV kernel alone (simt: also prefill) and under PORTA_DETERMINISTIC's fixed split counts.
+step conformance-paged-simt 120 env PORTA_CUDA_ATTN_PATH=simt "$conf" --gtest_brief=1 --gtest_filter='*Paged*'
+step conformance-paged-det 120 env PORTA_DETERMINISTIC=1 "$conf" --gtest_brief=1 \
   --gtest_filter='*Paged*:*ServingCompanions*'
 
 # ---- 4. CUDA GPU tests

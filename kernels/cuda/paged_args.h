@@ -97,5 +97,10 @@ int launch_kv_cache_write(const KvWriteDesc& d, void* stream);  // paged_cache.c
 int launch_copy_blocks(const CopyBlocksDesc& d, void* stream);  // paged_cache.cu
 /// Split-KV paged attention over block tables, then the combine pass when plan.splits > 1.
 int launch_paged_attention(const PagedAttnDesc& d, void* stream);  // paged_attention.cu
+/// Prefill with tensor cores (mma.sync, sm_80+): plain f16/bf16 caches of q's dtype, 16-byte
+/// aligned rows, B * Hq <= 65535; a CTA per 64 query rows of one (sequence, head).
+int launch_paged_prefill_sm80(const PagedAttnDesc& d, void* stream);  // paged_prefill_sm80.cu
+/// True when this build carries it (NVIDIA dialect).
+bool paged_prefill_sm80_compiled();
 
 }  // namespace porta::cuda

@@ -28,21 +28,6 @@ constexpr int kKeys = 16;   // keys per warp tile
 constexpr int kMaxD = 256;  // largest head dim (core admits 64, 80, 96, 128, 256)
 constexpr float kLn2 = 0.6931471805599453f;
 
-__device__ __forceinline__ int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
-__device__ __forceinline__ int idx32(const char* p, int64_t i) {
-  return reinterpret_cast<const int32_t*>(p)[i];
-}
-
-struct SeqBounds {
-  int c0, qlen, len;  // first query row, query count, KV length (all clamped)
-};
-
-__device__ __forceinline__ SeqBounds seq_bounds(const PagedAttnDesc& d, int64_t b, int max_k) {
-  const int T = int(d.T);
-  const int a0 = clampi(idx32(d.cu, b * d.cu_st), 0, T), a1 = clampi(idx32(d.cu, (b + 1) * d.cu_st), 0, T);
-  return {a0, clampi(a1 - a0, 0, d.max_q), clampi(idx32(d.lens, b * d.lens_st), 0, max_k)};
-}
-
 // Resident CTAs per SM asked of ptxas: its register cap (65536 / (128 x this)) keeps every
 // variant free of spills (ptxas -v: 72-220 registers on sm_80 and sm_90a).
 constexpr int min_ctas(int rows) { return rows >= 8 ? 2 : rows >= 4 ? 3 : 4; }
@@ -78,11 +63,8 @@ __global__ void __launch_bounds__(kThreads, min_ctas(kR)) paged_attention_kernel
   for (int r = 0; r < kR; ++r) {
     const int i = i0 + r / P.group_heads, g = gt * P.group_heads + r % P.group_heads;
     const bool valid = r < P.group_heads * P.q_per_cta && i < sb.qlen && g < G;
-    const int p = len - sb.qlen + i;  // the query's position
-    hi[r] = !valid ? 0 : d.causal ? clampi(p + 1, 0, len) : len;
-    // In 64 bits: p may be negative (more queries than keys) and the window up to 2^31 - 1.
-    const int64_t w0 = int64_t(p) - d.window + 1;
-    lo[r] = !valid || d.window <= 0 ? 0 : w0 < 0 ? 0 : w0 > len ? len : int(w0);
+    paged_key_range(d, len, sb.qlen, i, lo[r], hi[r]);
+    if (!valid) lo[r] = hi[r] = 0;
     if (valid && hi[r] > lo[r]) lo_t = min(lo_t, lo[r]), hi_t = max(hi_t, hi[r]);
   }
   const float sl2 = d.scale * 1.4426950408889634f;  // exp(x * scale) = exp2(x * sl2)

@@ -80,4 +80,31 @@ __device__ __forceinline__ void paged_load8(const char* row, int e, bool vec, fl
   }
 }
 
+// Device values of paged_attention, clamped as porta/serving.h states (and paged_attention.cl does).
+__device__ __forceinline__ int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+__device__ __forceinline__ int idx32(const char* p, int64_t i) {
+  return reinterpret_cast<const int32_t*>(p)[i];
+}
+
+struct SeqBounds {
+  int c0, qlen, len;  // first query row, query count, KV length (all clamped)
+};
+
+__device__ __forceinline__ SeqBounds seq_bounds(const PagedAttnDesc& d, int64_t b, int max_k) {
+  const int T = int(d.T);
+  const int a0 = clampi(idx32(d.cu, b * d.cu_st), 0, T), a1 = clampi(idx32(d.cu, (b + 1) * d.cu_st), 0, T);
+  return {a0, clampi(a1 - a0, 0, d.max_q), clampi(idx32(d.lens, b * d.lens_st), 0, max_k)};
+}
+
+/// The block-table-visible key range [lo, hi) of query i of a sequence with qlen queries and len
+/// keys: position p = len - qlen + i; causal: keys <= p; window W: keys > p - W.
+__device__ __forceinline__ void paged_key_range(const PagedAttnDesc& d, int len, int qlen, int i, int& lo,
+                                                int& hi) {
+  const int p = len - qlen + i;
+  hi = d.causal ? clampi(p + 1, 0, len) : len;
+  // In 64 bits: p may be negative (more queries than keys) and the window up to 2^31 - 1.
+  const int64_t w0 = int64_t(p) - d.window + 1;
+  lo = d.window <= 0 ? 0 : w0 < 0 ? 0 : w0 > len ? len : int(w0);
+}
+
 }  // namespace porta::cuda

@@ -132,6 +132,21 @@ void CudaQueue::paged_attention(const backend::PagedAttentionArgs& a) {
   fits_int32(a.max_seqlen_k, what, "max_seqlen_k");
   d.max_q = static_cast<int32_t>(a.max_seqlen_q);
   d.max_k = static_cast<int32_t>(a.max_seqlen_k);
+  // Prefill-sized calls on plain f16/bf16 caches: the tensor-core kernel (one pass, no split).
+  PagedPathQuery pq;
+  pq.tc_compiled = paged_prefill_sm80_compiled();
+  pq.cc_major = device().gemm_facts().cc_major;
+  pq.force = device().settings().attn;
+  const bool q_rows16 = reinterpret_cast<uintptr_t>(d.q) % 16 == 0 && d.q_st[2] == 1 && d.q_st[0] % 8 == 0 &&
+                        d.q_st[1] % 8 == 0;
+  pq.eligible = (d.cache.kind == kPagedF16 || d.cache.kind == kPagedBF16) && d.cache.kind == d.dt &&
+                d.cache.vec && q_rows16;
+  pq.B = d.B, pq.Hq = d.Hq, pq.D = d.cache.D, pq.max_q = d.max_q;
+  pq.smem_per_block = static_cast<int64_t>(device().info().shared_memory_bytes);
+  if (paged_use_tensor_cores(pq)) {
+    check_launch(launch_paged_prefill_sm80(d, stream_), what + " (mma.sync prefill)");
+    return;
+  }
   PagedShape s;
   s.B = d.B, s.Hq = d.Hq, s.Hkv = d.cache.Hkv, s.D = d.cache.D, s.max_q = d.max_q, s.max_k = d.max_k;
   const CudaDevice& dev = device();

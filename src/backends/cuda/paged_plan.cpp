@@ -36,4 +36,15 @@ PagedLaunch plan_paged_attention(const PagedShape& s, int sms) {
   return p;
 }
 
+int64_t paged_prefill_sm80_smem_bytes(int64_t D) {
+  const int64_t keys = D > 128 ? 32 : 64, pitch = D + 8, stages = 2;
+  return 2 * pitch * (64 + 2 * stages * keys) + stages * keys;
+}
+
+bool paged_use_tensor_cores(const PagedPathQuery& q) {
+  if (!q.tc_compiled || q.cc_major < 8 || !q.eligible || q.force == AttnForce::simt) return false;
+  if (q.B * q.Hq > 65535 || paged_prefill_sm80_smem_bytes(q.D) > q.smem_per_block) return false;
+  return q.max_q >= 16 || q.force == AttnForce::sm80 || q.force == AttnForce::sm90;
+}
+
 }  // namespace porta::cuda

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "backends/cuda/attention_plan.h"
 #include "kernels/cuda/paged_args.h"
 
 namespace porta::cuda {
@@ -24,5 +25,24 @@ constexpr uint64_t kPagedPartialBytes = uint64_t{256} << 20;
 /// 64 keys, within kPagedPartialBytes. `sms`: the SM count planned for (PORTA_DETERMINISTIC
 /// passes a fixed one, so the split and its rounding depend on the shape alone).
 PagedLaunch plan_paged_attention(const PagedShape& s, int sms);
+
+/// Dynamic shared memory of the tensor-core prefill kernel (Q tile, two stages of K and V tiles
+/// of padded rows, block-validity flags), mirrored by PagedFa2Tiles in paged_prefill_sm80.cu.
+int64_t paged_prefill_sm80_smem_bytes(int64_t D);
+
+struct PagedPathQuery {
+  bool tc_compiled = false;  // the build carries paged_prefill_sm80.cu's kernel (not hip)
+  int cc_major = 0;
+  AttnForce force = AttnForce::none;  // PORTA_CUDA_ATTN_PATH
+  bool eligible = false;              // plain f16/bf16 cache of q's dtype, q and cache rows 16-byte aligned
+  int64_t B = 1, Hq = 1, D = 128, max_q = 1;
+  int64_t smem_per_block = 0;  // opt-in dynamic shared memory per block (bytes)
+};
+
+/// Whether paged_attention takes the tensor-core prefill kernel: eligible operands on sm_80+,
+/// B * Hq <= 65535 (grid.y), its shared memory fits, and prefill-sized queries (max_seqlen_q
+/// >= 16; any with PORTA_CUDA_ATTN_PATH=sm80/sm90); never with PORTA_CUDA_ATTN_PATH=simt.
+/// Otherwise the split-KV kernel (every format, dtype and stride; hip).
+bool paged_use_tensor_cores(const PagedPathQuery& q);
 
 }  // namespace porta::cuda

@@ -97,5 +97,34 @@ TEST(CudaPagedPlan, DeterministicSmCountFixesTheSplit) {
   EXPECT_NE(plan_paged_attention(s, 16).splits, plan_paged_attention(s, 132).splits);
 }
 
+TEST(CudaPagedPlan, TensorCorePrefillOnlyWhereItApplies) {
+  PagedPathQuery q;
+  q.tc_compiled = true, q.cc_major = 9, q.eligible = true, q.B = 4, q.Hq = 32, q.D = 128, q.max_q = 512;
+  q.smem_per_block = 227 * 1024;
+  EXPECT_TRUE(paged_use_tensor_cores(q));
+  // Shared memory: Q (64 rows) + 2 stages of K and V tiles, rows padded by 8 halves, + flags.
+  EXPECT_EQ(paged_prefill_sm80_smem_bytes(128), 2 * 136 * (64 + 4 * 64) + 2 * 64);
+  EXPECT_EQ(paged_prefill_sm80_smem_bytes(256), 2 * 264 * (64 + 4 * 32) + 2 * 32);
+  PagedPathQuery x = q;
+  x.max_q = 1;  // decode: the split-KV kernel shares each K/V load across the GQA group
+  EXPECT_FALSE(paged_use_tensor_cores(x));
+  x.force = AttnForce::sm80;  // forced: any query count
+  EXPECT_TRUE(paged_use_tensor_cores(x));
+  x = q, x.force = AttnForce::simt;
+  EXPECT_FALSE(paged_use_tensor_cores(x));
+  x = q, x.eligible = false;  // int8/fp8/f32 caches, unaligned rows
+  EXPECT_FALSE(paged_use_tensor_cores(x));
+  x = q, x.tc_compiled = false;  // hip
+  EXPECT_FALSE(paged_use_tensor_cores(x));
+  x = q, x.cc_major = 7;
+  EXPECT_FALSE(paged_use_tensor_cores(x));
+  x = q, x.B = 2048;  // B * Hq past grid.y's 65535
+  EXPECT_FALSE(paged_use_tensor_cores(x));
+  x = q, x.D = 256, x.smem_per_block = 99 * 1024;  // 99 KiB parts: D = 256 does not fit
+  EXPECT_FALSE(paged_use_tensor_cores(x));
+  x.D = 128;
+  EXPECT_TRUE(paged_use_tensor_cores(x));
+}
+
 }  // namespace
 }  // namespace porta::cuda
