@@ -4,11 +4,11 @@
 
 namespace porta::cuda {
 
-PagedLaunch plan_paged_attention(const PagedShape& s, int sms) {
+PagedLaunch plan_paged_attention(const PagedShape& s, int sms, const PagedTuning& t) {
   PagedLaunch p;
   const int64_t G = std::max<int64_t>(1, s.Hq / std::max<int64_t>(1, s.Hkv));
-  const int64_t gh = std::min<int64_t>(G, kPagedMaxRows);
-  const int64_t qp = std::max<int64_t>(1, std::min<int64_t>(kPagedMaxRows / gh, s.max_q));
+  const int64_t gh = std::min<int64_t>(G, t.max_rows);
+  const int64_t qp = std::max<int64_t>(1, std::min<int64_t>(t.max_rows / gh, s.max_q));
   int rows = 1;
   while (rows < gh * qp) rows *= 2;
   p.group_heads = static_cast<int32_t>(gh);
@@ -18,16 +18,16 @@ PagedLaunch plan_paged_attention(const PagedShape& s, int sms) {
   p.g_tiles = static_cast<int32_t>(g_tiles);
   p.q_tiles = static_cast<int32_t>(q_tiles);
   const int64_t items = s.B * q_tiles * s.Hkv * g_tiles;
-  const int64_t want = 4 * static_cast<int64_t>(std::max(1, sms));
-  int64_t splits = 1, chunk = std::max<int64_t>(64, (s.max_k + 63) / 64 * 64);
-  if (items > 0 && items < want && s.max_k > 256) {
+  const int64_t want = int64_t{t.ctas_per_sm} * std::max(1, sms), align = t.split_align;
+  int64_t splits = 1, chunk = std::max<int64_t>(align, (s.max_k + align - 1) / align * align);
+  if (items > 0 && items < want && s.max_k > t.min_split_keys) {
     const uint64_t row_bytes = static_cast<uint64_t>(std::max<int64_t>(1, s.B * s.max_q * s.Hq)) *
                                static_cast<uint64_t>(s.D + 2) * 4;
-    splits = std::min<int64_t>({(want + items - 1) / items, (s.max_k + 255) / 256, 64,
-                                static_cast<int64_t>(std::max<uint64_t>(1, kPagedPartialBytes / row_bytes))});
+    splits = std::min<int64_t>({(want + items - 1) / items,
+                                (s.max_k + t.min_split_keys - 1) / t.min_split_keys, t.max_splits,
+                                static_cast<int64_t>(std::max<uint64_t>(1, t.partial_bytes / row_bytes))});
     splits = std::max<int64_t>(1, splits);
-    chunk =
-        ((s.max_k + splits - 1) / splits + 63) / 64 * 64;  // whole 64-key pieces: every block size divides
+    chunk = ((s.max_k + splits - 1) / splits + align - 1) / align * align;
     splits = std::max<int64_t>(1, (s.max_k + chunk - 1) / chunk);  // recount: no split is empty
   }
   p.splits = static_cast<int32_t>(splits);

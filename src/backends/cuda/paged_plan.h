@@ -14,17 +14,24 @@ struct PagedShape {
   int64_t max_q = 1, max_k = 0;  // core's resolved bounds (max_k <= max_blocks * block_size)
 };
 
-/// Row capacity of one CTA (query heads x positions sharing each K/V load).
-constexpr int kPagedMaxRows = 8;
-/// Bytes the split partials may take (m, l, D accumulators per row and split).
-constexpr uint64_t kPagedPartialBytes = uint64_t{256} << 20;
+/// The split-KV kernel's planning parameters, one named-field row (the kernel's own shape, 4
+/// warps of 16-key tiles, is fixed in paged_attention.cu).
+struct PagedTuning {
+  int max_rows = 8;              // rows per CTA sharing each K/V load; <= 8 (the kernel's variants)
+  int ctas_per_sm = 4;           // splits only while fewer CTAs than this per SM would run
+  int64_t min_split_keys = 256;  // no split shorter (4 tiles per warp)
+  int max_splits = 64;
+  int split_align = 64;  // keys per split are a multiple (of 16 at least: the kernel's tiles)
+  uint64_t partial_bytes = uint64_t{256} << 20;  // the split partials' workspace (m, l, D accumulators)
+};
+inline constexpr PagedTuning kPagedTuning{};
 
-/// Rows: the GQA group's heads first (up to 8; larger groups in tiles), then as many query
+/// Rows: the GQA group's heads first (up to max_rows; larger groups in tiles), then as many query
 /// positions as fit. KV splits only when the CTAs without them would not fill the device
-/// (about 4 resident 4-warp CTAs per SM): at most 64, each at least 256 keys, a multiple of
-/// 64 keys, within kPagedPartialBytes. `sms`: the SM count planned for (PORTA_DETERMINISTIC
+/// (ctas_per_sm per SM): at most max_splits, each at least min_split_keys, a multiple of
+/// split_align keys, within partial_bytes. `sms`: the SM count planned for (PORTA_DETERMINISTIC
 /// passes a fixed one, so the split and its rounding depend on the shape alone).
-PagedLaunch plan_paged_attention(const PagedShape& s, int sms);
+PagedLaunch plan_paged_attention(const PagedShape& s, int sms, const PagedTuning& t = kPagedTuning);
 
 /// Dynamic shared memory of the tensor-core prefill kernel (Q tile, two stages of K and V tiles
 /// of padded rows, block-validity flags), mirrored by PagedFa2Tiles in paged_prefill_sm80.cu.

@@ -126,5 +126,17 @@ TEST(CudaPagedPlan, TensorCorePrefillOnlyWhereItApplies) {
   EXPECT_TRUE(paged_use_tensor_cores(x));
 }
 
+TEST(CudaPagedPlan, TuningRowDrivesTheSplit) {
+  // The decode target with one CTA per SM wanted instead of four: 132 / 128 -> 2 splits.
+  PagedTuning t = kPagedTuning;
+  t.ctas_per_sm = 1;
+  const PagedLaunch p = plan_paged_attention(shape(16, 32, 8, 1, 4096), 132, t);
+  EXPECT_EQ(p.splits, 2);
+  EXPECT_EQ(p.chunk, 2048);
+  t = kPagedTuning;
+  t.max_rows = 4;  // G = 8 in two head tiles
+  EXPECT_EQ(plan_paged_attention(shape(1, 8, 1, 1, 64), 132, t).g_tiles, 2);
+}
+
 }  // namespace
 }  // namespace porta::cuda
