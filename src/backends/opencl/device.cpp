@@ -57,7 +57,7 @@ ClDevice::ClDevice(cl_platform_id platform, cl_device_id dev, cl_context ctx, co
   fill_info(platform);
   traits_.partition_units = deterministic ? kDeterministicPartitionUnits : traits_.compute_units;
   const bool cpu_class = device_class == "auto" ? traits_.is_cpu : device_class == "cpu";
-  tuning_ = tuning_for(cpu_class, traits_.partition_units, traits_.pref_vec_float, info_.vendor);
+  tuning_ = tuning_for(cpu_class, traits_.partition_units, traits_.pref_vec_float, info_.vendor, info_.name);
   // Work-groups no larger than the device allows (the table assumes >= 256).
   while (tuning_.row.wg > 1 && static_cast<size_t>(tuning_.row.wg) > traits_.max_workgroup)
     tuning_.row.wg /= 2;

@@ -1,10 +1,13 @@
-// Kernel parameters per device class (CLBlast-style: data, not code). The values become
-// -D defines of the kernels. Classes are coarse on purpose: a CPU device (PoCL, Intel CPU
-// runtime) wants a few large register tiles per work-item and no local memory, a GPU wants
-// many work-items sharing tiles through local memory.
+// Kernel parameters per device (CLBlast-style: data, not code): one table of named-field rows
+// (tuning.cpp) keyed by vendor, device class and device name. The values become -D defines of
+// the kernels. Classes are coarse on purpose: a CPU device (PoCL, Intel CPU runtime) wants a
+// few large register tiles per work-item and no local memory, a GPU wants many work-items
+// sharing tiles through local memory.
 #pragma once
 
 #include <string>
+
+#include "core/tuning_table.h"
 
 namespace porta::opencl {
 
@@ -31,12 +34,15 @@ struct AttentionParams {
   int prefill_rows = 1;        // query rows per work-item, the lanes of one vector (1, 4, 8, 16)
   int prefill_wg = 64;         // work-items per group: a query block is prefill_wg * prefill_rows rows
   int prefill_keys = 32;       // keys per K/V tile staged in local memory (fewer when D is large)
-  bool fixed_head_dim = true;  // one program per head dim, so rows of q and o can live in registers
+  int fixed_head_dim = 1;      // 1: one program per head dim, so rows of q and o can live in registers
   int decode_max_rows = 16;    // query rows per KV head ((Hq / Hkv) * Sq) up to which decode runs (<= 16)
   int decode_vec = 4;          // vector width along the head dim in decode (4, 8, 16)
   int decode_wg = 64;          // work-items per group in decode (each one a (batch, KV head, split))
   int decode_min_chunk = 256;  // fewest keys per KV split
-  int decode_items = 4096;     // (batch, KV head, split) work-items wanted in flight
+  // (batch, KV head, split) work-items wanted in flight: at least decode_items, and
+  // decode_items_per_unit per compute unit (tuning_for folds both into decode_items).
+  int decode_items = 4096;
+  int decode_items_per_unit = 256;
 };
 
 // quant.cl (quantized weights). Defaults are the GPU row.
@@ -48,17 +54,35 @@ struct QuantParams {
   int block_bytes = 64 << 20;  // M > 16: f32 scratch for one dequantized block of weight rows
 };
 
-struct DeviceTuning {
-  DeviceClass cls = DeviceClass::gpu;
+/// One row of the table: every value a launcher reads. Every field is listed in kTuningFields
+/// (tuning.cpp checks the count), so each has a text form.
+struct TuningParams {
   GemmParams gemm;
   QuantParams quant;
   RowParams row;
   AttentionParams attention;
 };
 
-/// The table lookup: `is_cpu` from CL_DEVICE_TYPE, `compute_units` scales the parallelism targets,
-/// `pref_vec_float` (CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT) sets the CPU vector width.
-DeviceTuning tuning_for(bool is_cpu, int compute_units, int pref_vec_float, const std::string& vendor);
+/// The selected row for one device.
+struct DeviceTuning : TuningParams {
+  DeviceClass cls = DeviceClass::gpu;
+  const char* row_id = "";  // the id of the row that matched
+};
+
+extern const tuning::Row<TuningParams> kTuningTable[3];
+extern const tuning::Field<TuningParams> kTuningFields[25];
+
+/// The lookup key: vendor token from CL_DEVICE_VENDOR ("nvidia", "amd", "intel", "pocl", ... or
+/// the vendor string in lower case), class "cpu-vec16" (CPU device preferring 16-float vectors:
+/// AVX-512), "cpu-vec8" (narrower CPU vectors) or "gpu" (any other device), the device name.
+tuning::DeviceKey device_key(const std::string& vendor, bool is_cpu, int pref_vec_float,
+                             const std::string& name);
+
+/// The table lookup: `is_cpu` from CL_DEVICE_TYPE (or PORTA_OPENCL_DEVICE_CLASS), `compute_units`
+/// scales the parallelism targets, `pref_vec_float` (CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT)
+/// picks the CPU row.
+DeviceTuning tuning_for(bool is_cpu, int compute_units, int pref_vec_float, const std::string& vendor,
+                        const std::string& name = "");
 
 /// The compute-unit count PORTA_DETERMINISTIC plans split-K / split-KV with, on any device.
 constexpr int kDeterministicPartitionUnits = 16;

@@ -194,7 +194,8 @@ VulkanDevice::VulkanDevice(std::shared_ptr<Instance> instance, VkPhysicalDevice 
     caps_.timestamp_bits =
         props.limits.timestampComputeAndGraphics || family < nq ? qf[family].timestampValidBits : 0;
   }
-  tuning_ = tuning_for(props.vendorID, caps_.software, caps_.max_shared, caps_.max_invocations, s.tuning);
+  tuning_ = tuning_for(device_key(props.vendorID, caps_.software, props.deviceName), caps_.max_shared,
+                       caps_.max_invocations, s.tuning);
 
   // Logical device: one compute queue; only the extensions and features porta uses.
   std::vector<const char*> dev_exts;

@@ -1,49 +1,136 @@
 #include "backends/vulkan/tuning.h"
 
+#include <cstdio>
+
 #include "porta/error.h"
 
 namespace porta::vk {
+namespace {
 
-Tuning tuning_for(uint32_t vendor_id, bool cpu_device, uint32_t max_shared, uint32_t max_invocations,
-                  const std::string& row) {
-  if (row == "cpu") cpu_device = true;
-  if (row == "nvidia" || row == "amd" || row == "default") {
-    cpu_device = false;
-    vendor_id = row == "nvidia" ? 0x10de : row == "amd" ? 0x1002 : 0;
-  } else if (!row.empty() && row != "auto" && row != "cpu") {
-    throw Error(Errc::invalid_argument,
-                "vulkan: PORTA_VULKAN_TUNING='" + row + "' is not one of auto, cpu, nvidia, amd, default");
-  }
-  Tuning t;
-  if (cpu_device) {
-    // llvmpipe runs a workgroup as SIMD lanes of one thread: big register tiles, no
-    // shared memory (its barriers and local arrays cost more than they save).
-    t.row = "cpu-device (llvmpipe/lavapipe)";
-    t.gemm = {8, 8, 8, 8, 8, 0};
-    t.small_m_max = 16;
-    t.splitk_max_tiles = 0;  // split-K buys nothing on a CPU
-    // 8 invocations (one SIMD row of lanes) per column, whole 128-element groups per step.
-    t.quant = {8, 128, 32u << 20};
-    // One SIMD row of lanes per workgroup; 32+ workgroups keep every core busy at batch 1.
-    t.attn_decode.lanes = 8;
-    t.attn_decode.chunk = 256;
-    t.attn_decode.min_groups = 32;
-    return t;
-  }
+using Params = TuningParams;
+
+// llvmpipe runs a workgroup as SIMD lanes of one thread: big register tiles, no shared memory
+// (its barriers and local arrays cost more than they save).
+constexpr Params cpu_row() {
+  Params p;
+  p.gemm.wg_x = 8;
+  p.gemm.wg_y = 8;
+  p.gemm.thread_m = 8;
+  p.gemm.thread_n = 8;
+  p.gemm.block_k = 8;
+  p.gemm.use_shared = 0;
+  p.small_m_max = 16;
+  p.splitk_min_k = 2048;
+  p.splitk_max_tiles = 0;  // split-K buys nothing on a CPU
+  p.attn_decode_chunk = 256;
+  // 8 invocations (one SIMD row of lanes) per column, whole 128-element groups per step.
+  p.quant.gemv_split = 8;
+  p.quant.gemv_unit = 128;
+  p.quant.block_bytes = 32u << 20;
+  // Grouped split-KV attention: one SIMD row of lanes per workgroup; 32+ workgroups keep every
+  // core busy at batch 1.
+  p.attn_decode.lanes = 8;
+  p.attn_decode.chunk = 256;
+  p.attn_decode.min_groups = 32;
+  p.attn_decode.max_rows = 16;
+  p.attn_decode.max_tile = 64;
+  return p;
+}
+
+// Shared-memory tiles; `reg` is the register tile per invocation (reg x reg).
+constexpr Params gpu_row(uint32_t reg) {
+  Params p;
+  p.gemm.wg_x = 16;
+  p.gemm.wg_y = 16;
+  p.gemm.thread_m = reg;
+  p.gemm.thread_n = reg;
+  p.gemm.block_k = 16;
+  p.gemm.use_shared = 1;
+  p.small_m_max = 16;
+  p.splitk_min_k = 2048;
+  p.splitk_max_tiles = 32;
+  p.attn_decode_chunk = 256;
+  p.quant.gemv_split = 16;
+  p.quant.gemv_unit = 32;
+  p.quant.block_bytes = 32u << 20;
+  p.attn_decode.lanes = 0;  // grouped split-KV attention off: attention_decode / attention_prefill
+  p.attn_decode.chunk = 256;
+  p.attn_decode.min_groups = 0;
+  p.attn_decode.max_rows = 16;
+  p.attn_decode.max_tile = 64;
+  return p;
+}
+
+}  // namespace
+
+// Most specific row wins (core/tuning_table.h): a CPU device takes the cpu row whatever its vendor.
+constexpr tuning::Row<TuningParams> kTuningTable[4] = {
+    {"cpu", nullptr, "cpu", nullptr, cpu_row()},
+    {"nvidia", "nvidia", nullptr, nullptr, gpu_row(8)},
+    {"amd", "amd", nullptr, nullptr, gpu_row(8)},
+    // Moore Threads (0x1ed5) and others until measured: a moderate tile.
+    {"default", nullptr, nullptr, nullptr, gpu_row(4)},
+};
+
+constexpr tuning::Field<TuningParams> kTuningFields[18] = {
+    PORTA_TUNING_FIELD(Params, gemm.wg_x, 1, 1024),
+    PORTA_TUNING_FIELD(Params, gemm.wg_y, 1, 1024),
+    PORTA_TUNING_FIELD(Params, gemm.thread_m, 1, 16),
+    PORTA_TUNING_FIELD(Params, gemm.thread_n, 1, 16),
+    PORTA_TUNING_FIELD(Params, gemm.block_k, 1, 64),
+    PORTA_TUNING_FIELD(Params, gemm.use_shared, 0, 1),
+    PORTA_TUNING_FIELD(Params, quant.gemv_split, 1, 64),
+    PORTA_TUNING_FIELD(Params, quant.gemv_unit, 8, 1024),
+    PORTA_TUNING_FIELD(Params, quant.block_bytes, 1 << 20, 1ll << 31),
+    PORTA_TUNING_FIELD(Params, small_m_max, 0, 1024),
+    PORTA_TUNING_FIELD(Params, splitk_min_k, 1, 1 << 30),
+    PORTA_TUNING_FIELD(Params, splitk_max_tiles, 0, 1 << 20),
+    PORTA_TUNING_FIELD(Params, attn_decode_chunk, 1, 1 << 20),
+    PORTA_TUNING_FIELD(Params, attn_decode.lanes, 0, 128),
+    PORTA_TUNING_FIELD(Params, attn_decode.chunk, 1, 1 << 20),
+    PORTA_TUNING_FIELD(Params, attn_decode.min_groups, 0, 1 << 20),
+    PORTA_TUNING_FIELD(Params, attn_decode.max_rows, 1, 64),
+    PORTA_TUNING_FIELD(Params, attn_decode.max_tile, 1, 256),
+};
+// Every field of a row has a text form: a member added without a kTuningFields entry fails here.
+static_assert(sizeof(TuningParams) == sizeof(kTuningFields) / sizeof(kTuningFields[0]) * sizeof(uint32_t),
+              "TuningParams has a field missing from kTuningFields (or one that is not uint32_t)");
+
+tuning::DeviceKey device_key(uint32_t vendor_id, bool cpu_device, const std::string& name) {
+  tuning::DeviceKey k;
   switch (vendor_id) {
-    case 0x10de:  // NVIDIA
-      t.row = "nvidia";
-      t.gemm = {16, 16, 8, 8, 16, 1};
-      break;
-    case 0x1002:  // AMD
-      t.row = "amd";
-      t.gemm = {16, 16, 8, 8, 16, 1};
-      break;
-    default:  // Moore Threads (0x1ed5) and others until measured: a moderate tile
-      t.row = "default";
-      t.gemm = {16, 16, 4, 4, 16, 1};
-      break;
+    case 0x10de: k.vendor = "nvidia"; break;
+    case 0x1002: k.vendor = "amd"; break;
+    case 0x8086: k.vendor = "intel"; break;
+    case 0x1ed5: k.vendor = "moore-threads"; break;
+    case 0x10005: k.vendor = "mesa"; break;  // VK_VENDOR_ID_MESA (lavapipe)
+    default: {
+      char hex[16];
+      std::snprintf(hex, sizeof hex, "0x%x", vendor_id);
+      k.vendor = hex;
+    }
   }
+  k.cls = cpu_device ? "cpu" : "gpu";
+  k.name = name;
+  return k;
+}
+
+void check_row_name(const std::string& row) {
+  if (row.empty() || row == "auto" || tuning::find_row(kTuningTable, row)) return;
+  std::string ids;
+  for (const auto& r : kTuningTable) ids += std::string(", ") + r.id;
+  throw Error(Errc::invalid_argument, "vulkan: PORTA_VULKAN_TUNING='" + row + "' is not one of auto" + ids);
+}
+
+Tuning tuning_for(const tuning::DeviceKey& key, uint32_t max_shared, uint32_t max_invocations,
+                  const std::string& row) {
+  check_row_name(row);
+  const tuning::Row<TuningParams>& r = row.empty() || row == "auto" ? tuning::select_row(kTuningTable, key)
+                                                                    : *tuning::find_row(kTuningTable, row);
+  Tuning t;
+  static_cast<TuningParams&>(t) = r.params;
+  t.row = r.id;
+  if (!t.gemm.use_shared) return t;
   // Shared tiles are (BM + BN) x BK floats; shrink the register tile if they do not fit.
   auto shared_bytes = [&] { return (t.gemm.block_m() + t.gemm.block_n()) * t.gemm.block_k * 4; };
   while (shared_bytes() > max_shared && t.gemm.thread_m > 1) t.gemm.thread_m /= 2, t.gemm.thread_n /= 2;

@@ -1,10 +1,12 @@
-// Kernel parameters per device, as data: a small table keyed by vendor and device type,
-// fed to the shaders as specialization constants. lavapipe favours large register tiles
-// without shared memory; real GPUs want shared-memory tiles.
+// Kernel parameters per device, as data: one table of named-field rows (tuning.cpp) keyed by
+// vendor, device class and device name, fed to the shaders as specialization constants.
+// lavapipe favours large register tiles without shared memory; real GPUs want shared-memory tiles.
 #pragma once
 
 #include <cstdint>
 #include <string>
+
+#include "core/tuning_table.h"
 
 namespace porta::vk {
 
@@ -36,8 +38,9 @@ struct AttnDecodeTiling {
                             // (rows x dims / lanes / 4); larger tiles spill and compile slowly
 };
 
-struct Tuning {
-  std::string row;  // which table row matched, for porta-info and logs
+/// One row of the table: every value a launcher reads. Every field is listed in kTuningFields
+/// (tuning.cpp checks the count), so each has a text form.
+struct TuningParams {
   GemmTiling gemm;
   QuantTiling quant;
   uint32_t small_m_max = 16;         // M at or below this takes the GEMV-like path
@@ -47,10 +50,26 @@ struct Tuning {
   AttnDecodeTiling attn_decode;      // default (GPU rows): off
 };
 
-/// The table row for a device (vendor id, CPU device or not). `row` names one instead
-/// ("cpu", "nvidia", "amd", "default"; "auto" or empty: by device), so the GPU kernels'
-/// paths can be exercised on a software device. Throws Error(invalid_argument) for others.
-Tuning tuning_for(uint32_t vendor_id, bool cpu_device, uint32_t max_shared, uint32_t max_invocations,
+/// The selected row, fitted to the device's limits.
+struct Tuning : TuningParams {
+  std::string row;  // the id of the row that matched, for porta-info and logs
+};
+
+extern const tuning::Row<TuningParams> kTuningTable[4];
+extern const tuning::Field<TuningParams> kTuningFields[18];
+
+/// The lookup key: vendor token from the PCI vendor id ("nvidia", "amd", "mesa", ... or the id in
+/// hex), class "cpu" for CPU devices (lavapipe) and "gpu" otherwise, the driver's device name.
+tuning::DeviceKey device_key(uint32_t vendor_id, bool cpu_device, const std::string& name);
+
+/// The table row for a device, shared-memory tiles shrunk to `max_shared` bytes and workgroups
+/// to `max_invocations`. `row` names a row by id instead ("cpu", "nvidia", "amd", "default";
+/// "auto" or empty: by device), so the GPU kernels' paths can be exercised on a software device.
+/// Throws Error(invalid_argument) for other names.
+Tuning tuning_for(const tuning::DeviceKey& key, uint32_t max_shared, uint32_t max_invocations,
                   const std::string& row = "auto");
+
+/// Throws Error(invalid_argument) naming PORTA_VULKAN_TUNING unless `row` is "auto", empty or a row id.
+void check_row_name(const std::string& row);
 
 }  // namespace porta::vk
