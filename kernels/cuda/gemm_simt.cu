@@ -2,12 +2,17 @@
 // through any strides and dtypes into f32 shared tiles. The fallback of every shape and the
 // path of CUDA-dialect GPUs. Also the split-K reduction (sum of partials + epilogue).
 #include "gemm_epilogue.cuh"
+#include "gemm_tiles.h"
 #include "launch.h"
 
 namespace porta::cuda {
 namespace {
 
 constexpr int kBM = 64, kBN = 64, kBK = 16, kThreads = 256;
+// The body hard-codes 16 x 16 threads of 4 x 4 results: the row must say the same.
+static_assert(same_tile(gemm_tile_simt(), GemmTile{kBM, kBN, kBK, 4, 4, 1}) && kThreads == 16 * 16 &&
+                  kBM == 16 * 4 && kBN == 16 * 4,
+              "gemm_tiles.h's simt row and gemm_simt_kernel disagree");
 
 __global__ void __launch_bounds__(kThreads) gemm_simt_kernel(GemmDesc d) {
   __shared__ float As[kBK][kBM + 4];
@@ -75,7 +80,8 @@ __global__ void gemm_reduce_kernel(GemmDesc d) {
 
 }  // namespace
 
-int launch_gemm_simt(const GemmDesc& d, const GemmTile&, void* stream) {
+int launch_gemm_simt(const GemmDesc& d, const GemmTile& t, void* stream) {
+  if (!same_tile(t, gemm_tile_simt())) return kTileMismatch;
   if (d.M == 0 || d.N == 0 || d.batch == 0) return 0;
   const int64_t z = d.batch * d.splits;
   dim3 grid(static_cast<unsigned>((d.N + kBN - 1) / kBN), static_cast<unsigned>((d.M + kBM - 1) / kBM),

@@ -7,6 +7,7 @@
 // ldmatrix.trans). The host sends only shapes this kernel takes (gemm_plan.cpp):
 // K % 8 == 0, 16-byte aligned rows, and N % 8 == 0 for N-contiguous B.
 #include "gemm_epilogue.cuh"
+#include "gemm_tiles.h"
 #include "launch.h"
 
 #if defined(PORTA_CUDA_NVIDIA_PATHS)
@@ -20,6 +21,8 @@ namespace {
 
 constexpr int kBM = 128, kBN = 128, kBK = 32, kWarpsM = 2, kWarpsN = 4, kStages = 3;
 constexpr int kThreads = 32 * kWarpsM * kWarpsN;
+static_assert(same_tile(gemm_tile_sm80(), GemmTile{kBM, kBN, kBK, kWarpsM, kWarpsN, kStages}),
+              "gemm_tiles.h's sm80 row and gemm_sm80_kernel disagree");
 constexpr int kPad = 8;
 constexpr int kARow = kBK + kPad;  // A stage: [kBM][kARow]
 constexpr int kAStage = kBM * kARow;
@@ -151,7 +154,8 @@ int launch_variant(const GemmDesc& d, void* stream) {
 
 bool gemm_sm80_compiled() { return true; }
 
-int launch_gemm_sm80(const GemmDesc& d, const GemmTile&, void* stream) {
+int launch_gemm_sm80(const GemmDesc& d, const GemmTile& t, void* stream) {
+  if (!same_tile(t, gemm_tile_sm80())) return kTileMismatch;
   if (d.M == 0 || d.N == 0 || d.batch == 0) return 0;
   const bool bf16 = d.a.dtype == kBF16, kmajor = d.b_kmajor != 0;
   if (bf16) return kmajor ? launch_variant<true, true>(d, stream) : launch_variant<true, false>(d, stream);

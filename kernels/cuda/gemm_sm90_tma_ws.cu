@@ -43,6 +43,7 @@
 // with it on an H100 (docs/cuda-backend.md).
 #include "gemm_epilogue.cuh"
 #include "gemm_schedule.h"
+#include "gemm_tiles.h"
 #include "launch.h"
 
 #if defined(PORTA_CUDA_NVIDIA_PATHS)
@@ -73,6 +74,11 @@ template <int BN>
 constexpr int smem_bytes() {
   return stages_for<BN>() * (kBM + BN) * kBK * 2 + 2 * stages_for<BN>() * 8 + 1024;  // + barriers, alignment
 }
+
+// Both instances match their rows (stages: ring slots per BN).
+static_assert(same_tile(gemm_tile_sm90(256), GemmTile{kBM, 256, kBK, 2, 1, stages_for<256>()}) &&
+                  same_tile(gemm_tile_sm90(128), GemmTile{kBM, 128, kBK, 2, 1, stages_for<128>()}),
+              "gemm_tiles.h's sm90 rows and gemm_sm90_tma_ws_kernel disagree");
 
 template <int BN, bool kBF16, bool kBKMajor>
 __global__ void __launch_bounds__(kThreads, 1)
@@ -228,8 +234,10 @@ bool gemm_sm90_compiled() {
 // The host (ops_gemm.cpp) has encoded maps matching t.block_n and d.b_kmajor
 // (gemm_tma_specs in tma_map.cpp) and chosen maps.ctas.
 int launch_gemm_sm90(const GemmDesc& d, const GemmTile& t, const GemmSm90Maps& maps, void* stream) {
+  const bool wide = same_tile(t, gemm_tile_sm90(256));
+  if (!wide && !same_tile(t, gemm_tile_sm90(128))) return kTileMismatch;
   if (d.M == 0 || d.N == 0 || d.batch == 0) return 0;
-  return t.block_n == 256 ? launch_bn<256>(d, maps, stream) : launch_bn<128>(d, maps, stream);
+  return wide ? launch_bn<256>(d, maps, stream) : launch_bn<128>(d, maps, stream);
 }
 
 #else

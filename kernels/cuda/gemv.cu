@@ -24,6 +24,7 @@
 // Both paths split K across grid.z when the planner asks (few columns, long K): then the
 // f32 partials go to the workspace and gemm_reduce applies the epilogue.
 #include "gemm_epilogue.cuh"
+#include "gemm_tiles.h"
 #include "launch.h"
 
 #if defined(PORTA_CUDA_NVIDIA_PATHS)
@@ -34,6 +35,8 @@ namespace porta::cuda {
 namespace {
 
 constexpr int kMaxM = 16, kThreads = 256;
+static_assert(gemm_tile_gemv().block_m == kMaxM && gemm_tile_gemv().block_k == 256,
+              "gemm_tiles.h's gemv row and gemv.cu disagree (M bound, K split alignment)");
 constexpr int kChunkAlign = 256;  // K range of one split: a multiple of this (gemm_plan.cpp)
 
 /// K range [begin, end) of split `split`.

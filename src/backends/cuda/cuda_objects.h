@@ -50,6 +50,8 @@ class CudaEvent final : public backend::Event {
   explicit CudaEvent(int ordinal);
   ~CudaEvent() override;
   void synchronize() override;
+  /// cudaEventQuery: never blocks (core polls it to release memory queued work read).
+  bool query() override;
   double elapsed_ms_since(backend::Event& start) override;
   pcEvent_t handle() const { return event_; }
 

@@ -4,6 +4,15 @@
 
 #include "backends/cuda/cuda_error.h"
 #include "backends/cuda/cuda_objects.h"
+#include "kernels/cuda/gemm_tiles.h"
+
+// The event poll, host-only: named here so the kernels' alias header (porta_cuda_runtime.h),
+// which every kernel includes, stays as it is.
+#if defined(PORTA_DIALECT_HIP)
+#define pcEventQuery hipEventQuery
+#else
+#define pcEventQuery cudaEventQuery
+#endif
 
 namespace porta::cuda {
 
@@ -22,6 +31,19 @@ CudaEvent::~CudaEvent() {
 void CudaEvent::synchronize() {
   set_device(ordinal_);
   check(static_cast<int>(pcEventSynchronize(event_)), "cudaEventSynchronize");
+}
+
+bool CudaEvent::query() {
+  set_device(ordinal_);
+  const pcError_t st = pcEventQuery(event_);  // cudaSuccess for an event never recorded
+  if (st == pcErrorNotReady) {
+    // Not an error: if the runtime noted it as the thread's last error, clear it so the next
+    // launch check does not see it (and only it: another pending error stays).
+    if (pcPeekAtLastError() == pcErrorNotReady) (void)pcGetLastError();
+    return false;
+  }
+  check(static_cast<int>(st), "cudaEventQuery");
+  return true;
 }
 
 double CudaEvent::elapsed_ms_since(backend::Event& start) {
@@ -91,6 +113,10 @@ void* CudaQueue::workspace(uint64_t bytes) {
 
 void CudaQueue::check_launch(int status, const std::string& what) {
   if (status == 0) return;
+  if (status == kTileMismatch)  // a planner bug, not a runtime status; nothing was launched
+    throw Error(Errc::internal, "kernel launch for " + what +
+                                    ": the planned GEMM tile is not one the kernel was compiled with "
+                                    "(kernels/cuda/gemm_tiles.h)");
   throw Error(errc_for_status(status), error_message("kernel launch for " + what, status));
 }
 

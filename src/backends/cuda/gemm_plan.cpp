@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "backends/cuda/tma_map.h"
+#include "kernels/cuda/gemm_tiles.h"
 
 namespace porta::cuda {
 
@@ -34,15 +35,13 @@ bool parse_gemm_force(const std::string& s, GemmForce* out) {
 
 namespace {
 
-// Tile table. simt: 256 threads, 4x4 per thread. gemv: 8 lane groups, one column each.
-// sm80: gemm_sm80_mma.cu's constants (8 warps 2x4). sm90: gemm_sm90_tma_ws.cu, two consumer
-// warpgroups of 64 rows (warps_m = 2) and a TMA producer; stages as the kernel's ring
-// (192 KiB of slots). 128x256 is the usual best for large bf16 GEMMs on H100; 128x128 wins
-// when 128x256 tiles would leave much of the last wave idle.
+// Tile table: the rows of kernels/cuda/gemm_tiles.h (each kernel checks its constants against
+// its row). 128x256 is the usual best for large bf16 GEMMs on H100; 128x128 wins when 128x256
+// tiles would leave much of the last wave idle.
 constexpr GemmTileEntry kTileTable[] = {
-    {GemmPath::simt, 0, {64, 64, 16, 4, 4, 1}, 1.0},    {GemmPath::gemv, 0, {16, 8, 256, 1, 8, 1}, 1.0},
-    {GemmPath::sm80, 8, {128, 128, 32, 2, 4, 3}, 1.0},  {GemmPath::sm90, 9, {128, 256, 64, 2, 1, 4}, 1.0},
-    {GemmPath::sm90, 9, {128, 128, 64, 2, 1, 6}, 0.85},
+    {GemmPath::simt, 0, gemm_tile_simt(), 1.0},     {GemmPath::gemv, 0, gemm_tile_gemv(), 1.0},
+    {GemmPath::sm80, 8, gemm_tile_sm80(), 1.0},     {GemmPath::sm90, 9, gemm_tile_sm90(256), 1.0},
+    {GemmPath::sm90, 9, gemm_tile_sm90(128), 0.85},
 };
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
