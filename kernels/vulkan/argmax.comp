@@ -12,11 +12,8 @@ layout(std430, binding = 1) buffer O { uint w[]; } to;
 layout(std430, binding = 2) buffer P { uint w[]; } part;  // [row of dispatch][chunk][2]
 PORTA_TENSOR_IO(tx)
 PORTA_TENSOR_IO(to)
-layout(push_constant) uniform PC {
-  uint R, C, sx_r, sx_c, so_r, off_x, off_o, dt;
-  uint row0, row_end;   // PHASE 0: this dispatch's rows; PHASE 1/2: row0 + workgroup y
-  uint chunk, nchunks, c0;  // PHASE 1/2: elements per chunk, chunks per row
-} pc;
+#include "ops_push.h"
+layout(push_constant) uniform PC { PORTA_ARGMAX_PUSH(PORTA_OPS_U, PORTA_OPS_F, PORTA_OPS_V) } pc;
 
 shared float s_val[64];
 shared int s_ival[64];

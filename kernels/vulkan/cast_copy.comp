@@ -8,12 +8,8 @@ layout(std430, binding = 0) buffer A { uint w[]; } ta;
 layout(std430, binding = 1) buffer O { uint w[]; } to;
 PORTA_TENSOR_IO(ta)
 PORTA_TENSOR_IO(to)
-layout(push_constant) uniform PC {
-  uvec4 shape;
-  uvec4 so, sa;
-  uint off_o, off_a, n, dt_o, dt_a;
-  uint contiguous;  // both dense with the same shape: element i sits at i
-} pc;
+#include "ops_push.h"
+layout(push_constant) uniform PC { PORTA_CAST_COPY_PUSH(PORTA_OPS_U, PORTA_OPS_F, PORTA_OPS_V) } pc;
 
 uint convert(uint bits, bool copy, bool to_half) {
   if (copy) return bits;

@@ -6,9 +6,8 @@
 layout(local_size_x = 256) in;
 layout(std430, binding = 0) readonly buffer A { uvec4 v[]; } ta;
 layout(std430, binding = 1) writeonly buffer O { uvec4 v[]; } to;
-layout(push_constant) uniform PC {
-  uint off_o, off_a, n;  // in 16-byte units
-} pc;
+#include "ops_push.h"
+layout(push_constant) uniform PC { PORTA_COPY_VEC4_PUSH(PORTA_OPS_U, PORTA_OPS_F, PORTA_OPS_V) } pc;
 
 void main() {
   const uint stride = gl_NumWorkGroups.x * 256u;

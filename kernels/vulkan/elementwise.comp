@@ -11,14 +11,8 @@ layout(std430, binding = 2) buffer O { uint w[]; } to;
 PORTA_TENSOR_IO(ta)
 PORTA_TENSOR_IO(tb)
 PORTA_TENSOR_IO(to)
-layout(push_constant) uniform PC {
-  uvec4 shape;
-  uvec4 so, sa, sb;
-  uint off_o, off_a, off_b, n;
-  uint kind, dt_o, dt_a, dt_b;
-  float alpha;
-  uint contiguous;
-} pc;
+#include "ops_push.h"
+layout(push_constant) uniform PC { PORTA_ELEMENTWISE_PUSH(PORTA_OPS_U, PORTA_OPS_F, PORTA_OPS_V) } pc;
 
 // Same codes as backend::Elementwise.
 #define K_SILU_MUL 0u

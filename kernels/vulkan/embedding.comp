@@ -8,11 +8,8 @@ layout(std430, binding = 2) buffer O { uint w[]; } to;
 PORTA_TENSOR_IO(tt)
 PORTA_TENSOR_IO(ti)
 PORTA_TENSOR_IO(to)
-layout(push_constant) uniform PC {
-  uint V, D, N, dt;
-  uint st_v, st_d, s_ids, so_n, so_d;
-  uint off_t, off_ids, off_o;
-} pc;
+#include "ops_push.h"
+layout(push_constant) uniform PC { PORTA_EMBEDDING_PUSH(PORTA_OPS_U, PORTA_OPS_F, PORTA_OPS_V) } pc;
 
 void main() {
   const uint es = dt_size(pc.dt);

@@ -5,12 +5,8 @@
 layout(local_size_x = 256) in;
 layout(std430, binding = 0) buffer Out { uint w[]; } dst;
 PORTA_TENSOR_IO(dst)
-layout(push_constant) uniform PC {
-  uvec4 shape;
-  uvec4 strides;
-  uint offset, n, dt, bits;
-  uint contiguous;  // dense view: element i sits at i
-} pc;
+#include "ops_push.h"
+layout(push_constant) uniform PC { PORTA_FILL_PUSH(PORTA_OPS_U, PORTA_OPS_F, PORTA_OPS_V) } pc;
 
 void main() {
   const uint es = dt_size(pc.dt);

@@ -18,16 +18,8 @@ PORTA_TENSOR_IO(tx)
 PORTA_TENSOR_IO(tw)
 PORTA_TENSOR_IO(tb)
 PORTA_TENSOR_IO(to)
-layout(push_constant) uniform PC {
-  uvec4 shape;
-  uvec4 sx, so;
-  uint sw, sb, off_x, off_w, off_b, off_o;
-  uint dt_x, dt_w, dt_b, dt_o;
-  float eps;
-  uint layer, has_bias;
-  uint row0, row_end;     // PHASE 0: this dispatch's rows; PHASE 1/2: row0 + workgroup y
-  uint chunk, nchunks, c0;    // PHASE 1/2: elements per chunk, chunks per row
-} pc;
+#include "ops_push.h"
+layout(push_constant) uniform PC { PORTA_NORM_PUSH(PORTA_OPS_U, PORTA_OPS_F, PORTA_OPS_V) } pc;
 
 uint ex, ew, eb, eo;
 

@@ -12,12 +12,8 @@ layout(std430, binding = 3) buffer O { uint w[]; } to;
 PORTA_TENSOR_IO(tx)
 PORTA_TENSOR_IO(tp)
 PORTA_TENSOR_IO(to)
-layout(push_constant) uniform PC {
-  uvec4 shape;  // B, H, S, D
-  uvec4 sx, so;
-  uint sp_b, sp_s, off_x, off_p, off_o;
-  uint dt_x, dt_o, half_rot, neox;
-} pc;
+#include "ops_push.h"
+layout(push_constant) uniform PC { PORTA_ROPE_PUSH(PORTA_OPS_U, PORTA_OPS_F, PORTA_OPS_V) } pc;
 
 void main() {
   const uint B = pc.shape.x, H = pc.shape.y, S = pc.shape.z, D = pc.shape.w;

@@ -16,16 +16,8 @@ layout(std430, binding = 3) buffer P { float v[]; } part;  // [row of dispatch][
 PORTA_TENSOR_IO(tx)
 PORTA_TENSOR_IO(tm)
 PORTA_TENSOR_IO(to)
-layout(push_constant) uniform PC {
-  uvec4 shape;
-  uvec4 sx, sm, so;
-  uint off_x, off_m, off_o;
-  uint dt_x, dt_m, dt_o;
-  float scale;
-  uint has_mask;
-  uint row0, row_end;   // PHASE 0: this dispatch's rows; PHASE 1/2: row0 + workgroup y
-  uint chunk, nchunks, c0;  // PHASE 1/2: elements per chunk, chunks per row
-} pc;
+#include "ops_push.h"
+layout(push_constant) uniform PC { PORTA_SOFTMAX_PUSH(PORTA_OPS_U, PORTA_OPS_F, PORTA_OPS_V) } pc;
 
 #define neg_inf uintBitsToFloat(0xff800000u)
 uint ex, eo, em;

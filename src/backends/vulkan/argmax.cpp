@@ -1,15 +1,12 @@
 // argmax over the last dim (argmax.comp): one workgroup per row, rows in chunks the grid holds.
 #include "backends/vulkan/ops.h"
+#include "backends/vulkan/push.h"
 
 namespace porta::vk {
 
 void op_argmax(VulkanQueue& q, const ArgmaxArgs& a) {
   const char* op = "argmax";
-  struct {
-    uint32_t R, C, sx_r, sx_c, so_r, off_x, off_o, dt;
-    uint32_t row0, row_end;       // this dispatch's rows, one workgroup each (split: row0 + group y)
-    uint32_t chunk, nchunks, c0;  // split path: elements per chunk, chunks per row, first chunk
-  } pc{};
+  ArgmaxPush pc{};
   pc.R = u32(a.x.shape[0], op, "rows");
   pc.C = u32(a.x.shape[1], op, "columns");
   pc.sx_r = u32(a.x.strides[0], op, "stride");

@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "backends/vulkan/ops.h"
+#include "backends/vulkan/push.h"
 
 namespace porta::vk {
 namespace {
@@ -17,19 +18,13 @@ void cast_copy(VulkanQueue& q, const ElementwiseArgs& e) {
   const int64_t bytes = e.out.numel() * static_cast<int64_t>(dtype_size(e.out.dtype));
   if (e.kind == Elementwise::copy && dense && e.a.offset % 16 == 0 && e.out.offset % 16 == 0 &&
       bytes % 16 == 0) {
-    struct {
-      uint32_t off_o, off_a, n;
-    } pc{u32(e.out.offset / 16, op, "byte offset"), u32(e.a.offset / 16, op, "byte offset"),
+    CopyVec4Push pc{u32(e.out.offset / 16, op, "byte offset"), u32(e.a.offset / 16, op, "byte offset"),
          u32(bytes / 16, op, "element count")};
     const Pipeline& p = q.device().pipelines().get("copy_vec4", 2, {});
     q.dispatch(p, {ref(e.a, false), ref(e.out, true)}, &pc, sizeof pc, groups(q, pc.n, 256));
     return;
   }
-  struct {
-    uint32_t shape[4], so[4], sa[4];
-    uint32_t off_o, off_a, n, dt_o, dt_a;
-    uint32_t contiguous;
-  } pc{};
+  CastCopyPush pc{};
   const Dims4 o = dims4(e.out, op);
   std::memcpy(pc.shape, o.shape, sizeof pc.shape);
   std::memcpy(pc.so, o.strides, sizeof pc.so);
@@ -51,13 +46,7 @@ void op_elementwise(VulkanQueue& q, const ElementwiseArgs& e) {
   const bool binary =
       e.kind == Elementwise::silu_mul || e.kind == Elementwise::add || e.kind == Elementwise::mul;
   const char* op = "elementwise";
-  struct {
-    uint32_t shape[4], so[4], sa[4], sb[4];
-    uint32_t off_o, off_a, off_b, n;
-    uint32_t kind, dt_o, dt_a, dt_b;
-    float alpha;
-    uint32_t contiguous;
-  } pc{};
+  ElementwisePush pc{};
   const Dims4 o = dims4(e.out, op);
   std::memcpy(pc.shape, o.shape, sizeof pc.shape);
   std::memcpy(pc.so, o.strides, sizeof pc.so);

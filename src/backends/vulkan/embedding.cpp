@@ -1,15 +1,12 @@
 // embedding: a row gather (embedding.comp); ids outside [0, V) give zero rows.
 #include "backends/vulkan/ops.h"
+#include "backends/vulkan/push.h"
 
 namespace porta::vk {
 
 void op_embedding(VulkanQueue& q, const EmbeddingArgs& a) {
   const char* op = "embedding";
-  struct {
-    uint32_t V, D, N, dt;
-    uint32_t st_v, st_d, s_ids, so_n, so_d;
-    uint32_t off_t, off_ids, off_o;
-  } pc{};
+  EmbeddingPush pc{};
   pc.V = u32(a.table.shape[0], op, "vocabulary");
   pc.D = u32(a.table.shape[1], op, "row length");
   pc.N = u32(a.ids.shape[0], op, "ids");

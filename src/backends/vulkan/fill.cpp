@@ -3,15 +3,12 @@
 #include <cstring>
 
 #include "backends/vulkan/ops.h"
+#include "backends/vulkan/push.h"
 
 namespace porta::vk {
 
 void op_fill(VulkanQueue& q, const FillArgs& a) {
-  struct {
-    uint32_t shape[4], strides[4];
-    uint32_t offset, n, dt, bits;
-    uint32_t contiguous;
-  } pc{};
+  FillPush pc{};
   const Dims4 d = dims4(a.dst, "fill");
   std::memcpy(pc.shape, d.shape, sizeof pc.shape);
   std::memcpy(pc.strides, d.strides, sizeof pc.strides);

@@ -5,22 +5,10 @@
 #include <algorithm>
 
 #include "backends/vulkan/ops.h"
+#include "backends/vulkan/push.h"
 
 namespace porta::vk {
 namespace {
-
-struct GemmPush {
-  uint32_t M, N, K, splits;
-  uint32_t off_a, off_b, off_c, off_bias;
-  uint32_t sa_b, sa_m, sa_k, sb_b;
-  uint32_t sb_k, sb_n, sc_b, sc_m;
-  uint32_t sc_n, act, has_bias, dt_bias;
-  float alpha, beta;
-  uint32_t k_chunk, s_bias;
-  uint32_t dt_c, k_base, accumulate;
-};
-
-static_assert(sizeof(GemmPush) <= kPushBytes, "gemm push constants exceed the guaranteed 128 bytes");
 
 uint32_t code(DType t) { return static_cast<uint32_t>(t); }
 

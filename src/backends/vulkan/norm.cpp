@@ -2,20 +2,13 @@
 #include <cstring>
 
 #include "backends/vulkan/ops.h"
+#include "backends/vulkan/push.h"
 
 namespace porta::vk {
 
 void op_norm(VulkanQueue& q, const NormArgs& a, bool layer) {
   const char* op = layer ? "layer_norm" : "rms_norm";
-  struct {
-    uint32_t shape[4], sx[4], so[4];
-    uint32_t sw, sb, off_x, off_w, off_b, off_o;
-    uint32_t dt_x, dt_w, dt_b, dt_o;
-    float eps;
-    uint32_t layer, has_bias;
-    uint32_t row0, row_end;       // this dispatch's rows, one workgroup each (split: row0 + group y)
-    uint32_t chunk, nchunks, c0;  // split path: elements per chunk, chunks per row, first chunk
-  } pc{};
+  NormPush pc{};
   const Dims4 x = dims4(a.x, op);
   std::memcpy(pc.shape, x.shape, sizeof pc.shape);
   std::memcpy(pc.sx, x.strides, sizeof pc.sx);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "backends/vulkan/ops.h"
+#include "backends/vulkan/push.h"
 
 namespace porta::vk {
 
@@ -28,11 +29,7 @@ void op_rope(VulkanQueue& q, const RopeArgs& a) {
   else
     q.upload_to(t, 0, table.data(), bytes);
 
-  struct {
-    uint32_t shape[4], sx[4], so[4];
-    uint32_t sp_b, sp_s, off_x, off_p, off_o;
-    uint32_t dt_x, dt_o, half_rot, neox;
-  } pc{};
+  RopePush pc{};
   const Dims4 x = dims4(a.x, op);
   std::memcpy(pc.shape, x.shape, sizeof pc.shape);
   std::memcpy(pc.sx, x.strides, sizeof pc.sx);

@@ -2,20 +2,13 @@
 #include <cstring>
 
 #include "backends/vulkan/ops.h"
+#include "backends/vulkan/push.h"
 
 namespace porta::vk {
 
 void op_softmax(VulkanQueue& q, const SoftmaxArgs& a) {
   const char* op = "softmax";
-  struct {
-    uint32_t shape[4], sx[4], sm[4], so[4];
-    uint32_t off_x, off_m, off_o;
-    uint32_t dt_x, dt_m, dt_o;
-    float scale;
-    uint32_t has_mask;
-    uint32_t row0, row_end;       // this dispatch's rows, one workgroup each (split: row0 + group y)
-    uint32_t chunk, nchunks, c0;  // split path: elements per chunk, chunks per row, first chunk
-  } pc{};
+  SoftmaxPush pc{};
   const Dims4 x = dims4(a.x, op);
   std::memcpy(pc.shape, x.shape, sizeof pc.shape);
   std::memcpy(pc.sx, x.strides, sizeof pc.sx);
