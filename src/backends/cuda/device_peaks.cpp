@@ -1,33 +1,8 @@
 #include "backends/cuda/device_peaks.h"
 
-#include <cctype>
-#include <cstring>
+#include "core/nominal_peaks.h"
 
 namespace porta::cuda {
-namespace {
-
-// Whether `name` contains `model` as a whole word-ish token ("H20" but not "H200").
-bool names_model(const std::string& name, const char* model) {
-  const size_t len = std::strlen(model);
-  for (size_t pos = name.find(model); pos != std::string::npos; pos = name.find(model, pos + 1)) {
-    const bool left = pos == 0 || !std::isalnum(static_cast<unsigned char>(name[pos - 1]));
-    const bool right = pos + len >= name.size() || !std::isdigit(static_cast<unsigned char>(name[pos + len]));
-    if (left && right) return true;
-  }
-  return false;
-}
-
-struct Published {
-  const char* model;
-  double f32, f16, gbps;
-};
-// Export-compliant parts run below what their SM count and clock imply (H20: 78 SMs of
-// Hopper at full clock would be ~600 TFLOP/s; NVIDIA publishes 148).
-constexpr Published kPublished[] = {
-    {"H20", 44.0, 148.0, 4000.0},
-};
-
-}  // namespace
 
 ArchRates arch_rates(int major, int minor) {
   // FP32 lanes per SM: 64 on sm_70/75/80, 128 from sm_86 on (2 FLOPs each per clock).
@@ -47,14 +22,14 @@ ArchRates arch_rates(int major, int minor) {
 
 Peaks compute_peaks(const PeakInputs& in) {
   Peaks p;
-  for (const Published& pub : kPublished) {
-    if (names_model(in.name, pub.model)) {
-      p.tflops_f32 = pub.f32;
-      p.tflops_f16 = in.tensor_cores_used ? pub.f16 : pub.f32;
-      p.gbps = pub.gbps;
-      p.source = std::string("nominal (published figures for ") + pub.model + ")";
-      return p;
-    }
+  // Capped parts (core/nominal_peaks.h): their clocks overstate them.
+  const peaks::NominalPeak* pub = peaks::find_nominal_peak(in.name);
+  if (pub && pub->capped) {
+    p.tflops_f32 = pub->tflops_f32;
+    p.tflops_f16 = in.tensor_cores_used ? pub->tflops_f16 : pub->tflops_f32;
+    p.gbps = pub->gbps;
+    p.source = std::string("nominal (published figures for ") + pub->model + ")";
+    return p;
   }
   const ArchRates r = arch_rates(in.major, in.minor);
   const double clocks = static_cast<double>(in.sm_count) * in.sm_clock_khz * 1e3;

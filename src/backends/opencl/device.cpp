@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "backends/opencl/queue.h"
+#include "core/nominal_peaks.h"
 
 namespace porta::opencl {
 
@@ -142,6 +143,13 @@ void ClDevice::fill_info(cl_platform_id platform) {
   info_.peak_tflops_f16 = info_.peak_tflops_f32;  // half is converted to f32 for arithmetic
   info_.peak_gbps = 0;
   info_.peak_source = "nominal (compute units x clock x FP32 lanes); porta-bench measures the real one";
+  // A part in the shared table (core/nominal_peaks.h): its FP32 and bandwidth figures (the
+  // kernels convert half to f32, so the f16 peak stays the f32 one).
+  if (const peaks::NominalPeak* r = peaks::find_nominal_peak(info_.name)) {
+    info_.peak_tflops_f32 = info_.peak_tflops_f16 = r->tflops_f32;
+    info_.peak_gbps = r->gbps;
+    info_.peak_source = std::string("nominal (datasheet figures for ") + r->model + ")";
+  }
 }
 
 std::unique_ptr<backend::Buffer> ClDevice::allocate(uint64_t bytes) { return pool_->allocate(bytes); }

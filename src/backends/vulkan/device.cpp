@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "backends/vulkan/stream.h"
+#include "core/nominal_peaks.h"
 
 namespace porta::vk {
 namespace {
@@ -57,26 +58,16 @@ std::string hex(const uint8_t* p, size_t n) {
   return s;
 }
 
-// Nominal peaks for GPUs porta is benchmarked on; others get a rough estimate from the
-// host (CPU devices) or none.
+// Nominal peaks from the shared table (GPUs porta is benchmarked on); others get a rough
+// estimate from the host (CPU devices) or none.
 void nominal_peaks(DeviceInfo& info, bool cpu_device) {
-  struct Row {
-    const char* name;
-    double f32, f16, gbps;
-  };
-  static const Row rows[] = {{"H100", 67, 989, 3350},
-                             {"H200", 67, 989, 4800},
-                             {"A100", 19.5, 312, 2039},
-                             {"A800", 19.5, 312, 2039},
-                             {"H20", 44, 148, 4000}};
-  for (const Row& r : rows)
-    if (info.name.find(r.name) != std::string::npos) {
-      info.peak_tflops_f32 = r.f32;
-      info.peak_tflops_f16 = r.f16;
-      info.peak_gbps = r.gbps;
-      info.peak_source = "nominal (datasheet)";
-      return;
-    }
+  if (const peaks::NominalPeak* r = peaks::find_nominal_peak(info.name)) {  // core/nominal_peaks.h
+    info.peak_tflops_f32 = r->tflops_f32;
+    info.peak_tflops_f16 = r->tflops_f16;
+    info.peak_gbps = r->gbps;
+    info.peak_source = "nominal (datasheet)";
+    return;
+  }
   if (cpu_device) {
     // 8-wide FMA per core at ~2.5 GHz: what llvmpipe can reach at best.
     const double cores = std::max(1u, std::thread::hardware_concurrency());
