@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/vulkan/push.h"
 #include "backends/vulkan/shaders.h"
 #include "baseline.h"
 
@@ -89,7 +90,7 @@ struct Context {
     dci.bindingCount = 3;
     dci.pBindings = b;
     vk(vkCreateDescriptorSetLayout(dev, &dci, nullptr, &dsl), "vkCreateDescriptorSetLayout");
-    VkPushConstantRange pr{VK_SHADER_STAGE_COMPUTE_BIT, 0, 12};
+    VkPushConstantRange pr{VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(porta::vk::GemmNaivePush)};
     VkPipelineLayoutCreateInfo lci{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
     lci.setLayoutCount = 1;
     lci.pSetLayouts = &dsl;
@@ -193,8 +194,8 @@ class NaiveCase final : public BaselineCase {
     vk(vkBeginCommandBuffer(cb_, &bi), "vkBeginCommandBuffer");
     vkCmdBindPipeline(cb_, VK_PIPELINE_BIND_POINT_COMPUTE, c.pipeline);
     vkCmdBindDescriptorSets(cb_, VK_PIPELINE_BIND_POINT_COMPUTE, c.layout, 0, 1, &set, 0, nullptr);
-    const uint32_t pc[3] = {m, n, k};
-    vkCmdPushConstants(cb_, c.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof pc, pc);
+    const porta::vk::GemmNaivePush pc{m, n, k};
+    vkCmdPushConstants(cb_, c.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof pc, &pc);
     vkCmdDispatch(cb_, (n + 15) / 16, (m + 15) / 16, 1);
     vk(vkEndCommandBuffer(cb_), "vkEndCommandBuffer");
     VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};

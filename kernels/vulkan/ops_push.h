@@ -54,6 +54,9 @@
   PU(sc_n) PU(act) PU(has_bias) PU(dt_bias) PF(alpha) PF(beta) PU(k_chunk) PU(s_bias)       \
   PU(dt_c) PU(k_base) PU(accumulate)
 
+// gemm_naive_reference.comp (porta-bench's reference only): contiguous f32 C [M, N] = A B.
+#define PORTA_GEMM_NAIVE_PUSH(PU, PF, PV) PU(M) PU(N) PU(K)
+
 #if !defined(__cplusplus)
 // GLSL: layout(push_constant) uniform PC { PORTA_X_PUSH(PORTA_OPS_U, PORTA_OPS_F, PORTA_OPS_V) } pc;
 #define PORTA_OPS_U(n) uint n;

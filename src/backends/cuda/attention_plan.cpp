@@ -63,18 +63,20 @@ int64_t attn_decode_smem_bytes(int64_t D) { return 4 * 3 * 2 * 16 * D * 2 + 4 * 
 namespace {
 
 // Decode: one block per (batch, kv head, split); enough splits to fill one wave of the
-// resident block slots (shared memory bounds them to 1-2 per SM), none shorter than 256 keys
-// (4 tiles per warp), at most 64.
-void plan_decode(const AttnShape& s, const AttnDeviceFacts& dev, AttnPlan* p) {
+// resident block slots (the row's count per SM, fewer where shared memory bounds them), none
+// shorter than the row's minimum.
+void plan_decode(const AttnShape& s, const AttnDeviceFacts& dev, const AttnTuning& t, AttnPlan* p) {
   p->path = AttnPath::decode;
   p->note = "split-KV decode (K/V read once per kv head)";
   p->rows_per_block = static_cast<int>(s.Sq * (s.Hq / s.Hkv));
   p->key_tile = 16;
   const int64_t per_sm = std::max<int64_t>(
-      1, std::min<int64_t>(2, (dev.smem_per_block + 1024) / (attn_decode_smem_bytes(s.D) + 1024)));
+      1, std::min<int64_t>(t.decode_blocks_per_sm,
+                           (dev.smem_per_block + 1024) / (attn_decode_smem_bytes(s.D) + 1024)));
   const int64_t slots = per_sm * std::max(1, dev.partition_sms > 0 ? dev.partition_sms : dev.sm_count);
   const int64_t blocks = std::max<int64_t>(1, s.B * s.Hkv);
-  int64_t splits = std::min<int64_t>({slots / blocks, s.Skv / 256, 64});
+  int64_t splits =
+      std::min<int64_t>({slots / blocks, s.Skv / t.decode_min_split_keys, int64_t{t.max_splits}});
   splits = std::max<int64_t>(1, splits);
   // Keys per split: a multiple of 64 (4 warps x 16-key tiles); recount so no split is empty.
   const int64_t per = std::max<int64_t>(64, ((s.Skv + splits - 1) / splits + 63) / 64 * 64);
@@ -84,7 +86,8 @@ void plan_decode(const AttnShape& s, const AttnDeviceFacts& dev, AttnPlan* p) {
 
 }  // namespace
 
-AttnPlan plan_attention(const AttnShape& s, const AttnDeviceFacts& dev, AttnForce force) {
+AttnPlan plan_attention(const AttnShape& s, const AttnDeviceFacts& dev, AttnForce force,
+                        const AttnTuning& t) {
   AttnPlan p;
   const bool eligible = attn_tensor_core_eligible(s);
   const bool tc = dev.nvidia_paths && dev.cc_major >= 8 && eligible;
@@ -95,11 +98,11 @@ AttnPlan plan_attention(const AttnShape& s, const AttnDeviceFacts& dev, AttnForc
                        attn_head_dim_specialised(s.D) &&
                        attn_sm90_tiles(s.D).smem_bytes <= dev.smem_per_block;
   if (force == AttnForce::none && decode_ok) {
-    plan_decode(s, dev, &p);
+    plan_decode(s, dev, t, &p);
     return p;
   }
   const bool forced_tc = force == AttnForce::sm80 || force == AttnForce::sm90;
-  if (tc && (forced_tc || (force == AttnForce::none && s.Sq >= 16))) {
+  if (tc && (forced_tc || (force == AttnForce::none && s.Sq >= t.prefill_min_q))) {
     p.splits = 1;
     p.split_keys = s.Skv;
     if (sm90_ok && force != AttnForce::sm80) {
@@ -125,12 +128,13 @@ AttnPlan plan_attention(const AttnShape& s, const AttnDeviceFacts& dev, AttnForc
   p.rows_per_block = s.D > 128 ? 8 : 16;
   p.key_tile = s.D > 128 ? 16 : 32;
   const int64_t blocks = (group_rows + p.rows_per_block - 1) / p.rows_per_block * s.B * s.Hkv;
-  // Decode is bandwidth-bound: about four resident blocks per SM keep enough loads in flight.
-  const int64_t want = std::max<int64_t>(1, 4 * static_cast<int64_t>(sm_count));
+  // Decode is bandwidth-bound: a few resident blocks per SM keep enough loads in flight.
+  const int64_t want = std::max<int64_t>(1, int64_t{t.simt_blocks_per_sm} * sm_count);
   const int64_t key_tiles = (s.Skv + p.key_tile - 1) / p.key_tile;
   int64_t splits = 1;
   if (blocks > 0 && blocks < want)
-    splits = std::min<int64_t>({(want + blocks - 1) / blocks, key_tiles / 4, 64});
+    splits = std::min<int64_t>(
+        {(want + blocks - 1) / blocks, key_tiles / t.simt_min_tiles_per_split, int64_t{t.max_splits}});
   splits = std::max<int64_t>(1, splits);
   const int64_t tiles_per_split = (key_tiles + splits - 1) / splits;
   p.split_keys = tiles_per_split * p.key_tile;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "backends/cuda/tuning_params.h"
 #include "porta/dtype.h"
 
 namespace porta::cuda {
@@ -70,14 +71,18 @@ int64_t attn_simt_smem_bytes(const AttnPlan& p, int64_t D);
 
 /// Choice, in order (force none):
 ///  - decode kernel: NVIDIA build, eligible operands, D in {64, 128, 256}, Sq * G <= 8. One
-///    block per (batch, kv head, split); splits fill the resident block slots of one wave,
-///    each split >= 256 keys;
-///  - prefill (Sq >= 16) with eligible operands on sm_80+: the FA3 kernel on sm_90 when the
-///    build carries it and D is specialised, else FA2;
-///  - the rest: the portable split-KV kernel (splits for about four blocks per SM).
+///    block per (batch, kv head, split); splits fill the resident block slots of one wave
+///    (t.decode_blocks_per_sm per SM, fewer where shared memory bounds them), each split at
+///    least t.decode_min_split_keys keys;
+///  - prefill (Sq >= t.prefill_min_q) with eligible operands on sm_80+: the FA3 kernel on sm_90
+///    when the build carries it and D is specialised, else FA2;
+///  - the rest: the portable split-KV kernel (splits for about t.simt_blocks_per_sm blocks per
+///    SM, each at least t.simt_min_tiles_per_split key tiles).
+/// Either split-KV kernel takes at most t.max_splits splits.
 /// force sm90/sm80 takes the tensor-core kernel whenever the operands allow (sm90 falls back
 /// to FA2 off sm_90 or for other head dims); force simt the portable kernel. hip builds
 /// (nvidia_paths false) never get sm80, sm90 or decode.
-AttnPlan plan_attention(const AttnShape& s, const AttnDeviceFacts& dev, AttnForce force);
+AttnPlan plan_attention(const AttnShape& s, const AttnDeviceFacts& dev, AttnForce force,
+                        const AttnTuning& t = AttnTuning{});
 
 }  // namespace porta::cuda

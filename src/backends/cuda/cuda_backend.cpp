@@ -77,6 +77,12 @@ class CudaBackend final : public backend::Backend {
     const std::string rows = opts.get ? opts.get(PORTA_DIALECT_NAME, "ROWS_PATH", "auto") : "auto";
     const std::string prefix =
         std::string("PORTA_") + (PORTA_DIALECT_NAME == std::string("hip") ? "HIP" : "CUDA");
+    s.tuning = opts.get ? opts.get(PORTA_DIALECT_NAME, "TUNING", "auto") : "auto";
+    s.tuning_env = prefix + "_TUNING";
+    // Checked here, once, so a bad value fails enumeration with its name even without a device.
+    (void)tuning_for(device_key(false, 0, 0, ""), s.tuning, s.tuning_env);
+    if (s.tuning != "auto" && !s.tuning.empty())
+      backend::log(backend::LogLevel::info, s.tuning_env + "=" + s.tuning + " overrides the tuning row");
     if (!parse_gemm_force(gemm, &s.gemm))
       throw Error(Errc::invalid_argument,
                   prefix + "_GEMM_PATH='" + gemm + "' is not one of auto, simt, gemv, sm80, sm90");

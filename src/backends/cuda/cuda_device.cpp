@@ -75,6 +75,13 @@ CudaDevice::CudaDevice(int ordinal, const CudaSettings& settings) : ordinal_(ord
   gemm_facts_.nvidia_paths = gemm_sm80_compiled();
   gemm_facts_.sm90_built = gemm_sm90_compiled();
   info_.matrix_units = gemm_facts_.nvidia_paths && major >= 8;
+#if defined(PORTA_DIALECT_HIP)
+  constexpr bool kHip = true;
+#else
+  constexpr bool kHip = false;
+#endif
+  tuning_ = tuning_for(device_key(kHip, major, minor, info_.name), settings.tuning, settings.tuning_env);
+  info_.driver += ", tuning " + tuning_.row;
 
   PeakInputs in;
   in.name = info_.name;

@@ -9,6 +9,7 @@
 
 #include "backends/cuda/attention_plan.h"
 #include "backends/cuda/gemm_plan.h"
+#include "backends/cuda/tuning.h"
 #include "core/backend.h"
 #include "kernels/cuda/kernel_args.h"
 #include "kernels/cuda/porta_cuda_runtime.h"
@@ -23,6 +24,8 @@ struct CudaSettings {
   AttnForce attn = AttnForce::none;
   bool rows_vector = true;     // PORTA_CUDA_ROWS_PATH: false runs the strided row/element-wise kernels
   bool deterministic = false;  // PORTA_DETERMINISTIC: split counts planned for a fixed SM count
+  std::string tuning;          // PORTA_CUDA_TUNING: "auto", a row id, or name=value items (tuning.h)
+  std::string tuning_env;      // its variable's name, for errors
 };
 
 /// Makes `ordinal` the calling thread's current device (cheap when it already is).
@@ -126,6 +129,8 @@ class CudaDevice final : public backend::Device {
   int ordinal() const { return ordinal_; }
   const CudaSettings& settings() const { return settings_; }
   const GemmDeviceFacts& gemm_facts() const { return gemm_facts_; }
+  /// The planners' parameters: the tuning table's row for this device (tuning.h).
+  const Tuning& tuning() const { return tuning_; }
   int sm_count() const { return info_.compute_units; }
   bool pooled() const { return pooled_; }
 
@@ -133,6 +138,7 @@ class CudaDevice final : public backend::Device {
   int ordinal_;
   CudaSettings settings_;
   GemmDeviceFacts gemm_facts_;
+  Tuning tuning_;
   bool pooled_ = true;  // cudaMallocAsync available (else cudaMalloc/cudaFree)
   DeviceInfo info_;
 };

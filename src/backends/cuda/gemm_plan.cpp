@@ -95,11 +95,11 @@ bool tensor_core_eligible(const GemmShape& s, bool* b_kmajor) {
   return false;
 }
 
-int choose_splits(int64_t tiles, int64_t K, int block_k, int sm_count) {
+int choose_splits(int64_t tiles, int64_t K, int block_k, int sm_count, const GemmTuning& t) {
   if (tiles <= 0 || sm_count <= 0 || tiles >= sm_count) return 1;
-  // Each split keeps at least 8 K tiles of work so the partial sums pay for their traffic;
-  // at most 16 splits.
-  const int64_t cap = std::min<int64_t>(16, K / (static_cast<int64_t>(block_k) * 8));
+  // Each split keeps enough K tiles of work that the partial sums pay for their traffic.
+  const int64_t cap =
+      std::min<int64_t>(t.splitk_max, K / (static_cast<int64_t>(block_k) * t.splitk_min_k_tiles));
   // Time ~ waves of units, each 1/s of the K loop: minimise ceil(tiles*s / SMs) / s, the
   // smallest s on ties (less partial-sum traffic).
   int64_t best = 1;
@@ -111,11 +111,11 @@ int choose_splits(int64_t tiles, int64_t K, int block_k, int sm_count) {
   return static_cast<int>(best);
 }
 
-GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce force) {
+GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce force, const GemmTuning& t) {
   GemmPlan p;
   bool kmajor = false;
   const bool tc = dev.nvidia_paths && dev.cc_major >= 8 && tensor_core_eligible(s, &kmajor);
-  const bool gemv_ok = s.M <= 16 && s.batch <= 65535;
+  const bool gemv_ok = s.M <= t.gemv_max_m && s.batch <= 65535;
   // sm90: the kernel's body exists only in sm_90a code (sm90_built: CMake listed 90a; its
   // compute_90 PTX would trap), and TMA must be able to describe both operands with the
   // chosen tile.
@@ -134,7 +134,7 @@ GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce for
       break;
     case GemmForce::gemv:
       p.path = gemv_ok ? GemmPath::gemv : GemmPath::simt;
-      p.note = gemv_ok ? "forced gemv" : "forced gemv, M > 16: simt";
+      p.note = gemv_ok ? "forced gemv" : "forced gemv, M above the gemv rows: simt";
       break;
     case GemmForce::sm80:
       p.path = tc ? GemmPath::sm80 : GemmPath::simt;
@@ -155,7 +155,7 @@ GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce for
     case GemmForce::none:
       if (gemv_ok) {
         p.path = GemmPath::gemv;
-        p.note = "M <= 16: bandwidth-bound GEMV";
+        p.note = "small M: bandwidth-bound GEMV";
       } else if (sm90_ok) {
         p.path = GemmPath::sm90;
         p.note = "Hopper tensor cores (TMA + wgmma, warp-specialised, persistent)";
@@ -173,16 +173,17 @@ GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce for
   p.b_kmajor = kmajor;
   if (p.path == GemmPath::gemv) {
     // gemv.cu: 32 columns per block for [N, K] B (256 for N-contiguous [K, N] B). Too few
-    // blocks to keep every SM streaming (fewer than SMs): split K (ranges of >= 1024) to
-    // about 2 per SM.
+    // blocks to keep every SM streaming (fewer than SMs): split K (ranges of at least
+    // gemv_min_split_k) to about gemv_blocks_per_sm per SM.
     const int64_t cols = s.b_strides[2] == 1 && s.b_strides[1] != 1 ? 256 : 32;
     const int64_t sms = std::max(1, psms), blocks = ceil_div(s.N, cols) * s.batch;
     if (blocks < sms)
       p.splits = static_cast<int>(
-          std::max<int64_t>(1, std::min<int64_t>({ceil_div(2 * sms, blocks), s.K / 1024, 16})));
+          std::max<int64_t>(1, std::min<int64_t>({ceil_div(int64_t{t.gemv_blocks_per_sm} * sms, blocks),
+                                                  s.K / t.gemv_min_split_k, int64_t{t.gemv_max_splits}})));
   } else {
     const int64_t tiles = tile_count(s, p.tile);
-    p.splits = choose_splits(tiles, s.K, p.tile.block_k, psms);
+    p.splits = choose_splits(tiles, s.K, p.tile.block_k, psms, t);
     if (p.path == GemmPath::sm90) p.ctas = std::min<int64_t>(tiles * p.splits, std::max(1, dev.sm_count));
   }
   return p;

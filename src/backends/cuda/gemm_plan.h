@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "backends/cuda/tuning_params.h"
 #include "kernels/cuda/kernel_args.h"
 #include "porta/dtype.h"
 
@@ -74,12 +75,14 @@ GemmTile choose_tile(GemmPath p, const GemmShape& s, int sm_count);
 /// B each unit-stride along K or (B) along N, rows 16-byte aligned, K % 8 == 0.
 bool tensor_core_eligible(const GemmShape& s, bool* b_kmajor);
 
-/// Split-K factor: more CTAs when the output tiles alone cannot fill the SMs and K is long.
-int choose_splits(int64_t tiles, int64_t K, int block_k, int sm_count);
+/// Split-K factor: more CTAs when the output tiles alone cannot fill the SMs and K is long
+/// (each split at least t.splitk_min_k_tiles K tiles, at most t.splitk_max splits).
+int choose_splits(int64_t tiles, int64_t K, int block_k, int sm_count, const GemmTuning& t = GemmTuning{});
 
-/// Path, tile, splits. Auto: M <= 16 -> gemv; sm_90 device with TMA-describable operands ->
+/// Path, tile, splits. Auto: M <= t.gemv_max_m -> gemv; sm_90 device with TMA-describable operands ->
 /// sm90; other tensor-core eligible calls -> sm80; else simt. Never an NVIDIA-only path when
 /// the build lacks it (the hip module), never sm90 off sm_90.
-GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce force);
+GemmPlan plan_gemm(const GemmShape& s, const GemmDeviceFacts& dev, GemmForce force,
+                   const GemmTuning& t = GemmTuning{});
 
 }  // namespace porta::cuda

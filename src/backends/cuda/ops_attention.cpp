@@ -32,7 +32,7 @@ void run_attention(CudaQueue& queue, const backend::AttentionArgs& a, AttentionD
   facts.nvidia_paths = attention_sm80_compiled() && attention_decode_compiled();
   facts.sm90_kernel = attention_sm90_compiled();
   facts.smem_per_block = static_cast<int64_t>(dev.info().shared_memory_bytes);
-  const AttnPlan plan = plan_attention(s, facts, dev.settings().attn);
+  const AttnPlan plan = plan_attention(s, facts, dev.settings().attn, dev.tuning().attn);
   if (plan.path == AttnPath::sm80 || plan.path == AttnPath::sm90) {
     if (plan.path == AttnPath::sm90)
       queue.check_launch(launch_attention_sm90(d, queue.stream()), what + " (FA3 wgmma)");

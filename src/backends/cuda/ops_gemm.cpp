@@ -48,7 +48,7 @@ void CudaQueue::gemm(const backend::GemmArgs& g) {
 }
 
 void CudaQueue::run_gemm(GemmDesc d, const GemmShape& s) {
-  GemmPlan plan = plan_gemm(s, dev_.gemm_facts(), dev_.settings().gemm);
+  GemmPlan plan = plan_gemm(s, dev_.gemm_facts(), dev_.settings().gemm, dev_.tuning().gemm);
   GemmSm90Maps maps;
   if (plan.path == GemmPath::sm90) {
     // Encoding is a few microseconds of host work per call, so the maps are not cached.
@@ -60,7 +60,7 @@ void CudaQueue::run_gemm(GemmDesc d, const GemmShape& s) {
       maps.ctas = static_cast<int32_t>(plan.ctas);
     } else {  // e.g. a driver without cuTensorMapEncodeTiled: the sm80 kernel takes the call
       backend::log(backend::LogLevel::debug, "cuda: gemm sm90 unavailable (" + why + "), running sm80");
-      plan = plan_gemm(s, dev_.gemm_facts(), GemmForce::sm80);
+      plan = plan_gemm(s, dev_.gemm_facts(), GemmForce::sm80, dev_.tuning().gemm);
     }
   }
   d.b_kmajor = plan.b_kmajor ? 1 : 0;

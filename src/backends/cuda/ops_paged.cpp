@@ -142,6 +142,7 @@ void CudaQueue::paged_attention(const backend::PagedAttentionArgs& a) {
   pq.eligible = (d.cache.kind == kPagedF16 || d.cache.kind == kPagedBF16) && d.cache.kind == d.dt &&
                 d.cache.vec && q_rows16;
   pq.B = d.B, pq.Hq = d.Hq, pq.D = d.cache.D, pq.max_q = d.max_q;
+  pq.prefill_min_q = device().tuning().attn.prefill_min_q;
   pq.smem_per_block = static_cast<int64_t>(device().info().shared_memory_bytes);
   if (paged_use_tensor_cores(pq)) {
     check_launch(launch_paged_prefill_sm80(d, stream_), what + " (mma.sync prefill)");
@@ -151,7 +152,8 @@ void CudaQueue::paged_attention(const backend::PagedAttentionArgs& a) {
   s.B = d.B, s.Hq = d.Hq, s.Hkv = d.cache.Hkv, s.D = d.cache.D, s.max_q = d.max_q, s.max_k = d.max_k;
   const CudaDevice& dev = device();
   d.plan = plan_paged_attention(
-      s, dev.gemm_facts().partition_sms > 0 ? dev.gemm_facts().partition_sms : dev.sm_count());
+      s, dev.gemm_facts().partition_sms > 0 ? dev.gemm_facts().partition_sms : dev.sm_count(),
+      dev.tuning().paged);
   fits_int32(d.plan.ctas, what, "CTAs (sequences x query tiles x KV heads x head tiles x splits)");
   if (d.plan.splits > 1) {
     const int64_t rows = d.B * d.max_q * d.Hq;

@@ -13,9 +13,6 @@
 namespace porta::cuda {
 namespace {
 
-constexpr int64_t kGemvMaxM = 16;
-constexpr int64_t kBlockBytes = int64_t{256} << 20;  // dequantized block budget (M > 16)
-
 int32_t act_code(ops::Activation a) {
   switch (a) {
     case ops::Activation::relu: return kActRelu;
@@ -123,7 +120,8 @@ void CudaQueue::gemm_quant(const backend::QuantGemmArgs& g) {
   if (M == 0 || N == 0) return;
   const std::string what =
       "gemm [" + std::to_string(M) + ", K=" + std::to_string(K) + "] x " + shape_str(g.w) + "ᵀ";
-  if (M <= kGemvMaxM) {
+  const QuantTuning& tq = dev_.tuning().quant;
+  if (M <= tq.gemv_max_m) {
     QuantGemvDesc d;
     d.w = weight_desc(g.w);
     d.a = ptr_of(g.a);
@@ -150,11 +148,11 @@ void CudaQueue::gemm_quant(const backend::QuantGemmArgs& g) {
     check_launch(launch_quant_gemv(d, stream_), what + " (quantized GEMV)");
     return;
   }
-  // M > 16: dequantized blocks of rows, then the planned dense GEMM on each.
+  // Larger M: dequantized blocks of rows, then the planned dense GEMM on each.
   const DType bt = g.a.dtype == DType::f32 ? DType::f32 : g.a.dtype;
   const int64_t es = static_cast<int64_t>(dtype_size(bt));
-  const int64_t rows =
-      std::min(N, std::max<int64_t>(128, kBlockBytes / std::max<int64_t>(1, K * es) / 128 * 128));
+  const int64_t rows = std::min(
+      N, std::max<int64_t>(128, (int64_t{tq.block_mib} << 20) / std::max<int64_t>(1, K * es) / 128 * 128));
   char* block = static_cast<char*>(quant_scratch(static_cast<uint64_t>(rows * std::max<int64_t>(K, 1) * es)));
   const TDesc a = to_desc(g.a), c = to_desc(g.c);
   for (int64_t n0 = 0; n0 < N; n0 += rows) {

@@ -44,7 +44,7 @@ int64_t paged_prefill_sm80_smem_bytes(int64_t D) {
 bool paged_use_tensor_cores(const PagedPathQuery& q) {
   if (!q.tc_compiled || q.cc_major < 8 || !q.eligible || q.force == AttnForce::simt) return false;
   if (q.B * q.Hq > 65535 || paged_prefill_sm80_smem_bytes(q.D) > q.smem_per_block) return false;
-  return q.max_q >= 16 || q.force == AttnForce::sm80 || q.force == AttnForce::sm90;
+  return q.max_q >= q.prefill_min_q || q.force == AttnForce::sm80 || q.force == AttnForce::sm90;
 }
 
 }  // namespace porta::cuda

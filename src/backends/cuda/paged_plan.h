@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "backends/cuda/attention_plan.h"
+#include "backends/cuda/tuning_params.h"
 #include "kernels/cuda/paged_args.h"
 
 namespace porta::cuda {
@@ -14,16 +15,6 @@ struct PagedShape {
   int64_t max_q = 1, max_k = 0;  // core's resolved bounds (max_k <= max_blocks * block_size)
 };
 
-/// The split-KV kernel's planning parameters, one named-field row (the kernel's own shape, 4
-/// warps of 16-key tiles, is fixed in paged_attention.cu).
-struct PagedTuning {
-  int max_rows = 8;              // rows per CTA sharing each K/V load; <= 8 (the kernel's variants)
-  int ctas_per_sm = 4;           // splits only while fewer CTAs than this per SM would run
-  int64_t min_split_keys = 256;  // no split shorter (4 tiles per warp)
-  int max_splits = 64;
-  int split_align = 64;  // keys per split are a multiple (of 16 at least: the kernel's tiles)
-  uint64_t partial_bytes = uint64_t{256} << 20;  // the split partials' workspace (m, l, D accumulators)
-};
 inline constexpr PagedTuning kPagedTuning{};
 
 /// Rows: the GQA group's heads first (up to max_rows; larger groups in tiles), then as many query
@@ -43,12 +34,13 @@ struct PagedPathQuery {
   AttnForce force = AttnForce::none;  // PORTA_CUDA_ATTN_PATH
   bool eligible = false;              // plain f16/bf16 cache of q's dtype, q and cache rows 16-byte aligned
   int64_t B = 1, Hq = 1, D = 128, max_q = 1;
+  int64_t prefill_min_q = 16;  // AttnTuning::prefill_min_q
   int64_t smem_per_block = 0;  // opt-in dynamic shared memory per block (bytes)
 };
 
 /// Whether paged_attention takes the tensor-core prefill kernel: eligible operands on sm_80+,
 /// B * Hq <= 65535 (grid.y), its shared memory fits, and prefill-sized queries (max_seqlen_q
-/// >= 16; any with PORTA_CUDA_ATTN_PATH=sm80/sm90); never with PORTA_CUDA_ATTN_PATH=simt.
+/// >= prefill_min_q; any with PORTA_CUDA_ATTN_PATH=sm80/sm90); never with PORTA_CUDA_ATTN_PATH=simt.
 /// Otherwise the split-KV kernel (every format, dtype and stride; hip).
 bool paged_use_tensor_cores(const PagedPathQuery& q);
 

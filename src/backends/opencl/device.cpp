@@ -81,6 +81,8 @@ ClDevice::ClDevice(cl_platform_id platform, cl_device_id dev, cl_context ctx, co
   const std::string key = platform_string(platform, CL_PLATFORM_NAME) + '|' + info_.name + '|' +
                           info_.vendor + '|' + info_.driver + '|' + device_string(dev, CL_DEVICE_VERSION);
   programs_ = std::make_unique<ProgramCache>(ctx_, dev_, key, cache_dir);
+  // porta-info lists the row the device got (after the cache key: the row is not the driver's).
+  info_.driver += std::string(", tuning ") + tuning_.row_id;
   // Keep up to 1/8 of device memory (at most 1 GiB) of freed buffers for reuse.
   const uint64_t keep = std::min<uint64_t>(info_.memory_bytes / 8, 1ull << 30);
   pool_ = std::make_unique<BufferPool>(ctx_, info_.memory_bytes, traits_.max_alloc, keep);

@@ -58,4 +58,6 @@ TEST(CudaModule, BadSettingIsReported) { expect_bad_setting_reported("PORTA_CUDA
 
 TEST(CudaModule, BadRowsSettingIsReported) { expect_bad_setting_reported("PORTA_CUDA_ROWS_PATH", "vector"); }
 
+TEST(CudaModule, BadTuningSettingIsReported) { expect_bad_setting_reported("PORTA_CUDA_TUNING", "h20"); }
+
 }  // namespace
