@@ -148,6 +148,8 @@ void register_gemm_quant_suite() {
     for (const Shape& s :
          {Shape{16, 4096, 4096, "llama3-8b q/o proj"}, Shape{512, 14336, 4096, "llama3-8b gate/up proj"}})
       for (const QuantCase& q : {kInt4, kInt4Zp, kInt8, kFp8}) cases.push_back({s, q});
+    for (const QuantCase& q : {kInt4, kInt8})
+      cases.push_back({Shape{512, 4096, 14336, "llama3-8b down proj"}, q});
   }
   // Llama-3-70B's MLP (gate/up 28672 x 8192 and down 8192 x 28672), the W4A16 decode shapes
   // the CUDA target names (M = 1..16, weights rotated past L2): in the quick set on discrete

@@ -104,8 +104,9 @@ struct Call {
   const GemmMicrokernel& kern;
   const GemmArgs& g;
   int64_t N, K;
-  const float* bias;  // f32 [N] or null
-  bool epilogue;      // bias or activation present
+  const float* bias;                  // f32 [N] or null
+  bool epilogue;                      // bias or activation present
+  const GemmBSource* bsrc = nullptr;  // B packs itself (gemm_source_b), else e.b is packed
 
   /// C rows [r0, r0+rows) x columns [c0, c0+cols) = act(src + beta*C_old + bias), where
   /// src (f32, row stride lds) already holds alpha*A.B. tmp holds 2*cols floats.
@@ -185,9 +186,13 @@ void blocked(const Call& x, const Entry& e, int tid, int nth, SpinBarrier* bar, 
         const bool first = pc == 0, last = pc + kc == K;
         float* bp = b_pack + (step & 1) * panel_floats;
         const int64_t q0 = panels * tid / nth, q1 = panels * (tid + 1) / nth;
-        if (q0 < q1)
-          gemm_pack_b(x.kern, e.b, pc, kc, jc + q0 * T.nr, std::min(ncur - q0 * T.nr, (q1 - q0) * T.nr),
-                      bp + q0 * kc * T.nr);
+        if (q0 < q1) {
+          const int64_t n0 = jc + q0 * T.nr, ncols = std::min(ncur - q0 * T.nr, (q1 - q0) * T.nr);
+          if (x.bsrc)
+            x.bsrc->pack(x.bsrc->ctx, pc, kc, n0, ncols, bp + q0 * kc * T.nr);
+          else
+            gemm_pack_b(x.kern, e.b, pc, kc, n0, ncols, bp + q0 * kc * T.nr);
+        }
         // Double buffering: after this barrier nobody still reads the buffer packed next.
         if (bar) bar->wait(nth);
         const float beta = first ? (direct ? x.g.beta : 0.0f) : 1.0f;
@@ -278,9 +283,7 @@ GemmMatrix matrix(const TensorArg& t, int64_t bi) {
   return {t.host<char>() + bi * t.strides[0] * es, t.dtype, t.strides[1], t.strides[2]};
 }
 
-}  // namespace
-
-void gemm(ThreadPool& pool, const GemmArgs& g) {
+void gemm_impl(ThreadPool& pool, const GemmArgs& g, const GemmBSource* bsrc) {
   const GemmMicrokernel& kern = gemm_microkernel();
   const int64_t batch = g.c.shape[0], M = g.c.shape[1], N = g.c.shape[2], K = g.a.shape[2];
 
@@ -295,17 +298,20 @@ void gemm(ThreadPool& pool, const GemmArgs& g) {
                N,
                K,
                g.bias ? bias.data() : nullptr,
-               g.bias != nullptr || g.activation != ops::Activation::none};
+               g.bias != nullptr || g.activation != ops::Activation::none,
+               bsrc};
 
   // Batch entries sharing B whose A and C rows run on across entries fold into one product.
-  const bool fold = batch > 1 && g.b.strides[0] == 0 && g.a.strides[0] == M * g.a.strides[1] &&
+  const bool fold = !bsrc && batch > 1 && g.b.strides[0] == 0 && g.a.strides[0] == M * g.a.strides[1] &&
                     g.c.strides[0] == M * g.c.strides[1];
   const int64_t entries = fold ? 1 : batch, rows = fold ? batch * M : M;
-  auto entry = [&](int64_t bi) { return Entry{matrix(g.a, bi), matrix(g.b, bi), matrix(g.c, bi), rows}; };
+  auto entry = [&](int64_t bi) {
+    return Entry{matrix(g.a, bi), bsrc ? GemmMatrix{} : matrix(g.b, bi), matrix(g.c, bi), rows};
+  };
   const int nth = pool.size();
 
   const Entry e0 = entry(0);
-  if (rows <= kSmallM && (e0.b.rs == 1 || e0.b.cs == 1)) {
+  if (!bsrc && rows <= kSmallM && (e0.b.rs == 1 || e0.b.cs == 1)) {
     // Tasks: entries x column slices, about one slice per thread and entry.
     const int64_t slices = entries >= nth ? 1 : (nth + entries - 1) / entries;
     const int64_t slice = std::max<int64_t>(16, (N + slices - 1) / slices + 15) / 16 * 16;
@@ -323,7 +329,7 @@ void gemm(ThreadPool& pool, const GemmArgs& g) {
   const int64_t panel_floats = T.kc * ((std::min(T.nc, N) + T.nr - 1) / T.nr * T.nr);
   const double entry_flops =
       2.0 * static_cast<double>(rows) * static_cast<double>(N) * static_cast<double>(K);
-  if (entries >= nth && (entries >= 4 * nth || entry_flops < 64e6)) {
+  if (!bsrc && entries >= nth && (entries >= 4 * nth || entry_flops < 64e6)) {
     // Many entries: one per thread at a time, each with its own B buffers.
     pool.parallel_for(entries, 1, [&](int64_t b0, int64_t b1) {
       thread_local AlignedScratch b_scratch;
@@ -340,5 +346,11 @@ void gemm(ThreadPool& pool, const GemmArgs& g) {
     pool.run(nth, [&](int tid, int n) { blocked(x, e, tid, n, n > 1 ? &bar : nullptr, bp); });
   }
 }
+
+}  // namespace
+
+void gemm(ThreadPool& pool, const GemmArgs& g) { gemm_impl(pool, g, nullptr); }
+
+void gemm_source_b(ThreadPool& pool, const GemmArgs& g, const GemmBSource& b) { gemm_impl(pool, g, &b); }
 
 }  // namespace porta::cpu

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/gemm_microkernel.h"
 #include "porta/dtype.h"
 
@@ -28,5 +29,17 @@ void gemm_pack_a(const GemmMatrix& a, int64_t m0, int64_t mc, int64_t k0, int64_
 /// Unit-stride sources go through the kernel set's vectorised packers.
 void gemm_pack_b(const GemmMicrokernel& kern, const GemmMatrix& b, int64_t k0, int64_t kc, int64_t n0,
                  int64_t nc, float* dst);
+
+/// A B operand that packs itself (a quantized weight dequantized straight into the panels):
+/// pack(ctx, k0, kc, n0, nc, dst) writes what gemm_pack_b would for B(k, n) = the value.
+/// Called by every thread of the GEMM team on its own share of a panel's columns.
+struct GemmBSource {
+  void (*pack)(const void* ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst);
+  const void* ctx;
+};
+
+/// gemm() with B [K, N] produced by `b` (g.b is not read): one batch entry, the packed path
+/// whatever M, so every panel is packed once and reused over all rows of A.
+void gemm_source_b(ThreadPool& pool, const GemmArgs& g, const GemmBSource& b);
 
 }  // namespace porta::cpu

@@ -1,16 +1,18 @@
 // cpu quantized-weight ops: quantize (round to nearest, the rules of porta/quant.h),
 // dequantize, embedding from a quantized table, and gemm with a quantized weight:
-// M <= kQuantGemvMaxM streams the codes through the ISA's GEMV; larger M dequantizes
-// column blocks of the weight into f32 and runs the dense GEMM on them.
+// M <= kQuantGemvMaxM streams the codes through the ISA's GEMV; larger M runs the dense
+// GEMM's packed path with its B panels dequantized straight from the codes.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "backends/cpu/convert.h"
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/dtype_io.h"
 #include "backends/cpu/gemm_microkernel.h"
+#include "backends/cpu/gemm_pack.h"
 #include "backends/cpu/quant_kernels.h"
 
 namespace porta::cpu {
@@ -204,7 +206,7 @@ void embedding_quant(ThreadPool& pool, const QuantEmbeddingArgs& e) {
 // ---------------------------------------------------------------------------
 // gemm
 
-/// A buffer over existing host memory, so the dense GEMM can read a scratch block.
+/// A buffer over existing host memory, so the dense GEMM can read a scratch operand.
 class HostSpan final : public Buffer {
  public:
   HostSpan(void* p, uint64_t bytes) : Buffer(bytes), p_(p) {}
@@ -214,58 +216,71 @@ class HostSpan final : public Buffer {
   void* p_;
 };
 
-/// M > kQuantGemvMaxM: blocks of weight rows dequantized (un-permuted) into f32 [nb, K]
-/// and multiplied by the dense GEMM (B read as its transpose) into C's columns.
+/// What the GEMM's B packer needs: the weight and the kernel sets.
+struct QuantBSource {
+  const QuantRows* w;
+  const QuantKernels* kern;
+  const GemmMicrokernel* mk;
+};
+
+/// B(k, n) = value(n, k) for k in [k0, k0+kc), n in [n0, n0+nc) into the micro-kernel's
+/// panels: nr weight rows at a time dequantized into an L1/L2-sized row-major scratch, then
+/// transposed into the panel by the kernel set's column packer.
+void pack_quant_b(const void* ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst) {
+  const auto& q = *static_cast<const QuantBSource*>(ctx);
+  const int nr = q.mk->tiles.nr;
+  const int64_t ld = (kc + 15) / 16 * 16;
+  thread_local std::vector<float> scratch;
+  if (static_cast<int64_t>(scratch.size()) < nr * ld) scratch.resize(static_cast<size_t>(nr * ld));
+  float* tmp = scratch.data();
+  for (int64_t p = 0; p < nc; p += nr) {
+    const int64_t rows = std::min<int64_t>(nr, nc - p);
+    for (int64_t r = 0; r < rows; ++r) q.kern->dequant_range(*q.w, n0 + p + r, k0, k0 + kc, tmp + r * ld);
+    q.mk->pack_b_cols(nr, DType::f32, tmp, ld, kc, rows, dst + p * kc);
+  }
+}
+
+/// M > kQuantGemvMaxM: the dense GEMM's packed path with B panels dequantized straight from
+/// the codes (each kc x nc panel once, shared by the team and reused over all rows of A).
+/// Act-order weights take A's columns gathered by perm instead (Σ_j x[perm[j]] · q[n, j]).
 void gemm_dequant(ThreadPool& pool, const QuantGemmArgs& g) {
   const QuantRows w = rows_of(g.w);
-  const QuantKernels& kern = quant_kernels();
   const int64_t N = g.w.n, K = g.w.k, M = g.a.shape[0];
-  constexpr int64_t kBlockRows = 512;
-  const int64_t nb_max = std::min(N, kBlockRows);
-  std::vector<float> block(static_cast<size_t>(nb_max * K));
-  HostSpan span(block.data(), block.size() * 4);
-  for (int64_t n0 = 0; n0 < N; n0 += nb_max) {
-    const int64_t nb = std::min(nb_max, N - n0);
-    pool.parallel_for(nb, 8, [&](int64_t r0, int64_t r1) {
-      std::vector<float> tmp(g.w.perm ? static_cast<size_t>(K) : 0);
-      for (int64_t r = r0; r < r1; ++r) {
-        float* dst = block.data() + r * K;
-        if (!g.w.perm) {
-          kern.dequant_row(w, n0 + r, dst);
-          continue;
-        }
-        kern.dequant_row(w, n0 + r, tmp.data());
-        std::fill(dst, dst + K, 0.0f);
-        for (int64_t j = 0; j < K; ++j) dst[perm_at(g.w, j)] += tmp[static_cast<size_t>(j)];
+  GemmArgs d;
+  d.a = g.a;
+  std::vector<float> gathered;
+  std::unique_ptr<HostSpan> span;
+  if (g.w.perm) {
+    gathered.resize(static_cast<size_t>(M * K));
+    pool.parallel_for(M, 4, [&](int64_t m0, int64_t m1) {
+      for (int64_t m = m0; m < m1; ++m) {
+        const char* src = row_addr(g.a, m);
+        float* dst = gathered.data() + m * K;
+        for (int64_t j = 0; j < K; ++j) dst[j] = load_f32(g.a.dtype, src, perm_at(g.w, j) * g.a.strides[1]);
       }
     });
-    GemmArgs d;
-    d.a = g.a;
-    d.a.rank = 3;
-    d.a.shape[0] = 1, d.a.shape[1] = M, d.a.shape[2] = K;
-    d.a.strides[0] = 0, d.a.strides[1] = g.a.strides[0], d.a.strides[2] = g.a.strides[1];
-    d.b.buffer = &span;
-    d.b.dtype = DType::f32;
-    d.b.rank = 3;
-    d.b.shape[0] = 1, d.b.shape[1] = K, d.b.shape[2] = nb;
-    d.b.strides[0] = 0, d.b.strides[1] = 1, d.b.strides[2] = K;
-    d.c = g.c;
-    d.c.rank = 3;
-    d.c.offset = g.c.offset + n0 * g.c.strides[1] * static_cast<int64_t>(dtype_size(g.c.dtype));
-    d.c.shape[0] = 1, d.c.shape[1] = M, d.c.shape[2] = nb;
-    d.c.strides[0] = 0, d.c.strides[1] = g.c.strides[0], d.c.strides[2] = g.c.strides[1];
-    TensorArg bias;
-    if (g.bias) {
-      bias = *g.bias;
-      bias.offset += n0 * bias.strides[0] * static_cast<int64_t>(dtype_size(bias.dtype));
-      bias.shape[0] = nb;
-      d.bias = &bias;
-    }
-    d.alpha = g.alpha;
-    d.beta = g.beta;
-    d.activation = g.activation;
-    cpu::gemm(pool, d);
+    span = std::make_unique<HostSpan>(gathered.data(), gathered.size() * 4);
+    d.a = TensorArg{};
+    d.a.buffer = span.get();
+    d.a.dtype = DType::f32;
+    d.a.strides[0] = K, d.a.strides[1] = 1;
   }
+  d.a.rank = 3;
+  d.a.shape[0] = 1, d.a.shape[1] = M, d.a.shape[2] = K;
+  d.a.strides[2] = d.a.strides[1], d.a.strides[1] = d.a.strides[0], d.a.strides[0] = 0;
+  d.b.dtype = DType::f32;  // not read: gemm_source_b packs B from the codes
+  d.b.rank = 3;
+  d.b.shape[0] = 1, d.b.shape[1] = K, d.b.shape[2] = N;
+  d.c = g.c;
+  d.c.rank = 3;
+  d.c.shape[0] = 1, d.c.shape[1] = M, d.c.shape[2] = N;
+  d.c.strides[2] = g.c.strides[1], d.c.strides[1] = g.c.strides[0], d.c.strides[0] = 0;
+  d.bias = g.bias;
+  d.alpha = g.alpha;
+  d.beta = g.beta;
+  d.activation = g.activation;
+  const QuantBSource src{&w, &quant_kernels(), &gemm_microkernel()};
+  gemm_source_b(pool, d, GemmBSource{&pack_quant_b, &src});
 }
 
 /// M <= kQuantGemvMaxM: activations prepared once (f32, permuted, int4 blocks reordered,

@@ -66,6 +66,8 @@ struct QuantKernels {
   void (*gemv)(const QuantGemvArgs& a, int64_t n0, int64_t n1);
   /// out[j] = value(n, j) in f32 for j < k (code order).
   void (*dequant_row)(const QuantRows& w, int64_t n, float* out);
+  /// out[j - j0] = value(n, j) for j in [j0, j1): the same values as dequant_row.
+  void (*dequant_range)(const QuantRows& w, int64_t n, int64_t j0, int64_t j1, float* out);
 };
 
 const QuantKernels& quant_kernels_generic();  // quant_kernels_generic.cpp

@@ -1,5 +1,6 @@
 // Portable quantized-weight kernels (any CPU), the scalar helpers the ISA sets share for
 // tails, and the choice of set (quant_kernels.h).
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <string>
@@ -63,10 +64,11 @@ void gemv(const QuantGemvArgs& a, int64_t n0, int64_t n1) {
   }
 }
 
-void dequant_row(const QuantRows& w, int64_t n, float* out) {
+void dequant_range(const QuantRows& w, int64_t n, int64_t k0, int64_t k1, float* out) {
   const uint8_t* row = w.codes + n * w.code_rs;
-  for (int64_t g = 0, G = w.groups(); g < G; ++g) {
-    const int64_t j0 = g * w.group, j1 = std::min(w.k, j0 + w.group);
+  out -= k0;  // out[j] from here on
+  for (int64_t g = k0 / w.group; g * w.group < k1; ++g) {
+    const int64_t j0 = std::max(k0, g * w.group), j1 = std::min({k1, w.k, (g + 1) * w.group});
     const float s = w.scale(n, g), z = w.zero(n, g);
     switch (w.format) {
       case QuantFormat::int8:
@@ -83,10 +85,12 @@ void dequant_row(const QuantRows& w, int64_t n, float* out) {
   }
 }
 
+void dequant_row(const QuantRows& w, int64_t n, float* out) { dequant_range(w, n, 0, w.k, out); }
+
 }  // namespace
 
 const QuantKernels& quant_kernels_generic() {
-  static const QuantKernels k{"generic", kBlock, &gemv, &dequant_row};
+  static const QuantKernels k{"generic", kBlock, &gemv, &dequant_row, &dequant_range};
   return k;
 }
 

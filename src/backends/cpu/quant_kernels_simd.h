@@ -133,28 +133,30 @@ void gemv(const QuantGemvArgs& a, int64_t n0, int64_t n1) {
 }
 
 template <class V>
-void dequant_row(const QuantRows& w, int64_t n, float* out) {
+void dequant_range(const QuantRows& w, int64_t n, int64_t k0, int64_t k1, float* out) {
   using F = typename V::F;
   constexpr int L = V::L;
   const uint8_t* row = w.codes + n * w.code_rs;
   const bool nib = w.format == QuantFormat::int4 || w.format == QuantFormat::int4_zp;
-  for (int64_t g = 0, G = w.groups(); g < G; ++g) {
-    const int64_t j0 = g * w.group, j1 = std::min(w.k, j0 + w.group);
+  out -= k0;  // out[j] from here on
+  for (int64_t g = k0 / w.group; g * w.group < k1; ++g) {
+    const int64_t j0 = std::max(k0, g * w.group), j1 = std::min({k1, w.k, (g + 1) * w.group});
     const float sf = scale_at<V>(w, n, g), zf = zero_at<V>(w, n, g);
     const F s = V::set1(sf), z = V::set1(zf);
     int64_t j = j0;
-    for (; j + 2 * L <= j1; j += 2 * L) {
-      if (nib) {  // (q - z) * s: the subtraction is exact, one rounding as the reference
-        const auto v = V::u8(row + j / 2);
-        V::store_pairs(V::mul(V::sub(V::low4(v), z), s), V::mul(V::sub(V::high4(v), z), s), out + j);
-      } else if (w.format == QuantFormat::int8) {
-        V::store(out + j, V::mul(V::cvt(V::s8(row + j)), s));
-        V::store(out + j + L, V::mul(V::cvt(V::s8(row + j + L)), s));
-      } else {
-        V::store(out + j, V::mul(V::fp8(V::u8(row + j)), s));
-        V::store(out + j + L, V::mul(V::fp8(V::u8(row + j + L)), s));
+    if (!nib || (j & 1) == 0)  // nibble pairs start on a byte
+      for (; j + 2 * L <= j1; j += 2 * L) {
+        if (nib) {  // (q - z) * s: the subtraction is exact, one rounding as the reference
+          const auto v = V::u8(row + j / 2);
+          V::store_pairs(V::mul(V::sub(V::low4(v), z), s), V::mul(V::sub(V::high4(v), z), s), out + j);
+        } else if (w.format == QuantFormat::int8) {
+          V::store(out + j, V::mul(V::cvt(V::s8(row + j)), s));
+          V::store(out + j + L, V::mul(V::cvt(V::s8(row + j + L)), s));
+        } else {
+          V::store(out + j, V::mul(V::fp8(V::u8(row + j)), s));
+          V::store(out + j + L, V::mul(V::fp8(V::u8(row + j + L)), s));
+        }
       }
-    }
     for (; j < j1; ++j) {
       switch (w.format) {
         case QuantFormat::int8: out[j] = static_cast<float>(static_cast<int8_t>(row[j])) * sf; break;
@@ -164,6 +166,11 @@ void dequant_row(const QuantRows& w, int64_t n, float* out) {
       }
     }
   }
+}
+
+template <class V>
+void dequant_row(const QuantRows& w, int64_t n, float* out) {
+  dequant_range<V>(w, n, 0, w.k, out);
 }
 
 }  // namespace
