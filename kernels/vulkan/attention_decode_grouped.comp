@@ -26,19 +26,7 @@ layout(std430, binding = 4) buffer L { uint w[]; } tl;
 PORTA_TENSOR_IO(tq)
 PORTA_TENSOR_IO(tl)
 
-const uint E = D / LANES;  // dims per invocation: a multiple of 8 (the host checks)
-const uint E4 = E / 4;
-const uint KVB = DT_KV == DT_F32 ? 4u : 2u;  // bytes per K/V element
-const uint W = E * KVB / 16u;                // 16-byte words per invocation per row
-
-// Elements 4c .. 4c+3 of an invocation's slice from its W words (f16: unpackHalf2x16 is exact).
-vec4 unpack4(uvec4 r[W], uint c) {
-  if (DT_KV == DT_F32) return uintBitsToFloat(r[c]);
-  const uvec4 w = r[c / 2u];
-  const uvec2 p = (c & 1u) == 0u ? w.xy : w.zw;
-  if (DT_KV == DT_F16) return vec4(unpackHalf2x16(p.x), unpackHalf2x16(p.y));
-  return uintBitsToFloat(uvec4(p.x << 16, p.x & 0xffff0000u, p.y << 16, p.y & 0xffff0000u));
-}
+#include "attention_grouped.glsl"
 
 void main() {
   const uint lane = gl_LocalInvocationID.x;
@@ -75,7 +63,7 @@ void main() {
     for (uint w = 0; w < W; ++w) rk[w] = tk.v[kw + j * ks + w];
     for (uint w = 0; w < W; ++w) rv[w] = tv.v[vw + j * vs + w];
     vec4 k[E4];
-    for (uint c = 0; c < E4; ++c) k[c] = unpack4(rk, c);
+    for (uint c = 0; c < E4; ++c) k[c] = grouped_unpack4(rk, c);
     float s[NR];
     for (uint r = 0; r < NR; ++r) {
       float a = 0.0;
@@ -84,14 +72,11 @@ void main() {
       s[r] = j < lim[r] ? t : neg_inf;
     }
     vec4 v[E4];
-    for (uint c = 0; c < E4; ++c) v[c] = unpack4(rv, c);
+    for (uint c = 0; c < E4; ++c) v[c] = grouped_unpack4(rv, c);
     for (uint r = 0; r < NR; ++r) {
-      const float mx = max(m[r], s[r]);
-      const float alpha = m[r] == neg_inf ? 0.0 : exp(m[r] - mx);
-      const float p = s[r] == neg_inf ? 0.0 : exp(s[r] - mx);
-      l[r] = l[r] * alpha + p;
+      float alpha, p;
+      grouped_softmax_step(m[r], l[r], s[r], alpha, p);
       for (uint c = 0; c < E4; ++c) o[r][c] = o[r][c] * alpha + p * v[c];
-      m[r] = mx;
     }
   }
   for (uint r = 0; r < NR; ++r) {

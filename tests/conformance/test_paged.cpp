@@ -289,6 +289,39 @@ TEST_P(Paged, QuantizedCaches) {
   run(s, big, seed++);
 }
 
+// Pure decode steps (max_seqlen_q 1, the shape Vulkan's grouped kernel takes on CPU-like
+// devices): every cache format and dtype, GQA groups of 1, 4 and 16 and MQA, windows with and
+// without causal masking, LSE, and bad block ids inside a sequence.
+TEST_P(Paged, DecodeStepsEveryFormatGroupAndWindow) {
+  Stream s(device());
+  uint32_t seed = 5250;
+  for (KvCacheFormat f : {KvCacheFormat::plain, KvCacheFormat::int8, KvCacheFormat::fp8_e4m3fn})
+    for (DType t : {DType::f32, DType::f16, DType::bf16}) {
+      if (!supports(t) || (f != KvCacheFormat::plain && !supports(DType::i8))) continue;
+      PagedCase c{{1, 1, 1, 1}, {1, 300, 40, 65}};
+      c.t = t, c.format = f, c.Hq = 8, c.Hkv = 2, c.D = 128, c.shared_prefix = true, c.lse = true;
+      run(s, c, seed++);
+    }
+  for (int64_t hq : {2, 32, 16}) {  // groups of 1 (MHA), 4, and 16 (MQA over one KV head)
+    PagedCase c{{1, 1, 1}, {7, 129, 33}};
+    c.Hq = hq, c.Hkv = hq == 16 ? 1 : (hq == 2 ? 2 : 8), c.D = 128;
+    run(s, c, seed++);
+  }
+  for (int64_t w : {1, 5, 40}) {
+    PagedCase c{{1, 1, 1}, {1000, 40, 3}};
+    c.window = w, c.lse = true, c.Hq = 8, c.Hkv = 2, c.D = 128;
+    run(s, c, seed++);
+    c.causal = false;
+    run(s, c, seed++);
+  }
+  PagedCase bad{{1, 1, 1}, {70, 20, 33}};
+  bad.D = 128, bad.Hq = 8, bad.Hkv = 2, bad.format = KvCacheFormat::int8;
+  bad.table_edits = {{1, 1 << 20}, {2, -5}, {3, INT32_MIN}};  // sequence 0's blocks 1-3: skipped
+  if (supports(DType::i8)) run(s, bad, seed++);
+  bad.format = KvCacheFormat::plain;
+  run(s, bad, seed++);
+}
+
 TEST_P(Paged, SlidingWindowNonCausalAndLse) {
   Stream s(device());
   uint32_t seed = 5300;

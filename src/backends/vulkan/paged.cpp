@@ -1,7 +1,9 @@
 // The serving ops (porta/serving.h) on Vulkan: kv_cache_write (paged_write.comp), copy_blocks
 // (paged_copy.comp) and paged_attention: split-KV over block tables (paged_attention.comp),
 // a workgroup per (sequence, query slot, head, split), then a merge per row
-// (paged_reduce.comp) that writes the output and the LSE. The grid covers max_seqlen_q query
+// (paged_reduce.comp) that writes the output and the LSE. On CPU-like devices decode steps
+// take paged_decode_grouped.comp instead: the dense grouped kernel's scheme (one workgroup per
+// sequence, KV head and split for the whole GQA group), same merge. The grid covers max_seqlen_q query
 // slots per sequence; slots past a sequence's own queries exit at once (FlashAttention's
 // varlen grid), so launches need no device-to-host copy. Splits: many for few rows (decode),
 // one otherwise, and always short enough for llvmpipe's loop limit. q, out, lse and the index
@@ -122,6 +124,23 @@ void op_copy_blocks(VulkanQueue& q, const CopyBlocksArgs& a) {
 
 namespace {
 
+// paged_reduce.comp's push constants for a pass-1 dispatch with these constants and splits.
+ReducePush reduce_push(const PagedAttentionArgs& a, const AttnPush& pc, uint32_t splits) {
+  const char* op = "paged_attention";
+  ReducePush rp{};
+  rp.T = pc.T;
+  rp.heads = pc.heads;
+  rp.B = pc.B;
+  rp.max_q = pc.max_q;
+  rp.splits = splits;
+  rp.off_o = u32(a.out.offset, op, "byte offset");
+  rp.off_lse = a.lse ? u32(a.lse->offset, op, "byte offset") : 0u;
+  rp.off_cu = pc.off_cu;
+  rp.flags = a.lse ? 1u : 0u;
+  rp.out_mul = a.cache.format == KvCacheFormat::fp8_e4m3fn ? a.cache.v_scale : 1.0f;
+  return rp;
+}
+
 // Query chunks through paged_prefill.comp (passes of at most REACH keys over a running state
 // indexed by token) and paged_finalize.comp. False when the grid, shared memory, loop budget
 // or state buffer does not fit this device: the caller takes the split-KV row kernels then.
@@ -185,13 +204,7 @@ bool paged_prefill(VulkanQueue& q, const PagedAttentionArgs& a, const AttnPush& 
          ref(a.block_tables, false), ref(a.cu_seqlens_q, false), ref(a.seq_lens, false), ref(state, true)},
         &pc, sizeof pc, static_cast<uint32_t>(gx), static_cast<uint32_t>(gy), ap.B);
   }
-  ReducePush rp{};
-  rp.T = ap.T, rp.heads = ap.heads, rp.B = ap.B, rp.max_q = ap.max_q;
-  rp.off_o = u32(a.out.offset, op, "byte offset");
-  rp.off_lse = a.lse ? u32(a.lse->offset, op, "byte offset") : 0u;
-  rp.off_cu = ap.off_cu;
-  rp.flags = a.lse ? 1u : 0u;
-  rp.out_mul = c.format == KvCacheFormat::fp8_e4m3fn ? c.v_scale : 1.0f;
+  ReducePush rp = reduce_push(a, ap, 0);  // paged_finalize reads no splits
   const TensorArg& lse = a.lse ? *a.lse : a.out;
   const Pipeline& f = dev.pipelines().get("paged_finalize", 4, {D, static_cast<uint32_t>(a.out.dtype)});
   const uint32_t rows = u32(uint64_t{ap.T} * Hq, op, "tokens x heads");
@@ -200,6 +213,72 @@ bool paged_prefill(VulkanQueue& q, const PagedAttentionArgs& a, const AttnPush& 
     q.dispatch(f,
                {ref(state, false), ref(a.out, true), ref(lse, a.lse != nullptr), ref(a.cu_seqlens_q, false)},
                &rp, sizeof rp, std::min(lim(0), rows - r0));
+  }
+  return true;
+}
+
+// Decode (max_seqlen_q == 1) through paged_decode_grouped.comp + paged_reduce.comp on devices
+// whose tuning row names grouped lanes (CPU-like: lavapipe): the dense grouped kernel's
+// scheme, a workgroup per (sequence, KV head, split) serving the whole GQA group. False where
+// the device, head dim, group size, cache layout or loop budget do not fit it (the per-row
+// kernel runs instead).
+bool paged_decode_grouped(VulkanQueue& q, const PagedAttentionArgs& a, AttnPush pc, uint32_t D) {
+  const char* op = "paged_attention";
+  VulkanDevice& dev = q.device();
+  const KvCacheArg& c = a.cache;
+  const AttnDecodeTiling& t = dev.tuning().attn_decode;
+  if (t.lanes == 0 || !dev.caps().subgroup_arithmetic || dev.caps().subgroup_size < t.lanes ||
+      t.lanes > dev.caps().max_invocations || D % t.lanes != 0)
+    return false;
+  const uint64_t kvb = c.format == KvCacheFormat::plain ? dtype_size(c.k.dtype) : 1;
+  const uint64_t E = D / t.lanes, E4 = E / 4, W = E * kvb / 16;
+  if (E % 4 != 0 || (E * kvb) % 16 != 0) return false;
+  const uint32_t Hq = pc.heads & 0xffffu, Hkv = pc.heads >> 16, G = Hq / Hkv;
+  if (G > std::min<uint64_t>(t.max_rows, t.max_tile / E4)) return false;
+  auto aligned = [&](const TensorArg& x) {
+    return x.strides[3] == 1 && x.offset % 16 == 0 && (x.strides[0] * kvb) % 16 == 0 &&
+           (x.strides[1] * kvb) % 16 == 0 && (x.strides[2] * kvb) % 16 == 0;
+  };
+  if (!aligned(c.k) || !aligned(c.v)) return false;
+  // Loop back-edges per key (every inner loop counted as if it stayed rolled) and the fixed part.
+  const uint64_t per_key = 4 + 2 * W + 2 * E4 + G * (E4 + 1) + G * (E4 + 2);
+  const uint64_t fixed = 2 * G * (E4 * 5 + 1) + 16, trips = max_trips(dev);
+  if (trips <= fixed + per_key) return false;
+  const uint64_t max_chunk = std::min<uint64_t>(t.chunk, (trips - fixed) / per_key);
+  const uint64_t keys = std::max<uint64_t>(1, pc.max_k), units = uint64_t{pc.B} * Hkv;
+  const uint64_t max_splits = std::max<uint64_t>(1, std::min<uint64_t>(dev.caps().max_groups[0], trips / 4));
+  uint64_t splits =
+      std::max<uint64_t>((keys + max_chunk - 1) / max_chunk, (t.min_groups + units - 1) / units);
+  splits = std::max<uint64_t>(1, std::min<uint64_t>({splits, max_splits, keys}));
+  const uint64_t ch = (keys + splits - 1) / splits;
+  if (ch > max_chunk || units * G > UINT32_MAX) return false;
+  pc.chunk = static_cast<uint32_t>(ch);
+  splits = (keys + ch - 1) / ch;
+  // Units per round: the grid's y (pass 1) and x (pass 2, G rows each) limits, and partials
+  // of at most 64 MiB.
+  const uint64_t unit_bytes = uint64_t{G} * splits * (D + 2) * 4;
+  auto lim = [&](int d) { return std::min<uint64_t>(dev.caps().max_groups[d], 65535u); };
+  const uint64_t per = std::max<uint64_t>(
+      1, std::min<uint64_t>({lim(1), lim(0) / G, (uint64_t{64} << 20) / unit_bytes, units}));
+  Allocation part = q.scratch(per * unit_bytes, "paged attention partials");
+  const Pipeline& p1 =
+      dev.pipelines().get("paged_decode_grouped", 9,
+                          {D, t.lanes, G, u32(c.k.shape[1], op, "block size"), format_code(c.format),
+                           static_cast<uint32_t>(a.q.dtype), static_cast<uint32_t>(c.k.dtype)});
+  const Pipeline& p2 = dev.pipelines().get("paged_reduce", 4, {D, static_cast<uint32_t>(a.out.dtype)});
+  ReducePush rp = reduce_push(a, pc, static_cast<uint32_t>(splits));
+  const TensorArg& lse = a.lse ? *a.lse : a.out;  // a stand-in, never written without the flag
+  for (uint64_t u0 = 0; u0 < units; u0 += per) {
+    const uint32_t n = static_cast<uint32_t>(std::min(per, units - u0));
+    pc.row0 = rp.row0 = static_cast<uint32_t>(u0 * G);
+    q.dispatch(
+        p1,
+        {ref(a.q, false), ref(c.k, false), ref(c.v, false), ref(k_scales(c), false), ref(v_scales(c), false),
+         ref(a.block_tables, false), ref(a.cu_seqlens_q, false), ref(a.seq_lens, false), ref(part, true)},
+        &pc, sizeof pc, static_cast<uint32_t>(splits), n);
+    q.dispatch(p2,
+               {ref(part, false), ref(a.out, true), ref(lse, a.lse != nullptr), ref(a.cu_seqlens_q, false)},
+               &rp, sizeof rp, n * G);
   }
   return true;
 }
@@ -235,8 +314,10 @@ void op_paged_attention(VulkanQueue& q, const PagedAttentionArgs& a) {
   fill_cache(pc, c, op);
   const uint32_t rows = u32(uint64_t{pc.B} * pc.max_q * Hq, op, "sequences x max_seqlen_q x heads");
   if (rows == 0) return;
-  // Query chunks: flash tiles whose K/V tile serves a GQA group; decode: split-KV rows.
+  // Query chunks: flash tiles whose K/V tile serves a GQA group; decode: the grouped kernel
+  // where it fits, else split-KV rows.
   if (pc.max_q > 1 && paged_prefill(q, a, pc)) return;
+  if (pc.max_q == 1 && paged_decode_grouped(q, a, pc, D)) return;
 
   // Keys per split: a run of WG keys costs about D + 16 + (D/WG + 1) * (WG + 1) loop trips.
   const uint64_t wg = 128, trips = max_trips(dev);
@@ -267,17 +348,7 @@ void op_paged_attention(VulkanQueue& q, const PagedAttentionArgs& a) {
       "paged_attention", 9,
       {D, u32(c.k.shape[1], op, "block size"), format_code(c.format), dq, static_cast<uint32_t>(c.k.dtype)});
   const Pipeline& p2 = dev.pipelines().get("paged_reduce", 4, {D, static_cast<uint32_t>(a.out.dtype)});
-  ReducePush rp{};
-  rp.T = pc.T;
-  rp.heads = pc.heads;
-  rp.B = pc.B;
-  rp.max_q = pc.max_q;
-  rp.splits = static_cast<uint32_t>(splits);
-  rp.off_o = u32(a.out.offset, op, "byte offset");
-  rp.off_lse = a.lse ? u32(a.lse->offset, op, "byte offset") : 0u;
-  rp.off_cu = pc.off_cu;
-  rp.flags = a.lse ? 1u : 0u;
-  rp.out_mul = c.format == KvCacheFormat::fp8_e4m3fn ? c.v_scale : 1.0f;
+  ReducePush rp = reduce_push(a, pc, static_cast<uint32_t>(splits));
   const TensorArg& lse = a.lse ? *a.lse : a.out;  // a stand-in, never written without the flag
   for (uint32_t r0 = 0; r0 < rows; r0 += std::min(per, rows - r0)) {
     const uint32_t n = std::min(per, rows - r0);
