@@ -25,16 +25,22 @@ namespace porta::cpu {
 
 namespace {
 
-constexpr int64_t kMaxTileRows = 32;  // query rows (queries x GQA group) per unit: q, acc stay in L1/L2
-constexpr int64_t kMinChunk = 256;    // keys per task at least (amortises the partial's write)
+constexpr int64_t kMaxTileRows = 32;   // query rows (queries x GQA group) per kv head and unit
+constexpr int64_t kUnitFloats = 8192;  // q (and acc) floats of a unit at most when it groups heads
+constexpr int64_t kMinChunk = 256;     // keys per task at least (amortises the partial's write)
 constexpr int64_t kTasksPerThread = 8;
-constexpr int64_t kPrefetchBlocks = 2;  // blocks ahead the AVX-512 kernels prefetch (see the loop)
+constexpr int64_t kPrefetchHeads = 2;  // (block, head) steps ahead whose rows are prefetched
 
+// A unit is (sequence, tile of queries, range of kv heads). Decode tiles hold a few rows per
+// head, so a unit takes several heads (every head when they fit kUnitFloats) and walks the
+// blocks once, all its heads per block: a block's rows of consecutive heads lie side by side
+// ([block, slot, head, D]), so the block is read as one stretch of memory instead of one
+// D-element row per slot and head at a stride of Hkv * D, revisited by each head's unit.
 struct Unit {
-  int64_t b, hk, i0, i1;  // sequence, kv head, queries [i0, i1) of the sequence
-  int64_t q_row0;         // row of q holding the sequence's query 0
-  int64_t qlen, len;      // the sequence's (clamped) query count and KV length
-  int64_t lo, hi;         // keys any query of the tile may see
+  int64_t b, hk0, hk1, i0, i1;  // sequence, kv heads [hk0, hk1), queries [i0, i1) of the sequence
+  int64_t q_row0;               // row of q holding the sequence's query 0
+  int64_t qlen, len;            // the sequence's (clamped) query count and KV length
+  int64_t lo, hi;               // keys any query of the tile may see
   int64_t chunks, chunk_len, first_task, part_off;
 };
 
@@ -110,7 +116,7 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
   // ---- units and tasks (device values clamped here, once) ----
   const int64_t tile_q = std::max<int64_t>(1, kMaxTileRows / group);
   std::vector<Unit> units;
-  int64_t total_work = 0;
+  int64_t total_work = 0, max_rows = 1;
   for (int64_t b = 0; b < B; ++b) {
     const int64_t c0 = std::clamp<int64_t>(load_index(a.cu_seqlens_q, b), 0, T);
     const int64_t c1 = std::clamp<int64_t>(load_index(a.cu_seqlens_q, b + 1), 0, T);
@@ -122,9 +128,13 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
       int64_t hi = a.causal ? std::clamp<int64_t>(p_last + 1, 0, len) : len;
       int64_t lo = a.window > 0 ? std::clamp<int64_t>(p_first - a.window + 1, 0, len) : 0;
       if (hi < lo) hi = lo;
-      for (int64_t hk = 0; hk < Hkv; ++hk) {
-        units.push_back(Unit{b, hk, i0, i1, c0, qlen, len, lo, hi, 1, 0, 0, 0});
-        total_work += (i1 - i0) * group * (hi - lo);
+      const int64_t rows = (i1 - i0) * group;  // per kv head
+      const int64_t heads = std::clamp<int64_t>(kUnitFloats / (rows * D), 1, Hkv);
+      for (int64_t hk = 0; hk < Hkv; hk += heads) {
+        const int64_t hk1 = std::min(Hkv, hk + heads);
+        units.push_back(Unit{b, hk, hk1, i0, i1, c0, qlen, len, lo, hi, 1, 0, 0, 0});
+        total_work += rows * (hk1 - hk) * (hi - lo);
+        max_rows = std::max(max_rows, rows * (hk1 - hk));
       }
     }
   }
@@ -135,7 +145,7 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
   int64_t n_tasks = 0, part_floats = 0;
   const int64_t pstride = D + 2;  // partial row: max, sum, D accumulators
   for (Unit& u : units) {
-    const int64_t rows = (u.i1 - u.i0) * group, keys = u.hi - u.lo;
+    const int64_t rows = (u.i1 - u.i0) * group * (u.hk1 - u.hk0), keys = u.hi - u.lo;
     int64_t len = std::max(kMinChunk, work_per_task / std::max<int64_t>(rows, 1));
     len = (len + bs - 1) / bs * bs;  // whole blocks per chunk
     u.chunks = std::max<int64_t>(1, (keys + len - 1) / len);
@@ -177,26 +187,27 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
 
   std::atomic<int64_t> next{0};
   pool.run(static_cast<int>(std::min<int64_t>(pool.size(), n_tasks)), [&](int, int) {
-    const size_t R_max = static_cast<size_t>(tile_q * group);
+    const auto R_max = static_cast<size_t>(max_rows), Rh_max = static_cast<size_t>(tile_q * group);
     std::vector<float> q(R_max * static_cast<size_t>(D)), acc(R_max * static_cast<size_t>(D)),
-        s(R_max * static_cast<size_t>(bs)), m(R_max), l(R_max), row(static_cast<size_t>(D));
+        s(Rh_max * static_cast<size_t>(bs)), m(R_max), l(R_max), row(static_cast<size_t>(D));
     std::vector<float> kb, vb, kscale(static_cast<size_t>(bs)), vscale(static_cast<size_t>(bs));
     if (!in_place) {
       kb.resize(static_cast<size_t>(bs * D));
       vb.resize(static_cast<size_t>(bs * D));
     }
-    std::vector<int64_t> lo_r(R_max), hi_r(R_max), visible(R_max);
+    std::vector<int64_t> lo_r(Rh_max), hi_r(Rh_max), visible(Rh_max), below(Rh_max);
     for (int64_t ti; (ti = next.fetch_add(1, std::memory_order_relaxed)) < n_tasks;) {
       const Task& task = tasks[static_cast<size_t>(ti)];
       const Unit& u = units[static_cast<size_t>(task.unit)];
-      const int64_t R = (u.i1 - u.i0) * group;
+      const int64_t Rh = (u.i1 - u.i0) * group, nh = u.hk1 - u.hk0, R = Rh * nh;  // rows per head, heads
       const int64_t kb0 = u.lo + task.chunk * u.chunk_len, kb1 = std::min(u.hi, kb0 + u.chunk_len);
       std::fill_n(acc.begin(), R * D, 0.0f);
       std::fill_n(m.begin(), R, neg_inf);
       std::fill_n(l.begin(), R, 0.0f);
-      int64_t any_lo = u.hi, any_hi = u.lo;
+      // Row r = head hh * Rh + (query i - i0) * group + g: q head (hk0 + hh) * group + g.
       for (int64_t r = 0; r < R; ++r) {
-        const int64_t i = u.i0 + r / group, h = u.hk * group + r % group;
+        const int64_t hh = r / Rh, rl = r % Rh;
+        const int64_t i = u.i0 + rl / group, h = (u.hk0 + hh) * group + rl % group;
         const char* src = a.q.host<char>() + ((u.q_row0 + i) * a.q.strides[0] + h * a.q.strides[1]) * q_es;
         float* qr = q.data() + r * D;
         if (a.q.strides[2] == 1)
@@ -204,13 +215,22 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
         else
           for (int64_t d = 0; d < D; ++d) qr[d] = load_f32(a.q.dtype, src, d * a.q.strides[2]);
         for (int64_t d = 0; d < D; ++d) qr[d] *= a.scale * q_mul;
-        const int64_t p = u.len - u.qlen + i;
-        hi_r[static_cast<size_t>(r)] = a.causal ? std::clamp<int64_t>(p + 1, 0, u.len) : u.len;
-        lo_r[static_cast<size_t>(r)] = a.window > 0 ? std::clamp<int64_t>(p - a.window + 1, 0, u.len) : 0;
-        any_lo = std::min(any_lo, lo_r[static_cast<size_t>(r)]);
-        any_hi = std::max(any_hi, hi_r[static_cast<size_t>(r)]);
+      }
+      int64_t any_lo = u.hi, any_hi = u.lo;
+      for (int64_t rl = 0; rl < Rh; ++rl) {
+        const int64_t p = u.len - u.qlen + u.i0 + rl / group;
+        hi_r[static_cast<size_t>(rl)] = a.causal ? std::clamp<int64_t>(p + 1, 0, u.len) : u.len;
+        lo_r[static_cast<size_t>(rl)] = a.window > 0 ? std::clamp<int64_t>(p - a.window + 1, 0, u.len) : 0;
+        any_lo = std::min(any_lo, lo_r[static_cast<size_t>(rl)]);
+        any_hi = std::max(any_hi, hi_r[static_cast<size_t>(rl)]);
       }
       const int64_t j_begin = std::max(kb0, any_lo), j_end = std::min(kb1, any_hi);
+      // The block id of the task's block blk, or -1 past its keys or for a bad id.
+      auto block_id = [&](int64_t blk) -> int64_t {
+        if (blk * bs >= j_end || blk >= max_blocks) return -1;
+        const int64_t id = load_index(a.block_tables, u.b, blk);
+        return id >= 0 && id < nb ? id : -1;
+      };
       for (int64_t k0 = j_begin / bs * bs; k0 < j_end; k0 += bs) {
         const int64_t blk = k0 / bs;
         if (blk >= max_blocks) break;
@@ -218,64 +238,65 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
         if (id < 0 || id >= nb) continue;  // a bad block id: its keys are skipped
         const int64_t j0 = std::max(k0, j_begin), j1 = std::min(k0 + bs, j_end), n = j1 - j0;
         if (n <= 0) continue;
-        const char* kr = cache_row(c.k, id, j0 - k0, u.hk);
-        const char* vr = cache_row(c.v, id, j0 - k0, u.hk);
-        // The next block of this sequence: K rows now, V rows before the accumulate.
-        int64_t next_id = -1, next_n = 0;
-        if (k0 + bs < j_end && blk + 1 < max_blocks) {
-          next_id = load_index(a.block_tables, u.b, blk + 1);
-          next_n = std::min(bs, j_end - (k0 + bs));
-          if (next_id < 0 || next_id >= nb) next_id = -1;
+        for (int64_t rl = 0; rl < Rh; ++rl) {
+          visible[static_cast<size_t>(rl)] = std::clamp<int64_t>(hi_r[static_cast<size_t>(rl)] - j0, 0, n);
+          below[static_cast<size_t>(rl)] =
+              std::min(n, lo_r[static_cast<size_t>(rl)] - j0);  // left of the window
         }
-        // AVX-512 prefetches, spread through its math, the rows of the block kPrefetchBlocks
-        // ahead (while this one is computed, one block ahead is too close for DRAM latency);
-        // the other paths take the next block in one burst here.
-        int64_t pf_id = -1;
-        if (const int64_t pb = blk + kPrefetchBlocks; pb * bs < j_end && pb < max_blocks) {
-          pf_id = load_index(a.block_tables, u.b, pb);
-          if (pf_id < 0 || pf_id >= nb) pf_id = -1;
-        }
-        const int64_t k_pf = pf_id >= 0 ? (pf_id - id) * c.k.strides[0] * kv_es : 0;
-        const int64_t v_pf = pf_id >= 0 ? (pf_id - id) * c.v.strides[0] * kv_es : 0;
-        (void)k_pf, (void)v_pf;  // read by the AVX-512 kernels only
-        if (next_id >= 0 && !use_avx512) prefetch_rows(c.k, next_id, next_n, u.hk, row_bytes);
-        if (use_avx512) {
+        // Rows kPrefetchHeads (block, head) steps ahead are prefetched while a head is computed:
+        // the blocks are scattered, so neither the hardware streamer nor a stride can find them.
+        int64_t pf_blk = -1, pf_id = -1;
+        for (int64_t hh = 0; hh < nh; ++hh) {
+          const int64_t hk = u.hk0 + hh;
+          const int64_t ahead = hh + kPrefetchHeads, tb = blk + ahead / nh, th = u.hk0 + ahead % nh;
+          if (tb != pf_blk) pf_blk = tb, pf_id = tb == blk ? id : block_id(tb);
+          const char* kr = cache_row(c.k, id, j0 - k0, hk);
+          const char* vr = cache_row(c.v, id, j0 - k0, hk);
+          const int64_t k_pf = pf_id >= 0 ? cache_row(c.k, pf_id, j0 - k0, th) - kr : 0;
+          const int64_t v_pf = pf_id >= 0 ? cache_row(c.v, pf_id, j0 - k0, th) - vr : 0;
+          float* qh = q.data() + hh * Rh * D;
+          float* ah = acc.data() + hh * Rh * D;
+          float* mh = m.data() + hh * Rh;
+          float* lh = l.data() + hh * Rh;
+          if (pf_id >= 0 && !use_avx512) prefetch_rows(c.k, pf_id, n, th, row_bytes);
+          if (use_avx512) {
 #if defined(PORTA_CPU_X86)
-          avx512::scores_paged(elem, q.data(), R, D, kr, ks, k_pf, n, s.data());
+            avx512::scores_paged(elem, qh, Rh, D, kr, ks, k_pf, n, s.data());
 #endif
-          if (row_scales)
-            for (int64_t j = 0; j < n; ++j) {
-              kscale[static_cast<size_t>(j)] = *cache_scale(c.k_scales, id, j0 - k0 + j, u.hk);
-              vscale[static_cast<size_t>(j)] = *cache_scale(c.v_scales, id, j0 - k0 + j, u.hk);
-              for (int64_t r = 0; r < R; ++r)
-                s[static_cast<size_t>(r * n + j)] *= kscale[static_cast<size_t>(j)];
+            if (row_scales) {
+              for (int64_t j = 0; j < n; ++j) {
+                kscale[static_cast<size_t>(j)] = *cache_scale(c.k_scales, id, j0 - k0 + j, hk);
+                vscale[static_cast<size_t>(j)] = *cache_scale(c.v_scales, id, j0 - k0 + j, hk);
+              }
+              for (int64_t r = 0; r < Rh; ++r)
+                for (int64_t j = 0; j < n; ++j)
+                  s[static_cast<size_t>(r * n + j)] *= kscale[static_cast<size_t>(j)];
             }
-        } else if (direct) {
-          direct->scores(c.k.dtype, q.data(), R, D, kr, ks, n, s.data());
-        } else {
-          dequantize_rows(c, c.k, c.k_scales, fp8k.get(), id, j0 - k0, n, u.hk, D, kb.data());
-          dequantize_rows(c, c.v, c.v_scales, fp8v.get(), id, j0 - k0, n, u.hk, D, vb.data());
-          kf32.scores(DType::f32, q.data(), R, D, kb.data(), D, n, s.data());
-        }
-        for (int64_t r = 0; r < R; ++r) {
-          visible[static_cast<size_t>(r)] = std::clamp<int64_t>(hi_r[static_cast<size_t>(r)] - j0, 0, n);
-          const int64_t below = std::min(n, lo_r[static_cast<size_t>(r)] - j0);  // keys left of the window
-          for (int64_t j = 0; j < below; ++j) s[static_cast<size_t>(r * n + j)] = neg_inf;
-        }
-        kern.softmax(s.data(), R, n, visible.data(), m.data(), l.data(), acc.data(), D);
-        if (next_id >= 0 && !use_avx512) prefetch_rows(c.v, next_id, next_n, u.hk, row_bytes);
-        if (use_avx512) {
-          if (row_scales)
-            for (int64_t r = 0; r < R; ++r)
-              for (int64_t j = 0; j < n; ++j)
-                s[static_cast<size_t>(r * n + j)] *= vscale[static_cast<size_t>(j)];
+          } else if (direct) {
+            direct->scores(c.k.dtype, qh, Rh, D, kr, ks, n, s.data());
+          } else {
+            dequantize_rows(c, c.k, c.k_scales, fp8k.get(), id, j0 - k0, n, hk, D, kb.data());
+            dequantize_rows(c, c.v, c.v_scales, fp8v.get(), id, j0 - k0, n, hk, D, vb.data());
+            kf32.scores(DType::f32, qh, Rh, D, kb.data(), D, n, s.data());
+          }
+          for (int64_t r = 0; r < Rh; ++r)
+            for (int64_t j = 0; j < below[static_cast<size_t>(r)]; ++j)
+              s[static_cast<size_t>(r * n + j)] = neg_inf;
+          kern.softmax(s.data(), Rh, n, visible.data(), mh, lh, ah, D);
+          if (pf_id >= 0 && !use_avx512) prefetch_rows(c.v, pf_id, n, th, row_bytes);
+          if (use_avx512) {
+            if (row_scales)
+              for (int64_t r = 0; r < Rh; ++r)
+                for (int64_t j = 0; j < n; ++j)
+                  s[static_cast<size_t>(r * n + j)] *= vscale[static_cast<size_t>(j)];
 #if defined(PORTA_CPU_X86)
-          avx512::accumulate_paged(elem, s.data(), R, n, vr, vs, v_pf, D, acc.data());
+            avx512::accumulate_paged(elem, s.data(), Rh, n, vr, vs, v_pf, D, ah);
 #endif
-        } else if (direct)
-          direct->accumulate(c.v.dtype, s.data(), R, n, vr, vs, D, acc.data());
-        else
-          kf32.accumulate(DType::f32, s.data(), R, n, vb.data(), D, D, acc.data());
+          } else if (direct)
+            direct->accumulate(c.v.dtype, s.data(), Rh, n, vr, vs, D, ah);
+          else
+            kf32.accumulate(DType::f32, s.data(), Rh, n, vb.data(), D, D, ah);
+        }
       }
       float* P = part.data() + u.part_off;
       for (int64_t r = 0; r < R; ++r) {
@@ -301,7 +322,8 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
             for (int64_t d = 0; d < D; ++d) row[static_cast<size_t>(d)] += w * x[2 + d];
           }
         const float inv = sum > 0.0f ? out_mul / sum : 0.0f;
-        const int64_t i = u.i0 + r / group, h = u.hk * group + r % group, t = u.q_row0 + i;
+        const int64_t hh = r / Rh, rl = r % Rh;
+        const int64_t i = u.i0 + rl / group, h = (u.hk0 + hh) * group + rl % group, t = u.q_row0 + i;
         char* orow = a.out.host<char>() + (t * a.out.strides[0] + h * a.out.strides[1]) * o_es;
         for (int64_t d = 0; d < D; ++d)
           store_f32(a.out.dtype, orow, d * a.out.strides[2], row[static_cast<size_t>(d)] * inv);
