@@ -189,25 +189,31 @@ void scores_1key(const float* q, int64_t D, const char* k, int64_t n, float* s) 
 }
 
 template <typename L, int Rows, bool PF>
-void scores_rows(const float* q, int64_t D, const char* k, int64_t kstride, int64_t pf, int64_t n, float* s) {
+void scores_rows(const float* q, int64_t D, const char* k, int64_t kstride, int64_t pf, int64_t n, int64_t ld,
+                 float* s) {
   int64_t j = 0;
-  for (; j + 4 <= n; j += 4) scores_4keys<L, Rows, PF>(q, D, k + j * kstride, kstride, pf, n, s + j);
-  for (; j < n; ++j) scores_1key<L, Rows>(q, D, k + j * kstride, n, s + j);
+  for (; j + 4 <= n; j += 4) scores_4keys<L, Rows, PF>(q, D, k + j * kstride, kstride, pf, ld, s + j);
+  for (; j < n; ++j) scores_1key<L, Rows>(q, D, k + j * kstride, ld, s + j);
 }
 
-// PF: each row's bytes at row + pf are prefetched while the row is read (pf: a few KiB
-// further along a contiguous cache, or the same row of the next block of a paged one).
+// Scores of R query rows against the keys of each span in turn (s rows of ld floats, the
+// spans' keys side by side). PF: each row's bytes at row + span.pf are prefetched while the
+// row is read (a few KiB further along a contiguous cache, or rows of a paged cache that the
+// caller reads a little later).
 template <typename L, bool PF>
-void scores_t(const float* q, int64_t R, int64_t D, const void* k, int64_t kstride, int64_t pf, int64_t n,
-              float* s) {
-  const char* kb = static_cast<const char*>(k);
-  int64_t r = 0;
-  for (; r + 4 <= R; r += 4) scores_rows<L, 4, PF>(q + r * D, D, kb, kstride, pf, n, s + r * n);
-  switch (R - r) {
-    case 3: return scores_rows<L, 3, PF>(q + r * D, D, kb, kstride, pf, n, s + r * n);
-    case 2: return scores_rows<L, 2, PF>(q + r * D, D, kb, kstride, pf, n, s + r * n);
-    case 1: return scores_rows<L, 1, PF>(q + r * D, D, kb, kstride, pf, n, s + r * n);
-    default: return;
+void scores_t(const float* q, int64_t R, int64_t D, const KvRows* spans, int nspans, int64_t kstride,
+              int64_t ld, float* s) {
+  for (int sp = 0; sp < nspans; ++sp, s += spans[sp - 1].n) {
+    const char* kb = static_cast<const char*>(spans[sp].p);
+    const int64_t n = spans[sp].n, pf = spans[sp].pf;
+    int64_t r = 0;
+    for (; r + 4 <= R; r += 4) scores_rows<L, 4, PF>(q + r * D, D, kb, kstride, pf, n, ld, s + r * ld);
+    switch (R - r) {
+      case 3: scores_rows<L, 3, PF>(q + r * D, D, kb, kstride, pf, n, ld, s + r * ld); break;
+      case 2: scores_rows<L, 2, PF>(q + r * D, D, kb, kstride, pf, n, ld, s + r * ld); break;
+      case 1: scores_rows<L, 1, PF>(q + r * D, D, kb, kstride, pf, n, ld, s + r * ld); break;
+      default: break;
+    }
   }
 }
 
@@ -215,32 +221,38 @@ void scores_t(const float* q, int64_t R, int64_t D, const void* k, int64_t kstri
 // registers and the broadcast weight, inside AVX-512's 32 registers. Named accumulators
 // (see scores_4keys).
 template <typename L, int Rows, int Cols, bool PF>
-void accumulate_tile(const float* p, int64_t n, const char* v, int64_t vstride, int64_t ahead, int64_t D,
-                     float* acc) {
+void accumulate_tile(const float* p, int64_t ld, const KvRows* spans, int nspans, int64_t col,
+                     int64_t vstride, int64_t D, float* acc) {
   const __m512 z = _mm512_setzero_ps();
-  auto ld = [&](int i, int x) { return i < Rows && x < Cols ? _mm512_loadu_ps(acc + i * D + 16 * x) : z; };
-  __m512 c00 = ld(0, 0), c01 = ld(0, 1), c02 = ld(0, 2), c03 = ld(0, 3);
-  __m512 c10 = ld(1, 0), c11 = ld(1, 1), c12 = ld(1, 2), c13 = ld(1, 3);
-  __m512 c20 = ld(2, 0), c21 = ld(2, 1), c22 = ld(2, 2), c23 = ld(2, 3);
-  __m512 c30 = ld(3, 0), c31 = ld(3, 1), c32 = ld(3, 2), c33 = ld(3, 3);
-  for (int64_t j = 0; j < n; ++j) {
-    const char* vr = v + j * vstride;
-    if constexpr (PF) prefetch_lines(vr + ahead, Cols * 16 * L::kSize);
-    const __m512 v0 = L::at(vr, 0);
-    const __m512 v1 = Cols > 1 ? L::at(vr, 16) : z;
-    const __m512 v2 = Cols > 2 ? L::at(vr, 32) : z;
-    const __m512 v3 = Cols > 3 ? L::at(vr, 48) : z;
-    auto row = [&](int i, __m512& a0, __m512& a1, __m512& a2, __m512& a3) {
-      const __m512 w = _mm512_set1_ps(p[i * n + j]);
-      a0 = _mm512_fmadd_ps(w, v0, a0);
-      if constexpr (Cols > 1) a1 = _mm512_fmadd_ps(w, v1, a1);
-      if constexpr (Cols > 2) a2 = _mm512_fmadd_ps(w, v2, a2);
-      if constexpr (Cols > 3) a3 = _mm512_fmadd_ps(w, v3, a3);
-    };
-    row(0, c00, c01, c02, c03);
-    if constexpr (Rows > 1) row(1, c10, c11, c12, c13);
-    if constexpr (Rows > 2) row(2, c20, c21, c22, c23);
-    if constexpr (Rows > 3) row(3, c30, c31, c32, c33);
+  auto ld_acc = [&](int i, int x) {
+    return i < Rows && x < Cols ? _mm512_loadu_ps(acc + i * D + 16 * x) : z;
+  };
+  __m512 c00 = ld_acc(0, 0), c01 = ld_acc(0, 1), c02 = ld_acc(0, 2), c03 = ld_acc(0, 3);
+  __m512 c10 = ld_acc(1, 0), c11 = ld_acc(1, 1), c12 = ld_acc(1, 2), c13 = ld_acc(1, 3);
+  __m512 c20 = ld_acc(2, 0), c21 = ld_acc(2, 1), c22 = ld_acc(2, 2), c23 = ld_acc(2, 3);
+  __m512 c30 = ld_acc(3, 0), c31 = ld_acc(3, 1), c32 = ld_acc(3, 2), c33 = ld_acc(3, 3);
+  for (int sp = 0; sp < nspans; ++sp, p += spans[sp - 1].n) {
+    const char* v = static_cast<const char*>(spans[sp].p) + col;
+    const int64_t n = spans[sp].n, ahead = spans[sp].pf;
+    for (int64_t j = 0; j < n; ++j) {
+      const char* vr = v + j * vstride;
+      if constexpr (PF) prefetch_lines(vr + ahead, Cols * 16 * L::kSize);
+      const __m512 v0 = L::at(vr, 0);
+      const __m512 v1 = Cols > 1 ? L::at(vr, 16) : z;
+      const __m512 v2 = Cols > 2 ? L::at(vr, 32) : z;
+      const __m512 v3 = Cols > 3 ? L::at(vr, 48) : z;
+      auto row = [&](int i, __m512& a0, __m512& a1, __m512& a2, __m512& a3) {
+        const __m512 w = _mm512_set1_ps(p[i * ld + j]);
+        a0 = _mm512_fmadd_ps(w, v0, a0);
+        if constexpr (Cols > 1) a1 = _mm512_fmadd_ps(w, v1, a1);
+        if constexpr (Cols > 2) a2 = _mm512_fmadd_ps(w, v2, a2);
+        if constexpr (Cols > 3) a3 = _mm512_fmadd_ps(w, v3, a3);
+      };
+      row(0, c00, c01, c02, c03);
+      if constexpr (Rows > 1) row(1, c10, c11, c12, c13);
+      if constexpr (Rows > 2) row(2, c20, c21, c22, c23);
+      if constexpr (Rows > 3) row(3, c30, c31, c32, c33);
+    }
   }
   auto st = [&](int i, int x, __m512 c) {
     if (i < Rows && x < Cols) _mm512_storeu_ps(acc + i * D + 16 * x, c);
@@ -252,27 +264,31 @@ void accumulate_tile(const float* p, int64_t n, const char* v, int64_t vstride, 
 }
 
 template <typename L, int Rows, bool PF>
-void accumulate_rows(const float* p, int64_t n, const char* v, int64_t vstride, int64_t pf, int64_t es,
-                     int64_t D, float* acc) {
+void accumulate_rows(const float* p, int64_t ld, const KvRows* spans, int nspans, int64_t vstride, int64_t D,
+                     float* acc) {
+  constexpr int64_t es = L::kSize;
   int64_t d = 0;
-  for (; d + 64 <= D; d += 64) accumulate_tile<L, Rows, 4, PF>(p, n, v + d * es, vstride, pf, D, acc + d);
+  for (; d + 64 <= D; d += 64)
+    accumulate_tile<L, Rows, 4, PF>(p, ld, spans, nspans, d * es, vstride, D, acc + d);
   if (d + 32 <= D) {
-    accumulate_tile<L, Rows, 2, PF>(p, n, v + d * es, vstride, pf, D, acc + d);
+    accumulate_tile<L, Rows, 2, PF>(p, ld, spans, nspans, d * es, vstride, D, acc + d);
     d += 32;
   }
-  if (d < D) accumulate_tile<L, Rows, 1, PF>(p, n, v + d * es, vstride, pf, D, acc + d);  // D % 32 == 16
+  if (d < D)
+    accumulate_tile<L, Rows, 1, PF>(p, ld, spans, nspans, d * es, vstride, D, acc + d);  // D % 32 == 16
 }
 
+// acc_r += sum over the spans' keys j of p[r*ld + j] v_j (the spans' keys side by side in p).
 template <typename L, bool PF>
-void accumulate_t(const float* p, int64_t R, int64_t n, const void* v, int64_t vstride, int64_t pf,
-                  int64_t es, int64_t D, float* acc) {
-  const char* vb = static_cast<const char*>(v);
+void accumulate_t(const float* p, int64_t R, int64_t ld, const KvRows* spans, int nspans, int64_t vstride,
+                  int64_t D, float* acc) {
   int64_t r = 0;
-  for (; r + 4 <= R; r += 4) accumulate_rows<L, 4, PF>(p + r * n, n, vb, vstride, pf, es, D, acc + r * D);
+  for (; r + 4 <= R; r += 4)
+    accumulate_rows<L, 4, PF>(p + r * ld, ld, spans, nspans, vstride, D, acc + r * D);
   switch (R - r) {
-    case 3: return accumulate_rows<L, 3, PF>(p + r * n, n, vb, vstride, pf, es, D, acc + r * D);
-    case 2: return accumulate_rows<L, 2, PF>(p + r * n, n, vb, vstride, pf, es, D, acc + r * D);
-    case 1: return accumulate_rows<L, 1, PF>(p + r * n, n, vb, vstride, pf, es, D, acc + r * D);
+    case 3: return accumulate_rows<L, 3, PF>(p + r * ld, ld, spans, nspans, vstride, D, acc + r * D);
+    case 2: return accumulate_rows<L, 2, PF>(p + r * ld, ld, spans, nspans, vstride, D, acc + r * D);
+    case 1: return accumulate_rows<L, 1, PF>(p + r * ld, ld, spans, nspans, vstride, D, acc + r * D);
     default: return;
   }
 }
@@ -395,62 +411,80 @@ bool supports(DType t, int64_t D) {
 void scores(DType t, const float* q, int64_t R, int64_t D, const void* k, int64_t ks, int64_t n, float* s) {
   const int64_t kstride = ks * static_cast<int64_t>(dtype_size(t));
   switch (t) {
-    case DType::f16:
-      return scores_t<LoadF16, true>(q, R, D, k, kstride, ahead_bytes<LoadF16>(D, kstride), n, s);
-    case DType::bf16:
-      return scores_t<LoadBF16, true>(q, R, D, k, kstride, ahead_bytes<LoadBF16>(D, kstride), n, s);
-    default: return scores_t<LoadF32, true>(q, R, D, k, kstride, ahead_bytes<LoadF32>(D, kstride), n, s);
+    case DType::f16: {
+      const KvRows one{k, n, ahead_bytes<LoadF16>(D, kstride)};
+      return scores_t<LoadF16, true>(q, R, D, &one, 1, kstride, n, s);
+    }
+    case DType::bf16: {
+      const KvRows one{k, n, ahead_bytes<LoadBF16>(D, kstride)};
+      return scores_t<LoadBF16, true>(q, R, D, &one, 1, kstride, n, s);
+    }
+    default: {
+      const KvRows one{k, n, ahead_bytes<LoadF32>(D, kstride)};
+      return scores_t<LoadF32, true>(q, R, D, &one, 1, kstride, n, s);
+    }
   }
 }
 
 void accumulate(DType t, const float* p, int64_t R, int64_t n, const void* v, int64_t vs, int64_t D,
                 float* acc) {
-  const int64_t es = static_cast<int64_t>(dtype_size(t));
+  const int64_t vstride = vs * static_cast<int64_t>(dtype_size(t));
   switch (t) {
-    case DType::f16:
-      return accumulate_t<LoadF16, true>(p, R, n, v, vs * es, ahead_bytes<LoadF16>(D, vs * es), es, D, acc);
-    case DType::bf16:
-      return accumulate_t<LoadBF16, true>(p, R, n, v, vs * es, ahead_bytes<LoadBF16>(D, vs * es), es, D, acc);
-    default:
-      return accumulate_t<LoadF32, true>(p, R, n, v, vs * es, ahead_bytes<LoadF32>(D, vs * es), es, D, acc);
+    case DType::f16: {
+      const KvRows one{v, n, ahead_bytes<LoadF16>(D, vstride)};
+      return accumulate_t<LoadF16, true>(p, R, n, &one, 1, vstride, D, acc);
+    }
+    case DType::bf16: {
+      const KvRows one{v, n, ahead_bytes<LoadBF16>(D, vstride)};
+      return accumulate_t<LoadBF16, true>(p, R, n, &one, 1, vstride, D, acc);
+    }
+    default: {
+      const KvRows one{v, n, ahead_bytes<LoadF32>(D, vstride)};
+      return accumulate_t<LoadF32, true>(p, R, n, &one, 1, vstride, D, acc);
+    }
   }
 }
 
 namespace {
-// The paged kernels prefetch only when the caller names a next block (pf != 0).
-template <typename L>
-void scores_pf(const float* q, int64_t R, int64_t D, const void* k, int64_t kstride, int64_t pf, int64_t n,
-               float* s) {
-  if (pf != 0) return scores_t<L, true>(q, R, D, k, kstride, pf, n, s);
-  scores_t<L, false>(q, R, D, k, kstride, 0, n, s);
+// The paged kernels prefetch only when the caller names rows to prefetch (some span's pf != 0).
+bool any_prefetch(const KvRows* spans, int nspans) {
+  for (int i = 0; i < nspans; ++i)
+    if (spans[i].pf != 0) return true;
+  return false;
 }
 template <typename L>
-void accumulate_pf(const float* p, int64_t R, int64_t n, const void* v, int64_t vstride, int64_t pf,
+void scores_pf(const float* q, int64_t R, int64_t D, const KvRows* spans, int nspans, int64_t kstride,
+               int64_t ld, float* s) {
+  if (any_prefetch(spans, nspans)) return scores_t<L, true>(q, R, D, spans, nspans, kstride, ld, s);
+  scores_t<L, false>(q, R, D, spans, nspans, kstride, ld, s);
+}
+template <typename L>
+void accumulate_pf(const float* p, int64_t R, int64_t ld, const KvRows* spans, int nspans, int64_t vstride,
                    int64_t D, float* acc) {
-  if (pf != 0) return accumulate_t<L, true>(p, R, n, v, vstride, pf, L::kSize, D, acc);
-  accumulate_t<L, false>(p, R, n, v, vstride, 0, L::kSize, D, acc);
+  if (any_prefetch(spans, nspans)) return accumulate_t<L, true>(p, R, ld, spans, nspans, vstride, D, acc);
+  accumulate_t<L, false>(p, R, ld, spans, nspans, vstride, D, acc);
 }
 }  // namespace
 
-void scores_paged(KvElem e, const float* q, int64_t R, int64_t D, const void* k, int64_t ks, int64_t pf,
-                  int64_t n, float* s) {
+void scores_paged(KvElem e, const float* q, int64_t R, int64_t D, const KvRows* spans, int nspans, int64_t ks,
+                  int64_t ld, float* s) {
   switch (e) {
-    case KvElem::f16: return scores_pf<LoadF16>(q, R, D, k, ks * 2, pf, n, s);
-    case KvElem::bf16: return scores_pf<LoadBF16>(q, R, D, k, ks * 2, pf, n, s);
-    case KvElem::f32: return scores_pf<LoadF32>(q, R, D, k, ks * 4, pf, n, s);
-    case KvElem::i8: return scores_pf<LoadI8>(q, R, D, k, ks, pf, n, s);
-    case KvElem::fp8: return scores_pf<LoadFP8>(q, R, D, k, ks, pf, n, s);
+    case KvElem::f16: return scores_pf<LoadF16>(q, R, D, spans, nspans, ks * 2, ld, s);
+    case KvElem::bf16: return scores_pf<LoadBF16>(q, R, D, spans, nspans, ks * 2, ld, s);
+    case KvElem::f32: return scores_pf<LoadF32>(q, R, D, spans, nspans, ks * 4, ld, s);
+    case KvElem::i8: return scores_pf<LoadI8>(q, R, D, spans, nspans, ks, ld, s);
+    case KvElem::fp8: return scores_pf<LoadFP8>(q, R, D, spans, nspans, ks, ld, s);
   }
 }
 
-void accumulate_paged(KvElem e, const float* p, int64_t R, int64_t n, const void* v, int64_t vs, int64_t pf,
-                      int64_t D, float* acc) {
+void accumulate_paged(KvElem e, const float* p, int64_t R, int64_t ld, const KvRows* spans, int nspans,
+                      int64_t vs, int64_t D, float* acc) {
   switch (e) {
-    case KvElem::f16: return accumulate_pf<LoadF16>(p, R, n, v, vs * 2, pf, D, acc);
-    case KvElem::bf16: return accumulate_pf<LoadBF16>(p, R, n, v, vs * 2, pf, D, acc);
-    case KvElem::f32: return accumulate_pf<LoadF32>(p, R, n, v, vs * 4, pf, D, acc);
-    case KvElem::i8: return accumulate_pf<LoadI8>(p, R, n, v, vs, pf, D, acc);
-    case KvElem::fp8: return accumulate_pf<LoadFP8>(p, R, n, v, vs, pf, D, acc);
+    case KvElem::f16: return accumulate_pf<LoadF16>(p, R, ld, spans, nspans, vs * 2, D, acc);
+    case KvElem::bf16: return accumulate_pf<LoadBF16>(p, R, ld, spans, nspans, vs * 2, D, acc);
+    case KvElem::f32: return accumulate_pf<LoadF32>(p, R, ld, spans, nspans, vs * 4, D, acc);
+    case KvElem::i8: return accumulate_pf<LoadI8>(p, R, ld, spans, nspans, vs, D, acc);
+    case KvElem::fp8: return accumulate_pf<LoadFP8>(p, R, ld, spans, nspans, vs, D, acc);
   }
 }
 

@@ -29,7 +29,20 @@ constexpr int64_t kMaxTileRows = 32;   // query rows (queries x GQA group) per k
 constexpr int64_t kUnitFloats = 8192;  // q (and acc) floats of a unit at most when it groups heads
 constexpr int64_t kMinChunk = 256;     // keys per task at least (amortises the partial's write)
 constexpr int64_t kTasksPerThread = 8;
-constexpr int64_t kPrefetchHeads = 2;  // (block, head) steps ahead whose rows are prefetched
+constexpr int64_t kPrefetchHeads = 2;  // (step, head) pairs ahead whose rows are prefetched
+constexpr int64_t kStepKeys = 32;  // keys per online-softmax step (AVX-512): blocks of 16 go two at a time
+constexpr int kMaxSpans = 2;       // blocks per step (kStepKeys / the smallest block size)
+
+// A run of keys inside one block: block id, first slot, count, position of the first key.
+struct Span {
+  int64_t id, slot, n, pos;
+};
+// The keys of one online-softmax step; end: the position after the last key it examined.
+struct Step {
+  Span sp[kMaxSpans];
+  int count = 0;
+  int64_t keys = 0, end = 0;
+};  // (block, head) steps ahead whose rows are prefetched
 
 // A unit is (sequence, tile of queries, range of kv heads). Decode tiles hold a few rows per
 // head, so a unit takes several heads (every head when they fit kUnitFloats) and walks the
@@ -80,9 +93,10 @@ void dequantize_rows(const KvCacheArg& c, const TensorArg& t, const TensorArg& s
   }
 }
 
-void prefetch_rows(const TensorArg& t, int64_t block, int64_t n, int64_t hk, int64_t row_bytes) {
+void prefetch_rows(const TensorArg& t, int64_t block, int64_t slot0, int64_t n, int64_t hk,
+                   int64_t row_bytes) {
   for (int64_t j = 0; j < n; ++j) {
-    const char* r = cache_row(t, block, j, hk);
+    const char* r = cache_row(t, block, slot0 + j, hk);
     for (int64_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(r + off);
   }
 }
@@ -185,15 +199,37 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
   const int64_t row_bytes = D * kv_es;
   const int64_t ks = c.k.strides[1], vs = c.v.strides[1];  // elements between a block's rows
 
+  // Byte addresses of cache rows and int8 scales, with the base pointers fetched once.
+  const int64_t step_keys = use_avx512 ? kStepKeys : bs;
+  const int max_spans = use_avx512 ? static_cast<int>(std::max<int64_t>(1, kStepKeys / bs)) : 1;
+  const char* const k_base = c.k.host<char>();
+  const char* const v_base = c.v.host<char>();
+  const int64_t k_blk = c.k.strides[0] * kv_es, k_slot = c.k.strides[1] * kv_es,
+                k_head = c.k.strides[2] * kv_es;
+  const int64_t v_blk = c.v.strides[0] * kv_es, v_slot = c.v.strides[1] * kv_es,
+                v_head = c.v.strides[2] * kv_es;
+  const float* const ks_base = row_scales ? c.k_scales.host<float>() : nullptr;
+  const float* const vs_base = row_scales ? c.v_scales.host<float>() : nullptr;
+  auto k_row = [&](int64_t id, int64_t slot, int64_t hk) {
+    return k_base + id * k_blk + slot * k_slot + hk * k_head;
+  };
+  auto v_row = [&](int64_t id, int64_t slot, int64_t hk) {
+    return v_base + id * v_blk + slot * v_slot + hk * v_head;
+  };
+  auto scale_at = [](const TensorArg& t, const float* base, int64_t id, int64_t slot, int64_t hk) {
+    return base[id * t.strides[0] + slot * t.strides[1] + hk * t.strides[2]];
+  };
+
   std::atomic<int64_t> next{0};
   pool.run(static_cast<int>(std::min<int64_t>(pool.size(), n_tasks)), [&](int, int) {
     const auto R_max = static_cast<size_t>(max_rows), Rh_max = static_cast<size_t>(tile_q * group);
+    const auto n_max = static_cast<size_t>(step_keys);
     std::vector<float> q(R_max * static_cast<size_t>(D)), acc(R_max * static_cast<size_t>(D)),
-        s(Rh_max * static_cast<size_t>(bs)), m(R_max), l(R_max), row(static_cast<size_t>(D));
-    std::vector<float> kb, vb, kscale(static_cast<size_t>(bs)), vscale(static_cast<size_t>(bs));
+        s(Rh_max * n_max), m(R_max), l(R_max), row(static_cast<size_t>(D));
+    std::vector<float> kb, vb, kscale(n_max), vscale(n_max);
     if (!in_place) {
-      kb.resize(static_cast<size_t>(bs * D));
-      vb.resize(static_cast<size_t>(bs * D));
+      kb.resize(n_max * static_cast<size_t>(D));
+      vb.resize(n_max * static_cast<size_t>(D));
     }
     std::vector<int64_t> lo_r(Rh_max), hi_r(Rh_max), visible(Rh_max), below(Rh_max);
     for (int64_t ti; (ti = next.fetch_add(1, std::memory_order_relaxed)) < n_tasks;) {
@@ -205,10 +241,11 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
       std::fill_n(m.begin(), R, neg_inf);
       std::fill_n(l.begin(), R, 0.0f);
       // Row r = head hh * Rh + (query i - i0) * group + g: q head (hk0 + hh) * group + g.
+      const char* const q_base = a.q.host<char>();
       for (int64_t r = 0; r < R; ++r) {
         const int64_t hh = r / Rh, rl = r % Rh;
         const int64_t i = u.i0 + rl / group, h = (u.hk0 + hh) * group + rl % group;
-        const char* src = a.q.host<char>() + ((u.q_row0 + i) * a.q.strides[0] + h * a.q.strides[1]) * q_es;
+        const char* src = q_base + ((u.q_row0 + i) * a.q.strides[0] + h * a.q.strides[1]) * q_es;
         float* qr = q.data() + r * D;
         if (a.q.strides[2] == 1)
           convert_row_to_f32(a.q.dtype, src, qr, D);
@@ -225,75 +262,108 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
         any_hi = std::max(any_hi, hi_r[static_cast<size_t>(rl)]);
       }
       const int64_t j_begin = std::max(kb0, any_lo), j_end = std::min(kb1, any_hi);
-      // The block id of the task's block blk, or -1 past its keys or for a bad id.
-      auto block_id = [&](int64_t blk) -> int64_t {
-        if (blk * bs >= j_end || blk >= max_blocks) return -1;
-        const int64_t id = load_index(a.block_tables, u.b, blk);
-        return id >= 0 && id < nb ? id : -1;
-      };
-      for (int64_t k0 = j_begin / bs * bs; k0 < j_end; k0 += bs) {
-        const int64_t blk = k0 / bs;
-        if (blk >= max_blocks) break;
-        const int64_t id = load_index(a.block_tables, u.b, blk);
-        if (id < 0 || id >= nb) continue;  // a bad block id: its keys are skipped
-        const int64_t j0 = std::max(k0, j_begin), j1 = std::min(k0 + bs, j_end), n = j1 - j0;
-        if (n <= 0) continue;
-        for (int64_t rl = 0; rl < Rh; ++rl) {
-          visible[static_cast<size_t>(rl)] = std::clamp<int64_t>(hi_r[static_cast<size_t>(rl)] - j0, 0, n);
-          below[static_cast<size_t>(rl)] =
-              std::min(n, lo_r[static_cast<size_t>(rl)] - j0);  // left of the window
+      // The next step from key position pos: up to step_keys keys in up to max_spans runs of
+      // one block each; blocks with a bad id are skipped (their keys are masked).
+      auto build = [&](int64_t pos) {
+        Step st;
+        while (pos < j_end && st.count < max_spans && st.keys < step_keys) {
+          const int64_t blk = pos / bs;
+          if (blk >= max_blocks) {
+            pos = j_end;
+            break;
+          }
+          const int64_t id = load_index(a.block_tables, u.b, blk), slot = pos - blk * bs;
+          const int64_t n = std::min({bs - slot, j_end - pos, step_keys - st.keys});
+          if (id >= 0 && id < nb) {
+            st.sp[st.count++] = Span{id, slot, n, pos};
+            st.keys += n;
+          }
+          pos += n;
         }
-        // Rows kPrefetchHeads (block, head) steps ahead are prefetched while a head is computed:
-        // the blocks are scattered, so neither the hardware streamer nor a stride can find them.
-        int64_t pf_blk = -1, pf_id = -1;
+        st.end = pos;
+        return st;
+      };
+      KvRows k_rows[kMaxSpans], v_rows[kMaxSpans];
+      for (Step cur = build(j_begin), nxt = build(cur.end); cur.count > 0; cur = nxt, nxt = build(cur.end)) {
+        const int64_t n = cur.keys;
+        for (int64_t rl = 0; rl < Rh; ++rl) {
+          int64_t vis = 0, low = 0;
+          for (int i = 0; i < cur.count; ++i) {
+            const Span& sp = cur.sp[i];
+            vis += std::clamp<int64_t>(hi_r[static_cast<size_t>(rl)] - sp.pos, 0, sp.n);
+            low +=
+                std::clamp<int64_t>(lo_r[static_cast<size_t>(rl)] - sp.pos, 0, sp.n);  // left of the window
+          }
+          visible[static_cast<size_t>(rl)] = vis;
+          below[static_cast<size_t>(rl)] = low;
+        }
         for (int64_t hh = 0; hh < nh; ++hh) {
           const int64_t hk = u.hk0 + hh;
-          const int64_t ahead = hh + kPrefetchHeads, tb = blk + ahead / nh, th = u.hk0 + ahead % nh;
-          if (tb != pf_blk) pf_blk = tb, pf_id = tb == blk ? id : block_id(tb);
-          const char* kr = cache_row(c.k, id, j0 - k0, hk);
-          const char* vr = cache_row(c.v, id, j0 - k0, hk);
-          const int64_t k_pf = pf_id >= 0 ? cache_row(c.k, pf_id, j0 - k0, th) - kr : 0;
-          const int64_t v_pf = pf_id >= 0 ? cache_row(c.v, pf_id, j0 - k0, th) - vr : 0;
+          // While this head is computed, the rows kPrefetchHeads (step, head) pairs ahead are
+          // prefetched: blocks are scattered, so no hardware streamer or stride finds them.
+          const int64_t ahead = hh + kPrefetchHeads;
+          const Step& ts = ahead < nh ? cur : nxt;
+          const int64_t th = u.hk0 + ahead % nh;
+          for (int i = 0; i < cur.count; ++i) {
+            const Span& sp = cur.sp[i];
+            const char* kr = k_row(sp.id, sp.slot, hk);
+            const char* vr = v_row(sp.id, sp.slot, hk);
+            int64_t k_pf = 0, v_pf = 0;
+            if (ts.count > 0) {
+              const Span& t = ts.sp[std::min(i, ts.count - 1)];
+              k_pf = k_row(t.id, t.slot, th) - kr;
+              v_pf = v_row(t.id, t.slot, th) - vr;
+              if (!use_avx512) prefetch_rows(c.k, t.id, t.slot, sp.n, th, row_bytes);
+            }
+            k_rows[i] = KvRows{kr, sp.n, k_pf};
+            v_rows[i] = KvRows{vr, sp.n, v_pf};
+          }
           float* qh = q.data() + hh * Rh * D;
           float* ah = acc.data() + hh * Rh * D;
           float* mh = m.data() + hh * Rh;
           float* lh = l.data() + hh * Rh;
-          if (pf_id >= 0 && !use_avx512) prefetch_rows(c.k, pf_id, n, th, row_bytes);
           if (use_avx512) {
 #if defined(PORTA_CPU_X86)
-            avx512::scores_paged(elem, qh, Rh, D, kr, ks, k_pf, n, s.data());
+            avx512::scores_paged(elem, qh, Rh, D, k_rows, cur.count, ks, n, s.data());
 #endif
             if (row_scales) {
-              for (int64_t j = 0; j < n; ++j) {
-                kscale[static_cast<size_t>(j)] = *cache_scale(c.k_scales, id, j0 - k0 + j, hk);
-                vscale[static_cast<size_t>(j)] = *cache_scale(c.v_scales, id, j0 - k0 + j, hk);
-              }
+              for (int i = 0, off = 0; i < cur.count; off += static_cast<int>(cur.sp[i].n), ++i)
+                for (int64_t j = 0; j < cur.sp[i].n; ++j) {
+                  kscale[static_cast<size_t>(off + j)] =
+                      scale_at(c.k_scales, ks_base, cur.sp[i].id, cur.sp[i].slot + j, hk);
+                  vscale[static_cast<size_t>(off + j)] =
+                      scale_at(c.v_scales, vs_base, cur.sp[i].id, cur.sp[i].slot + j, hk);
+                }
               for (int64_t r = 0; r < Rh; ++r)
                 for (int64_t j = 0; j < n; ++j)
                   s[static_cast<size_t>(r * n + j)] *= kscale[static_cast<size_t>(j)];
             }
           } else if (direct) {
-            direct->scores(c.k.dtype, qh, Rh, D, kr, ks, n, s.data());
+            direct->scores(c.k.dtype, qh, Rh, D, k_rows[0].p, ks, n, s.data());
           } else {
-            dequantize_rows(c, c.k, c.k_scales, fp8k.get(), id, j0 - k0, n, hk, D, kb.data());
-            dequantize_rows(c, c.v, c.v_scales, fp8v.get(), id, j0 - k0, n, hk, D, vb.data());
+            const Span& sp = cur.sp[0];
+            dequantize_rows(c, c.k, c.k_scales, fp8k.get(), sp.id, sp.slot, n, hk, D, kb.data());
+            dequantize_rows(c, c.v, c.v_scales, fp8v.get(), sp.id, sp.slot, n, hk, D, vb.data());
             kf32.scores(DType::f32, qh, Rh, D, kb.data(), D, n, s.data());
           }
           for (int64_t r = 0; r < Rh; ++r)
             for (int64_t j = 0; j < below[static_cast<size_t>(r)]; ++j)
               s[static_cast<size_t>(r * n + j)] = neg_inf;
           kern.softmax(s.data(), Rh, n, visible.data(), mh, lh, ah, D);
-          if (pf_id >= 0 && !use_avx512) prefetch_rows(c.v, pf_id, n, th, row_bytes);
+          if (!use_avx512 && ts.count > 0) {
+            const Span& t = ts.sp[0];
+            prefetch_rows(c.v, t.id, t.slot, cur.sp[0].n, th, row_bytes);
+          }
           if (use_avx512) {
             if (row_scales)
               for (int64_t r = 0; r < Rh; ++r)
                 for (int64_t j = 0; j < n; ++j)
                   s[static_cast<size_t>(r * n + j)] *= vscale[static_cast<size_t>(j)];
 #if defined(PORTA_CPU_X86)
-            avx512::accumulate_paged(elem, s.data(), Rh, n, vr, vs, v_pf, D, ah);
+            avx512::accumulate_paged(elem, s.data(), Rh, n, v_rows, cur.count, vs, D, ah);
 #endif
           } else if (direct)
-            direct->accumulate(c.v.dtype, s.data(), Rh, n, vr, vs, D, ah);
+            direct->accumulate(c.v.dtype, s.data(), Rh, n, v_rows[0].p, vs, D, ah);
           else
             kf32.accumulate(DType::f32, s.data(), Rh, n, vb.data(), D, D, ah);
         }

@@ -12,16 +12,23 @@ namespace porta::cpu {
 /// fp8 e4m3fn codes (read as value * 2^-8; the caller folds 256 and the layer scale in).
 enum class KvElem : uint8_t { f32, f16, bf16, i8, fp8 };
 
+/// n K or V rows from p (at the stride the kernel is given); while a row is read, the bytes at
+/// row + pf are prefetched (pf = 0: none).
+struct KvRows {
+  const void* p;
+  int64_t n, pf;
+};
+
 #if defined(PORTA_CPU_X86)
 namespace avx512 {
-/// s[r*n + j] = q_r . k_j (rows of ks elements); D % 16 == 0. pf != 0: while row j is read,
-/// the bytes at row j + pf are prefetched (the same row of the next block: spread through the
-/// math, where a burst of a whole block's prefetches stalls issue).
-void scores_paged(KvElem e, const float* q, int64_t R, int64_t D, const void* k, int64_t ks, int64_t pf,
-                  int64_t n, float* s);
-/// acc_r += sum_j p[r*n + j] v_j (rows of vs elements); D % 16 == 0; pf as scores_paged.
-void accumulate_paged(KvElem e, const float* p, int64_t R, int64_t n, const void* v, int64_t vs, int64_t pf,
-                      int64_t D, float* acc);
+/// s[r*ld + j] = q_r . k_j over the keys of the spans one after another (rows of ks elements);
+/// D % 16 == 0. A span's pf names rows read a little later (the next block the table names),
+/// prefetched spread through the math, where a burst of a whole block's prefetches stalls issue.
+void scores_paged(KvElem e, const float* q, int64_t R, int64_t D, const KvRows* spans, int nspans, int64_t ks,
+                  int64_t ld, float* s);
+/// acc_r += sum_j p[r*ld + j] v_j over the keys of the spans (rows of vs elements); D % 16 == 0.
+void accumulate_paged(KvElem e, const float* p, int64_t R, int64_t ld, const KvRows* spans, int nspans,
+                      int64_t vs, int64_t D, float* acc);
 }  // namespace avx512
 #endif
 
