@@ -322,6 +322,23 @@ TEST_P(Paged, DecodeStepsEveryFormatGroupAndWindow) {
   run(s, bad, seed++);
 }
 
+// Quantised caches at every head dim and block size, odd key counts and windows: on the cpu
+// this covers the int8 integer-dot kernels (D % 32 == 0; D = 96 ends on a 32-column tile), the
+// int8 float path (D = 80), fp8, and steps of keys that straddle blocks.
+TEST_P(Paged, QuantizedCachesEveryHeadDimAndBlockSize) {
+  Stream s(device());
+  if (!supports(DType::i8)) GTEST_SKIP() << "no i8";
+  uint32_t seed = 5270;
+  for (KvCacheFormat f : {KvCacheFormat::int8, KvCacheFormat::fp8_e4m3fn})
+    for (int64_t D : {64, 80, 96, 128, 256})
+      for (int64_t bs : {16, 64}) {
+        PagedCase c{{1, 1, 3, 1}, {1, 37, 95, 130}};
+        c.format = f, c.D = D, c.bs = bs, c.Hq = 12, c.Hkv = 3, c.lse = true;
+        c.window = D == 96 ? 50 : 0;
+        run(s, c, seed++);
+      }
+}
+
 TEST_P(Paged, SlidingWindowNonCausalAndLse) {
   Stream s(device());
   uint32_t seed = 5300;

@@ -188,6 +188,12 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
   const float q_mul = fp8_in_place ? c.k_scale * 256.0f : 1.0f;
   const float out_mul = fp8_in_place ? c.v_scale * 256.0f : 1.0f;
   const bool row_scales = use_avx512 && c.format == KvCacheFormat::int8;
+#if defined(PORTA_CPU_X86)
+  // int8 codes with VNNI: integer dot products (paged_kernels_avx512.cpp).
+  const bool vnni = row_scales && D % 32 == 0 && avx512::has_vnni();
+#else
+  const bool vnni = false;
+#endif
   std::unique_ptr<Fp8Table> fp8k, fp8v;
   if (c.format == KvCacheFormat::fp8_e4m3fn && !use_avx512) {
     fp8k = std::make_unique<Fp8Table>(c.k_scale);
@@ -226,7 +232,8 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
     const auto n_max = static_cast<size_t>(step_keys);
     std::vector<float> q(R_max * static_cast<size_t>(D)), acc(R_max * static_cast<size_t>(D)),
         s(Rh_max * n_max), m(R_max), l(R_max), row(static_cast<size_t>(D));
-    std::vector<float> kb, vb, kscale(n_max), vscale(n_max);
+    std::vector<float> kb, vb, kscale(n_max), vscale(n_max), qscale(vnni ? R_max : 0);
+    std::vector<int16_t> q16(vnni ? R_max * static_cast<size_t>(D) : 0);
     if (!in_place) {
       kb.resize(n_max * static_cast<size_t>(D));
       vb.resize(n_max * static_cast<size_t>(D));
@@ -252,6 +259,21 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
         else
           for (int64_t d = 0; d < D; ++d) qr[d] = load_f32(a.q.dtype, src, d * a.q.strides[2]);
         for (int64_t d = 0; d < D; ++d) qr[d] *= a.scale * q_mul;
+      }
+      // VNNI scores take q rounded to int16 against each row's max (a NaN or infinite q: floats).
+      bool int_q = vnni;
+      for (int64_t r = 0; r < R && int_q; ++r) {
+        const float* qr = q.data() + r * D;
+        float mx = 0.0f;
+        for (int64_t d = 0; d < D; ++d) mx = std::max(mx, std::fabs(qr[d]));
+        if (!(mx <= std::numeric_limits<float>::max())) {
+          int_q = false;
+          break;
+        }
+        const float inv = mx > 0.0f ? 32767.0f / mx : 0.0f;
+        qscale[static_cast<size_t>(r)] = mx / 32767.0f;
+        for (int64_t d = 0; d < D; ++d)
+          q16[static_cast<size_t>(r * D + d)] = static_cast<int16_t>(std::lrint(qr[d] * inv));
       }
       int64_t any_lo = u.hi, any_hi = u.lo;
       for (int64_t rl = 0; rl < Rh; ++rl) {
@@ -322,22 +344,30 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
           float* ah = acc.data() + hh * Rh * D;
           float* mh = m.data() + hh * Rh;
           float* lh = l.data() + hh * Rh;
+          bool int_v = false;
+          if (row_scales) {
+            bool finite = true;
+            for (int i = 0, off = 0; i < cur.count; off += static_cast<int>(cur.sp[i].n), ++i)
+              for (int64_t j = 0; j < cur.sp[i].n; ++j) {
+                const auto at = static_cast<size_t>(off + j);
+                kscale[at] = scale_at(c.k_scales, ks_base, cur.sp[i].id, cur.sp[i].slot + j, hk);
+                vscale[at] = scale_at(c.v_scales, vs_base, cur.sp[i].id, cur.sp[i].slot + j, hk);
+                finite &= std::fabs(vscale[at]) <= std::numeric_limits<float>::max();
+              }
+            int_v = vnni && finite;
+          }
           if (use_avx512) {
 #if defined(PORTA_CPU_X86)
-            avx512::scores_paged(elem, qh, Rh, D, k_rows, cur.count, ks, n, s.data());
+            if (int_q)
+              avx512::scores_i8(q16.data() + hh * Rh * D, qscale.data() + hh * Rh, Rh, D, k_rows, cur.count,
+                                ks, kscale.data(), n, s.data());
+            else
+              avx512::scores_paged(elem, qh, Rh, D, k_rows, cur.count, ks, n, s.data());
 #endif
-            if (row_scales) {
-              for (int i = 0, off = 0; i < cur.count; off += static_cast<int>(cur.sp[i].n), ++i)
-                for (int64_t j = 0; j < cur.sp[i].n; ++j) {
-                  kscale[static_cast<size_t>(off + j)] =
-                      scale_at(c.k_scales, ks_base, cur.sp[i].id, cur.sp[i].slot + j, hk);
-                  vscale[static_cast<size_t>(off + j)] =
-                      scale_at(c.v_scales, vs_base, cur.sp[i].id, cur.sp[i].slot + j, hk);
-                }
+            if (row_scales && !int_q)
               for (int64_t r = 0; r < Rh; ++r)
                 for (int64_t j = 0; j < n; ++j)
                   s[static_cast<size_t>(r * n + j)] *= kscale[static_cast<size_t>(j)];
-            }
           } else if (direct) {
             direct->scores(c.k.dtype, qh, Rh, D, k_rows[0].p, ks, n, s.data());
           } else {
@@ -355,12 +385,16 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
             prefetch_rows(c.v, t.id, t.slot, cur.sp[0].n, th, row_bytes);
           }
           if (use_avx512) {
-            if (row_scales)
-              for (int64_t r = 0; r < Rh; ++r)
-                for (int64_t j = 0; j < n; ++j)
-                  s[static_cast<size_t>(r * n + j)] *= vscale[static_cast<size_t>(j)];
 #if defined(PORTA_CPU_X86)
-            avx512::accumulate_paged(elem, s.data(), Rh, n, v_rows, cur.count, vs, D, ah);
+            if (int_v) {
+              avx512::accumulate_i8(s.data(), vscale.data(), Rh, n, v_rows, cur.count, vs, D, ah);
+            } else {
+              if (row_scales)
+                for (int64_t r = 0; r < Rh; ++r)
+                  for (int64_t j = 0; j < n; ++j)
+                    s[static_cast<size_t>(r * n + j)] *= vscale[static_cast<size_t>(j)];
+              avx512::accumulate_paged(elem, s.data(), Rh, n, v_rows, cur.count, vs, D, ah);
+            }
 #endif
           } else if (direct)
             direct->accumulate(c.v.dtype, s.data(), Rh, n, v_rows[0].p, vs, D, ah);

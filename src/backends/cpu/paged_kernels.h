@@ -29,6 +29,19 @@ void scores_paged(KvElem e, const float* q, int64_t R, int64_t D, const KvRows* 
 /// acc_r += sum_j p[r*ld + j] v_j over the keys of the spans (rows of vs elements); D % 16 == 0.
 void accumulate_paged(KvElem e, const float* p, int64_t R, int64_t ld, const KvRows* spans, int nspans,
                       int64_t vs, int64_t D, float* acc);
+
+/// True when the host has AVX-512 VNNI, for the int8 kernels below (paged_kernels_avx512.cpp).
+bool has_vnni();
+/// int8 keys: s[r*ld + j] = qscale[r] * kscale[j] * (q16_r . k_j), the dot products summed
+/// exactly in int32 (q16: rows of D int16, q rounded against its row max). D % 32 == 0; the
+/// spans hold at most 64 keys.
+void scores_i8(const int16_t* q16, const float* qscale, int64_t R, int64_t D, const KvRows* spans, int nspans,
+               int64_t ks, const float* kscale, int64_t ld, float* s);
+/// int8 values: acc_r += sum_j p[r*ld + j] * vscale[j] * v_j, the weights of a row rounded to
+/// int16 against their max and the products summed exactly in int32. p * vscale finite.
+/// D % 32 == 0; at most 64 keys.
+void accumulate_i8(const float* p, const float* vscale, int64_t R, int64_t ld, const KvRows* spans,
+                   int nspans, int64_t vs, int64_t D, float* acc);
 }  // namespace avx512
 #endif
 
