@@ -222,9 +222,6 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
   auto v_row = [&](int64_t id, int64_t slot, int64_t hk) {
     return v_base + id * v_blk + slot * v_slot + hk * v_head;
   };
-  auto scale_at = [](const TensorArg& t, const float* base, int64_t id, int64_t slot, int64_t hk) {
-    return base[id * t.strides[0] + slot * t.strides[1] + hk * t.strides[2]];
-  };
 
   std::atomic<int64_t> next{0};
   pool.run(static_cast<int>(std::min<int64_t>(pool.size(), n_tasks)), [&](int, int) {
@@ -273,7 +270,8 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
         const float inv = mx > 0.0f ? 32767.0f / mx : 0.0f;
         qscale[static_cast<size_t>(r)] = mx / 32767.0f;
         for (int64_t d = 0; d < D; ++d)
-          q16[static_cast<size_t>(r * D + d)] = static_cast<int16_t>(std::lrint(qr[d] * inv));
+          q16[static_cast<size_t>(r * D + d)] =
+              static_cast<int16_t>(qr[d] * inv + (qr[d] < 0.0f ? -0.5f : 0.5f));
       }
       int64_t any_lo = u.hi, any_hi = u.lo;
       for (int64_t rl = 0; rl < Rh; ++rl) {
@@ -345,15 +343,29 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
           float* mh = m.data() + hh * Rh;
           float* lh = l.data() + hh * Rh;
           bool int_v = false;
+          if (row_scales && hh == 0)  // the next step's scales (a line holds a few slots of every head)
+            for (int i = 0; i < nxt.count; ++i)
+              for (int64_t j = 0; j < nxt.sp[i].n; ++j) {
+                const Span& t = nxt.sp[i];
+                __builtin_prefetch(
+                    &ks_base[t.id * c.k_scales.strides[0] + (t.slot + j) * c.k_scales.strides[1]]);
+                __builtin_prefetch(
+                    &vs_base[t.id * c.v_scales.strides[0] + (t.slot + j) * c.v_scales.strides[1]]);
+              }
           if (row_scales) {
             bool finite = true;
-            for (int i = 0, off = 0; i < cur.count; off += static_cast<int>(cur.sp[i].n), ++i)
-              for (int64_t j = 0; j < cur.sp[i].n; ++j) {
-                const auto at = static_cast<size_t>(off + j);
-                kscale[at] = scale_at(c.k_scales, ks_base, cur.sp[i].id, cur.sp[i].slot + j, hk);
-                vscale[at] = scale_at(c.v_scales, vs_base, cur.sp[i].id, cur.sp[i].slot + j, hk);
-                finite &= std::fabs(vscale[at]) <= std::numeric_limits<float>::max();
-              }
+            for (int i = 0, off = 0; i < cur.count; off += static_cast<int>(cur.sp[i].n), ++i) {
+              const Span& sp = cur.sp[i];
+#if defined(PORTA_CPU_X86)
+              avx512::gather_scales(&ks_base[sp.id * c.k_scales.strides[0] + sp.slot * c.k_scales.strides[1] +
+                                             hk * c.k_scales.strides[2]],
+                                    c.k_scales.strides[1], sp.n, kscale.data() + off);
+              finite &= avx512::gather_scales(
+                  &vs_base[sp.id * c.v_scales.strides[0] + sp.slot * c.v_scales.strides[1] +
+                           hk * c.v_scales.strides[2]],
+                  c.v_scales.strides[1], sp.n, vscale.data() + off);
+#endif
+            }
             int_v = vnni && finite;
           }
           if (use_avx512) {
@@ -429,8 +441,12 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
         const int64_t hh = r / Rh, rl = r % Rh;
         const int64_t i = u.i0 + rl / group, h = (u.hk0 + hh) * group + rl % group, t = u.q_row0 + i;
         char* orow = a.out.host<char>() + (t * a.out.strides[0] + h * a.out.strides[1]) * o_es;
-        for (int64_t d = 0; d < D; ++d)
-          store_f32(a.out.dtype, orow, d * a.out.strides[2], row[static_cast<size_t>(d)] * inv);
+        for (int64_t d = 0; d < D; ++d) row[static_cast<size_t>(d)] *= inv;
+        if (a.out.strides[2] == 1)
+          convert_row_from_f32(a.out.dtype, row.data(), orow, D);
+        else
+          for (int64_t d = 0; d < D; ++d)
+            store_f32(a.out.dtype, orow, d * a.out.strides[2], row[static_cast<size_t>(d)]);
         if (a.lse)
           a.lse->host<float>()[t * a.lse->strides[0] + h * a.lse->strides[1]] =
               sum > 0.0f ? mx + std::log(sum) : neg_inf;

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "backends/cpu/paged_kernels.h"
 
@@ -236,6 +237,29 @@ PORTA_VNNI void accumulate_rows(const int16_t* w, int64_t ldw, const float* scal
 }
 
 }  // namespace
+
+bool gather_scales(const float* p, int64_t stride, int64_t n, float* out) {
+  if (stride > std::numeric_limits<int32_t>::max() / 16 || stride < 0) {  // past 32-bit gather offsets
+    bool finite = true;
+    for (int64_t j = 0; j < n; ++j) {
+      out[j] = p[j * stride];
+      finite &= std::fabs(out[j]) <= std::numeric_limits<float>::max();
+    }
+    return finite;
+  }
+  const __m512i idx =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(static_cast<int>(stride)));
+  const __m512 big = _mm512_set1_ps(std::numeric_limits<float>::max());
+  __mmask16 bad = 0;
+  for (int64_t j = 0; j < n; j += 16, p += 16 * stride) {
+    const __mmask16 k = n - j >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - j)) - 1u);
+    const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, p, 4);
+    _mm512_mask_storeu_ps(out + j, k, v);
+    bad |= _mm512_mask_cmp_ps_mask(k, _mm512_abs_ps(v), big, _CMP_NLE_UQ);  // NaN or inf
+  }
+  return bad == 0;
+}
 
 bool has_vnni() {
   static const bool yes = __builtin_cpu_supports("avx512vnni");
