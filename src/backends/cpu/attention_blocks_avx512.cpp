@@ -64,17 +64,18 @@ struct LoadI8 {
 };
 // fp8 e4m3fn codes as value * 2^-8: the code's exponent and mantissa bits shifted into an f16
 // (exponent bias 15 instead of 7; subnormals line up too), so one cvtph widens them; the
-// caller folds 256 into its scales. The NaN code becomes an f16 NaN.
+// caller folds 256 into its scales. Sign-extending the byte puts the sign in bits 8-15, so a
+// shift by 7 leaves it in bit 15 and only bit 14 (the code's sign again) is cleared. The NaN
+// code (magnitude 0x7f) becomes an f16 NaN.
 struct LoadFP8 {
   static constexpr int64_t kSize = 1;
   static __m512 at(const char* p, int64_t i) {
-    const __m256i b = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)));
-    const __m256i mag = _mm256_and_si256(b, _mm256_set1_epi16(0x7f));
-    __m256i h = _mm256_or_si256(_mm256_slli_epi16(mag, 7),
-                                _mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x80)), 8));
-    h = _mm256_mask_mov_epi16(h, _mm256_cmpeq_epi16_mask(mag, _mm256_set1_epi16(0x7f)),
-                              _mm256_set1_epi16(0x7e00));
-    return _mm512_cvtph_ps(h);
+    const __m256i t =
+        _mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i))), 7);
+    const __m256i h = _mm256_and_si256(t, _mm256_set1_epi16(static_cast<int16_t>(0xBFFF)));
+    const __mmask16 nan =
+        _mm256_cmpeq_epi16_mask(_mm256_and_si256(t, _mm256_set1_epi16(0x3FFF)), _mm256_set1_epi16(0x3F80));
+    return _mm512_cvtph_ps(_mm256_mask_mov_epi16(h, nan, _mm256_set1_epi16(0x7e00)));
   }
 };
 
