@@ -7,6 +7,7 @@
 // (max, sum, accumulator) of each row goes to `work` and attention_combine merges them.
 // Causal rows see keys j <= s + (kv_len - Sq); kv lengths clamp to [0, Skv]; keys at or past
 // a row's end are never read. Compile-time: DT, VW (4, 8, 16).
+#define KV_LOADW(base, off, row, e, scl) loadw_c(base, off, DT, (row) + (e))
 #include "decode_common.cl"
 // CPU devices: software prefetch of the rows two blocks ahead (clang's builtin, which PoCL
 // compiles with); a decode thread walks two streams and the hardware prefetcher alone leaves
@@ -168,3 +169,72 @@ kernel void attention_combine(int Hq, int Sq, int D, int splits, TENSOR_OUT(o), 
   }
   store_f(o, o_off, DT, b * o_st.s0 + h * o_st.s1 + s * o_st.s2 + d * o_st.s3, den > 0.0f ? num / den : 0.0f);
 }
+
+#ifdef HEAD_D
+// CPU devices (tuning row decode_grouped): the split-KV plan and partials of attention_decode,
+// a work-item per (batch, KV head, KV split) holding the GQA group's rows, the head dim fixed
+// at compile time, and the split walked in spans of SPAN keys by decode_span
+// (decode_common.cl): K then V each read once as one stream, converted in registers, every
+// K/V vector feeding four rows. Needs unit stride along D (the launcher checks).
+kernel void attention_decode_grouped(int B, int Hq, int Hkv, int Sq, int Skv, int causal, float scale, int splits,
+                                     int chunk, TENSOR_IN(q), TENSOR_IN(k), TENSOR_IN(v), TENSOR_OUT(o),
+                                     global const int* lens, long lens_off, long lens_st, int has_lens,
+                                     global float* work) {
+  const int gid = get_global_id(0);  // = (b * Hkv + hk) * splits + split
+  if (gid >= B * Hkv * splits) return;
+  const int bk = gid / splits, split = gid - bk * splits;
+  const int b = bk / Hkv, hk = bk - b * Hkv, G = Hq / Hkv, R = G * Sq;
+  int kv_len = Skv;
+  if (has_lens) kv_len = clamp(lens[lens_off / 4 + b * lens_st], 0, Skv);
+  const int begin = min(kv_len, split * chunk), stop = min(kv_len, begin + chunk);
+
+  float qs[MAX_R * HEAD_D], acc[MAX_R * HEAD_D], m[MAX_R], l[MAX_R], ones[SPAN];
+  int ends[MAX_R], first[MAX_R], lim[MAX_R];
+  const int R4 = (R + 3) & ~3;
+  int stop_all = begin;
+  for (int r = 0; r < R4; ++r) {
+    const int g = r / Sq, s = r - g * Sq;
+    ends[r] = r >= R ? 0 : causal ? clamp(s + kv_len - Sq + 1, 0, stop) : stop;
+    stop_all = max(stop_all, ends[r]);
+    first[r] = 0;
+    const long qrow = b * q_st.s0 + (hk * G + g) * q_st.s1 + s * q_st.s2;
+    for (int c = 0; c < HEAD_D / 8; ++c) {
+      const float8 qv =
+          r < R ? load8_f(q, q_off, DT, qrow + 8 * c * q_st.s3, q_st.s3) * scale : (float8)(0.0f);
+      vstore8(qv, 0, qs + r * HEAD_D + 8 * c);
+      vstore8((float8)(0.0f), 0, acc + r * HEAD_D + 8 * c);
+    }
+    m[r] = -INFINITY;
+    l[r] = 0.0f;
+  }
+  for (int jj = 0; jj < SPAN; ++jj) ones[jj] = 1.0f;
+
+  const long kbase = b * k_st.s0 + hk * k_st.s1, vbase = b * v_st.s0 + hk * v_st.s1;
+  long krow[SPAN], vrow[SPAN];
+  for (int s0 = begin; s0 < stop_all; s0 += SPAN) {
+    const int nb = min(SPAN, stop_all - s0);
+    for (int jj = 0; jj < SPAN; ++jj) {
+      const long j = s0 + min(jj, nb - 1);
+      krow[jj] = kbase + j * k_st.s2;
+      vrow[jj] = vbase + j * v_st.s2;
+    }
+    for (int r = 0; r < R4; ++r) lim[r] = clamp(ends[r] - s0, 0, nb);
+    decode_span(qs, acc, m, l, first, lim, R4, nb, k, k_off, v, v_off, krow, vrow, ones, ones);
+  }
+
+  for (int r = 0; r < R; ++r) {
+    const int g = r / Sq, s = r - g * Sq;
+    const long row = ((long)b * Hq + hk * G + g) * Sq + s;
+    if (splits == 1) {
+      const long orow = b * o_st.s0 + (hk * G + g) * o_st.s1 + s * o_st.s2;
+      const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+      for (int d = 0; d < HEAD_D; ++d) store_f(o, o_off, DT, orow + d * o_st.s3, acc[r * HEAD_D + d] * inv);
+    } else {
+      global float* w = work + (row * splits + split) * (long)(HEAD_D + 2);
+      w[0] = m[r];
+      w[1] = l[r];
+      for (int c = 0; c < HEAD_D / 8; ++c) vstore8(vload8(c, acc + r * HEAD_D), c, w + 2);
+    }
+  }
+}
+#endif

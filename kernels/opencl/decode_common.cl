@@ -11,6 +11,22 @@ typedef CAT(float, VW) fv;
 #define MAX_D 256
 #define BKD 16
 
+#if VW >= 8
+// Elements [i, i + VW) of a contiguous float tensor of dtype dt as f32, one vector load.
+inline fv loadw_c(global const uchar* base, long off, int dt, long i) {
+#if VW == 16
+#if defined(__AVX512F__) && defined(__F16C__)
+  if (dt == DT_F16)
+    return __builtin_ia32_vcvtph2ps512_mask(as_short16(vload16(0, (global const ushort*)(base + off) + i)),
+                                            (float16)(0.0f), (ushort)0xffff, 4);
+#endif
+  return (float16)(load8_c(base, off, dt, i), load8_c(base, off, dt, i + 8));
+#else
+  return load8_c(base, off, dt, i);
+#endif
+}
+#endif
+
 // (sum a0, sum a1, sum a2, sum a3): the four reductions share their shuffles.
 inline float4 hsum4(fv a0, fv a1, fv a2, fv a3) {
 #if VW == 16
@@ -38,3 +54,118 @@ inline float hsum16(float16 x) {
   const float2 c = b4.lo + b4.hi;
   return c.x + c.y;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The grouped span step (CPU devices: attention_decode_grouped; paged_attention with HEAD_D).
+// A work-item's R4 rows (a multiple of 4, at most MAX_R) meet one span of nb <= SPAN keys
+// whose K and V rows start at elements krow[jj] / vrow[jj] (entries past nb repeat the last
+// key: nothing past the span is read). Row r sees keys [first[r], lim[r]) of the span.
+// The span is walked twice, K then V, so each pass reads one stream (a CPU's prefetchers
+// follow one stream through 4 KiB pages far better than two interleaved ones):
+//  1. scores, four rows x four keys at a time: 16 VW-wide accumulators along the head dim,
+//     K converted in registers straight from the cache (KV_LOADW, no f32 staging), each K
+//     vector serving four rows; one joint horizontal reduction per four scores;
+//  2. the softmax of each row over the span (its maximum first, so each row rescales its
+//     accumulators once per span), p in place of the scores;
+//  3. acc = corr * acc + P·V, 16-key blocks, four rows at a time, each V vector serving four rows.
+// The includer defines KV_LOADW(base, off, row, e, scl): elements [e, e + VW) of the cache
+// row starting at element `row`, as fv, times scl where the format has per-row scales.
+#if defined(HEAD_D) && defined(KV_LOADW)
+#define NCH (HEAD_D / VW)
+#if HEAD_D % VW != 0
+#error HEAD_D must be a multiple of VW
+#endif
+#if SPAN % BKD != 0
+#error SPAN must be a multiple of 16
+#endif
+
+inline void decode_span(private const float* qs, private float* acc, private float* m, private float* l,
+                        private const int* first, private const int* lim, int R4, int nb, global const uchar* kb,
+                        long koff, global const uchar* vb, long voff, private const long* krow,
+                        private const long* vrow, private const float* kscl, private const float* vscl) {
+  float st[MAX_R * SPAN];
+  int hi4[MAX_R / 4];
+  for (int r0 = 0; r0 < R4; r0 += 4) {
+    const int lo = min(min(first[r0], first[r0 + 1]), min(first[r0 + 2], first[r0 + 3])) & ~3;
+    const int hi = max(max(lim[r0], lim[r0 + 1]), max(lim[r0 + 2], lim[r0 + 3]));
+    hi4[r0 / 4] = hi;
+    for (int jj = lo; jj < hi; jj += 4) {
+      const int j1 = min(jj + 1, nb - 1), j2 = min(jj + 2, nb - 1), j3 = min(jj + 3, nb - 1);
+      fv a00 = (fv)(0.0f), a01 = (fv)(0.0f), a02 = (fv)(0.0f), a03 = (fv)(0.0f);
+      fv a10 = (fv)(0.0f), a11 = (fv)(0.0f), a12 = (fv)(0.0f), a13 = (fv)(0.0f);
+      fv a20 = (fv)(0.0f), a21 = (fv)(0.0f), a22 = (fv)(0.0f), a23 = (fv)(0.0f);
+      fv a30 = (fv)(0.0f), a31 = (fv)(0.0f), a32 = (fv)(0.0f), a33 = (fv)(0.0f);
+      for (int c = 0; c < NCH; ++c) {
+        const fv k0 = KV_LOADW(kb, koff, krow[jj], c * VW, kscl[jj]);
+        const fv k1 = KV_LOADW(kb, koff, krow[j1], c * VW, kscl[j1]);
+        const fv k2 = KV_LOADW(kb, koff, krow[j2], c * VW, kscl[j2]);
+        const fv k3 = KV_LOADW(kb, koff, krow[j3], c * VW, kscl[j3]);
+        fv qv = VLOADW(c, qs + r0 * HEAD_D);
+        a00 = FMA(qv, k0, a00), a01 = FMA(qv, k1, a01), a02 = FMA(qv, k2, a02), a03 = FMA(qv, k3, a03);
+        qv = VLOADW(c, qs + (r0 + 1) * HEAD_D);
+        a10 = FMA(qv, k0, a10), a11 = FMA(qv, k1, a11), a12 = FMA(qv, k2, a12), a13 = FMA(qv, k3, a13);
+        qv = VLOADW(c, qs + (r0 + 2) * HEAD_D);
+        a20 = FMA(qv, k0, a20), a21 = FMA(qv, k1, a21), a22 = FMA(qv, k2, a22), a23 = FMA(qv, k3, a23);
+        qv = VLOADW(c, qs + (r0 + 3) * HEAD_D);
+        a30 = FMA(qv, k0, a30), a31 = FMA(qv, k1, a31), a32 = FMA(qv, k2, a32), a33 = FMA(qv, k3, a33);
+      }
+      vstore4(hsum4(a00, a01, a02, a03), 0, st + r0 * SPAN + jj);
+      vstore4(hsum4(a10, a11, a12, a13), 0, st + (r0 + 1) * SPAN + jj);
+      vstore4(hsum4(a20, a21, a22, a23), 0, st + (r0 + 2) * SPAN + jj);
+      vstore4(hsum4(a30, a31, a32, a33), 0, st + (r0 + 3) * SPAN + jj);
+    }
+  }
+  // Softmax over the span; p = 0 outside [first, lim) for every 16-key block up to the group's end.
+  const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int r = 0; r < R4; ++r) {
+    const int fr = first[r], lr = lim[r], hb = (hi4[r / 4] + BKD - 1) / BKD;
+    float* sr = st + r * SPAN;
+    if (lr <= fr) {  // no key of this span: p = 0, acc and (m, l) unchanged
+      for (int b = 0; b < hb; ++b) vstore16((float16)(0.0f), b, sr);
+      continue;
+    }
+    float mx = -INFINITY;
+    for (int b = fr / BKD; b * BKD < lr; ++b) {
+      const int16 j = lane + b * BKD;
+      mx = fmax(mx, hmax16(select(vload16(b, sr), (float16)(-INFINITY), (j >= lr) | (j < fr))));
+    }
+    const float m_new = fmax(m[r], mx), corr = exp(m[r] - m_new);
+    float16 sum = (float16)(0.0f);
+    for (int b = 0; b < hb; ++b) {
+      const int16 j = lane + b * BKD;
+      const float16 p = select(exp(vload16(b, sr) - m_new), (float16)(0.0f), (j >= lr) | (j < fr));
+      sum += p;
+      vstore16(p, b, sr);
+    }
+    l[r] = l[r] * corr + hsum16(sum);
+    m[r] = m_new;
+    if (corr != 1.0f)
+      for (int c = 0; c < NCH; ++c) VSTOREW(VLOADW(c, acc + r * HEAD_D) * corr, c, acc + r * HEAD_D);
+  }
+  for (int r0 = 0; r0 < R4; r0 += 4) {
+    const int hi = hi4[r0 / 4];
+    const float* p0 = st + r0 * SPAN;
+    const float* p1 = p0 + SPAN;
+    const float* p2 = p1 + SPAN;
+    const float* p3 = p2 + SPAN;
+    for (int j0 = 0; j0 < hi; j0 += BKD) {
+      const int je = min(hi, j0 + BKD);
+      for (int c = 0; c < NCH; ++c) {
+        fv a0 = VLOADW(c, acc + r0 * HEAD_D), a1 = VLOADW(c, acc + (r0 + 1) * HEAD_D);
+        fv a2 = VLOADW(c, acc + (r0 + 2) * HEAD_D), a3 = VLOADW(c, acc + (r0 + 3) * HEAD_D);
+        for (int jj = j0; jj < je; ++jj) {
+          const fv vv = KV_LOADW(vb, voff, vrow[jj], c * VW, vscl[jj]);
+          a0 = FMA((fv)(p0[jj]), vv, a0);
+          a1 = FMA((fv)(p1[jj]), vv, a1);
+          a2 = FMA((fv)(p2[jj]), vv, a2);
+          a3 = FMA((fv)(p3[jj]), vv, a3);
+        }
+        VSTOREW(a0, c, acc + r0 * HEAD_D);
+        VSTOREW(a1, c, acc + (r0 + 1) * HEAD_D);
+        VSTOREW(a2, c, acc + (r0 + 2) * HEAD_D);
+        VSTOREW(a3, c, acc + (r0 + 3) * HEAD_D);
+      }
+    }
+  }
+}
+#endif

@@ -209,6 +209,8 @@ TEST(TuningTable, OpenClPoclAvx2) {
   EXPECT_EQ(t.row.wg, 1);
   EXPECT_EQ(quant(t), "1,8,128,8,32");
   EXPECT_EQ(attention(t), "8,1,16,0,16,8,1,256,32");  // decode items: max(16, 16 x 2 units)
+  EXPECT_EQ(t.attention.decode_grouped, 1);           // attention_decode_grouped, spans of 256 keys
+  EXPECT_EQ(t.attention.decode_span, 256);
   EXPECT_EQ(tuning_for(true, 1, 4, "Intel(R) Corporation", "x").attention.decode_items, 16);
   EXPECT_STREQ(tuning_for(true, 1, 4, "Intel(R) Corporation", "x").row_id, "cpu-vec8");
 }
@@ -220,6 +222,8 @@ TEST(TuningTable, OpenClPoclAvx512) {
   EXPECT_EQ(gemm(t), "8,16,2,1,1,0,8,4,16");
   EXPECT_EQ(quant(t), "1,8,128,16,32");
   EXPECT_EQ(attention(t), "16,1,16,0,16,16,1,256,256");
+  EXPECT_EQ(t.attention.decode_grouped, 1);
+  EXPECT_EQ(t.attention.decode_span, 256);
 }
 
 TEST(TuningTable, OpenClGpuClass) {
@@ -235,6 +239,8 @@ TEST(TuningTable, OpenClGpuClass) {
   const DeviceTuning g = tuning_for(false, 2, 8, "The pocl project", "cpu");
   EXPECT_STREQ(g.row_id, "gpu");
   EXPECT_EQ(attention(g), "1,64,32,1,16,4,64,128,4096");
+  EXPECT_EQ(t.attention.decode_grouped, 0);  // GPU rows keep attention_decode
+  EXPECT_EQ(g.attention.decode_grouped, 0);
   EXPECT_EQ(device_key("Advanced Micro Devices, Inc.", false, 1, "gfx1100").vendor, "amd");
   EXPECT_EQ(device_key("The pocl project", true, 16, "x").cls, "cpu-vec16");
 }

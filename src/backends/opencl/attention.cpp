@@ -49,20 +49,25 @@ void ClQueue::attention(const backend::AttentionArgs& a) {
     splits = std::max<int64_t>(1, (Skv + chunk - 1) / chunk);
     cl_mem work = o.mem;
     if (splits > 1) work = scratch(1, static_cast<uint64_t>(rows * splits * (D + 2)) * sizeof(float));
-    const std::string opts = base_options(dev_) + dt + " -DVW=" + std::to_string(p.decode_vec);
+    // The grouped kernel (CPU rows): head dim fixed at compile time, K/V rows read along D.
+    const bool grouped = p.decode_grouped != 0 && (p.decode_vec == 8 || p.decode_vec == 16) &&
+                         D % p.decode_vec == 0 && k.st(3) == 1 && v.st(3) == 1;
+    std::string opts = base_options(dev_) + dt + " -DVW=" + std::to_string(p.decode_vec);
+    if (grouped) opts += " -DHEAD_D=" + std::to_string(D) + " -DSPAN=" + std::to_string(p.decode_span);
     if (items * splits > INT_MAX)
       throw Error(Errc::unsupported, "opencl: attention decode with " + std::to_string(items) +
                                          " (batch, KV head) pairs is too large for this backend");
     const size_t local = static_cast<size_t>(std::max(1, p.decode_wg));
     const size_t global = static_cast<size_t>(items * splits);
-    Launch(kernel("attention_decode", opts, "attention_decode"), "attention (split-KV decode)")
-        .arg(cl_int{static_cast<int>(B)})
+    const char* name = grouped ? "attention_decode_grouped" : "attention_decode";
+    Launch launch(kernel("attention_decode", opts, name), "attention (split-KV decode)");
+    launch.arg(cl_int{static_cast<int>(B)})
         .arg(cl_int{static_cast<int>(Hq)})
         .arg(cl_int{static_cast<int>(Hkv)})
         .arg(cl_int{static_cast<int>(Sq)})
-        .arg(cl_int{static_cast<int>(Skv)})
-        .arg(cl_int{static_cast<int>(D)})
-        .arg(cl_int{a.causal ? 1 : 0})
+        .arg(cl_int{static_cast<int>(Skv)});
+    if (!grouped) launch.arg(cl_int{static_cast<int>(D)});
+    launch.arg(cl_int{a.causal ? 1 : 0})
         .arg(cl_float{a.scale})
         .arg(cl_int{static_cast<int>(splits)})
         .arg(cl_int{static_cast<int>(chunk)})

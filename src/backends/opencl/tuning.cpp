@@ -49,6 +49,8 @@ constexpr Params cpu_row(int vec) {
   p.attention.decode_min_chunk = 256;
   p.attention.decode_items = 16;
   p.attention.decode_items_per_unit = 16;
+  p.attention.decode_grouped = 1;
+  p.attention.decode_span = 256;
   return p;
 }
 
@@ -100,7 +102,7 @@ constexpr tuning::Row<TuningParams> kTuningTable[3] = {
     {"gpu", nullptr, nullptr, nullptr, gpu_row()},
 };
 
-constexpr tuning::Field<TuningParams> kTuningFields[25] = {
+constexpr tuning::Field<TuningParams> kTuningFields[27] = {
     PORTA_TUNING_FIELD(Params, gemm.tile_m, 1, 8),
     PORTA_TUNING_FIELD(Params, gemm.vec_n, 1, 16),
     PORTA_TUNING_FIELD(Params, gemm.vecs_n, 1, 4),
@@ -126,6 +128,8 @@ constexpr tuning::Field<TuningParams> kTuningFields[25] = {
     PORTA_TUNING_FIELD(Params, attention.decode_min_chunk, 1, 1 << 20),
     PORTA_TUNING_FIELD(Params, attention.decode_items, 1, 1 << 24),
     PORTA_TUNING_FIELD(Params, attention.decode_items_per_unit, 0, 1 << 16),
+    PORTA_TUNING_FIELD(Params, attention.decode_grouped, 0, 1),
+    PORTA_TUNING_FIELD(Params, attention.decode_span, 16, 1024),
 };
 // Every field of a row has a text form: a member added without a kTuningFields entry fails here.
 static_assert(sizeof(TuningParams) == sizeof(kTuningFields) / sizeof(kTuningFields[0]) * sizeof(int),

@@ -43,6 +43,10 @@ struct AttentionParams {
   // decode_items_per_unit per compute unit (tuning_for folds both into decode_items).
   int decode_items = 4096;
   int decode_items_per_unit = 256;
+  // 1: attention_decode_grouped (CPU devices): head dim fixed per program, K/V converted in
+  // registers from the cache, each K/V vector feeding four rows; needs decode_vec 8 or 16.
+  int decode_grouped = 0;
+  int decode_span = 256;  // grouped decode: keys per span (K pass, softmax, V pass), a multiple of 16
 };
 
 // quant.cl (quantized weights). Defaults are the GPU row.
@@ -70,7 +74,7 @@ struct DeviceTuning : TuningParams {
 };
 
 extern const tuning::Row<TuningParams> kTuningTable[3];
-extern const tuning::Field<TuningParams> kTuningFields[25];
+extern const tuning::Field<TuningParams> kTuningFields[27];
 
 /// The lookup key: vendor token from CL_DEVICE_VENDOR ("nvidia", "amd", "intel", "pocl", ... or
 /// the vendor string in lower case), class "cpu-vec16" (CPU device preferring 16-float vectors:
