@@ -1,12 +1,15 @@
 // Paged attention on the cpu: the split-KV decode of attention_decode.cpp with block-table
-// address translation. Work units are (sequence, kv head, tile of queries); each unit's
-// visible key range is cut into block-aligned chunks that run as separate tasks, and the
-// thread finishing a unit's last chunk folds the partials into the output (and the LSE).
-// Per KV block the dense decode's vectorised kernels run on the block's rows in place: with
-// AVX-512 for every cache format (int8 and fp8 codes widened in registers, scales applied to
-// the scores and weights), with AVX2 for float caches; otherwise on an f32 copy of the rows.
-// The next block the table names is prefetched while one is computed: blocks are scattered,
-// so neither the hardware streamer nor the dense kernels' stride prefetch can find it.
+// address translation. Work units are (sequence, tile of queries, range of kv heads: every
+// head at decode); each unit's visible key range is cut into block-aligned chunks that run as
+// separate tasks, and the thread finishing a unit's last chunk folds the partials into the
+// output (and the LSE). A task walks its keys in online-softmax steps (32 keys with AVX-512:
+// two 16-slot blocks) and, per step, its heads one after another, so a block's rows of all
+// heads are read together. The dense decode's vectorised kernels run on the rows in place:
+// with AVX-512 for every cache format (fp8 codes widened in registers; int8 codes through
+// integer dot products with VNNI, paged_kernels_avx512.cpp, else widened with the scales
+// applied to scores and weights), with AVX2 for float caches; otherwise on an f32 copy. Rows
+// two (step, head) pairs ahead are prefetched while one is computed: blocks are scattered,
+// so neither the hardware streamer nor the dense kernels' stride prefetch can find them.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
