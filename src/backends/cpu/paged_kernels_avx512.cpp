@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "backends/cpu/paged_kernels.h"
@@ -157,6 +158,13 @@ PORTA_VNNI float quantize_weights(const float* p, const float* vscale, int64_t n
   return wmax / 32767.0f;
 }
 
+// The int16 weights of keys j and j + 1 (w points at key j) as one broadcast int32.
+inline __m512i pair(const int16_t* w) {
+  int32_t x;
+  std::memcpy(&x, w, sizeof x);
+  return _mm512_set1_epi32(x);
+}
+
 // acc[0, 32 * Cols) += scale * the sums of one row: columns back in order, {a.q0, a.q1, b.q0,
 // b.q1} are columns 0-15 and {a.q2, a.q3, b.q2, b.q3} 16-31 of each 32.
 template <int Cols>
@@ -200,23 +208,23 @@ PORTA_VNNI void accumulate_tile(const int16_t* w, int64_t ldw, const float* scal
       va1 = _mm512_cvtepi8_epi16(_mm256_unpacklo_epi8(x1, y1));
       vb1 = _mm512_cvtepi8_epi16(_mm256_unpackhi_epi8(x1, y1));
     }
-    __m512i wr = _mm512_set1_epi32(*reinterpret_cast<const int32_t*>(w + j));
+    __m512i wr = pair(w + j);
     a00 = _mm512_dpwssd_epi32(a00, va0, wr), b00 = _mm512_dpwssd_epi32(b00, vb0, wr);
     if constexpr (Cols > 1) a01 = _mm512_dpwssd_epi32(a01, va1, wr), b01 = _mm512_dpwssd_epi32(b01, vb1, wr);
     if constexpr (Rows > 1) {
-      wr = _mm512_set1_epi32(*reinterpret_cast<const int32_t*>(w + ldw + j));
+      wr = pair(w + ldw + j);
       a10 = _mm512_dpwssd_epi32(a10, va0, wr), b10 = _mm512_dpwssd_epi32(b10, vb0, wr);
       if constexpr (Cols > 1)
         a11 = _mm512_dpwssd_epi32(a11, va1, wr), b11 = _mm512_dpwssd_epi32(b11, vb1, wr);
     }
     if constexpr (Rows > 2) {
-      wr = _mm512_set1_epi32(*reinterpret_cast<const int32_t*>(w + 2 * ldw + j));
+      wr = pair(w + 2 * ldw + j);
       a20 = _mm512_dpwssd_epi32(a20, va0, wr), b20 = _mm512_dpwssd_epi32(b20, vb0, wr);
       if constexpr (Cols > 1)
         a21 = _mm512_dpwssd_epi32(a21, va1, wr), b21 = _mm512_dpwssd_epi32(b21, vb1, wr);
     }
     if constexpr (Rows > 3) {
-      wr = _mm512_set1_epi32(*reinterpret_cast<const int32_t*>(w + 3 * ldw + j));
+      wr = pair(w + 3 * ldw + j);
       a30 = _mm512_dpwssd_epi32(a30, va0, wr), b30 = _mm512_dpwssd_epi32(b30, vb0, wr);
       if constexpr (Cols > 1)
         a31 = _mm512_dpwssd_epi32(a31, va1, wr), b31 = _mm512_dpwssd_epi32(b31, vb1, wr);
