@@ -12,5 +12,11 @@ inline bool cpu_has_f16c() {
   return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
 }
 
+/// AVX512-BF16 (CPUID.(7,1):EAX[5]); only asked once AVX-512 kernels were chosen.
+inline bool cpu_has_avx512bf16() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5)) != 0;
+}
+
 }  // namespace porta::cpu
 #endif

@@ -67,10 +67,13 @@ void gemm_pack_b_cols_generic(int nr, DType t, const void* src, int64_t ld, int6
 /// use. Thread-safe.
 const GemmMicrokernel& gemm_microkernel();
 
-/// Caps the set gemm_microkernel() may choose: "auto"/"avx512", "avx2" or "generic"
-/// (PORTA_CPU_GEMM_ISA, so one host can test every set). False for other names.
+/// Caps the set gemm_microkernel() may choose: "auto"/"avx512bf16", "avx512", "avx2" or
+/// "generic" (PORTA_CPU_GEMM_ISA, so one host can test every set). False for other names.
+/// "avx512" keeps the AVX-512 GEMM but not the AVX512-BF16 quantized GEMV (quant_kernels.h).
 /// Only effective before the first gemm_microkernel() call.
 bool set_gemm_isa_ceiling(const std::string& isa);
+/// Whether the ceiling admits AVX512-BF16 kernels ("auto" / "avx512bf16").
+bool gemm_isa_bf16_allowed();
 
 /// Scalar activation shared by the kernel sets' tails: gelu is the tanh form, silu x/(1+e^-x).
 float gemm_activate(ops::Activation act, float v);

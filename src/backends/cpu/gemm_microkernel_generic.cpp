@@ -4,8 +4,8 @@
 #include <cmath>
 #include <string>
 
-#include "backends/cpu/dtype_io.h"
 #include "backends/cpu/cpu_features.h"
+#include "backends/cpu/dtype_io.h"
 #include "backends/cpu/gemm_microkernel.h"
 
 namespace porta::cpu {
@@ -97,7 +97,7 @@ const GemmMicrokernel& gemm_microkernel_generic() {
 
 namespace {
 // The best set this CPU runs, capped by the PORTA_CPU_GEMM_ISA ceiling (set once by the backend).
-std::atomic<int> g_isa_ceiling{2};  // 0 generic, 1 avx2, 2 avx512
+std::atomic<int> g_isa_ceiling{3};  // 0 generic, 1 avx2, 2 avx512, 3 avx512 + AVX512-BF16 quant GEMV
 
 const GemmMicrokernel* choose(int ceiling) {
 #if defined(PORTA_CPU_X86)
@@ -113,11 +113,17 @@ const GemmMicrokernel* choose(int ceiling) {
 }  // namespace
 
 bool set_gemm_isa_ceiling(const std::string& isa) {
-  const int c = isa == "generic" ? 0 : isa == "avx2" ? 1 : isa == "avx512" || isa == "auto" ? 2 : -1;
+  const int c = isa == "generic"                       ? 0
+                : isa == "avx2"                        ? 1
+                : isa == "avx512"                      ? 2
+                : isa == "avx512bf16" || isa == "auto" ? 3
+                                                       : -1;
   if (c < 0) return false;
   g_isa_ceiling.store(c);
   return true;
 }
+
+bool gemm_isa_bf16_allowed() { return g_isa_ceiling.load() >= 3; }
 
 const GemmMicrokernel& gemm_microkernel() {
   // Chosen on first use, after the backend applied PORTA_CPU_GEMM_ISA.

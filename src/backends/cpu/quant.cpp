@@ -320,6 +320,25 @@ void gemm_gemv(ThreadPool& pool, const QuantGemmArgs& g) {
         xsum[static_cast<size_t>(m * G + gi)] = s;
       }
   }
+  // AVX512-BF16 int4 kernel: activations split once into bf16 hi + lo (quant_kernels.h).
+  std::vector<uint16_t> xb;
+  const int64_t ldxb = (K + 127) / 128 * 256;
+  bool use_bf16 = kern.gemv_bf16 && nibbles && (G == 1 || w.group % 128 == 0);
+  if (use_bf16) {
+    xb.resize(static_cast<size_t>(M * ldxb));
+    for (int64_t m = 0; m < M && use_bf16; ++m) {
+      // Natural order again: x holds each full int4 block reordered for the f32 kernel.
+      const float* xm = x.data() + m * ldx;
+      const int64_t B = kern.int4_block, full = K / B * B;
+      for (int64_t b = 0; b < full; b += B)
+        for (int64_t i = 0; i < B / 2; ++i) {
+          nat[static_cast<size_t>(b + 2 * i)] = xm[b + i];
+          nat[static_cast<size_t>(b + 2 * i + 1)] = xm[b + B / 2 + i];
+        }
+      std::copy(xm + full, xm + K, nat.begin() + full);
+      use_bf16 = kern.split_bf16(nat.data(), K, xb.data() + m * ldxb);
+    }
+  }
   std::vector<float> bias;
   if (g.bias) {
     bias.resize(static_cast<size_t>(N));
@@ -333,8 +352,16 @@ void gemm_gemv(ThreadPool& pool, const QuantGemmArgs& g) {
     float old[kChunk];
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t n0 = t * kChunk, n1 = std::min(N, n0 + kChunk), cols = n1 - n0;
-      QuantGemvArgs ga{&w, static_cast<int>(M), x.data(), ldx, nibbles ? xsum.data() : nullptr, y, kChunk};
-      kern.gemv(ga, n0, n1);
+      const QuantGemvArgs ga{&w,
+                             static_cast<int>(M),
+                             x.data(),
+                             ldx,
+                             nibbles ? xsum.data() : nullptr,
+                             y,
+                             kChunk,
+                             use_bf16 ? xb.data() : nullptr,
+                             ldxb};
+      (use_bf16 ? kern.gemv_bf16 : kern.gemv)(ga, n0, n1);
       for (int64_t m = 0; m < M; ++m) {
         float* ym = y + m * kChunk;
         char* dst = row_addr(g.c, m) + n0 * g.c.strides[1] * static_cast<int64_t>(dtype_size(g.c.dtype));

@@ -58,6 +58,9 @@ struct QuantGemvArgs {
   const float* xsum;
   float* y;
   int64_t ldy;
+  /// gemv_bf16 only: each activation row split by split_bf16 (row m at xb + m * ldxb).
+  const uint16_t* xb;
+  int64_t ldxb;
 };
 
 struct QuantKernels {
@@ -68,12 +71,19 @@ struct QuantKernels {
   void (*dequant_row)(const QuantRows& w, int64_t n, float* out);
   /// out[j - j0] = value(n, j) for j in [j0, j1): the same values as dequant_row.
   void (*dequant_range)(const QuantRows& w, int64_t n, int64_t j0, int64_t j1, float* out);
+  /// Optional (null where the CPU lacks AVX512-BF16): int4 / int4_zp GEMV on bf16 hi + lo
+  /// activations, for groups that are a multiple of 128 or one group per row. split_bf16
+  /// writes one activation row of K f32 (natural order, permuted) into 2 * ceil(K/128)*128
+  /// words; false when a value does not split (non-finite or beyond bf16's range).
+  bool (*split_bf16)(const float* x, int64_t K, uint16_t* out);
+  void (*gemv_bf16)(const QuantGemvArgs& a, int64_t n0, int64_t n1);
 };
 
 const QuantKernels& quant_kernels_generic();  // quant_kernels_generic.cpp
 #if defined(PORTA_CPU_X86)
-const QuantKernels& quant_kernels_avx2();    // quant_kernels_avx2.cpp
-const QuantKernels& quant_kernels_avx512();  // quant_kernels_avx512.cpp
+const QuantKernels& quant_kernels_avx2();        // quant_kernels_avx2.cpp
+const QuantKernels& quant_kernels_avx512();      // quant_kernels_avx512.cpp
+const QuantKernels& quant_kernels_avx512bf16();  // quant_kernels_avx512bf16.cpp
 #endif
 /// The set matching gemm_microkernel()'s ISA.
 const QuantKernels& quant_kernels();

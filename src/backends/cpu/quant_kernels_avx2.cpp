@@ -52,7 +52,8 @@ struct V256 {
 }  // namespace
 
 const QuantKernels& quant_kernels_avx2() {
-  static const QuantKernels k{"avx2", 2 * V256::L, &gemv<V256>, &dequant_row<V256>, &dequant_range<V256>};
+  static const QuantKernels k{"avx2",  2 * V256::L, &gemv<V256>, &dequant_row<V256>, &dequant_range<V256>,
+                              nullptr, nullptr};
   return k;
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "backends/cpu/cpu_features.h"
 #include "backends/cpu/dtype_io.h"
 #include "backends/cpu/gemm_microkernel.h"
 #include "backends/cpu/quant_kernels.h"
@@ -90,7 +91,7 @@ void dequant_row(const QuantRows& w, int64_t n, float* out) { dequant_range(w, n
 }  // namespace
 
 const QuantKernels& quant_kernels_generic() {
-  static const QuantKernels k{"generic", kBlock, &gemv, &dequant_row, &dequant_range};
+  static const QuantKernels k{"generic", kBlock, &gemv, &dequant_row, &dequant_range, nullptr, nullptr};
   return k;
 }
 
@@ -98,7 +99,9 @@ const QuantKernels& quant_kernels() {
   static const QuantKernels* chosen = [] {
     const std::string isa = gemm_microkernel().isa;
 #if defined(PORTA_CPU_X86)
-    if (isa == "avx512") return &quant_kernels_avx512();
+    if (isa == "avx512")
+      return gemm_isa_bf16_allowed() && cpu_has_avx512bf16() ? &quant_kernels_avx512bf16()
+                                                             : &quant_kernels_avx512();
     if (isa == "avx2") return &quant_kernels_avx2();
 #endif
     (void)isa;

@@ -62,7 +62,7 @@ void gemv_block(const QuantGemvArgs& a, int64_t n, int m0, int64_t n_base) {
       // the hardware streamer alone leaves one Zen core at a third of its copy bandwidth on
       // these short interleaved row streams (prefetches never fault past the weight's end).
       const int64_t off = nib ? b / 2 : b;
-      for (int r = 0; r < R; ++r) __builtin_prefetch(rows[r] + R * w.code_rs + off, 0, 3);
+      for (int r = 0; r < R; ++r) __builtin_prefetch(rows[r] + R * w.code_rs + off, 0, 2);
       for (int r = 0; r < R; ++r) {
         if constexpr (nib) {  // 2L nibbles in L bytes: even elements in the low nibbles (x reordered to
                               // match)
