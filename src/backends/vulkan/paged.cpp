@@ -141,6 +141,25 @@ ReducePush reduce_push(const PagedAttentionArgs& a, const AttnPush& pc, uint32_t
   return rp;
 }
 
+// One round of split-KV paged attention: pass 1 (paged_attention or paged_decode_grouped) over
+// `splits` x `groups` workgroups from partial row `row0`, then paged_reduce over its `rows` rows.
+void split_kv_round(VulkanQueue& q, const PagedAttentionArgs& a, const Pipeline& p1, AttnPush& pc,
+                    const Allocation& part, uint32_t splits, uint32_t row0, uint32_t groups, uint32_t rows) {
+  const KvCacheArg& c = a.cache;
+  const uint32_t D = static_cast<uint32_t>(a.q.shape[2]);
+  const Pipeline& p2 = q.device().pipelines().get("paged_reduce", 4, {D, static_cast<uint32_t>(a.out.dtype)});
+  ReducePush rp = reduce_push(a, pc, splits);
+  pc.row0 = rp.row0 = row0;
+  const TensorArg& lse = a.lse ? *a.lse : a.out;  // a stand-in, never written without the flag
+  q.dispatch(
+      p1,
+      {ref(a.q, false), ref(c.k, false), ref(c.v, false), ref(k_scales(c), false), ref(v_scales(c), false),
+       ref(a.block_tables, false), ref(a.cu_seqlens_q, false), ref(a.seq_lens, false), ref(part, true)},
+      &pc, sizeof pc, splits, groups);
+  q.dispatch(p2, {ref(part, false), ref(a.out, true), ref(lse, a.lse != nullptr), ref(a.cu_seqlens_q, false)},
+             &rp, sizeof rp, rows);
+}
+
 // Query chunks through paged_prefill.comp (passes of at most REACH keys over a running state
 // indexed by token) and paged_finalize.comp. False when the grid, shared memory, loop budget
 // or state buffer does not fit this device: the caller takes the split-KV row kernels then.
@@ -265,20 +284,10 @@ bool paged_decode_grouped(VulkanQueue& q, const PagedAttentionArgs& a, AttnPush 
       dev.pipelines().get("paged_decode_grouped", 9,
                           {D, t.lanes, G, u32(c.k.shape[1], op, "block size"), format_code(c.format),
                            static_cast<uint32_t>(a.q.dtype), static_cast<uint32_t>(c.k.dtype)});
-  const Pipeline& p2 = dev.pipelines().get("paged_reduce", 4, {D, static_cast<uint32_t>(a.out.dtype)});
-  ReducePush rp = reduce_push(a, pc, static_cast<uint32_t>(splits));
-  const TensorArg& lse = a.lse ? *a.lse : a.out;  // a stand-in, never written without the flag
   for (uint64_t u0 = 0; u0 < units; u0 += per) {
     const uint32_t n = static_cast<uint32_t>(std::min(per, units - u0));
-    pc.row0 = rp.row0 = static_cast<uint32_t>(u0 * G);
-    q.dispatch(
-        p1,
-        {ref(a.q, false), ref(c.k, false), ref(c.v, false), ref(k_scales(c), false), ref(v_scales(c), false),
-         ref(a.block_tables, false), ref(a.cu_seqlens_q, false), ref(a.seq_lens, false), ref(part, true)},
-        &pc, sizeof pc, static_cast<uint32_t>(splits), n);
-    q.dispatch(p2,
-               {ref(part, false), ref(a.out, true), ref(lse, a.lse != nullptr), ref(a.cu_seqlens_q, false)},
-               &rp, sizeof rp, n * G);
+    split_kv_round(q, a, p1, pc, part, static_cast<uint32_t>(splits), static_cast<uint32_t>(u0 * G), n,
+                   n * G);
   }
   return true;
 }
@@ -347,20 +356,9 @@ void op_paged_attention(VulkanQueue& q, const PagedAttentionArgs& a) {
   const Pipeline& p1 = dev.pipelines().get(
       "paged_attention", 9,
       {D, u32(c.k.shape[1], op, "block size"), format_code(c.format), dq, static_cast<uint32_t>(c.k.dtype)});
-  const Pipeline& p2 = dev.pipelines().get("paged_reduce", 4, {D, static_cast<uint32_t>(a.out.dtype)});
-  ReducePush rp = reduce_push(a, pc, static_cast<uint32_t>(splits));
-  const TensorArg& lse = a.lse ? *a.lse : a.out;  // a stand-in, never written without the flag
   for (uint32_t r0 = 0; r0 < rows; r0 += std::min(per, rows - r0)) {
     const uint32_t n = std::min(per, rows - r0);
-    pc.row0 = rp.row0 = r0;
-    q.dispatch(
-        p1,
-        {ref(a.q, false), ref(c.k, false), ref(c.v, false), ref(k_scales(c), false), ref(v_scales(c), false),
-         ref(a.block_tables, false), ref(a.cu_seqlens_q, false), ref(a.seq_lens, false), ref(part, true)},
-        &pc, sizeof pc, static_cast<uint32_t>(splits), n);
-    q.dispatch(p2,
-               {ref(part, false), ref(a.out, true), ref(lse, a.lse != nullptr), ref(a.cu_seqlens_q, false)},
-               &rp, sizeof rp, n);
+    split_kv_round(q, a, p1, pc, part, static_cast<uint32_t>(splits), r0, n, n);
   }
 }
 
