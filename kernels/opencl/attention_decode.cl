@@ -26,6 +26,27 @@
 #define PREFETCH_ROWS(kp, krow, vp, vrow)
 #endif
 
+// The rows (r = g * Sq + s: head hk * G + g, query s of batch b) a decode work-item finished:
+// normalised into out when the KV range was not split, else its partial (m, l, D sums) for
+// attention_combine.
+void write_rows(int R, int Sq, int G, int b, int Hq, int hk, int D, int splits, int split, const float* acc,
+                const float* m, const float* l, TENSOR_OUT(o), global float* work) {
+  for (int r = 0; r < R; ++r) {
+    const int g = r / Sq, s = r - g * Sq;
+    const long row = ((long)b * Hq + hk * G + g) * Sq + s;
+    if (splits == 1) {
+      const long orow = b * o_st.s0 + (hk * G + g) * o_st.s1 + s * o_st.s2;
+      const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+      for (int d = 0; d < D; ++d) store_f(o, o_off, DT, orow + d * o_st.s3, acc[r * D + d] * inv);
+    } else {
+      global float* w = work + (row * splits + split) * (long)(D + 2);
+      w[0] = m[r];
+      w[1] = l[r];
+      for (int c = 0; c < D / 8; ++c) vstore8(vload8(c, acc + r * D), c, w + 2);
+    }
+  }
+}
+
 kernel void attention_decode(int B, int Hq, int Hkv, int Sq, int Skv, int D, int causal, float scale,
                              int splits, int chunk, TENSOR_IN(q), TENSOR_IN(k), TENSOR_IN(v), TENSOR_OUT(o),
                              global const int* lens, long lens_off, long lens_st, int has_lens,
@@ -130,20 +151,7 @@ kernel void attention_decode(int B, int Hq, int Hkv, int Sq, int Skv, int D, int
     }
   }
 
-  for (int r = 0; r < R; ++r) {
-    const int g = r / Sq, s = r - g * Sq;
-    const long row = ((long)b * Hq + hk * G + g) * Sq + s;
-    if (splits == 1) {
-      const long orow = b * o_st.s0 + (hk * G + g) * o_st.s1 + s * o_st.s2;
-      const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
-      for (int d = 0; d < D; ++d) store_f(o, o_off, DT, orow + d * o_st.s3, acc[r * D + d] * inv);
-    } else {
-      global float* w = work + (row * splits + split) * (long)(D + 2);
-      w[0] = m[r];
-      w[1] = l[r];
-      for (int c = 0; c < D / 8; ++c) vstore8(vload8(c, acc + r * D), c, w + 2);
-    }
-  }
+  write_rows(R, Sq, G, b, Hq, hk, D, splits, split, acc, m, l, o, o_off, o_st, work);
 }
 
 // out[row, d] = sum_s acc_s[d] e^(m_s - M) / sum_s l_s e^(m_s - M), M = max_s m_s; splits
@@ -222,19 +230,6 @@ kernel void attention_decode_grouped(int B, int Hq, int Hkv, int Sq, int Skv, in
     decode_span(qs, acc, m, l, first, lim, R4, nb, k, k_off, v, v_off, krow, vrow, ones, ones);
   }
 
-  for (int r = 0; r < R; ++r) {
-    const int g = r / Sq, s = r - g * Sq;
-    const long row = ((long)b * Hq + hk * G + g) * Sq + s;
-    if (splits == 1) {
-      const long orow = b * o_st.s0 + (hk * G + g) * o_st.s1 + s * o_st.s2;
-      const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
-      for (int d = 0; d < HEAD_D; ++d) store_f(o, o_off, DT, orow + d * o_st.s3, acc[r * HEAD_D + d] * inv);
-    } else {
-      global float* w = work + (row * splits + split) * (long)(HEAD_D + 2);
-      w[0] = m[r];
-      w[1] = l[r];
-      for (int c = 0; c < HEAD_D / 8; ++c) vstore8(vload8(c, acc + r * HEAD_D), c, w + 2);
-    }
-  }
+  write_rows(R, Sq, G, b, Hq, hk, HEAD_D, splits, split, acc, m, l, o, o_off, o_st, work);
 }
 #endif
