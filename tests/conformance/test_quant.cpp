@@ -5,6 +5,7 @@
 // decodes the canonical layout (porta/quant.h) here, independently of porta's own code.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "porta/quant.h"
@@ -293,6 +294,78 @@ TEST_P(Quant, GemmLlmShapesAndEpilogues) {
   if (ran == 0) GTEST_SKIP() << "no case runs on " << device().description();
 }
 
+// Non-finite activations (an overflowed layer upstream) stay visible and stay in their rows:
+// a row holding NaN gives NaN everywhere, a row holding ±Inf gives a non-finite value wherever
+// the float64 reference is non-finite (kernels may fold the zero point or split activations,
+// so Inf·w + (−Inf)·w' may read NaN where the reference reads ±Inf), and every finite row is
+// unchanged. Covers the GEMV (M <= 16) and tiled (M > 16) paths of every format and group.
+TEST_P(Quant, GemmNonFiniteActivationsStayInTheirRows) {
+  Stream s(device());
+  const double inf = std::numeric_limits<double>::infinity();
+  const int groups[] = {32, 64, 128, QuantScheme::kPerChannel};
+  const DType dtypes[] = {DType::f32, DType::f16, DType::bf16};
+  const int64_t Ms[] = {1, 3, 17};
+  uint32_t seed = 5000;
+  int ran = 0;
+  for (int i = 0; i < 24; ++i) {
+    const QuantFormat f = kFormats[i % 4];
+    const int g = groups[(i / 4) % 4];
+    const DType t = dtypes[(i + i / 4) % 3];
+    const int64_t M = Ms[(i + i / 12) % 3], N = 33, K = g > 0 ? 3 * g : 200;
+    if (!runs("gemm", f, t)) continue;
+    SCOPED_TRACE(::testing::Message()
+                 << scheme_name({f, g, DType::f16}) << " M=" << M << " " << dtype_name(t));
+    const QuantHostWeight h = random_weight({f, g, DType::f16}, N, K, seed);
+    HostTensor a = random({M, K}, t, seed + 1);
+    // M = 1: the one row holds +Inf; otherwise row 0 NaN, row 1 -Inf and +Inf (NaN in the
+    // reference wherever both meet a nonzero weight), the other rows finite.
+    std::vector<bool> poisoned(static_cast<size_t>(M), false);
+    if (M == 1) {
+      a[K / 2] = inf;
+      poisoned[0] = true;
+    } else {
+      a[7] = std::numeric_limits<double>::quiet_NaN();
+      a[K + 1] = -inf;
+      a[K + K - 1] = inf;
+      poisoned[0] = poisoned[1] = true;
+    }
+    seed += 2;
+    QuantWeight w = QuantWeight::from_host(s, h);
+    Tensor A = upload(s, a, t);
+    GuardedOutput C(s, {M, N}, t);
+    ops::gemm(s, A, w, C.tensor());
+    const HostTensor got = C.result(s);
+    const HostTensor want =
+        ref::gemm(a, ref_weight_t(h), HostTensor({M, N}), {M, N}, 1.0f, 0.0f, nullptr, ops::Activation::none);
+    int64_t finite_rows = 0;
+    for (int64_t r = 0; r < M; ++r) finite_rows += poisoned[static_cast<size_t>(r)] ? 0 : 1;
+    HostTensor got_f({finite_rows, N}), want_f({finite_rows, N});
+    for (int64_t r = 0, fr = 0; r < M; ++r) {
+      for (int64_t n = 0; n < N; ++n) {
+        const double o = got[r * N + n], e = want[r * N + n];
+        if (!poisoned[static_cast<size_t>(r)]) {
+          got_f[fr * N + n] = o;
+          want_f[fr * N + n] = e;
+        } else if (std::isnan(e)) {
+          EXPECT_TRUE(std::isnan(o)) << "row " << r << " col " << n << ": got " << o << ", reference NaN";
+        } else if (std::isinf(e)) {
+          EXPECT_TRUE(std::isnan(o) || o == e)
+              << "row " << r << " col " << n << ": got " << o << ", reference " << e;
+        } else {
+          ADD_FAILURE() << "row " << r << " col " << n << ": reference " << e
+                        << " is finite in a poisoned row";
+        }
+      }
+      if (!poisoned[static_cast<size_t>(r)]) ++fr;
+    }
+    if (finite_rows) {
+      EXPECT_TRUE(close(got_f, want_f, OpClass::matmul, t));
+    }
+    ++ran;
+  }
+  if (ran == 0) GTEST_SKIP() << "no quantized gemm case runs on " << device().description();
+}
+
 TEST_P(Quant, TensorParallelViews) {
   Stream s(device());
   const QuantScheme sc{QuantFormat::int4_zp, 32, DType::f16};
@@ -445,7 +518,8 @@ TEST_P(Quant, QuantizeReproducesTheScaleRule) {
     for (int64_t n = 0; n < N; ++n)
       for (int64_t j0 = 0; j0 < K; j0 += g) {
         float amax = 0.0f;
-        for (int64_t j = j0; j < j0 + g; ++j) amax = std::max(amax, std::fabs(static_cast<float>(wv[n * K + j])));
+        for (int64_t j = j0; j < j0 + g; ++j)
+          amax = std::max(amax, std::fabs(static_cast<float>(wv[n * K + j])));
         const float d = amax / (sc.format == QuantFormat::int8 ? 127.0f : 448.0f);
         const float got = h.scales[static_cast<size_t>(n * (K / g) + j0 / g)];
         if (got != d) ++bad_scales;
