@@ -69,8 +69,25 @@ __device__ __forceinline__ int64_t q_perm(const QWDesc& w, int64_t j) {
 
 // ------------------------------------------------------------------ dequantize ----
 
+/// Element v of a chunk of 8 codes held in `lo` (elements 0-3 or all 8 nibbles) and `hi`
+/// (elements 4-7 of 8-bit codes).
 template <int F>
-__global__ void __launch_bounds__(kThreads) quant_dequant_kernel(QuantDequantDesc d) {
+__device__ __forceinline__ float q_chunk_value(uint32_t lo, uint32_t hi, int v) {
+  if (nibbles(F)) return q_value<F>(lo >> (8 * (v / 2)), (v & 1) != 0);
+  if (v < 4) return q_value<F>(lo >> (8 * v), false);
+  return q_value<F>(hi >> (8 * (v - 4)), false);
+}
+
+/// A chunk is 8 consecutive elements of one row, inside one group. kVec (decided once per
+/// launch by vector_dequant()): no permutation, unit column stride, 16-byte aligned output
+/// rows and code rows aligned for one 4-byte (int4) or 8-byte load per chunk; full chunks
+/// then take one code load and one or two 16-byte stores, coalesced across the warp. The
+/// per-element loop (any layout, the row's last partial chunk) is not unrolled: unrolled, its
+/// per-store dtype switch made ptxas spill on sm_90a. The explicit one-block minimum lets
+/// ptxas take the 36-40 registers it needs (its default capped int8's vector path at 32 and
+/// spilled on sm_80); that still leaves room for 6 blocks of 256 threads per SM.
+template <int F, bool kVec>
+__global__ void __launch_bounds__(kThreads, 1) quant_dequant_kernel(QuantDequantDesc d) {
   const QWDesc& w = d.w;
   const int64_t chunks = (w.k + 7) / 8;
   for (int64_t r = blockIdx.y; r < d.rows; r += gridDim.y) {
@@ -85,6 +102,30 @@ __global__ void __launch_bounds__(kThreads) quant_dequant_kernel(QuantDequantDes
          c += int64_t(gridDim.x) * blockDim.x) {
       const int64_t j0 = c * 8, g = group_of(w, j0);
       const float s = zero ? 0.0f : q_scale(w, n, g), o = zero ? 0.0f : q_offset<F>(w, n, g);
+      if (kVec && j0 + 8 <= w.k) {
+        uint2 x = make_uint2(0, 0);
+        if (!zero && nibbles(F)) x.x = *reinterpret_cast<const uint32_t*>(row + j0 / 2);
+        if (!zero && !nibbles(F)) x = *reinterpret_cast<const uint2*>(row + j0);
+        const uint32_t lo = x.x, hi = x.y;
+        float v[8];
+#pragma unroll
+        for (int i = 0; i < 8; ++i) v[i] = zero ? 0.0f : (q_chunk_value<F>(lo, hi, i) - o) * s;
+        const int64_t at = r * d.out_rs + j0;  // elements
+        if (d.out_dt == kF32) {
+          float4* out = reinterpret_cast<float4*>(reinterpret_cast<float*>(d.out) + at);
+          out[0] = make_float4(v[0], v[1], v[2], v[3]);
+          out[1] = make_float4(v[4], v[5], v[6], v[7]);
+        } else {
+          uint32_t h[4];
+#pragma unroll
+          for (int i = 0; i < 4; ++i)
+            h[i] = d.out_dt == kF16 ? f32_to_f16_bits(v[2 * i]) | uint32_t(f32_to_f16_bits(v[2 * i + 1])) << 16
+                                    : f32_to_bf16_bits(v[2 * i]) | uint32_t(f32_to_bf16_bits(v[2 * i + 1])) << 16;
+          *reinterpret_cast<uint4*>(reinterpret_cast<uint16_t*>(d.out) + at) = make_uint4(h[0], h[1], h[2], h[3]);
+        }
+        continue;
+      }
+#pragma unroll 1
       for (int i = 0; i < 8 && j0 + i < w.k; ++i) {
         const int64_t j = j0 + i;
         const float v = zero ? 0.0f : (q_code1<F>(row, j) - o) * s;
@@ -93,6 +134,15 @@ __global__ void __launch_bounds__(kThreads) quant_dequant_kernel(QuantDequantDes
       }
     }
   }
+}
+
+/// Whether a dequantize launch can take the vector path (see quant_dequant_kernel).
+bool vector_dequant(const QuantDequantDesc& d) {
+  const QWDesc& w = d.w;
+  const int64_t out_bytes = d.out_dt == kF32 ? 4 : 2, code_bytes = nibbles(w.format) ? 4 : 8;
+  return !d.unpermute && d.out_cs == 1 && reinterpret_cast<uintptr_t>(d.out) % 16 == 0 &&
+         (d.out_rs * out_bytes) % 16 == 0 && reinterpret_cast<uintptr_t>(w.codes) % code_bytes == 0 &&
+         w.code_rs % code_bytes == 0 && (w.group % 8 == 0 || w.group >= w.k);
 }
 
 // ------------------------------------------------------------------------ GEMV ----
@@ -293,12 +343,19 @@ int launch_quant_dequant(const QuantDequantDesc& d, void* stream) {
   if (d.rows == 0 || d.w.k == 0) return 0;
   const dim3 grid(grid_cap((d.w.k + 7) / 8, kThreads, 65535), grid_cap(d.rows, 1, 65535));
   const pcStream_t s = static_cast<pcStream_t>(stream);
+  const bool vec = vector_dequant(d);
+#define PORTA_QUANT_DEQUANT(F)                               \
+  if (vec)                                                   \
+    quant_dequant_kernel<F, true><<<grid, kThreads, 0, s>>>(d); \
+  else                                                       \
+    quant_dequant_kernel<F, false><<<grid, kThreads, 0, s>>>(d);
   switch (d.w.format) {
-    case 0: quant_dequant_kernel<0><<<grid, kThreads, 0, s>>>(d); break;
-    case 1: quant_dequant_kernel<1><<<grid, kThreads, 0, s>>>(d); break;
-    case 2: quant_dequant_kernel<2><<<grid, kThreads, 0, s>>>(d); break;
-    default: quant_dequant_kernel<3><<<grid, kThreads, 0, s>>>(d); break;
+    case 0: PORTA_QUANT_DEQUANT(0); break;
+    case 1: PORTA_QUANT_DEQUANT(1); break;
+    case 2: PORTA_QUANT_DEQUANT(2); break;
+    default: PORTA_QUANT_DEQUANT(3); break;
   }
+#undef PORTA_QUANT_DEQUANT
   return static_cast<int>(pcGetLastError());
 }
 
