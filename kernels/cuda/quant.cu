@@ -119,9 +119,11 @@ __global__ void __launch_bounds__(kThreads, 1) quant_dequant_kernel(QuantDequant
           uint32_t h[4];
 #pragma unroll
           for (int i = 0; i < 4; ++i)
-            h[i] = d.out_dt == kF16 ? f32_to_f16_bits(v[2 * i]) | uint32_t(f32_to_f16_bits(v[2 * i + 1])) << 16
-                                    : f32_to_bf16_bits(v[2 * i]) | uint32_t(f32_to_bf16_bits(v[2 * i + 1])) << 16;
-          *reinterpret_cast<uint4*>(reinterpret_cast<uint16_t*>(d.out) + at) = make_uint4(h[0], h[1], h[2], h[3]);
+            h[i] = d.out_dt == kF16
+                       ? f32_to_f16_bits(v[2 * i]) | uint32_t(f32_to_f16_bits(v[2 * i + 1])) << 16
+                       : f32_to_bf16_bits(v[2 * i]) | uint32_t(f32_to_bf16_bits(v[2 * i + 1])) << 16;
+          *reinterpret_cast<uint4*>(reinterpret_cast<uint16_t*>(d.out) + at) =
+              make_uint4(h[0], h[1], h[2], h[3]);
         }
         continue;
       }
@@ -171,8 +173,8 @@ __global__ void __launch_bounds__(kThreads) quant_gemv_kernel(QuantGemvDesc d) {
           float part[kRows];
 #pragma unroll
           for (int m = 0; m < kRows; ++m) part[m] = 0.0f;
-          // Words one at a time (not unrolled): the unrolled 4 x 8 x 4 body with its
-          // per-load dtype switch made ptxas spill.
+            // Words one at a time (not unrolled): the unrolled 4 x 8 x 4 body with its
+            // per-load dtype switch made ptxas spill.
 #pragma unroll 1
           for (int wi = 0; wi < 4; ++wi) {
             const uint32_t word = wi == 0 ? x.x : wi == 1 ? x.y : wi == 2 ? x.z : x.w;
@@ -269,7 +271,8 @@ __device__ float scale_rule(const QuantizeDesc& d, int64_t n, int64_t j0, int64_
 
 template <int F>
 __global__ void quant_rowmax_kernel(QuantizeDesc d) {
-  for (int64_t n = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; n < d.w.n; n += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t n = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; n < d.w.n;
+       n += int64_t(gridDim.x) * blockDim.x) {
     float lo;
     d.rowmax[n] = scale_rule<F>(d, n, 0, d.w.k, &lo);
   }
@@ -294,7 +297,8 @@ __global__ void __launch_bounds__(64) quantize_kernel(QuantizeDesc d) {
   const QWDesc& w = d.w;
   const int64_t G = group_of(w, w.k + w.group - 1);
   for (int64_t n = blockIdx.y; n < w.n; n += gridDim.y)
-    for (int64_t g = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; g < G; g += int64_t(gridDim.x) * blockDim.x) {
+    for (int64_t g = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; g < G;
+         g += int64_t(gridDim.x) * blockDim.x) {
       const int64_t j0 = g * w.group, j1 = j0 + w.group < w.k ? j0 + w.group : w.k;
       float s, lo = 0.0f;
       if (d.per_tensor) {
@@ -344,10 +348,10 @@ int launch_quant_dequant(const QuantDequantDesc& d, void* stream) {
   const dim3 grid(grid_cap((d.w.k + 7) / 8, kThreads, 65535), grid_cap(d.rows, 1, 65535));
   const pcStream_t s = static_cast<pcStream_t>(stream);
   const bool vec = vector_dequant(d);
-#define PORTA_QUANT_DEQUANT(F)                               \
-  if (vec)                                                   \
+#define PORTA_QUANT_DEQUANT(F)                                  \
+  if (vec)                                                      \
     quant_dequant_kernel<F, true><<<grid, kThreads, 0, s>>>(d); \
-  else                                                       \
+  else                                                          \
     quant_dequant_kernel<F, false><<<grid, kThreads, 0, s>>>(d);
   switch (d.w.format) {
     case 0: PORTA_QUANT_DEQUANT(0); break;
@@ -363,10 +367,10 @@ int launch_quant_gemv(const QuantGemvDesc& d, void* stream) {
   if (d.M == 0 || d.w.n == 0) return 0;
   const unsigned grid = grid_cap(d.w.n, kCols, 65535 * 8);
   const pcStream_t s = static_cast<pcStream_t>(stream);
-#define PORTA_QUANT_GEMV(F)                                \
-  if (d.vec)                                               \
+#define PORTA_QUANT_GEMV(F)                                  \
+  if (d.vec)                                                 \
     quant_gemv_kernel<F, true><<<grid, kThreads, 0, s>>>(d); \
-  else                                                     \
+  else                                                       \
     quant_gemv_kernel<F, false><<<grid, kThreads, 0, s>>>(d);
   switch (d.w.format) {
     case 0: PORTA_QUANT_GEMV(0); break;
@@ -384,11 +388,11 @@ int launch_quantize(const QuantizeDesc& d, void* stream) {
   const int64_t G = (d.w.k + d.w.group - 1) / d.w.group;
   const dim3 grid(grid_cap(G, 64, 65535), grid_cap(d.w.n, 1, 65535));
   const unsigned rgrid = grid_cap(d.w.n, kThreads, 65535);
-#define PORTA_QUANTIZE(F)                                                         \
-  if (d.per_tensor) {                                                             \
-    quant_rowmax_kernel<F><<<rgrid, kThreads, 0, s>>>(d);                         \
-    quant_tensor_scale_kernel<<<1, kThreads, 0, s>>>(d);                          \
-  }                                                                               \
+#define PORTA_QUANTIZE(F)                                 \
+  if (d.per_tensor) {                                     \
+    quant_rowmax_kernel<F><<<rgrid, kThreads, 0, s>>>(d); \
+    quant_tensor_scale_kernel<<<1, kThreads, 0, s>>>(d);  \
+  }                                                       \
   quantize_kernel<F><<<grid, 64, 0, s>>>(d);
   switch (d.w.format) {
     case 0: PORTA_QUANTIZE(0) break;
