@@ -15,7 +15,7 @@
 #include "paged_common.cuh"
 
 #if defined(PORTA_CUDA_NVIDIA_PATHS)
-#include "mma_sm80.cuh"
+#include "fa2_sm80_tile.cuh"
 #endif
 
 namespace porta::cuda {
@@ -30,6 +30,9 @@ constexpr int kWarps = 4, kThreads = 32 * kWarps, kBQ = 16 * kWarps, kStages = 2
 // Mirrored by paged_prefill_sm80_smem_bytes (paged_plan.cpp).
 template <int kD>
 struct PagedFa2Tiles {
+  // CTAs per SM the register budget must allow (ptxas's cap: 65536 / (128 kMinBlocks)): three
+  // up to D = 80; two above, where a 168-register cap spilled (D = 96 on sm_80).
+  static constexpr int kMinBlocks = kD <= 80 ? 3 : 2;
   static constexpr int kBKV = kD > 128 ? 32 : 64;  // keys per tile
   static constexpr int kPitch = kD + 8;            // padded row: ldmatrix phases hit distinct banks
   static constexpr size_t kSmemBytes =
@@ -37,11 +40,11 @@ struct PagedFa2Tiles {
 };
 
 template <bool kBF16, int kD>
-__global__ void __launch_bounds__(kThreads, 1) paged_prefill_sm80_kernel(PagedAttnDesc d) {
+__global__ void __launch_bounds__(kThreads, PagedFa2Tiles<kD>::kMinBlocks)
+    paged_prefill_sm80_kernel(PagedAttnDesc d) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   using T = PagedFa2Tiles<kD>;
   constexpr int kBKV = T::kBKV, kPitch = T::kPitch;
-  constexpr int kNT = kBKV / 8;    // S n-tiles per warp row block
   constexpr int kDT = kD / 8;      // O n-tiles
   constexpr int kChunks = kD / 8;  // 16-byte chunks per row
   extern __shared__ __align__(16) uint16_t sm[];
@@ -123,81 +126,9 @@ __global__ void __launch_bounds__(kThreads, 1) paged_prefill_sm80_kernel(PagedAt
     const uint16_t* vs = Vs + stage * kBKV * kPitch;
     const unsigned char* okv = oks + stage * kBKV;
 
-    // S = Q·Kᵀ for this warp's 16 rows and kBKV keys.
-    float s[kNT][4];
-#pragma unroll
-    for (int i = 0; i < kNT; ++i) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.0f;
-#pragma unroll
-    for (int kk = 0; kk < kD; kk += 16) {
-      uint32_t qa[4];
-      ldmatrix_x4(smem_addr(Qs + (warp * 16 + lane % 16) * kPitch + kk + (lane / 16) * 8), qa);
-#pragma unroll
-      for (int p = 0; p < kNT / 2; ++p) {
-        uint32_t r[4];
-        ldmatrix_x4(
-            smem_addr(ks + (p * 16 + lane % 8 + (lane / 16) * 8) * kPitch + kk + ((lane / 8) % 2) * 8), r);
-        const uint32_t b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
-        mma16816<kBF16>(s[2 * p], qa, b0);
-        mma16816<kBF16>(s[2 * p + 1], qa, b1);
-      }
-    }
-
-    // Online softmax; element (nt, e) is row g + (e / 2) * 8, key k0 + nt*8 + 2t + e % 2.
-    float corr[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float mx = neg_inf;
-#pragma unroll
-      for (int nt = 0; nt < kNT; ++nt)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int kl = nt * 8 + 2 * t + e, key = k0 + kl;
-          float& v = s[nt][r * 2 + e];
-          v = key >= lo[r] && key < hi[r] && okv[kl] ? v * sl2 : neg_inf;
-          mx = fmaxf(mx, v);
-        }
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float m_new = fmaxf(m[r], mx);
-      const float base = m_new == neg_inf ? 0.0f : m_new;  // fully masked so far: p = 0
-      corr[r] = exp2f(m[r] - base);                        // m = -inf: 0
-      float sum = 0.0f;
-#pragma unroll
-      for (int nt = 0; nt < kNT; ++nt)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          float& v = s[nt][r * 2 + e];
-          v = exp2f(v - base);
-          sum += v;
-        }
-      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-      l[r] = l[r] * corr[r] + sum;
-      m[r] = m_new;
-    }
-#pragma unroll
-    for (int i = 0; i < kDT; ++i) {
-      o[i][0] *= corr[0], o[i][1] *= corr[0];
-      o[i][2] *= corr[1], o[i][3] *= corr[1];
-    }
-
-    // O += P·V: the S accumulators of key n-tiles 2j, 2j+1 are the A fragment of k-step j.
-#pragma unroll
-    for (int j = 0; j < kBKV / 16; ++j) {
-      const uint32_t pa[4] = {pack2<kBF16>(s[2 * j][0], s[2 * j][1]), pack2<kBF16>(s[2 * j][2], s[2 * j][3]),
-                              pack2<kBF16>(s[2 * j + 1][0], s[2 * j + 1][1]),
-                              pack2<kBF16>(s[2 * j + 1][2], s[2 * j + 1][3])};
-#pragma unroll
-      for (int q = 0; q < kD / 16; ++q) {
-        uint32_t r[4];
-        ldmatrix_x4_trans(
-            smem_addr(vs + (j * 16 + lane % 8 + ((lane / 8) % 2) * 8) * kPitch + q * 16 + (lane / 16) * 8),
-            r);
-        const uint32_t b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
-        mma16816<kBF16>(o[2 * q], pa, b0);
-        mma16816<kBF16>(o[2 * q + 1], pa, b1);
-      }
-    }
+    fa2_tile<kBF16, kD, kBKV, kPitch>(
+        Qs + warp * 16 * kPitch, ks, vs, lane, sl2,
+        [&](int r, int kl) { return k0 + kl >= lo[r] && k0 + kl < hi[r] && okv[kl]; }, o, m, l);
   }
   cp_async_wait<0>();
 
