@@ -30,6 +30,12 @@ struct QuantCase {
 const QuantCase kInt4{"int4_g128", {QuantFormat::int4, 128, DType::f16}};
 const QuantCase kInt4Zp{"int4zp_g128", {QuantFormat::int4_zp, 128, DType::f16}};
 const QuantCase kInt8{"int8_g128", {QuantFormat::int8, 128, DType::f16}};
+// Groups 32 and 64: GGUF Q4_0 / Q8_0 and porta-run's load-time quantization use 32.
+const QuantCase kInt4G32{"int4_g32", {QuantFormat::int4, 32, DType::f16}};
+const QuantCase kInt4G64{"int4_g64", {QuantFormat::int4, 64, DType::f16}};
+const QuantCase kInt4ZpG32{"int4zp_g32", {QuantFormat::int4_zp, 32, DType::f16}};
+const QuantCase kInt8G32{"int8_g32", {QuantFormat::int8, 32, DType::f16}};
+const QuantCase kInt8G64{"int8_g64", {QuantFormat::int8, 64, DType::f16}};
 const QuantCase kFp8{"fp8_channel", {QuantFormat::fp8_e4m3fn, QuantScheme::kPerChannel, DType::f32}};
 
 struct Shape {
@@ -139,8 +145,9 @@ void register_gemm_quant_suite() {
   const Shape prefill{512, 4096, 4096, "llama3-8b q/o proj"};
   std::vector<std::pair<Shape, QuantCase>> cases;
   for (const Shape& s : decode)
-    for (const QuantCase& q : {kInt4, kInt8}) cases.push_back({s, q});
+    for (const QuantCase& q : {kInt4, kInt8, kInt4G32, kInt8G32, kInt4G64, kInt8G64}) cases.push_back({s, q});
   cases.push_back({decode[0], kInt4Zp});
+  cases.push_back({decode[0], kInt4ZpG32});
   cases.push_back({decode[0], kFp8});
   cases.push_back({prefill, kInt4});
   cases.push_back({prefill, kInt8});

@@ -234,6 +234,35 @@ TEST_P(Quant, GemmPairwise) {
                 device().description().c_str());
 }
 
+// Groups of 32 and 64 (GGUF Q4_0/Q8_0, porta-run's load-time quantization) at decode M on
+// odd N and on K that ends mid-way through a 128-weight block and holds a number of groups
+// that is not a multiple of 16 (kernels may read scales 16 groups at a time), every scale
+// dtype, with act-order, bias and a strided output.
+TEST_P(Quant, GemvSmallGroupsOddShapes) {
+  Stream s(device());
+  uint32_t seed = 3000;
+  const DType sdt[] = {DType::f16, DType::bf16, DType::f32};
+  const int64_t Ms[] = {1, 3, 16, 2};
+  int ran = 0, i = 0;
+  for (const QuantFormat f : kFormats)
+    for (const int g : {32, 64}) {
+      for (const auto& [N, kg] : {std::pair<int64_t, int64_t>{7, 37}, {33, 5}, {5, 19}}) {
+        const QuantScheme sc{f, g, sdt[i % 3]};
+        const int64_t M = Ms[i % 4];
+        const bool extras = i % 5 == 2;
+        ++i;
+        if (!runs("gemm", f, DType::f32)) continue;
+        QGemmCase c{sc, M, N, kg * g, DType::f32};
+        if (extras) {
+          c.perm = true, c.bias = true, c.act = ops::Activation::silu, c.lc = Layout::padded;
+        }
+        run_gemm(s, c, seed++);
+        ++ran;
+      }
+    }
+  if (ran == 0) GTEST_SKIP() << "no quantized gemm case runs on " << device().description();
+}
+
 TEST_P(Quant, GemmLlmShapesAndEpilogues) {
   Stream s(device());
   uint32_t seed = 2000;

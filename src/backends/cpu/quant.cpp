@@ -323,7 +323,8 @@ void gemm_gemv(ThreadPool& pool, const QuantGemmArgs& g) {
   // AVX512-BF16 int4 kernel: activations split once into bf16 hi + lo (quant_kernels.h).
   std::vector<uint16_t> xb;
   const int64_t ldxb = (K + 127) / 128 * 256;
-  bool use_bf16 = kern.gemv_bf16 && nibbles && (G == 1 || w.group % 128 == 0);
+  bool use_bf16 =
+      kern.gemv_bf16 && nibbles && (G == 1 || w.group % 128 == 0 || (128 % w.group == 0 && w.group >= 8));
   if (use_bf16) {
     xb.resize(static_cast<size_t>(M * ldxb));
     for (int64_t m = 0; m < M && use_bf16; ++m) {

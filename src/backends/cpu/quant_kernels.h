@@ -72,7 +72,7 @@ struct QuantKernels {
   /// out[j - j0] = value(n, j) for j in [j0, j1): the same values as dequant_row.
   void (*dequant_range)(const QuantRows& w, int64_t n, int64_t j0, int64_t j1, float* out);
   /// Optional (null where the CPU lacks AVX512-BF16): int4 / int4_zp GEMV on bf16 hi + lo
-  /// activations, for groups that are a multiple of 128 or one group per row. split_bf16
+  /// activations, for groups that divide 128 (8..64) or are a multiple of it, or one per row. split_bf16
   /// writes one activation row of K f32 (natural order, permuted) into 2 * ceil(K/128)*128
   /// words; false when a value does not split (non-finite or beyond bf16's range).
   bool (*split_bf16)(const float* x, int64_t K, uint16_t* out);

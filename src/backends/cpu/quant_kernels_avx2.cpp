@@ -35,6 +35,10 @@ struct V256 {
     const F nan = _mm256_castsi256_ps(_mm256_cmpeq_epi32(mag, _mm256_set1_epi32(0x7f << 20)));
     return _mm256_blendv_ps(f, _mm256_set1_ps(__builtin_nanf("")), nan);
   }
+  static void h2f16(const uint16_t* p, float* out) {
+    _mm256_storeu_ps(out, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+    _mm256_storeu_ps(out + 8, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8))));
+  }
   static float h2f(uint16_t h) { return _cvtsh_ss(h); }
   static float hsum(F v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -42,6 +42,9 @@ struct V512 {
     const __mmask16 nan = _mm512_cmpeq_epi32_mask(mag, _mm512_set1_epi32(0x7f << 20));
     return _mm512_mask_mov_ps(f, nan, _mm512_set1_ps(__builtin_nanf("")));
   }
+  static void h2f16(const uint16_t* p, float* out) {
+    _mm512_storeu_ps(out, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
+  }
   static float h2f(uint16_t h) { return _cvtsh_ss(h); }
   static float hsum(F v) { return _mm512_reduce_add_ps(v); }
   static void store_pairs(F lo, F hi, float* out) {

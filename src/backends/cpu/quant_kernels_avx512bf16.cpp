@@ -7,10 +7,11 @@
 // 4i) indexes a 32-entry table of bf16(q - 8) with vpermw, which reads only the low 5 bits.
 // The activations come split once per call into bf16 hi + lo (x = hi + lo to 2^-17,
 // relative), laid out per chunk to match: hi[i*32 + d] = hi(x[4d + i]), then lo likewise.
-// Each chunk lies in one scale group (group a multiple of 128, or one group per row), so
-// its hi and lo sums are scaled once. int4_zp adds s·(8 - z)·Σx per group; values that do
-// not split (non-finite, or beyond bf16's range) make the driver use the f32 kernels.
-// Compiled with -mavx512bf16; chosen only where CPUID reports it (quant_kernels()).
+// A chunk's hi + lo sums are scaled once, by a vector of per-lane scales: groups of 32 and
+// 64 split a chunk by lanes (block()); groups divide 128 or are multiples of it, or one per
+// row. int4_zp adds s·(8 - z)·Σx per group; values that do not split (non-finite, or beyond bf16's range)
+// make the driver use the f32 kernels. Compiled with -mavx512bf16; chosen only where CPUID reports it
+// (quant_kernels()).
 #if defined(PORTA_CPU_X86)
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -75,13 +76,65 @@ inline float scale_of(const QuantRows& w, int64_t n, int64_t g) {
   return w.scale(n, g);
 }
 
+/// The scales of row n's groups [g0, g0 + 16) as f32 lanes; lanes past the last group are 0
+/// (they multiply the zero sums of a last, partial chunk: never garbage times zero).
+inline __m512 scales16(const QuantRows& w, int64_t n, int64_t g0, int64_t G) {
+  const int64_t cnt = std::min<int64_t>(16, G - g0);
+  if (w.scale_dtype == DType::f16 && w.scale_cs == 1) {
+    const auto* p = reinterpret_cast<const uint16_t*>(w.scales) + n * w.scale_rs + g0;
+    const __m256i h = cnt == 16 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))
+                                : _mm256_maskz_loadu_epi16(static_cast<__mmask16>((1u << cnt) - 1), p);
+    return _mm512_cvtph_ps(h);
+  }
+  alignas(64) float buf[16] = {};
+  for (int64_t j = 0; j < cnt; ++j) buf[j] = scale_of(w, n, g0 + j);
+  return _mm512_load_ps(buf);
+}
+
+/// int4_zp: Σ_g s·(8 − z)·Σx over row n's groups, for MB activation rows (xsum rows at
+/// xsum + mb * G): Σ (q − z)·x = Σ (q − 8)·x + (8 − z)·Σ x. 16 groups a step where scales
+/// and zeros are contiguous f16 (groups of 32 give K / 32 of them per row).
+template <int MB>
+void zp_correction(const QuantRows& w, int64_t n, const float* xsum, int64_t G, float* corr) {
+  if (w.scale_dtype == DType::f16 && w.scale_cs == 1 && w.zero_cs == 1) {
+    const auto* sp = reinterpret_cast<const uint16_t*>(w.scales) + n * w.scale_rs;
+    const uint16_t* zp = w.zeros + n * w.zero_rs;
+    __m512 acc[MB];
+    for (int mb = 0; mb < MB; ++mb) acc[mb] = _mm512_setzero_ps();
+    for (int64_t g = 0; g < G; g += 16) {
+      const __mmask16 m = G - g >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (G - g)) - 1);
+      const __m512 s = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, sp + g));
+      const __m512 z = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, zp + g));
+      const __m512 f = _mm512_mul_ps(s, _mm512_sub_ps(_mm512_set1_ps(8.0f), z));
+      for (int mb = 0; mb < MB; ++mb)
+        acc[mb] = _mm512_fmadd_ps(f, _mm512_maskz_loadu_ps(m, xsum + mb * G + g), acc[mb]);
+    }
+    for (int mb = 0; mb < MB; ++mb) corr[mb] = _mm512_reduce_add_ps(acc[mb]);
+    return;
+  }
+  for (int mb = 0; mb < MB; ++mb) corr[mb] = 0.0f;
+  for (int64_t g = 0; g < G; ++g) {
+    const float f = scale_of(w, n, g) * (8.0f - _cvtsh_ss(w.zeros[n * w.zero_rs + g * w.zero_cs]));
+    for (int mb = 0; mb < MB; ++mb) corr[mb] += f * xsum[mb * G + g];
+  }
+}
+
 /// Rows [n, n + R) x activation rows [m0, m0 + MB).
+///
+/// Scales: vdpbf16ps leaves f32 lane l of a chunk's sums holding the products of chunk
+/// elements [8l, 8l + 8) (plane i, word d is element 4d + i; lane l sums words 2l, 2l + 1),
+/// so a group of 8..64 elements owns 16 / gpc adjacent lanes (gpc = 128 / group groups per
+/// chunk) and the chunk's sums take one vector of per-lane scales: vpermps from a register
+/// of 16 groups' scales, as cheap as the broadcast a group of >= 128 takes.
 template <int R, int MB>
 void block(const QuantGemvArgs& a, int64_t n, int m0, int64_t n_base) {
   const QuantRows& w = *a.w;
   const int64_t K = w.k, G = w.groups();
-  // Chunks per group: groups are multiples of 128, or one per row (the last chunk may be partial).
-  const int64_t per_group = G == 1 ? (K + kChunk - 1) / kChunk : w.group / kChunk;
+  const int64_t row_bytes = (K + 1) / 2, chunks = (K + kChunk - 1) / kChunk;
+  // gpc groups per chunk (group 8..64), or cpg chunks per group (group a multiple of 128, or
+  // one group per row; the last chunk may be partial).
+  const int gpc = G > 1 && w.group < kChunk ? static_cast<int>(kChunk / w.group) : 1;
+  const int64_t cpg = gpc > 1 ? 1 : G == 1 ? chunks : w.group / kChunk;
   alignas(64) static const uint16_t table[32] = {
       0xc100, 0xc0e0, 0xc0c0, 0xc0a0, 0xc080, 0xc040, 0xc000, 0xbf80, 0x0000, 0x3f80, 0x4000,
       0x4040, 0x4080, 0x40a0, 0x40c0, 0x40e0, 0xc100, 0xc0e0, 0xc0c0, 0xc0a0, 0xc080, 0xc040,
@@ -100,19 +153,21 @@ void block(const QuantGemvArgs& a, int64_t n, int m0, int64_t n_base) {
   __m512 tot[R][MB];
   for (int r = 0; r < R; ++r)
     for (int mb = 0; mb < MB; ++mb) tot[r][mb] = _mm512_setzero_ps();
-  const int64_t row_bytes = (K + 1) / 2, chunks = (K + kChunk - 1) / kChunk;
-  alignas(64) float sbuf[R][16];  // scales of groups [g & ~15, +16) as f32, refilled every 16 groups
-  const bool f16_run = w.scale_dtype == DType::f16 && w.scale_cs == 1;
-  for (int64_t c = 0, g = 0, cg = 0; c < chunks; ++c) {
-    if (cg == 0 && (g & 15) == 0)
-      for (int r = 0; r < R; ++r) {
-        if (f16_run && G - g >= 16) {
-          const auto* p = reinterpret_cast<const uint16_t*>(w.scales) + (n + r) * w.scale_rs + g;
-          _mm512_store_ps(sbuf[r], _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
-        } else {
-          for (int64_t j = 0; j < 16 && g + j < G; ++j) sbuf[r][j] = scale_of(w, n + r, g + j);
-        }
-      }
+  // Lane l's scale slot in sv (the scales of groups [g0, g0 + 16)): l / (16 / gpc) in the
+  // first chunk after a refill, then + gpc per chunk (+ 1 per cpg chunks when gpc is 1).
+  const __m512i first = _mm512_srli_epi32(
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(gpc)),
+      4);
+  const __m512i step = _mm512_set1_epi32(gpc);
+  __m512 sv[R];
+  __m512i idx = first;
+  int slot = 16;  // groups of sv used up: 16 = refill before the next chunk
+  for (int64_t c = 0, g0 = -16, cg = 0; c < chunks; ++c) {
+    if (slot == 16) {
+      g0 += 16, slot = 0, idx = first;
+      for (int r = 0; r < R; ++r) sv[r] = scales16(w, n + r, g0, G);
+    }
     __m512i v[R];
     const int64_t off = c * 64;
     if (off + 64 <= row_bytes) {
@@ -145,20 +200,19 @@ void block(const QuantGemvArgs& a, int64_t n, int m0, int64_t n_base) {
       }
     }
     for (int r = 0; r < R; ++r) {
-      const __m512 s = _mm512_set1_ps(sbuf[r][g & 15]);
+      const __m512 s = _mm512_permutexvar_ps(idx, sv[r]);
       for (int mb = 0; mb < MB; ++mb)
         tot[r][mb] = _mm512_fmadd_ps(s, _mm512_add_ps(hi[r][mb], lo[r][mb]), tot[r][mb]);
     }
-    if (++cg == per_group) cg = 0, ++g;
+    if (gpc > 1) {
+      idx = _mm512_add_epi32(idx, step), slot += gpc;
+    } else if (++cg == cpg) {
+      cg = 0, idx = _mm512_add_epi32(idx, step), ++slot;
+    }
   }
   for (int r = 0; r < R; ++r) {
     float corr[MB] = {};
-    if (w.format == QuantFormat::int4_zp)  // Σ (q - z)·x = Σ (q - 8)·x + (8 - z)·Σ x
-      for (int64_t g = 0; g < G; ++g) {
-        const float f =
-            scale_of(w, n + r, g) * (8.0f - _cvtsh_ss(w.zeros[(n + r) * w.zero_rs + g * w.zero_cs]));
-        for (int mb = 0; mb < MB; ++mb) corr[mb] += f * a.xsum[(m0 + mb) * G + g];
-      }
+    if (w.format == QuantFormat::int4_zp) zp_correction<MB>(w, n + r, a.xsum + m0 * G, G, corr);
     for (int mb = 0; mb < MB; ++mb)
       a.y[(m0 + mb) * a.ldy + (n + r - n_base)] = _mm512_reduce_add_ps(tot[r][mb]) + corr[mb];
   }
