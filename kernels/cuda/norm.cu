@@ -57,8 +57,10 @@ namespace {
 
 // Thread `sub` of a row owns vectors sub, sub + tpr, ... (K of them): consecutive threads
 // touch consecutive 16-byte vectors, so each warp-wide access is fully coalesced.
+// One block per SM is the minimum asked of ptxas: its default capped the f32 one-vector variant
+// at 32 registers and spilled on sm_90a (it takes 44).
 template <int DT, int K>
-__global__ void __launch_bounds__(rows_max_threads(DT, K)) norm_dense(NormDesc d, RowsLaunch p) {
+__global__ void __launch_bounds__(rows_max_threads(DT, K), 1) norm_dense(NormDesc d, RowsLaunch p) {
   constexpr int V = VecElem<DT>::kVec;
   __shared__ float scratch[32];
   const int tpr = p.threads_per_row;
