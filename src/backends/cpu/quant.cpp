@@ -292,31 +292,21 @@ void gemm_gemv(ThreadPool& pool, const QuantGemmArgs& g) {
   const int64_t N = g.w.n, K = g.w.k, M = g.a.shape[0], G = w.groups();
   const bool nibbles = w.format == QuantFormat::int4 || w.format == QuantFormat::int4_zp;
   const int64_t ldx = (K + 15) / 16 * 16;
-  std::vector<float> x(static_cast<size_t>(M * ldx)), nat(static_cast<size_t>(K)), xsum;
+  std::vector<float> x(static_cast<size_t>(M * ldx)), nat(static_cast<size_t>(M * K)), xsum;
   if (nibbles) xsum.resize(static_cast<size_t>(M * G));
-  for (int64_t m = 0; m < M; ++m) {
+  for (int64_t m = 0; m < M; ++m) {  // natural order, permuted
     const char* src = row_addr(g.a, m);
+    float* xn = nat.data() + m * K;
     if (!g.w.perm && g.a.strides[1] == 1) {
-      convert_row_to_f32(g.a.dtype, src, nat.data(), K);
+      convert_row_to_f32(g.a.dtype, src, xn, K);
     } else {
       for (int64_t j = 0; j < K; ++j)
-        nat[static_cast<size_t>(j)] =
-            load_f32(g.a.dtype, src, (g.w.perm ? perm_at(g.w, j) : j) * g.a.strides[1]);
+        xn[j] = load_f32(g.a.dtype, src, (g.w.perm ? perm_at(g.w, j) : j) * g.a.strides[1]);
     }
-    float* xm = x.data() + m * ldx;
-    const int64_t B = kern.int4_block;
-    const int64_t full = nibbles ? K / B * B : 0;
-    for (int64_t b = 0; b < full; b += B)
-      for (int64_t i = 0; i < B / 2; ++i) {
-        xm[b + i] = nat[static_cast<size_t>(b + 2 * i)];
-        xm[b + B / 2 + i] = nat[static_cast<size_t>(b + 2 * i + 1)];
-      }
-    std::copy(nat.begin() + full, nat.end(), xm + full);
     if (nibbles)
       for (int64_t gi = 0; gi < G; ++gi) {
         float s = 0.0f;
-        for (int64_t j = gi * w.group, j1 = std::min(K, j + w.group); j < j1; ++j)
-          s += nat[static_cast<size_t>(j)];
+        for (int64_t j = gi * w.group, j1 = std::min(K, j + w.group); j < j1; ++j) s += xn[j];
         xsum[static_cast<size_t>(m * G + gi)] = s;
       }
   }
@@ -327,17 +317,28 @@ void gemm_gemv(ThreadPool& pool, const QuantGemmArgs& g) {
       kern.gemv_bf16 && nibbles && (G == 1 || w.group % 128 == 0 || (128 % w.group == 0 && w.group >= 8));
   if (use_bf16) {
     xb.resize(static_cast<size_t>(M * ldxb));
-    for (int64_t m = 0; m < M && use_bf16; ++m) {
-      // Natural order again: x holds each full int4 block reordered for the f32 kernel.
-      const float* xm = x.data() + m * ldx;
-      const int64_t B = kern.int4_block, full = K / B * B;
+    for (int64_t m = 0; m < M && use_bf16; ++m)
+      use_bf16 = kern.split_bf16(nat.data() + m * K, K, xb.data() + m * ldxb);
+  }
+  // f32 kernels: int4 blocks reordered (even elements, then odd) or premixed where every value
+  // is 0 or within [2^-100, 2^120] in magnitude (x_o / 16 stays normal and x_e − x_o / 16 finite);
+  // the rest as is.
+  bool premixed = false;
+  if (!use_bf16) {
+    const int64_t B = nibbles ? kern.int4_block : 1, full = nibbles ? K / B * B : 0;
+    premixed = nibbles && kern.int4_premix && std::all_of(nat.begin(), nat.end(), [](float v) {
+                 return v == 0.0f || (std::fabs(v) >= 0x1p-100f && std::fabs(v) <= 0x1p120f);
+               });
+    for (int64_t m = 0; m < M; ++m) {
+      const float* xn = nat.data() + m * K;
+      float* xm = x.data() + m * ldx;
       for (int64_t b = 0; b < full; b += B)
         for (int64_t i = 0; i < B / 2; ++i) {
-          nat[static_cast<size_t>(b + 2 * i)] = xm[b + i];
-          nat[static_cast<size_t>(b + 2 * i + 1)] = xm[b + B / 2 + i];
+          const float e = xn[b + 2 * i], o = xn[b + 2 * i + 1];
+          xm[b + i] = premixed ? e - o * 0.0625f : e;
+          xm[b + B / 2 + i] = premixed ? o * 0.0625f : o;
         }
-      std::copy(xm + full, xm + K, nat.begin() + full);
-      use_bf16 = kern.split_bf16(nat.data(), K, xb.data() + m * ldxb);
+      std::copy(xn + full, xn + K, xm + full);
     }
   }
   std::vector<float> bias;
@@ -361,7 +362,8 @@ void gemm_gemv(ThreadPool& pool, const QuantGemmArgs& g) {
                              y,
                              kChunk,
                              use_bf16 ? xb.data() : nullptr,
-                             ldxb};
+                             ldxb,
+                             premixed};
       (use_bf16 ? kern.gemv_bf16 : kern.gemv)(ga, n0, n1);
       for (int64_t m = 0; m < M; ++m) {
         float* ym = y + m * kChunk;

@@ -50,6 +50,11 @@ struct QuantRows {
 /// for int4 formats, each full block of `int4_block` elements reordered as the kernel
 /// unpacks bytes (even elements first, then odd); elements past the last full block stay
 /// in order. xsum[m * G + g] = Σ of x(m, ·) over group g (int4 formats only).
+/// premixed (int4 formats, sets with int4_premix): each block holds x_e − x_o / 16, then
+/// x_o / 16 instead of x_e, x_o, so that a byte b = lo + 16·hi needs no shift:
+/// lo·(x_e − x_o/16) + b·(x_o/16) = lo·x_e + hi·x_o. The driver premixes only when every value
+/// is 0 or in [2^-100, 2^120] in magnitude (no overflow, no Inf − Inf, no subnormal x_o/16),
+/// else passes plain blocks.
 struct QuantGemvArgs {
   const QuantRows* w;
   int M;
@@ -61,6 +66,7 @@ struct QuantGemvArgs {
   /// gemv_bf16 only: each activation row split by split_bf16 (row m at xb + m * ldxb).
   const uint16_t* xb;
   int64_t ldxb;
+  bool premixed = false;
 };
 
 struct QuantKernels {
@@ -77,6 +83,8 @@ struct QuantKernels {
   /// words; false when a value does not split (non-finite or beyond bf16's range).
   bool (*split_bf16)(const float* x, int64_t K, uint16_t* out);
   void (*gemv_bf16)(const QuantGemvArgs& a, int64_t n0, int64_t n1);
+  /// gemv reads premixed int4 blocks (QuantGemvArgs::premixed) when the driver passes them.
+  bool int4_premix = false;
 };
 
 const QuantKernels& quant_kernels_generic();  // quant_kernels_generic.cpp

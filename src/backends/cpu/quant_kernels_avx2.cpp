@@ -57,7 +57,7 @@ struct V256 {
 
 const QuantKernels& quant_kernels_avx2() {
   static const QuantKernels k{"avx2",  2 * V256::L, &gemv<V256>, &dequant_row<V256>, &dequant_range<V256>,
-                              nullptr, nullptr};
+                              nullptr, nullptr,     true};
   return k;
 }
 

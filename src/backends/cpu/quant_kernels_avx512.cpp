@@ -59,7 +59,7 @@ struct V512 {
 
 const QuantKernels& quant_kernels_avx512() {
   static const QuantKernels k{"avx512", 2 * V512::L, &gemv<V512>, &dequant_row<V512>, &dequant_range<V512>,
-                              nullptr,  nullptr};
+                              nullptr,  nullptr,     true};
   return k;
 }
 

@@ -236,8 +236,8 @@ void gemv_bf16(const QuantGemvArgs& a, int64_t n0, int64_t n1) {
 
 const QuantKernels& quant_kernels_avx512bf16() {
   const QuantKernels& base = quant_kernels_avx512();
-  static const QuantKernels k{"avx512bf16",       base.int4_block, base.gemv, base.dequant_row,
-                              base.dequant_range, &split_bf16,     &gemv_bf16};
+  static const QuantKernels k{"avx512bf16",       base.int4_block, base.gemv,  base.dequant_row,
+                              base.dequant_range, &split_bf16,     &gemv_bf16, base.int4_premix};
   return k;
 }
 

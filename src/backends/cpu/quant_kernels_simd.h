@@ -79,7 +79,7 @@ void zero_correction(const QuantRows& w, int64_t n, const float* xsum, int64_t G
 /// group size when it is 32 or 64 (the loops unroll; 0: any group, read at run time).
 /// Per group and row the work left beside the multiply-adds is one broadcast scale from a
 /// buffer refilled 16 groups at a time, so groups of 32 cost little more than groups of 128.
-template <class V, QuantFormat FMT, int R, int MB, int GS>
+template <class V, QuantFormat FMT, int R, int MB, int GS, bool PM>
 void gemv_block(const QuantGemvArgs& a, int64_t n, int m0, int64_t n_base) {
   using F = typename V::F;
   constexpr int L = V::L;
@@ -118,10 +118,10 @@ void gemv_block(const QuantGemvArgs& a, int64_t n, int m0, int64_t n_base) {
       F w0[R], w1[R];
       for (int r = 0; r < R; ++r) {
         if constexpr (nib) {  // 2L nibbles in L bytes: even elements in the low nibbles (x reordered to
-                              // match)
+                              // match); premixed x takes the whole byte instead of the high nibble
           const auto v = V::u8(rows[r] + b / 2);
           w0[r] = V::low4(v);
-          w1[r] = V::high4(v);
+          w1[r] = PM ? V::cvt(v) : V::high4(v);
         } else if constexpr (FMT == QuantFormat::int8) {
           w0[r] = V::cvt(V::s8(rows[r] + b));
           w1[r] = V::cvt(V::s8(rows[r] + b + L));
@@ -161,37 +161,39 @@ void gemv_block(const QuantGemvArgs& a, int64_t n, int m0, int64_t n_base) {
 }
 
 // Register budget: R * MB accumulators and as many group totals (<= 16 vectors).
-template <class V, QuantFormat FMT, int MB, int GS>
+template <class V, QuantFormat FMT, int MB, int GS, bool PM>
 void gemv_rows(const QuantGemvArgs& a, int m0, int64_t n0, int64_t n1) {
   constexpr int R = MB <= 2 ? 4 : MB == 4 ? 2 : 1;
   int64_t n = n0;
-  for (; n + R <= n1; n += R) gemv_block<V, FMT, R, MB, GS>(a, n, m0, n0);
-  for (; n < n1; ++n) gemv_block<V, FMT, 1, MB, GS>(a, n, m0, n0);
+  for (; n + R <= n1; n += R) gemv_block<V, FMT, R, MB, GS, PM>(a, n, m0, n0);
+  for (; n < n1; ++n) gemv_block<V, FMT, 1, MB, GS, PM>(a, n, m0, n0);
 }
 
-template <class V, QuantFormat FMT, int GS>
+template <class V, QuantFormat FMT, int GS, bool PM>
 void gemv_format(const QuantGemvArgs& a, int64_t n0, int64_t n1) {
   int m = 0;
-  for (; m + 8 <= a.M; m += 8) gemv_rows<V, FMT, 8, GS>(a, m, n0, n1);
-  if (m + 4 <= a.M) gemv_rows<V, FMT, 4, GS>(a, m, n0, n1), m += 4;
-  if (m + 2 <= a.M) gemv_rows<V, FMT, 2, GS>(a, m, n0, n1), m += 2;
-  if (m < a.M) gemv_rows<V, FMT, 1, GS>(a, m, n0, n1);
+  for (; m + 8 <= a.M; m += 8) gemv_rows<V, FMT, 8, GS, PM>(a, m, n0, n1);
+  if (m + 4 <= a.M) gemv_rows<V, FMT, 4, GS, PM>(a, m, n0, n1), m += 4;
+  if (m + 2 <= a.M) gemv_rows<V, FMT, 2, GS, PM>(a, m, n0, n1), m += 2;
+  if (m < a.M) gemv_rows<V, FMT, 1, GS, PM>(a, m, n0, n1);
 }
 
-template <class V, QuantFormat FMT>
+template <class V, QuantFormat FMT, bool PM>
 void gemv_group(const QuantGemvArgs& a, int64_t n0, int64_t n1) {
-  if (a.w->groups() > 1 && a.w->group == 32) return gemv_format<V, FMT, 32>(a, n0, n1);
-  if (a.w->groups() > 1 && a.w->group == 64) return gemv_format<V, FMT, 64>(a, n0, n1);
-  gemv_format<V, FMT, 0>(a, n0, n1);
+  if (a.w->groups() > 1 && a.w->group == 32) return gemv_format<V, FMT, 32, PM>(a, n0, n1);
+  if (a.w->groups() > 1 && a.w->group == 64) return gemv_format<V, FMT, 64, PM>(a, n0, n1);
+  gemv_format<V, FMT, 0, PM>(a, n0, n1);
 }
 
 template <class V>
 void gemv(const QuantGemvArgs& a, int64_t n0, int64_t n1) {
   switch (a.w->format) {
-    case QuantFormat::int8: return gemv_group<V, QuantFormat::int8>(a, n0, n1);
+    case QuantFormat::int8: return gemv_group<V, QuantFormat::int8, false>(a, n0, n1);
     case QuantFormat::int4:
-    case QuantFormat::int4_zp: return gemv_group<V, QuantFormat::int4>(a, n0, n1);
-    case QuantFormat::fp8_e4m3fn: return gemv_group<V, QuantFormat::fp8_e4m3fn>(a, n0, n1);
+    case QuantFormat::int4_zp:
+      if (a.premixed) return gemv_group<V, QuantFormat::int4, true>(a, n0, n1);
+      return gemv_group<V, QuantFormat::int4, false>(a, n0, n1);
+    case QuantFormat::fp8_e4m3fn: return gemv_group<V, QuantFormat::fp8_e4m3fn, false>(a, n0, n1);
   }
 }
 
