@@ -67,6 +67,12 @@ function(porta_add_cuda_backend name)
   # -lineinfo: profilers map SASS to source lines; it does not change the code.
   target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-lineinfo --expt-relaxed-constexpr
                                            -Xcompiler=-fvisibility=hidden>)
+  # The project's rule "no register spills" as a build failure (ptxas reports every spill
+  # and turns warnings into errors). The test command sets it; it is off by default so that a
+  # toolkit other than the one the kernels are tuned with (CUDA 13) still builds.
+  if(PORTA_CUDA_NO_SPILLS)
+    target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xptxas=--warn-on-spills,--warning-as-error>)
+  endif()
   # The wgmma/TMA kernels exist only in sm_90a code (their compute_90 PTX has no body): the
   # host selects them only when this build carries it (90a, 90a-real, or 90a-virtual PTX).
   if(CMAKE_CUDA_ARCHITECTURES MATCHES "(^|;)90a(-real|-virtual)?($|;)")

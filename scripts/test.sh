@@ -127,7 +127,7 @@ run_ctest() { # run_ctest PRESET ARGS...: ctest with its output kept; adds passe
 }
 
 if [[ $run_release -eq 1 ]]; then
-  if step "release: configure" cmake --preset release -DPORTA_BUILD_TESTS=ON &&
+  if step "release: configure" cmake --preset release -DPORTA_BUILD_TESTS=ON -DPORTA_CUDA_NO_SPILLS=ON &&
     step "release: build" cmake --build --preset release -j "$jobs"; then
     step "release: ctest (all labels)" run_ctest release -j "$jobs"
   fi
