@@ -246,11 +246,16 @@ void op_gemm_quant(VulkanQueue& q, const QuantGemmArgs& g) {
   pc.act = static_cast<uint32_t>(g.activation);
   pc.alpha = g.alpha;
   pc.beta = g.beta;
+  // 16-byte activation loads: unit-stride rows at 16-byte aligned starts, no permutation.
+  const int64_t ea = static_cast<int64_t>(dtype_size(g.a.dtype));
+  const bool vec_a = !g.w.perm && (g.a.strides[1] == 1 || g.a.shape[1] == 1) && pc.off_a % 16 == 0 &&
+                     (M == 1 || g.a.strides[0] * ea % 16 == 0);
   const Pipeline& p = dev.pipelines().get(
-      "quant_gemv", 7, {fmt(g.w.format), code(g.a.dtype), mr, t.gemv_split, g.w.perm ? 1u : 0u});
+      "quant_gemv", 7,
+      {fmt(g.w.format), code(g.a.dtype), mr, t.gemv_split, g.w.perm ? 1u : 0u, t.gemv_cols, vec_a ? 1u : 0u});
   const WeightRefs wr = weight_refs(g.w, false);
   const BufferRef bias = ref(g.bias ? *g.bias : g.c, false);
-  const uint32_t cols = 64 / t.gemv_split;  // output columns per workgroup
+  const uint32_t cols = 64 / t.gemv_split * t.gemv_cols;  // output columns per workgroup
   const int64_t chunk = int64_t{std::min<uint32_t>(dev.caps().max_groups[0], 65535u)} * cols;
   const uint32_t gy = static_cast<uint32_t>((M + mr - 1) / mr);
   for (int64_t n0 = 0; n0 < N; n0 += chunk) {

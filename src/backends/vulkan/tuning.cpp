@@ -23,9 +23,12 @@ constexpr Params cpu_row() {
   p.splitk_min_k = 2048;
   p.splitk_max_tiles = 0;  // split-K buys nothing on a CPU
   p.attn_decode_chunk = 256;
-  // 8 invocations (one SIMD row of lanes) per column, whole 128-element groups per step.
+  // 8 invocations (one SIMD row of lanes) per block of 4 columns, whole 128-element groups per
+  // step: llvmpipe gathers every load lane by lane, so sharing each activation load across 4
+  // columns (as the dense GEMV does) is what makes 4-bit weights pay off.
   p.quant.gemv_split = 8;
   p.quant.gemv_unit = 128;
+  p.quant.gemv_cols = 4;
   p.quant.block_bytes = 32u << 20;
   // Grouped split-KV attention: one SIMD row of lanes per workgroup; 32+ workgroups keep every
   // core busy at batch 1.
@@ -52,6 +55,7 @@ constexpr Params gpu_row(uint32_t reg) {
   p.attn_decode_chunk = 256;
   p.quant.gemv_split = 16;
   p.quant.gemv_unit = 32;
+  p.quant.gemv_cols = 1;
   p.quant.block_bytes = 32u << 20;
   p.attn_decode.lanes = 0;  // grouped split-KV attention off: attention_decode / attention_prefill
   p.attn_decode.chunk = 256;
@@ -72,7 +76,7 @@ constexpr tuning::Row<TuningParams> kTuningTable[4] = {
     {"default", nullptr, nullptr, nullptr, gpu_row(4)},
 };
 
-constexpr tuning::Field<TuningParams> kTuningFields[18] = {
+constexpr tuning::Field<TuningParams> kTuningFields[19] = {
     PORTA_TUNING_FIELD(Params, gemm.wg_x, 1, 1024),
     PORTA_TUNING_FIELD(Params, gemm.wg_y, 1, 1024),
     PORTA_TUNING_FIELD(Params, gemm.thread_m, 1, 16),
@@ -81,6 +85,7 @@ constexpr tuning::Field<TuningParams> kTuningFields[18] = {
     PORTA_TUNING_FIELD(Params, gemm.use_shared, 0, 1),
     PORTA_TUNING_FIELD(Params, quant.gemv_split, 1, 64),
     PORTA_TUNING_FIELD(Params, quant.gemv_unit, 8, 1024),
+    PORTA_TUNING_FIELD(Params, quant.gemv_cols, 1, 4),
     PORTA_TUNING_FIELD(Params, quant.block_bytes, 1 << 20, 1ll << 31),
     PORTA_TUNING_FIELD(Params, small_m_max, 0, 1024),
     PORTA_TUNING_FIELD(Params, splitk_min_k, 1, 1 << 30),

@@ -23,6 +23,8 @@ struct GemmTiling {
 struct QuantTiling {
   uint32_t gemv_split = 16;  // invocations sharing one output column (64 / split columns per workgroup)
   uint32_t gemv_unit = 32;   // most elements an invocation takes at once; one scale multiply per unit
+  uint32_t gemv_cols =
+      1;  // adjacent output columns per invocation (1-4): one activation load serves them all
   uint32_t block_bytes = 32u << 20;  // M > 16: f32 scratch for one dequantized block of weight rows
 };
 
@@ -56,7 +58,7 @@ struct Tuning : TuningParams {
 };
 
 extern const tuning::Row<TuningParams> kTuningTable[4];
-extern const tuning::Field<TuningParams> kTuningFields[18];
+extern const tuning::Field<TuningParams> kTuningFields[19];
 
 /// The lookup key: vendor token from the PCI vendor id ("nvidia", "amd", "mesa", ... or the id in
 /// hex), class "cpu" for CPU devices (lavapipe) and "gpu" otherwise, the driver's device name.
