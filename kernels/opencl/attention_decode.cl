@@ -8,6 +8,11 @@
 // Causal rows see keys j <= s + (kv_len - Sq); kv lengths clamp to [0, Skv]; keys at or past
 // a row's end are never read. Compile-time: DT, VW (4, 8, 16).
 #define KV_LOADW(base, off, row, e, scl) loadw_c(base, off, DT, (row) + (e))
+#if CPU_LAYOUT && defined(__clang__) && defined(HEAD_D)
+#define KV_ES (DT == DT_F32 ? 4 : 2)
+#define KV_PREFETCH(base, off, row)                                                        \
+  for (int pf_ = 0; pf_ < HEAD_D * KV_ES; pf_ += 64) __builtin_prefetch((base) + (off) + (row) * KV_ES + pf_)
+#endif
 #include "decode_common.cl"
 // CPU devices: software prefetch of the rows two blocks ahead (clang's builtin, which PoCL
 // compiles with); a decode thread walks two streams and the hardware prefetcher alone leaves
@@ -231,5 +236,31 @@ kernel void attention_decode_grouped(int B, int Hq, int Hkv, int Sq, int Skv, in
   }
 
   write_rows(R, Sq, G, b, Hq, hk, HEAD_D, splits, split, acc, m, l, o, o_off, o_st, work);
+}
+
+// attention_combine for the grouped kernel: a work-item per row, the split weights computed
+// once and the head dim walked in VW-wide vectors (attention_combine spends a work-item per
+// element and recomputes every weight in each).
+kernel void attention_combine_rows(int Hq, int Sq, int splits, TENSOR_OUT(o), global const float* work) {
+  const long row = get_global_id(0);
+  const long bh = row / Sq;
+  const int s = row - bh * Sq, b = bh / Hq, h = bh - (long)b * Hq;
+  global const float* w = work + row * splits * (long)(HEAD_D + 2);
+  float mx = -INFINITY;
+  for (int t = 0; t < splits; ++t) mx = fmax(mx, w[t * (HEAD_D + 2)]);
+  float num[HEAD_D], den = 0.0f;
+  for (int c = 0; c < NCH; ++c) VSTOREW((fv)(0.0f), c, num);
+  if (mx != -INFINITY) {
+    for (int t = 0; t < splits; ++t) {
+      global const float* wt = w + t * (HEAD_D + 2);
+      if (wt[0] == -INFINITY) continue;
+      const float f = exp(wt[0] - mx);
+      den += wt[1] * f;
+      for (int c = 0; c < NCH; ++c) VSTOREW(FMA(VLOADW(c, wt + 2), (fv)(f), VLOADW(c, num)), c, num);
+    }
+  }
+  const float inv = den > 0.0f ? 1.0f / den : 0.0f;
+  const long orow = b * o_st.s0 + h * o_st.s1 + s * o_st.s2;
+  for (int d = 0; d < HEAD_D; ++d) store_f(o, o_off, DT, orow + d * o_st.s3, num[d] * inv);
 }
 #endif

@@ -78,6 +78,18 @@ inline float hsum16(float16 x) {
 #if SPAN % BKD != 0
 #error SPAN must be a multiple of 16
 #endif
+// Software prefetch (CPU devices), PFD keys ahead: KV_PREFETCH(base, off, row) from the includer.
+#ifndef PFD
+#define PFD 16
+#endif
+#ifndef KV_PREFETCH
+#define KV_PREFETCH(base, off, row)
+#endif
+// P·V register block: the four rows of a row group times VCG head-dim vectors (the largest of
+// 4, 2, 1 dividing NCH that keeps 16 accumulators with 16-float vectors, 8 otherwise).
+#define VR 4
+#define V_ACCS (VW == 16 ? 16 : 8)
+#define VCG (NCH % (V_ACCS / 4) == 0 ? V_ACCS / 4 : NCH % 2 == 0 ? 2 : 1)
 
 inline void decode_span(private const float* qs, private float* acc, private float* m, private float* l,
                         private const int* first, private const int* lim, int R4, int nb, global const uchar* kb,
@@ -91,6 +103,8 @@ inline void decode_span(private const float* qs, private float* acc, private flo
     hi4[r0 / 4] = hi;
     for (int jj = lo; jj < hi; jj += 4) {
       const int j1 = min(jj + 1, nb - 1), j2 = min(jj + 2, nb - 1), j3 = min(jj + 3, nb - 1);
+      if (r0 == 0 && jj + PFD < nb)
+        for (int i = 0; i < 4; ++i) KV_PREFETCH(kb, koff, krow[min(jj + PFD + i, nb - 1)]);
       fv a00 = (fv)(0.0f), a01 = (fv)(0.0f), a02 = (fv)(0.0f), a03 = (fv)(0.0f);
       fv a10 = (fv)(0.0f), a11 = (fv)(0.0f), a12 = (fv)(0.0f), a13 = (fv)(0.0f);
       fv a20 = (fv)(0.0f), a21 = (fv)(0.0f), a22 = (fv)(0.0f), a23 = (fv)(0.0f);
@@ -142,28 +156,34 @@ inline void decode_span(private const float* qs, private float* acc, private flo
     if (corr != 1.0f)
       for (int c = 0; c < NCH; ++c) VSTOREW(VLOADW(c, acc + r * HEAD_D) * corr, c, acc + r * HEAD_D);
   }
+  // P·V: VR rows x VCG head-dim vectors of accumulators stay in registers while the pass walks
+  // the span's V rows in order, each row read whole (one stream through memory; a second row
+  // group re-reads the span from L2).
   for (int r0 = 0; r0 < R4; r0 += 4) {
     const int hi = hi4[r0 / 4];
-    const float* p0 = st + r0 * SPAN;
-    const float* p1 = p0 + SPAN;
-    const float* p2 = p1 + SPAN;
-    const float* p3 = p2 + SPAN;
-    for (int j0 = 0; j0 < hi; j0 += BKD) {
-      const int je = min(hi, j0 + BKD);
-      for (int c = 0; c < NCH; ++c) {
-        fv a0 = VLOADW(c, acc + r0 * HEAD_D), a1 = VLOADW(c, acc + (r0 + 1) * HEAD_D);
-        fv a2 = VLOADW(c, acc + (r0 + 2) * HEAD_D), a3 = VLOADW(c, acc + (r0 + 3) * HEAD_D);
-        for (int jj = j0; jj < je; ++jj) {
-          const fv vv = KV_LOADW(vb, voff, vrow[jj], c * VW, vscl[jj]);
-          a0 = FMA((fv)(p0[jj]), vv, a0);
-          a1 = FMA((fv)(p1[jj]), vv, a1);
-          a2 = FMA((fv)(p2[jj]), vv, a2);
-          a3 = FMA((fv)(p3[jj]), vv, a3);
+    for (int rv = r0; rv < r0 + 4; rv += VR) {
+      for (int c0 = 0; c0 < NCH; c0 += VCG) {
+        fv a[VR][VCG];
+#pragma unroll
+        for (int i = 0; i < VR; ++i)
+#pragma unroll
+          for (int c = 0; c < VCG; ++c) a[i][c] = VLOADW(c0 + c, acc + (rv + i) * HEAD_D);
+        for (int jj = 0; jj < hi; ++jj) {
+          if (rv == 0 && c0 == 0 && jj + PFD < nb) KV_PREFETCH(vb, voff, vrow[jj + PFD]);
+          fv pv[VR];
+#pragma unroll
+          for (int i = 0; i < VR; ++i) pv[i] = (fv)(st[(rv + i) * SPAN + jj]);
+#pragma unroll
+          for (int c = 0; c < VCG; ++c) {
+            const fv vv = KV_LOADW(vb, voff, vrow[jj], (c0 + c) * VW, vscl[jj]);
+#pragma unroll
+            for (int i = 0; i < VR; ++i) a[i][c] = FMA(pv[i], vv, a[i][c]);
+          }
         }
-        VSTOREW(a0, c, acc + r0 * HEAD_D);
-        VSTOREW(a1, c, acc + (r0 + 1) * HEAD_D);
-        VSTOREW(a2, c, acc + (r0 + 2) * HEAD_D);
-        VSTOREW(a3, c, acc + (r0 + 3) * HEAD_D);
+#pragma unroll
+        for (int i = 0; i < VR; ++i)
+#pragma unroll
+          for (int c = 0; c < VCG; ++c) VSTOREW(a[i][c], c0 + c, acc + (rv + i) * HEAD_D);
       }
     }
   }

@@ -82,6 +82,17 @@ void ClQueue::attention(const backend::AttentionArgs& a) {
         .arg(work)
         .run(q_, 1, &global, &local);
     if (splits == 1) return;
+    if (grouped) {
+      const size_t rglobal = static_cast<size_t>(rows), rlocal = 1;
+      Launch(kernel("attention_decode", opts, "attention_combine_rows"), "attention (split-KV combine)")
+          .arg(cl_int{static_cast<int>(Hq)})
+          .arg(cl_int{static_cast<int>(Sq)})
+          .arg(cl_int{static_cast<int>(splits)})
+          .tensor(o)
+          .arg(work)
+          .run(q_, 1, &rglobal, &rlocal);
+      return;
+    }
     const size_t cglobal[2] = {static_cast<size_t>(D), static_cast<size_t>(rows)};
     const size_t clocal[2] = {static_cast<size_t>(D), 1};
     Launch(kernel("attention_decode", opts, "attention_combine"), "attention (split-KV combine)")

@@ -2,6 +2,11 @@
 
 #include <algorithm>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 namespace porta::opencl {
 
 namespace {
@@ -18,17 +23,84 @@ uint64_t size_class(uint64_t bytes) {
 
 std::string mib(uint64_t b) { return std::to_string(b >> 20) + " MiB"; }
 
+#if defined(__linux__)
+constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
+
+// A porta-owned host mapping behind a CL_MEM_USE_HOST_PTR buffer; unmapped by the buffer's
+// destructor callback, which the driver runs once no queued command uses the buffer.
+struct HostMapping {
+  void* base;
+  size_t len;
+};
+
+void CL_CALLBACK unmap_host(cl_mem, void* user) {
+  auto* h = static_cast<HostMapping*>(user);
+  munmap(h->base, h->len);
+  delete h;
+}
+
+// `bytes` (rounded up to pages) of anonymous memory starting on a 2 MiB boundary, advised as
+// huge pages (every whole 2 MiB of it; the kernel may still fall back to 4 KiB pages when
+// it has no free huge page). nullptr when the host has no memory to map.
+HostMapping* map_huge(uint64_t bytes) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t len = (static_cast<size_t>(bytes) + page - 1) / page * page;
+  const size_t span = len + kHugePage;  // room to slide to the next 2 MiB boundary
+  void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(raw), base = (lo + kHugePage - 1) & ~(kHugePage - 1);
+  if (base > lo) munmap(raw, base - lo);  // the unaligned head
+  const uintptr_t end = base + len, raw_end = lo + span;
+  if (raw_end > end) munmap(reinterpret_cast<void*>(end), raw_end - end);  // and the tail
+  madvise(reinterpret_cast<void*>(base), len, MADV_HUGEPAGE);              // best effort: 4 KiB pages else
+  return new HostMapping{reinterpret_cast<void*>(base), len};
+}
+#endif
+
 }  // namespace
 
 ClBuffer::~ClBuffer() { pool_->give_back(mem_, capacity_); }
 
-BufferPool::BufferPool(cl_context ctx, uint64_t memory_bytes, uint64_t max_alloc, uint64_t keep_bytes)
-    : ctx_(ctx), memory_bytes_(memory_bytes), max_alloc_(max_alloc), keep_bytes_(keep_bytes) {}
+BufferPool::BufferPool(cl_context ctx, uint64_t memory_bytes, uint64_t max_alloc, uint64_t keep_bytes,
+                       uint64_t huge_host_min)
+    : ctx_(ctx),
+      memory_bytes_(memory_bytes),
+      max_alloc_(max_alloc),
+      keep_bytes_(keep_bytes),
+      huge_host_min_(huge_host_min) {}
 
 BufferPool::~BufferPool() { trim(); }
 
 cl_mem BufferPool::create(uint64_t capacity, cl_int* status) {
+  if (huge_host_min_ > 0 && capacity >= huge_host_min_) {
+    if (cl_mem m = create_huge_host(capacity, status)) return m;
+    if (*status != CL_SUCCESS) return nullptr;
+  }
   return clCreateBuffer(ctx_, CL_MEM_READ_WRITE, static_cast<size_t>(capacity), nullptr, status);
+}
+
+// nullptr with *status CL_SUCCESS: this host cannot, use the driver's allocation instead.
+cl_mem BufferPool::create_huge_host(uint64_t capacity, cl_int* status) {
+  *status = CL_SUCCESS;
+#if defined(__linux__)
+  HostMapping* h = map_huge(capacity);
+  if (!h) {
+    *status = CL_MEM_OBJECT_ALLOCATION_FAILURE;
+    return nullptr;
+  }
+  cl_mem m = clCreateBuffer(ctx_, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, static_cast<size_t>(capacity),
+                            h->base, status);
+  if (*status == CL_SUCCESS && clSetMemObjectDestructorCallback(m, unmap_host, h) == CL_SUCCESS) return m;
+  // No buffer, or no way to learn when it dies (nothing was queued on it yet): undo both.
+  if (*status == CL_SUCCESS) clReleaseMemObject(m);
+  const cl_int st = *status;
+  unmap_host(nullptr, h);
+  *status = st == CL_OUT_OF_HOST_MEMORY || st == CL_MEM_OBJECT_ALLOCATION_FAILURE ? st : CL_SUCCESS;
+  return nullptr;
+#else
+  (void)capacity;
+  return nullptr;
+#endif
 }
 
 bool BufferPool::fences_done(const std::vector<cl_event>& fences) {

@@ -85,7 +85,11 @@ ClDevice::ClDevice(cl_platform_id platform, cl_device_id dev, cl_context ctx, co
   info_.driver += std::string(", tuning ") + tuning_.row_id;
   // Keep up to 1/8 of device memory (at most 1 GiB) of freed buffers for reuse.
   const uint64_t keep = std::min<uint64_t>(info_.memory_bytes / 8, 1ull << 30);
-  pool_ = std::make_unique<BufferPool>(ctx_, info_.memory_bytes, traits_.max_alloc, keep);
+  // Huge-page host memory only where the device computes on host memory as is (a CPU device);
+  // an integrated GPU may share the memory but not the host's page tables.
+  const uint64_t huge_min =
+      traits_.is_cpu && traits_.host_unified ? static_cast<uint64_t>(tuning_.memory.huge_host_min) : 0;
+  pool_ = std::make_unique<BufferPool>(ctx_, info_.memory_bytes, traits_.max_alloc, keep, huge_min);
 }
 
 ClDevice::~ClDevice() {
@@ -97,6 +101,7 @@ ClDevice::~ClDevice() {
 void ClDevice::fill_info(cl_platform_id platform) {
   const auto type = device_value<cl_device_type>(dev_, CL_DEVICE_TYPE);
   traits_.is_cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
+  traits_.host_unified = device_value<cl_bool>(dev_, CL_DEVICE_HOST_UNIFIED_MEMORY) != CL_FALSE;
   const std::string ext = device_string(dev_, CL_DEVICE_EXTENSIONS);
   traits_.fp16 = has_extension(ext, "cl_khr_fp16");
   traits_.fp64 = has_extension(ext, "cl_khr_fp64");
@@ -123,10 +128,10 @@ void ClDevice::fill_info(cl_platform_id platform) {
   info_.driver = platform_name + " " + device_string(dev_, CL_DRIVER_VERSION) + " (" +
                  device_string(dev_, CL_DEVICE_VERSION) + ", " + traits_.opencl_c_version +
                  (traits_.fp16 ? ", fp16" : ", no fp16") + (traits_.subgroups ? ", subgroups" : "") + ")";
-  info_.type = traits_.is_cpu                                               ? DeviceType::cpu
-               : (type & CL_DEVICE_TYPE_GPU) == 0                           ? DeviceType::other
-               : device_value<cl_bool>(dev_, CL_DEVICE_HOST_UNIFIED_MEMORY) ? DeviceType::integrated_gpu
-                                                                            : DeviceType::discrete_gpu;
+  info_.type = traits_.is_cpu                     ? DeviceType::cpu
+               : (type & CL_DEVICE_TYPE_GPU) == 0 ? DeviceType::other
+               : traits_.host_unified             ? DeviceType::integrated_gpu
+                                                  : DeviceType::discrete_gpu;
   // PoCL's CPU device and any other CPU runtime run on the host: never chosen by 'auto'.
   info_.software = traits_.is_cpu || platform_name.find("Portable Computing Language") != std::string::npos;
   info_.memory_bytes = device_value<cl_ulong>(dev_, CL_DEVICE_GLOBAL_MEM_SIZE);

@@ -16,10 +16,11 @@ namespace porta::opencl {
 /// What the kernels are specialised on, read once at enumeration.
 struct DeviceTraits {
   bool is_cpu = false;
-  bool fp16 = false;       // cl_khr_fp16: half arithmetic (storage works without it)
-  bool fp64 = false;       // cl_khr_fp64
-  bool subgroups = false;  // cl_khr_subgroups or cl_intel_subgroups
-  bool fast_fma = false;   // fma() is a hardware instruction (GPUs; CPU devices on an FMA host)
+  bool host_unified = false;  // CL_DEVICE_HOST_UNIFIED_MEMORY: buffers can be host memory as is
+  bool fp16 = false;          // cl_khr_fp16: half arithmetic (storage works without it)
+  bool fp64 = false;          // cl_khr_fp64
+  bool subgroups = false;     // cl_khr_subgroups or cl_intel_subgroups
+  bool fast_fma = false;      // fma() is a hardware instruction (GPUs; CPU devices on an FMA host)
   std::string opencl_c_version;
   int compute_units = 1;
   // Compute units assumed when choosing split-K / split-KV counts: compute_units, or a

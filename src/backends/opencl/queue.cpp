@@ -155,15 +155,21 @@ ClQueue::~ClQueue() {
 }
 
 cl_kernel ClQueue::kernel(const std::string& file, const std::string& options, const char* name) {
+  std::string request = file;
+  request.append(1, '\0').append(options).append(1, '\0').append(name);
+  auto seen = by_request_.find(request);
+  if (seen != by_request_.end()) return seen->second;
   cl_program prog = dev_.programs().get(file, options);
   auto key = std::make_pair(prog, std::string(name));
   auto it = kernels_.find(key);
-  if (it != kernels_.end()) return it->second;
-  cl_int st = CL_SUCCESS;
-  cl_kernel k = clCreateKernel(prog, name, &st);
-  check(st, ("creating kernel '" + std::string(name) + "' of " + file + ".cl").c_str());
-  kernels_.emplace(key, k);
-  return k;
+  if (it == kernels_.end()) {
+    cl_int st = CL_SUCCESS;
+    cl_kernel k = clCreateKernel(prog, name, &st);
+    check(st, ("creating kernel '" + std::string(name) + "' of " + file + ".cl").c_str());
+    it = kernels_.emplace(key, k).first;
+  }
+  by_request_.emplace(std::move(request), it->second);
+  return it->second;
 }
 
 cl_mem ClQueue::scratch(int slot, uint64_t bytes) {

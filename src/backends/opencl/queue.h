@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "backends/opencl/buffer_pool.h"
@@ -121,6 +122,9 @@ class ClQueue final : public backend::Queue {
   ClDevice& dev_;
   cl_command_queue q_ = nullptr;
   std::map<std::pair<cl_program, std::string>, cl_kernel> kernels_;
+  // (file, options, name) -> kernels_ entry: a launch skips ProgramCache::get, which assembles
+  // and hashes the program's whole source (tens of microseconds a launch on a CPU device).
+  std::unordered_map<std::string, cl_kernel> by_request_;
   static constexpr int kScratchSlots = 4;  // 3: quantized gemm's dequantized blocks
   cl_mem scratch_[kScratchSlots] = {};
   uint64_t scratch_bytes_[kScratchSlots] = {};

@@ -58,6 +58,13 @@ struct QuantParams {
   int block_bytes = 64 << 20;  // M > 16: f32 scratch for one dequantized block of weight rows
 };
 
+// Where buffers live (buffer_pool.h).
+struct MemoryParams {
+  // Buffers of at least this many bytes are porta-owned host memory on 2 MiB transparent huge
+  // pages (CL_MEM_USE_HOST_PTR), on devices with host-unified memory; 0: the driver allocates.
+  int huge_host_min = 0;
+};
+
 /// One row of the table: every value a launcher reads. Every field is listed in kTuningFields
 /// (tuning.cpp checks the count), so each has a text form.
 struct TuningParams {
@@ -65,6 +72,7 @@ struct TuningParams {
   QuantParams quant;
   RowParams row;
   AttentionParams attention;
+  MemoryParams memory;
 };
 
 /// The selected row for one device.
@@ -74,7 +82,7 @@ struct DeviceTuning : TuningParams {
 };
 
 extern const tuning::Row<TuningParams> kTuningTable[3];
-extern const tuning::Field<TuningParams> kTuningFields[27];
+extern const tuning::Field<TuningParams> kTuningFields[28];
 
 /// The lookup key: vendor token from CL_DEVICE_VENDOR ("nvidia", "amd", "intel", "pocl", ... or
 /// the vendor string in lower case), class "cpu-vec16" (CPU device preferring 16-float vectors:
