@@ -78,18 +78,20 @@ inline float hsum16(float16 x) {
 #if SPAN % BKD != 0
 #error SPAN must be a multiple of 16
 #endif
-// Software prefetch (CPU devices), PFD keys ahead: KV_PREFETCH(base, off, row) from the includer.
+// Software prefetch of the rows PFD keys ahead (0: none), where the includer defines
+// KV_PREFETCH(base, off, row) (CPU devices).
 #ifndef PFD
-#define PFD 16
+#define PFD 0
 #endif
-#ifndef KV_PREFETCH
+#if !defined(KV_PREFETCH) || PFD == 0
+#undef KV_PREFETCH
 #define KV_PREFETCH(base, off, row)
 #endif
 // P·V register block: the four rows of a row group times VCG head-dim vectors (the largest of
 // 4, 2, 1 dividing NCH that keeps 16 accumulators with 16-float vectors, 8 otherwise).
 #define VR 4
 #define V_ACCS (VW == 16 ? 16 : 8)
-#define VCG (NCH % (V_ACCS / 4) == 0 ? V_ACCS / 4 : NCH % 2 == 0 ? 2 : 1)
+#define VCG (NCH % (V_ACCS / VR) == 0 ? V_ACCS / VR : NCH % 2 == 0 ? 2 : 1)
 
 inline void decode_span(private const float* qs, private float* acc, private float* m, private float* l,
                         private const int* first, private const int* lim, int R4, int nb, global const uchar* kb,

@@ -53,7 +53,9 @@ void ClQueue::attention(const backend::AttentionArgs& a) {
     const bool grouped = p.decode_grouped != 0 && (p.decode_vec == 8 || p.decode_vec == 16) &&
                          D % p.decode_vec == 0 && k.st(3) == 1 && v.st(3) == 1;
     std::string opts = base_options(dev_) + dt + " -DVW=" + std::to_string(p.decode_vec);
-    if (grouped) opts += " -DHEAD_D=" + std::to_string(D) + " -DSPAN=" + std::to_string(p.decode_span);
+    if (grouped)
+      opts += " -DHEAD_D=" + std::to_string(D) + " -DSPAN=" + std::to_string(p.decode_span) +
+              " -DPFD=" + std::to_string(p.decode_prefetch);
     if (items * splits > INT_MAX)
       throw Error(Errc::unsupported, "opencl: attention decode with " + std::to_string(items) +
                                          " (batch, KV head) pairs is too large for this backend");

@@ -46,7 +46,8 @@ struct AttentionParams {
   // 1: attention_decode_grouped (CPU devices): head dim fixed per program, K/V converted in
   // registers from the cache, each K/V vector feeding four rows; needs decode_vec 8 or 16.
   int decode_grouped = 0;
-  int decode_span = 256;  // grouped decode: keys per span (K pass, softmax, V pass), a multiple of 16
+  int decode_span = 256;    // grouped decode: keys per span (K pass, softmax, V pass), a multiple of 16
+  int decode_prefetch = 0;  // grouped decode: software prefetch of K/V rows this many keys ahead (0: none)
 };
 
 // quant.cl (quantized weights). Defaults are the GPU row.
@@ -82,7 +83,7 @@ struct DeviceTuning : TuningParams {
 };
 
 extern const tuning::Row<TuningParams> kTuningTable[3];
-extern const tuning::Field<TuningParams> kTuningFields[28];
+extern const tuning::Field<TuningParams> kTuningFields[29];
 
 /// The lookup key: vendor token from CL_DEVICE_VENDOR ("nvidia", "amd", "intel", "pocl", ... or
 /// the vendor string in lower case), class "cpu-vec16" (CPU device preferring 16-float vectors:
