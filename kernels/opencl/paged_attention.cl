@@ -88,7 +88,8 @@ kernel void paged_attention(int T, int Hq, int Hkv, int D, int B, int max_q, int
     const bool valid = r < R_TILE && i < qlen && g < G;
     const int p = len - qlen + i;
     hi_r[r] = !valid ? 0 : causal ? clamp(p + 1, 0, len) : len;
-    lo_r[r] = !valid ? 0 : window > 0 ? clamp(p - window + 1, 0, len) : 0;
+    // In 64 bits: p may be negative (more queries than keys) and window up to INT_MAX.
+    lo_r[r] = !valid ? 0 : window > 0 ? (int)clamp((long)p - window + 1, 0L, (long)len) : 0;
     if (valid && hi_r[r] > lo_r[r]) lo_t = min(lo_t, lo_r[r]), hi_t = max(hi_t, hi_r[r]);
     const long qrow = (c0 + (long)i) * q_st.s1 + (hk * G + g) * q_st.s2;
     for (int c = 0; c < D / 8; ++c) {

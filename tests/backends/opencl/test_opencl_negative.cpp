@@ -1,18 +1,24 @@
 // OpenCL-specific negative tests: a kernel that fails to compile reports the build log;
 // the on-disk program cache writes entries and treats a corrupt one as a miss; running
-// out of device memory raises out_of_memory and the device keeps working.
+// out of device memory raises out_of_memory and the device keeps working; large tensors of a
+// CPU device sit on transparent huge pages; a sliding window near INT_MAX is no window.
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "backends/opencl/buffer_pool.h"
 #include "backends/opencl/kernel_sources.h"
 #include "backends/opencl/program_cache.h"
 #include "porta/porta.h"
+#include "porta/serving.h"
 
 // program_cache.cpp looks kernels up in the embedded table; these tests pass their own source.
 namespace porta::opencl {
@@ -137,6 +143,112 @@ TEST(OpenClMemory, OutOfMemoryThenRecovery) {
   s.synchronize();
   EXPECT_FLOAT_EQ(hc[0], 64.0f);
   EXPECT_FLOAT_EQ(hc[64 * 64 - 1], 64.0f);
+}
+
+const Device* opencl_device() {
+  for (const Device& d : devices())
+    if (d.info().backend == "opencl") return &d;
+  return nullptr;
+}
+
+// The smaps entry of the mapping holding `addr`: its AnonHugePages and THPeligible values (kB
+// and 0/1), or -1 when not found.
+std::pair<long, long> thp_of(const void* addr) {
+  std::ifstream f("/proc/self/smaps");
+  std::string line;
+  const auto a = reinterpret_cast<uintptr_t>(addr);
+  bool inside = false;
+  long huge = -1, eligible = -1;
+  while (std::getline(f, line)) {
+    unsigned long lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(':') > line.find(' ')) {
+      if (inside) break;
+      inside = a >= lo && a < hi;
+      continue;
+    }
+    if (!inside) continue;
+    if (line.rfind("AnonHugePages:", 0) == 0) huge = std::stol(line.substr(14));
+    if (line.rfind("THPeligible:", 0) == 0) eligible = std::stol(line.substr(12));
+  }
+  return {huge, eligible};
+}
+
+// BufferPool with huge_host_min (the cpu tuning rows: 2 MiB) puts large buffers in porta-owned
+// host memory, 2 MiB-aligned and advised as huge pages (CL_MEM_USE_HOST_PTR: the driver reports
+// the pointer back), small ones in the driver's. Whether the kernel found free huge pages
+// depends on the host, so only the advice (THPeligible) is checked; the count is printed.
+TEST(OpenClMemory, LargeBuffersOnHugePagesOnCpuDevices) {
+  Cl cl;
+  if (!cl.ctx) GTEST_SKIP() << "no OpenCL device";
+  cl_device_type type = 0;
+  clGetDeviceInfo(cl.dev, CL_DEVICE_TYPE, sizeof type, &type, nullptr);
+  if (!(type & CL_DEVICE_TYPE_CPU)) GTEST_SKIP() << "not a CPU device";
+  std::ifstream mode("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string modes;
+  std::getline(mode, modes);
+  if (modes.empty() || modes.find("[never]") != std::string::npos) GTEST_SKIP() << "no THP on this host";
+  opencl::BufferPool pool(cl.ctx, uint64_t{1} << 40, uint64_t{1} << 40, 0, uint64_t{2} << 20);
+  std::unique_ptr<opencl::ClBuffer> small = pool.allocate(4096), big = pool.allocate(16 << 20);
+  auto host_of = [](cl_mem m) {
+    void* p = nullptr;
+    EXPECT_EQ(clGetMemObjectInfo(m, CL_MEM_HOST_PTR, sizeof p, &p, nullptr), CL_SUCCESS);
+    return p;
+  };
+  EXPECT_EQ(host_of(small->mem()), nullptr) << "a 4 KiB buffer is not the driver's";
+  void* host = host_of(big->mem());
+  ASSERT_NE(host, nullptr) << "a 16 MiB buffer is not porta-owned host memory";
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(host) % (2u << 20), 0u) << "not 2 MiB-aligned";
+  cl_int st = CL_SUCCESS;
+  cl_command_queue q = clCreateCommandQueue(cl.ctx, cl.dev, 0, &st);
+  ASSERT_EQ(st, CL_SUCCESS);
+  std::vector<char> bytes(16 << 20, 7);
+  bytes.back() = 9;
+  char last = 0;
+  EXPECT_EQ(clEnqueueWriteBuffer(q, big->mem(), CL_TRUE, 0, bytes.size(), bytes.data(), 0, nullptr, nullptr),
+            CL_SUCCESS);
+  EXPECT_EQ(clEnqueueReadBuffer(q, big->mem(), CL_TRUE, bytes.size() - 1, 1, &last, 0, nullptr, nullptr),
+            CL_SUCCESS);
+  EXPECT_EQ(last, 9);
+  const auto [huge_kb, eligible] = thp_of(host);
+  EXPECT_EQ(eligible, 1) << "the mapping is not advised as huge pages";
+  std::printf("16 MiB buffer: %ld kB on huge pages\n", huge_kb);
+  big.reset();  // unmapped by the buffer's destructor callback
+  small.reset();
+  clReleaseCommandQueue(q);
+}
+
+// A window past every position is no window, also for rows before the first key (more queries
+// than keys: p < 0) and a window of INT32_MAX (p - window + 1 overflowed 32 bits).
+TEST(OpenClPaged, WindowNearIntMaxIsNoWindow) {
+  const Device* d = opencl_device();
+  if (!d) GTEST_SKIP() << "no OpenCL device";
+  Stream s(*d);
+  const int64_t D = 64, q_len = 7, kv_len = 3;
+  std::vector<float> hq(q_len * D), hk(16 * D), hv(16 * D);
+  for (size_t i = 0; i < hq.size(); ++i) hq[i] = 0.01f * static_cast<float>(i % 29) - 0.1f;
+  for (size_t i = 0; i < hk.size(); ++i) hk[i] = 0.02f * static_cast<float>(i % 13) - 0.1f;
+  for (size_t i = 0; i < hv.size(); ++i) hv[i] = 0.03f * static_cast<float>(i % 7) + 0.5f;
+  const int32_t table[1] = {0}, cu[2] = {0, static_cast<int32_t>(q_len)},
+                lens[1] = {static_cast<int32_t>(kv_len)};
+  KvCache cache;
+  cache.k = Tensor::from_host(s, DType::f32, {1, 16, 1, D}, hk.data());
+  cache.v = Tensor::from_host(s, DType::f32, {1, 16, 1, D}, hv.data());
+  Tensor q = Tensor::from_host(s, DType::f32, {q_len, 1, D}, hq.data());
+  Tensor tab = Tensor::from_host(s, DType::i32, {1, 1}, table);
+  Tensor cu_t = Tensor::from_host(s, DType::i32, {2}, cu);
+  Tensor lens_t = Tensor::from_host(s, DType::i32, {1}, lens);
+  std::vector<float> plain(q_len * D), windowed(q_len * D, -1.0f);
+  for (int64_t window : {int64_t{0}, int64_t{INT32_MAX}}) {
+    Tensor out = Tensor::empty(*d, DType::f32, {q_len, 1, D});
+    ops::PagedAttentionOptions opt;
+    opt.causal = false;
+    opt.window = window;
+    ops::paged_attention(s, q, cache, tab, cu_t, lens_t, q_len, kv_len, out, opt);
+    out.copy_to_host(s, window == 0 ? plain.data() : windowed.data());
+    s.synchronize();
+  }
+  EXPECT_GT(plain[0], 0.4f);  // every row sees the three keys (values >= 0.5)
+  for (size_t i = 0; i < plain.size(); ++i) ASSERT_EQ(plain[i], windowed[i]) << "element " << i;
 }
 
 }  // namespace
