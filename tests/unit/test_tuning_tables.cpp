@@ -208,12 +208,12 @@ TEST(TuningTable, OpenClPoclAvx2) {
   EXPECT_EQ(gemm(t), "6,8,2,1,1,0,8,4,8");
   EXPECT_EQ(t.row.wg, 1);
   EXPECT_EQ(quant(t), "1,8,128,8,32");
-  EXPECT_EQ(attention(t), "8,1,16,0,16,8,1,256,32");  // decode items: max(16, 16 x 2 units)
-  EXPECT_EQ(t.attention.decode_grouped, 1);           // attention_decode_grouped, spans of 256 keys
+  EXPECT_EQ(attention(t), "8,1,16,0,16,8,1,256,8");  // decode items: max(8, 4 x 2 units)
+  EXPECT_EQ(t.attention.decode_grouped, 1);          // attention_decode_grouped, spans of 256 keys
   EXPECT_EQ(t.attention.decode_span, 256);
   EXPECT_EQ(t.attention.decode_prefetch, 8);
   EXPECT_EQ(t.memory.huge_host_min, 2 << 20);  // buffers from 2 MiB on huge pages
-  EXPECT_EQ(tuning_for(true, 1, 4, "Intel(R) Corporation", "x").attention.decode_items, 16);
+  EXPECT_EQ(tuning_for(true, 1, 4, "Intel(R) Corporation", "x").attention.decode_items, 8);
   EXPECT_STREQ(tuning_for(true, 1, 4, "Intel(R) Corporation", "x").row_id, "cpu-vec8");
 }
 
@@ -223,7 +223,7 @@ TEST(TuningTable, OpenClPoclAvx512) {
   EXPECT_STREQ(t.row_id, "cpu-vec16");
   EXPECT_EQ(gemm(t), "8,16,2,1,1,0,8,4,16");
   EXPECT_EQ(quant(t), "1,8,128,16,32");
-  EXPECT_EQ(attention(t), "16,1,16,0,16,16,1,256,256");
+  EXPECT_EQ(attention(t), "16,1,16,0,16,16,1,256,64");  // max(8, 4 x 16 units)
   EXPECT_EQ(t.attention.decode_grouped, 1);
   EXPECT_EQ(t.attention.decode_span, 256);
 }
@@ -237,7 +237,7 @@ TEST(TuningTable, OpenClGpuClass) {
   EXPECT_EQ(t.row.wg, 128);
   EXPECT_EQ(quant(t), "64,64,32,8,64");
   EXPECT_EQ(attention(t), "1,64,32,1,16,4,64,128,20480");  // decode items: max(4096, 256 x 80)
-  EXPECT_EQ(t.memory.huge_host_min, 0);                      // the driver's buffers
+  EXPECT_EQ(t.memory.huge_host_min, 0);                    // the driver's buffers
   // PORTA_OPENCL_DEVICE_CLASS=gpu on PoCL: the GPU row with the floor of 4096 items.
   const DeviceTuning g = tuning_for(false, 2, 8, "The pocl project", "cpu");
   EXPECT_STREQ(g.row_id, "gpu");

@@ -47,8 +47,11 @@ constexpr Params cpu_row(int vec) {
   p.attention.decode_vec = vec;
   p.attention.decode_wg = 1;
   p.attention.decode_min_chunk = 256;
-  p.attention.decode_items = 16;
-  p.attention.decode_items_per_unit = 16;
+  // Four (batch, KV head, split) items per core: on 2 cores B = 1 with 8 KV heads runs
+  // unsplit (no partials, no combine launch): B = 1 KV 4096 f16 at 0.46-0.48x of ops::copy
+  // against 0.38-0.43x with 16 or 32 items (porta-bench vs_copy_bw, PoCL, 2-core EPYC, load ~5.5).
+  p.attention.decode_items = 8;
+  p.attention.decode_items_per_unit = 4;
   p.attention.decode_grouped = 1;
   p.attention.decode_span = 256;
   // K and V rows fetched 8 keys (2 KiB of f16 rows at D 128) ahead: B = 1 KV 4096 f16 decode
