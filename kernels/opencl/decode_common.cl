@@ -41,6 +41,40 @@ inline float4 hsum4(fv a0, fv a1, fv a2, fv a3) {
   return w.even + w.odd;
 }
 
+// The 16 sums of a 4 x 4 block of 16-float accumulators (a<r><k>: row r, key k) as one vector,
+// z[4 r + k], by a shuffle tree (each step adds the two halves of a pair of vectors).
+#if VW == 16 && defined(__clang__)
+#define HSUM_TREE 1
+#define SHUF __builtin_shufflevector
+inline float16 hsum_pair_halves(float16 x, float16 y) {  // [x.lo + x.hi | y.lo + y.hi]
+  return SHUF(x, y, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+         SHUF(x, y, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+}
+// [x: sums of 4-lane quarters pairs | y: ...]: v[4 k + p] for the four keys of a row.
+inline float16 hsum_quarters(float16 x, float16 y) {
+  return SHUF(x, y, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+         SHUF(x, y, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+}
+inline float16 hsum_pairs_of_two(float16 x, float16 y) {
+  return SHUF(x, y, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29) +
+         SHUF(x, y, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
+}
+inline float16 hsum16x4(float16 a00, float16 a01, float16 a02, float16 a03, float16 a10, float16 a11,
+                        float16 a12, float16 a13, float16 a20, float16 a21, float16 a22, float16 a23,
+                        float16 a30, float16 a31, float16 a32, float16 a33) {
+  const float16 v0 = hsum_quarters(hsum_pair_halves(a00, a01), hsum_pair_halves(a02, a03));
+  const float16 v1 = hsum_quarters(hsum_pair_halves(a10, a11), hsum_pair_halves(a12, a13));
+  const float16 v2 = hsum_quarters(hsum_pair_halves(a20, a21), hsum_pair_halves(a22, a23));
+  const float16 v3 = hsum_quarters(hsum_pair_halves(a30, a31), hsum_pair_halves(a32, a33));
+  const float16 w01 = hsum_pairs_of_two(v0, v1), w23 = hsum_pairs_of_two(v2, v3);  // w[8 r + 2 k + p]
+  return SHUF(w01, w23, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30) +
+         SHUF(w01, w23, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+}
+#undef SHUF
+#else
+#define HSUM_TREE 0
+#endif
+
 inline float hmax16(float16 x) {
   const float8 a = fmax(x.lo, x.hi);
   const float4 b4 = fmax(a.lo, a.hi);
@@ -125,10 +159,18 @@ inline void decode_span(private const float* qs, private float* acc, private flo
         qv = VLOADW(c, qs + (r0 + 3) * HEAD_D);
         a30 = FMA(qv, k0, a30), a31 = FMA(qv, k1, a31), a32 = FMA(qv, k2, a32), a33 = FMA(qv, k3, a33);
       }
+#if HSUM_TREE
+      const float16 z = hsum16x4(a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33);
+      vstore4(z.s0123, 0, st + r0 * SPAN + jj);
+      vstore4(z.s4567, 0, st + (r0 + 1) * SPAN + jj);
+      vstore4(z.s89ab, 0, st + (r0 + 2) * SPAN + jj);
+      vstore4(z.scdef, 0, st + (r0 + 3) * SPAN + jj);
+#else
       vstore4(hsum4(a00, a01, a02, a03), 0, st + r0 * SPAN + jj);
       vstore4(hsum4(a10, a11, a12, a13), 0, st + (r0 + 1) * SPAN + jj);
       vstore4(hsum4(a20, a21, a22, a23), 0, st + (r0 + 2) * SPAN + jj);
       vstore4(hsum4(a30, a31, a32, a33), 0, st + (r0 + 3) * SPAN + jj);
+#endif
     }
   }
   // Softmax over the span; p = 0 outside [first, lim) for every 16-key block up to the group's end.
