@@ -7,13 +7,14 @@
 // (max, sum, accumulator) of each row goes to `work` and attention_combine merges them.
 // Causal rows see keys j <= s + (kv_len - Sq); kv lengths clamp to [0, Skv]; keys at or past
 // a row's end are never read. Compile-time: DT, VW (4, 8, 16).
+#include "decode_common.cl"
 #define KV_LOADW(base, off, row, e, scl) loadw_c(base, off, DT, (row) + (e))
 #if CPU_LAYOUT && defined(__clang__) && defined(HEAD_D)
 #define KV_ES (DT == DT_F32 ? 4 : 2)
 #define KV_PREFETCH(base, off, row)                                                        \
   for (int pf_ = 0; pf_ < HEAD_D * KV_ES; pf_ += 64) __builtin_prefetch((base) + (off) + (row) * KV_ES + pf_)
 #endif
-#include "decode_common.cl"
+#include "decode_span.cl"
 // CPU devices: software prefetch of the rows two blocks ahead (clang's builtin, which PoCL
 // compiles with); a decode thread walks two streams and the hardware prefetcher alone leaves
 // much of the memory bandwidth unused.

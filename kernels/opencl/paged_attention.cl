@@ -12,8 +12,6 @@
 // paged_combine. Compile-time: DT (q/out dtype), KT (plain cache dtype), KF (0 plain,
 // 1 int8, 2 fp8), VW (4, 8, 16), GH, QP.
 #include "decode_common.cl"
-#define R_TILE (GH * QP)
-#define R4 ((R_TILE + 3) & ~3)
 
 inline int idx_at(global const uchar* p, long off, long i) { return ((global const int*)(p + off))[i]; }
 
@@ -49,6 +47,32 @@ inline float8 load_cache8(global const uchar* base, long off, long row, int e, f
 }
 
 
+#ifdef HEAD_D
+// CPU devices (tuning row decode_grouped): VW elements [e, e + VW) of cache row `row` for
+// decode_span (decode_span.cl), converted in registers.
+inline fv load_cache_w(global const uchar* base, long off, long row, int e, float row_scale) {
+#if KF == 0
+  return loadw_c(base, off, KT, row + e);
+#elif VW == 16 && KF == 1
+  return convert_float16(vload16(0, (global const char*)(base + off) + row + e)) * row_scale;
+#elif VW == 16
+  global const uchar* c = base + off + row + e;
+  return (float16)(fp8x8_to_float8(vload8(0, c)), fp8x8_to_float8(vload8(1, c))) * row_scale;
+#else
+  return load_cache8(base, off, row, e, row_scale);
+#endif
+}
+#define KV_LOADW(base, off, row, e, scl) load_cache_w(base, off, row, e, scl)
+#if PREFETCH
+#define KV_PREFETCH(base, off, row)                  \
+  for (int pf_ = 0; pf_ < HEAD_D * ES_CACHE; pf_ += 64) \
+  __builtin_prefetch((base) + (off) + (row) * ES_CACHE + pf_)
+#endif
+#include "decode_span.cl"
+#endif
+#define R_TILE (GH * QP)
+#define R4 ((R_TILE + 3) & ~3)
+
 // A sequence's clamped query rows [c0, c0 + qlen) and KV length.
 inline void seq_bounds(global const uchar* cu, long cu_off, long cu_st, global const uchar* lens, long lens_off,
                        long lens_st, int b, int T, int max_q, int max_k, int* c0, int* qlen, int* len) {
@@ -56,6 +80,59 @@ inline void seq_bounds(global const uchar* cu, long cu_off, long cu_st, global c
   *c0 = a0;
   *qlen = clamp(a1 - a0, 0, max_q);
   *len = clamp(idx_at(lens, lens_off, b * lens_st), 0, max_k);
+}
+
+// Rows r = (i - i0) * GH + (g - gt * GH) of a work-item (R4 of them, D floats each): q scaled
+// by q_mul, zero accumulators, (m, l) = (-inf, 0), and the keys each row sees, [lo_r, hi_r)
+// (empty for rows past the sequence's queries or the group); [*lo_t, *hi_t): their union.
+inline void paged_rows_init(global const uchar* q, long q_off, long4 q_st, int D, int G, int hk, int gt, int i0,
+                            int c0, int qlen, int len, int causal, int window, float q_mul, float* qs, float* acc,
+                            float* m, float* l, int* lo_r, int* hi_r, int* lo_t, int* hi_t) {
+  *lo_t = len;
+  *hi_t = 0;
+  for (int r = 0; r < R4; ++r) {
+    const int i = i0 + r / GH, g = gt * GH + r % GH;
+    const bool valid = r < R_TILE && i < qlen && g < G;
+    const int p = len - qlen + i;
+    hi_r[r] = !valid ? 0 : causal ? clamp(p + 1, 0, len) : len;
+    // In 64 bits: p may be negative (more queries than keys) and window up to INT_MAX.
+    lo_r[r] = !valid ? 0 : window > 0 ? (int)clamp((long)p - window + 1, 0L, (long)len) : 0;
+    if (valid && hi_r[r] > lo_r[r]) *lo_t = min(*lo_t, lo_r[r]), *hi_t = max(*hi_t, hi_r[r]);
+    const long qrow = (c0 + (long)i) * q_st.s1 + (hk * G + g) * q_st.s2;
+    for (int c = 0; c < D / 8; ++c) {
+      const float8 qv = valid ? load8_f(q, q_off, DT, qrow + 8 * c * q_st.s3, q_st.s3) * q_mul : (float8)(0.0f);
+      vstore8(qv, 0, qs + r * D + 8 * c);
+      vstore8((float8)(0.0f), 0, acc + r * D + 8 * c);
+    }
+    m[r] = -INFINITY;
+    l[r] = 0.0f;
+  }
+}
+
+// The finished rows: normalised output (and LSE) with one split, else the partial (m, l, D sums)
+// for paged_combine.
+inline void paged_rows_write(int D, int G, int Hq, int hk, int gt, int i0, int b, int c0, int qlen, int max_q,
+                             int splits, int split, const float* acc, const float* m, const float* l, TENSOR_OUT(o),
+                             global uchar* lse, long lse_off, long lse_s0, long lse_s1, int has_lse,
+                             global float* work) {
+  for (int r = 0; r < R_TILE; ++r) {
+    const int i = i0 + r / GH, g = gt * GH + r % GH, h = hk * G + g;
+    if (i >= qlen || g >= G) continue;
+    if (splits == 1) {
+      const long t = c0 + (long)i;
+      const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+      const long orow = t * o_st.s1 + h * o_st.s2;
+      for (int d = 0; d < D; ++d) store_f(o, o_off, DT, orow + d * o_st.s3, acc[r * D + d] * inv);
+      if (has_lse)
+        ((global float*)(lse + lse_off))[t * lse_s0 + h * lse_s1] = l[r] > 0.0f ? m[r] + log(l[r]) : -INFINITY;
+    } else {
+      const long row = ((long)b * max_q + i) * Hq + h;
+      global float* w = work + (row * splits + split) * (long)(D + 2);
+      w[0] = m[r];
+      w[1] = l[r];
+      for (int c = 0; c < D / 8; ++c) vstore8(vload8(c, acc + r * D), c, w + 2);
+    }
+  }
 }
 
 kernel void paged_attention(int T, int Hq, int Hkv, int D, int B, int max_q, int max_k, int num_blocks, int bs,
@@ -78,28 +155,10 @@ kernel void paged_attention(int T, int Hq, int Hkv, int D, int B, int max_q, int
   const int i0 = qt * QP;
   if (i0 >= qlen) return;  // (paged_combine skips these rows too)
 
-  // Rows r = (i - i0) * GH + (g - gt * GH): scaled q, accumulators, visible key ranges.
   float qs[MAX_R * MAX_D], acc[MAX_R * MAX_D], sc[MAX_R * BKD], m[MAX_R], l[MAX_R], corr[MAX_R];
-  int lo_r[MAX_R], hi_r[MAX_R];
-  const float q_mul = scale * (KF == 2 ? k_scale : 1.0f);
-  int lo_t = len, hi_t = 0;
-  for (int r = 0; r < R4; ++r) {
-    const int i = i0 + r / GH, g = gt * GH + r % GH;
-    const bool valid = r < R_TILE && i < qlen && g < G;
-    const int p = len - qlen + i;
-    hi_r[r] = !valid ? 0 : causal ? clamp(p + 1, 0, len) : len;
-    // In 64 bits: p may be negative (more queries than keys) and window up to INT_MAX.
-    lo_r[r] = !valid ? 0 : window > 0 ? (int)clamp((long)p - window + 1, 0L, (long)len) : 0;
-    if (valid && hi_r[r] > lo_r[r]) lo_t = min(lo_t, lo_r[r]), hi_t = max(hi_t, hi_r[r]);
-    const long qrow = (c0 + (long)i) * q_st.s1 + (hk * G + g) * q_st.s2;
-    for (int c = 0; c < D / 8; ++c) {
-      const float8 qv = valid ? load8_f(q, q_off, DT, qrow + 8 * c * q_st.s3, q_st.s3) * q_mul : (float8)(0.0f);
-      vstore8(qv, 0, qs + r * D + 8 * c);
-      vstore8((float8)(0.0f), 0, acc + r * D + 8 * c);
-    }
-    m[r] = -INFINITY;
-    l[r] = 0.0f;
-  }
+  int lo_r[MAX_R], hi_r[MAX_R], lo_t, hi_t;
+  paged_rows_init(q, q_off, q_st, D, G, hk, gt, i0, c0, qlen, len, causal, window,
+                  scale * (KF == 2 ? k_scale : 1.0f), qs, acc, m, l, lo_r, hi_r, &lo_t, &hi_t);
   const int begin = max(split * chunk, lo_t & ~(BKD - 1)), stop = min(hi_t, (split + 1) * chunk);
 
   float kf[BKD * MAX_D], vf[BKD * MAX_D];
@@ -196,25 +255,87 @@ kernel void paged_attention(int T, int Hq, int Hkv, int D, int B, int max_q, int
     }
   }
 
-  for (int r = 0; r < R_TILE; ++r) {
-    const int i = i0 + r / GH, g = gt * GH + r % GH, h = hk * G + g;
-    if (i >= qlen || g >= G) continue;
-    if (splits == 1) {
-      const long t = c0 + (long)i;
-      const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
-      const long orow = t * o_st.s1 + h * o_st.s2;
-      for (int d = 0; d < D; ++d) store_f(o, o_off, DT, orow + d * o_st.s3, acc[r * D + d] * inv);
-      if (has_lse)
-        ((global float*)(lse + lse_off))[t * lse_s0 + h * lse_s1] = l[r] > 0.0f ? m[r] + log(l[r]) : -INFINITY;
-    } else {
-      const long row = ((long)b * max_q + i) * Hq + h;
-      global float* w = work + (row * splits + split) * (long)(D + 2);
-      w[0] = m[r];
-      w[1] = l[r];
-      for (int c = 0; c < D / 8; ++c) vstore8(vload8(c, acc + r * D), c, w + 2);
-    }
-  }
+  paged_rows_write(D, G, Hq, hk, gt, i0, b, c0, qlen, max_q, splits, split, acc, m, l, o, o_off, o_st, lse,
+                   lse_off, lse_s0, lse_s1, has_lse, work);
 }
+
+#ifdef HEAD_D
+// paged_attention on CPU devices: the same work-items, splits and outputs, the head dim fixed
+// at compile time, and the keys walked by decode_span (decode_span.cl) in spans of up to SPAN
+// keys gathered through the block table (K pass, softmax, V pass; each cache vector feeds four
+// rows). A span ends before a block outside the table or with a bad id; that block is skipped.
+kernel void paged_attention_grouped(int T, int Hq, int Hkv, int D, int B, int max_q, int max_k, int num_blocks,
+                                    int bs, int max_blocks, int causal, int window, float scale, int splits,
+                                    int chunk, int q_tiles, int g_tiles, TENSOR_IN(q), TENSOR_IN(k), TENSOR_IN(v),
+                                    TENSOR_OUT(o), TENSOR_IN(ks), TENSOR_IN(vs), float k_scale, float v_scale,
+                                    TENSOR_IN(tab), TENSOR_IN(cu), TENSOR_IN(lens), global uchar* lse, long lse_off,
+                                    long lse_s0, long lse_s1, int has_lse, global float* work) {
+  long gid = get_global_id(0);  // ((((b * q_tiles + qt) * Hkv + hk) * g_tiles + gt) * splits + split
+  if (gid >= (long)B * q_tiles * Hkv * g_tiles * splits) return;
+  const int split = gid % splits;
+  gid /= splits;
+  const int gt = gid % g_tiles;
+  gid /= g_tiles;
+  const int hk = gid % Hkv;
+  gid /= Hkv;
+  const int qt = gid % q_tiles, b = gid / q_tiles, G = Hq / Hkv;
+  int c0, qlen, len;
+  seq_bounds(cu, cu_off, cu_st.s3, lens, lens_off, lens_st.s3, b, T, max_q, max_k, &c0, &qlen, &len);
+  const int i0 = qt * QP;
+  if (i0 >= qlen) return;  // (paged_combine skips these rows too)
+
+  float qs[MAX_R * HEAD_D], acc[MAX_R * HEAD_D], m[MAX_R], l[MAX_R], kscl[SPAN], vscl[SPAN];
+  int lo_r[MAX_R], hi_r[MAX_R], first[MAX_R], lim[MAX_R], lo_t, hi_t;
+  long krow[SPAN], vrow[SPAN];
+  paged_rows_init(q, q_off, q_st, HEAD_D, G, hk, gt, i0, c0, qlen, len, causal, window,
+                  scale * (KF == 2 ? k_scale : 1.0f), qs, acc, m, l, lo_r, hi_r, &lo_t, &hi_t);
+  const int stop = min(hi_t, (split + 1) * chunk);
+  int s0 = max(split * chunk, lo_t);
+  while (s0 < stop) {
+    // The span's keys: runs of consecutive slots through valid blocks, up to SPAN of them.
+    int nb = 0;
+    while (nb < SPAN && s0 + nb < stop) {
+      const int j = s0 + nb, blk = j / bs;
+      if (blk >= max_blocks) break;
+      const int id = idx_at(tab, tab_off, b * tab_st.s2 + blk * tab_st.s3);
+      if (id < 0 || id >= num_blocks) break;
+      const int slot = j - blk * bs, n = min(min(bs - slot, SPAN - nb), stop - j);
+      for (int t = 0; t < n; ++t) {
+        krow[nb + t] = id * k_st.s0 + (slot + t) * k_st.s1 + hk * k_st.s2;
+        vrow[nb + t] = id * v_st.s0 + (slot + t) * v_st.s1 + hk * v_st.s2;
+#if KF == 1
+        kscl[nb + t] = ((global const float*)(ks + ks_off))[id * ks_st.s1 + (slot + t) * ks_st.s2 + hk * ks_st.s3];
+        vscl[nb + t] = ((global const float*)(vs + vs_off))[id * vs_st.s1 + (slot + t) * vs_st.s2 + hk * vs_st.s3];
+#else
+        kscl[nb + t] = 1.0f;
+        vscl[nb + t] = v_scale;
+#endif
+      }
+      nb += n;
+    }
+    if (nb == 0) {  // s0 lies in a block past the table (no more keys) or with a bad id (skipped)
+      const int blk = s0 / bs;
+      if (blk >= max_blocks) break;
+      s0 = (blk + 1) * bs;
+      continue;
+    }
+    for (int jj = nb; jj < SPAN; ++jj) {  // decode_span reads whole 4-key groups: repeat the last key
+      krow[jj] = krow[nb - 1];
+      vrow[jj] = vrow[nb - 1];
+      kscl[jj] = kscl[nb - 1];
+      vscl[jj] = vscl[nb - 1];
+    }
+    for (int r = 0; r < R4; ++r) {
+      first[r] = clamp(lo_r[r] - s0, 0, nb);
+      lim[r] = clamp(hi_r[r] - s0, 0, nb);
+    }
+    decode_span(qs, acc, m, l, first, lim, R4, nb, k, k_off, v, v_off, krow, vrow, kscl, vscl);
+    s0 += nb;
+  }
+  paged_rows_write(HEAD_D, G, Hq, hk, gt, i0, b, c0, qlen, max_q, splits, split, acc, m, l, o, o_off, o_st, lse,
+                   lse_off, lse_s0, lse_s1, has_lse, work);
+}
+#endif
 
 // Merges the splits of row (b, i, h): out = sum_s acc_s e^(m_s - M) / sum_s l_s e^(m_s - M);
 // splits that saw no key (m = -inf) add nothing; a row no split saw is zeros (LSE -inf).

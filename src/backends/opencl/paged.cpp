@@ -119,9 +119,16 @@ void ClQueue::paged_attention(const backend::PagedAttentionArgs& a) {
   to_int(std::max(T, nb * bs), op, "tokens and cache slots");
   cl_mem work = o.mem;
   if (splits > 1) work = scratch(1, row_bytes * static_cast<uint64_t>(splits));
-  const std::string opts = base_options(dev_) + " -DDT=" + std::to_string(static_cast<int>(a.q.dtype)) +
-                           cache_options(c) + " -DVW=" + std::to_string(p.decode_vec) +
-                           " -DGH=" + std::to_string(gh) + " -DQP=" + std::to_string(qp);
+  // CPU rows (decode_grouped): paged_attention_grouped walks the keys with decode_span, the
+  // dense grouped decode's span step; the head dim is fixed per program.
+  const bool grouped =
+      p.decode_grouped != 0 && (p.decode_vec == 8 || p.decode_vec == 16) && D % p.decode_vec == 0;
+  std::string opts = base_options(dev_) + " -DDT=" + std::to_string(static_cast<int>(a.q.dtype)) +
+                     cache_options(c) + " -DVW=" + std::to_string(p.decode_vec) +
+                     " -DGH=" + std::to_string(gh) + " -DQP=" + std::to_string(qp);
+  if (grouped)
+    opts += " -DHEAD_D=" + std::to_string(D) + " -DSPAN=" + std::to_string(p.decode_span) +
+            " -DPFD=" + std::to_string(p.decode_prefetch);
   cl_mem lse_mem = o.mem;
   cl_long lse_off = 0, lse_s0 = 0, lse_s1 = 0;
   if (a.lse) {
@@ -131,7 +138,8 @@ void ClQueue::paged_attention(const backend::PagedAttentionArgs& a) {
   const cl_int has_lse = a.lse ? 1 : 0;
   const size_t local = static_cast<size_t>(std::max(1, p.decode_wg));
   const size_t global = static_cast<size_t>(items * splits);
-  Launch(kernel("paged_attention", opts, "paged_attention"), "paged_attention (split-KV)")
+  Launch(kernel("paged_attention", opts, grouped ? "paged_attention_grouped" : "paged_attention"),
+         "paged_attention (split-KV)")
       .arg(cl_int{static_cast<int>(T)})
       .arg(cl_int{static_cast<int>(Hq)})
       .arg(cl_int{static_cast<int>(Hkv)})
