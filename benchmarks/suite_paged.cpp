@@ -5,7 +5,9 @@
 //    run interleaved in the same loop, so vs_dense and vs_copy_bw compare one machine state;
 //  * a mixed batch (4 prefill chunks of 512 tokens after 1024 cached + 28 decode sequences at
 //    KV 2048) in one call against its prefill part and decode part run separately, interleaved:
-//    mixed_vs_parts = t(mixed) / (t(prefill part) + t(decode part)) (target <= 1.25).
+//    mixed_vs_parts = t(mixed) / (t(prefill part) + t(decode part)) (target <= 1.25); and a
+//    reduced mix (paged/mixed_small: 1 chunk of 64 after 960 + the same decode steps) for
+//    quick iterations on slow devices.
 #include <algorithm>
 #include <chrono>
 #include <numeric>
@@ -109,8 +111,8 @@ void bench_paged_decode(benchmark::State& state, KvCacheFormat f, int64_t batch,
   PagedBatch p;
   porta::Tensor dq, dk, dv, dout, csrc, cdst;
   // 256 MiB f32 read + written, or the device's largest allocation (lavapipe: 128 MiB).
-  const int64_t copy_elems =
-      std::min<int64_t>(int64_t{64} << 20, static_cast<int64_t>(env().device.info().max_allocation_bytes / 4));
+  const int64_t copy_elems = std::min<int64_t>(
+      int64_t{64} << 20, static_cast<int64_t>(env().device.info().max_allocation_bytes / 4));
   try {
     p = make_batch(std::vector<std::pair<int64_t, int64_t>>(static_cast<size_t>(batch), {1, kv}), f, 31);
     dq = random_tensor(DType::f16, {batch, kHq, 1, kD}, 41);
@@ -153,10 +155,12 @@ void bench_paged_decode(benchmark::State& state, KvCacheFormat f, int64_t batch,
   state.counters["vs_copy_bw"] = paged_gbps / copy_gbps;
 }
 
-void bench_paged_mixed(benchmark::State& state) {
-  // 4 prefill chunks of 512 new tokens after 1024 cached; 28 decode sequences at KV 2048.
-  std::vector<std::pair<int64_t, int64_t>> prefill(4, {512, 1536}), decode(28, {1, 2048}), mixed = prefill;
-  mixed.insert(mixed.end(), decode.begin(), decode.end());
+// n_pre prefill chunks of `chunk` new tokens after `ctx` cached; n_dec decode sequences at KV kv_dec.
+void bench_paged_mixed(benchmark::State& state, int64_t n_pre, int64_t chunk, int64_t ctx, int64_t n_dec,
+                       int64_t kv_dec) {
+  std::vector<std::pair<int64_t, int64_t>> prefill(static_cast<size_t>(n_pre), {chunk, ctx + chunk}),
+      decode(static_cast<size_t>(n_dec), {1, kv_dec}), mixed = prefill;
+  mixed.resize(static_cast<size_t>(n_pre + n_dec), {1, kv_dec});  // the prefill chunks, then the decode steps
   PagedBatch pm, pp, pd;
   try {
     pm = make_batch(mixed, KvCacheFormat::plain, 51);
@@ -182,8 +186,9 @@ void bench_paged_mixed(benchmark::State& state) {
     return;
   }
   // FLOPs: QKᵀ and PV over the visible keys (causal inside each prefill chunk).
-  double flops = 28.0 * 4.0 * kHq * 2048.0 * kD;
-  for (int64_t i = 0; i < 512; ++i) flops += 4.0 * 4.0 * kHq * static_cast<double>(1024 + i + 1) * kD;
+  double flops = static_cast<double>(n_dec) * 4.0 * kHq * static_cast<double>(kv_dec) * kD;
+  for (int64_t i = 0; i < chunk; ++i)
+    flops += static_cast<double>(n_pre) * 4.0 * kHq * static_cast<double>(ctx + i + 1) * kD;
   set_flops_counters(state, flops, t_mixed, peak_tflops_for(DType::f16));
   state.counters["mixed_vs_parts"] = t_mixed / t_parts;
 }
@@ -203,7 +208,11 @@ void register_paged_suite() {
                    [f = f](benchmark::State& st) { bench_paged_decode(st, f, 16, 4096); });
   }
   register_bench("paged/mixed/f16/4x512+1024,28x1@2048/Hq=32/Hkv=8/D=128/block=16",
-                 [](benchmark::State& st) { bench_paged_mixed(st); });
+                 [](benchmark::State& st) { bench_paged_mixed(st, 4, 512, 1024, 28, 2048); });
+  // A reduced mix for iterating on slow devices (lavapipe runs the row above for ~20 minutes):
+  // one short chunk, so the decode steps' share of the call is far larger than above.
+  register_bench("paged/mixed_small/f16/1x64+960,28x1@2048/Hq=32/Hkv=8/D=128/block=16",
+                 [](benchmark::State& st) { bench_paged_mixed(st, 1, 64, 960, 28, 2048); });
 }
 
 }  // namespace porta_bench

@@ -8,7 +8,9 @@
 // lane); an id outside [0, nb) skips the key. int8 caches scale scores and weights by the
 // token's k/v scales; fp8 codes are decoded in registers (layer scales folded in by the host).
 // Partials go to paged_reduce.comp: row (b * Hq + h) = unit * NR + r, as paged_attention.comp.
-// Device values are clamped as there: cu_seqlens_q to [0, T], lengths to [0, max_k].
+// Device values are clamped as there: cu_seqlens_q to [0, T], lengths to [0, max_k]. In a
+// mixed batch (flags & 2, max_q pushed as 1) it takes the sequences of exactly one query and
+// skips the others, which paged_prefill.comp serves in the same call.
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #include "common.glsl"
 #define PAGED_PUSH PORTA_PAGED_ATTN_PUSH
@@ -42,6 +44,7 @@ void main() {
   const int cu0 = clamp(tcu.w[(pc.off_cu >> 2) + b], 0, int(pc.T));
   const int cu1 = clamp(tcu.w[(pc.off_cu >> 2) + b + 1u], 0, int(pc.T));
   if (min(cu1 - cu0, int(pc.max_q)) <= 0) return;  // no query: paged_reduce skips the rows too
+  if ((pc.flags & 2u) != 0u && cu1 - cu0 != 1) return;  // a mixed batch's chunk: paged_prefill's
   const int len = clamp(tlen.w[(pc.off_lens >> 2) + b], 0, int(pc.max_k));
   // The one query sits at position len - 1: causal sees every key; a window only the last W.
   const int lo = pc.window > 0u ? max(len - int(pc.window), 0) : 0;

@@ -2,7 +2,8 @@
 // Paged attention after paged_prefill.comp's passes: row t * Hq + h (grid x, from row0) of the
 // running state becomes out = o / l times out_mul (an fp8 cache's v scale; zeros when no key
 // was seen) and LSE = m + log(l) (-inf then). A token no sequence's clamped query range covers
-// was not computed, and its output rows are left alone (the sequences are scanned for it).
+// was not computed, and its output rows are left alone (the sequences are scanned for it); in a
+// mixed batch (flags & 2) neither are one-query sequences' tokens (paged_reduce writes them).
 #include "common.glsl"
 #define PAGED_PUSH PORTA_PAGED_REDUCE_PUSH
 #include "paged_common.glsl"
@@ -18,11 +19,13 @@ PORTA_TENSOR_IO(to)
 void main() {
   const uint Hq = pc.heads & 0xffffu;
   const uint row = pc.row0 + gl_WorkGroupID.x, t = row / Hq;
+  const int min_q = (pc.flags & 2u) != 0u ? 2 : 1;
   bool covered = false;
   for (uint b = 0; b < pc.B && !covered; ++b) {
     const int cu0 = clamp(int(tcu.w[(pc.off_cu >> 2) + b]), 0, int(pc.T));
     const int cu1 = clamp(int(tcu.w[(pc.off_cu >> 2) + b + 1u]), 0, int(pc.T));
-    covered = int(t) >= cu0 && int(t) < cu0 + clamp(cu1 - cu0, 0, int(pc.max_q));
+    const int qlen = clamp(cu1 - cu0, 0, int(pc.max_q));
+    covered = qlen >= min_q && int(t) >= cu0 && int(t) < cu0 + qlen;
   }
   if (!covered) return;
   const float neg_inf = uintBitsToFloat(0xff800000u);

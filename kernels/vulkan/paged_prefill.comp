@@ -1,13 +1,19 @@
 #version 450
 // Paged attention for query chunks (prefill, chunked prefill, mixed batches): the flash tiles
 // of attention_prefill.comp with block-table address translation. A workgroup takes BR rows
-// of one sequence (grid z) and one KV head (grid y = (KV head, head tile)): QP query
-// positions x GH query heads of the GQA group, so each staged K/V tile serves the whole
-// group. Keys go in tiles of BC staged in shared memory (block ids, and int8 scales, looked
+// of one sequence and one KV head (grid y = (KV head, head tile)): QP query positions x GH
+// query heads of the GQA group, so each staged K/V tile serves the whole group. The query
+// tiles of all sequences share one index w = x + z * grid x, sequence after sequence
+// (ceil(q_len / QP) tiles each, none for a sequence skipped by min_q); a workgroup finds its
+// sequence by scanning cu_seqlens_q. floor(T / QP) + B workgroups cover every batch whose
+// sequences' clamped query ranges do not overlap (a grid of B x ceil(max_q / QP) would launch
+// mostly empty workgroups for a mixed batch's decode steps, ~0.1 ms each on llvmpipe). Keys go in tiles of BC staged in shared memory (block ids, and int8 scales, looked
 // up once per key; a block id outside [0, nb) masks its keys, never read), with the online
 // softmax per row. A pass walks at most REACH keys from k_begin (llvmpipe's loop budget) and
 // keeps each row's running (max, sum, output) in `state`, indexed by token and head;
 // paged_finalize.comp normalises it. Device values are clamped as paged_attention.comp does.
+// Sequences with fewer than min_q queries are skipped (a mixed batch's decode steps, which
+// paged_decode_grouped.comp takes: a workgroup here would spend most of its BR rows idle).
 #include "common.glsl"
 #define PAGED_PUSH PORTA_PAGED_PREFILL_PUSH
 #include "paged_common.glsl"
@@ -57,11 +63,22 @@ void main() {
   const uint Hq = pc.heads & 0xffffu, Hkv = pc.heads >> 16, G = Hq / Hkv;
   const uint g_tiles = (G + GH - 1) / GH;
   const uint hk = gl_WorkGroupID.y / g_tiles, g0 = (gl_WorkGroupID.y % g_tiles) * GH;
-  const uint b = gl_WorkGroupID.z, i0 = gl_WorkGroupID.x * QP;
-  const int cu0 = clamp(int(tcu.w[(pc.off_cu >> 2) + b]), 0, int(pc.T));
-  const int cu1 = clamp(int(tcu.w[(pc.off_cu >> 2) + b + 1u]), 0, int(pc.T));
-  const int qlen = clamp(cu1 - cu0, 0, int(pc.max_q));
-  if (int(i0) >= qlen) return;  // uniform in the workgroup
+  // This workgroup's sequence b and first query i0 (uniform: every invocation scans alike).
+  const uint w = gl_WorkGroupID.x + gl_WorkGroupID.z * gl_NumWorkGroups.x;
+  uint b = pc.B, i0 = 0, tiles_before = 0;
+  int cu0 = clamp(int(tcu.w[pc.off_cu >> 2]), 0, int(pc.T)), qlen = 0;
+  for (uint s = 0; s < pc.B; ++s) {
+    const int cu1 = clamp(int(tcu.w[(pc.off_cu >> 2) + s + 1u]), 0, int(pc.T));
+    qlen = clamp(cu1 - cu0, 0, int(pc.max_q));
+    const uint n = qlen < max(int(pc.min_q), 1) ? 0u : (uint(qlen) + QP - 1u) / QP;
+    if (w - tiles_before < n) {
+      b = s, i0 = (w - tiles_before) * QP;
+      break;
+    }
+    tiles_before += n;
+    cu0 = cu1;
+  }
+  if (b == pc.B) return;
   const int len = clamp(int(tlen.w[(pc.off_lens >> 2) + b]), 0, int(pc.max_k));
   const uint DT_Q = (pc.wflags >> 2) & 3u, DT_KV = (pc.wflags >> 4) & 3u, KF = (pc.wflags >> 6) & 3u;
   const uint BS = 16u << ((pc.wflags >> 8) & 3u), window = pc.wflags >> 10;
@@ -81,6 +98,14 @@ void main() {
     row_lo[r] = lo;
     row_hi[r] = max(lo, hi);
   }
+  barrier();
+  int kmin = len, kmax = 0;
+  for (uint r = 0; r < BR; ++r)
+    if (row_hi[r] > row_lo[r]) kmin = min(kmin, row_lo[r]), kmax = max(kmax, row_hi[r]);
+  const uint j_begin = max(uint(kmin) / BC * BC, pc.k_begin);
+  const uint j_end = min(uint(kmax), pc.k_begin + REACH);
+  const bool first = (pc.wflags & 2u) != 0u;
+  if (!first && j_begin >= j_end) return;  // no key of this pass: the state stays as it is (uniform)
   for (uint e = tid; e < BR * D; e += WG) {
     const uint r = e / D, d = e % D, i = i0 + r / GH, g = g0 + r % GH;
     float x = 0.0;
@@ -91,7 +116,6 @@ void main() {
     Qs[e] = x;
   }
   barrier();
-  const bool first = (pc.wflags & 2u) != 0u;
   if (tid < BR) {
     const uint r = tid, i = i0 + r / GH, g = g0 + r % GH;
     float m = neg_inf, l = 0.0;
@@ -110,11 +134,6 @@ void main() {
     if (!first && e < BR * D && row_hi[r] > row_lo[r])
       o[k] = state.v[((uint(cu0) + i) * Hq + hk * G + g) * (D + 2u) + 2u + d];
   }
-  int kmin = len, kmax = 0;
-  for (uint r = 0; r < BR; ++r)
-    if (row_hi[r] > row_lo[r]) kmin = min(kmin, row_lo[r]), kmax = max(kmax, row_hi[r]);
-  const uint j_begin = max(uint(kmin) / BC * BC, pc.k_begin);
-  const uint j_end = min(uint(kmax), pc.k_begin + REACH);
   barrier();
 
   for (uint j0 = j_begin; j0 < j_end; j0 += BC) {

@@ -2,7 +2,8 @@
 // Paged attention, pass 2: merges the splits' partials of one query row (grid x),
 // out = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s (zeros when no key was seen), times
 // out_mul (an fp8 cache's v scale), and LSE = M + log(sum) (-inf when no key was seen).
-// Rows past a sequence's clamped query count were not computed and are left alone.
+// Rows past a sequence's clamped query count were not computed and are left alone; in a mixed
+// batch (flags & 2) so are the rows of sequences with more than one query (paged_finalize's).
 #include "common.glsl"
 #define PAGED_PUSH PORTA_PAGED_REDUCE_PUSH
 #include "paged_common.glsl"
@@ -23,6 +24,7 @@ void main() {
   const int cu0 = clamp(int(tcu.w[(pc.off_cu >> 2) + b]), 0, int(pc.T));
   const int cu1 = clamp(int(tcu.w[(pc.off_cu >> 2) + b + 1u]), 0, int(pc.T));
   if (int(i) >= clamp(cu1 - cu0, 0, int(pc.max_q))) return;
+  if ((pc.flags & 2u) != 0u && cu1 - cu0 != 1) return;  // a mixed batch: paged_finalize writes it
   const uint t = uint(cu0) + i;
   const float neg_inf = uintBitsToFloat(0xff800000u);
   const uint eo = dt_size(DT_O);

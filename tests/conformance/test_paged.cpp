@@ -272,6 +272,12 @@ TEST_P(Paged, MixedBatchesEveryDtype) {
   PagedCase chunk{{4, 1}, {1000, 40}};
   chunk.D = 128, chunk.window = 950, chunk.lse = true;
   run(s, chunk, seed++);
+  // Decode steps with longer contexts than the chunks beside them: on llvmpipe the decode steps
+  // go to the grouped decode kernel in the same call, and the short chunk's workgroups have no
+  // key in the prefill's second pass.
+  PagedCase late{{4, 1, 3, 1}, {40, 1000, 1000, 7}};
+  late.D = 128, late.lse = true;
+  run(s, late, seed++);
 }
 
 TEST_P(Paged, QuantizedCaches) {
@@ -386,6 +392,10 @@ TEST_P(Paged, DeviceValuesAreClampedOrSkipped) {
   neg.lens_override = {30, -7, 9};  // a negative length: clamped to 0 (the row sees no key: zeros)
   neg.table_edits = {{0, INT32_MIN}, {8, INT32_MAX}};  // extreme ids (max_blocks is 4): skipped
   run(s, neg, 5504);
+  PagedCase gap{{2, 8, 2}, {10, 20, 30}};
+  gap.cu_override = {0, 12, 3, 5};  // decreasing: sequence 0 keeps [0, 2), 1 is empty, 2 is [3, 5)
+  gap.max_seqlen_q = 2;
+  run(s, gap, 5505);
 }
 
 TEST_P(Paged, EmptyWork) {

@@ -3,9 +3,12 @@
 // a workgroup per (sequence, query slot, head, split), then a merge per row
 // (paged_reduce.comp) that writes the output and the LSE. On CPU-like devices decode steps
 // take paged_decode_grouped.comp instead: the dense grouped kernel's scheme (one workgroup per
-// sequence, KV head and split for the whole GQA group), same merge. The grid covers max_seqlen_q query
-// slots per sequence; slots past a sequence's own queries exit at once (FlashAttention's
-// varlen grid), so launches need no device-to-host copy. Splits: many for few rows (decode),
+// sequence, KV head and split for the whole GQA group), same merge; in a mixed batch it takes
+// the one-query sequences while paged_prefill.comp takes the chunks, both in the same call,
+// each skipping the other's sequences on the device. The grid covers max_seqlen_q query
+// slots per sequence (paged_prefill: floor(T / tile) + B query tiles); slots past a
+// sequence's own queries exit at once (FlashAttention's varlen grid), so launches need no
+// device-to-host copy. Splits: many for few rows (decode),
 // one otherwise, and always short enough for llvmpipe's loop limit. q, out, lse and the index
 // tensors arrive contiguous (accepts_strided is false for these ops); caches keep any strides.
 #include <algorithm>
@@ -136,7 +139,7 @@ ReducePush reduce_push(const PagedAttentionArgs& a, const AttnPush& pc, uint32_t
   rp.off_o = u32(a.out.offset, op, "byte offset");
   rp.off_lse = a.lse ? u32(a.lse->offset, op, "byte offset") : 0u;
   rp.off_cu = pc.off_cu;
-  rp.flags = a.lse ? 1u : 0u;
+  rp.flags = (a.lse ? 1u : 0u) | (pc.flags & 2u);  // 2: a mixed batch's one-query rows only
   rp.out_mul = a.cache.format == KvCacheFormat::fp8_e4m3fn ? a.cache.v_scale : 1.0f;
   return rp;
 }
@@ -163,7 +166,8 @@ void split_kv_round(VulkanQueue& q, const PagedAttentionArgs& a, const Pipeline&
 // Query chunks through paged_prefill.comp (passes of at most REACH keys over a running state
 // indexed by token) and paged_finalize.comp. False when the grid, shared memory, loop budget
 // or state buffer does not fit this device: the caller takes the split-KV row kernels then.
-bool paged_prefill(VulkanQueue& q, const PagedAttentionArgs& a, const AttnPush& ap) {
+// skip_single: sequences of one query are left to the decode kernel (a mixed batch).
+bool paged_prefill(VulkanQueue& q, const PagedAttentionArgs& a, const AttnPush& ap, bool skip_single) {
   const char* op = "paged_attention";
   VulkanDevice& dev = q.device();
   const KvCacheArg& c = a.cache;
@@ -179,14 +183,17 @@ bool paged_prefill(VulkanQueue& q, const PagedAttentionArgs& a, const AttnPush& 
   if (shared_bytes() > dev.caps().max_shared) return false;
   const uint32_t gh = std::min(G, br), qp = br / gh, g_tiles = (G + gh - 1) / gh;
   auto lim = [&](int d) { return std::min<uint32_t>(dev.caps().max_groups[d], 65535u); };
-  const uint64_t gx = (uint64_t{ap.max_q} + qp - 1) / qp, gy = uint64_t{Hkv} * g_tiles;
-  if (gx > lim(0) || gy > lim(1) || ap.B > lim(2)) return false;
+  // Query tiles of all sequences on one index (see paged_prefill.comp): floor(T / qp) + B
+  // workgroups per KV head, as x + z * gx.
+  const uint64_t tiles = uint64_t{ap.T} / qp + ap.B, gx = std::min<uint64_t>(tiles, lim(0));
+  const uint64_t gz = (tiles + gx - 1) / gx, gy = uint64_t{Hkv} * g_tiles;
+  if (gy > lim(1) || gz > lim(2)) return false;
   // Loop trips: per key tile (staging, scores over D, softmax, output over BC), plus a pass's
   // fixed part (q rows, state in and out, the rows' key ranges).
   const uint64_t wg = 128, opt = (uint64_t{br} * D + wg - 1) / wg;
   const uint64_t tile_edges = 1 + (uint64_t{bc} * D + wg - 1) / wg +
                               (uint64_t{br} * bc + wg - 1) / wg * (D + 1) + 2 * bc + opt * (bc + 1);
-  const uint64_t fixed = 4 * opt + 2 * br + 16, trips = max_trips(dev);
+  const uint64_t fixed = 4 * opt + 2 * br + 17 + ap.B, trips = max_trips(dev);  // + B: the sequence scan
   uint64_t reach = uint64_t{1} << 30;
   if (trips != UINT64_MAX) {
     if (trips <= fixed + tile_edges) return false;
@@ -197,7 +204,8 @@ bool paged_prefill(VulkanQueue& q, const PagedAttentionArgs& a, const AttnPush& 
   Allocation state = q.scratch(state_bytes, "paged attention state");
 
   PrefillPush pc{};
-  pc.T = ap.T, pc.heads = ap.heads, pc.max_q = ap.max_q, pc.max_k = ap.max_k, pc.nb = ap.nb;
+  pc.T = ap.T, pc.heads = ap.heads, pc.B = ap.B, pc.max_q = ap.max_q, pc.max_k = ap.max_k, pc.nb = ap.nb;
+  pc.min_q = skip_single ? 2u : 0u;
   pc.max_blocks = ap.max_blocks;
   const uint32_t window = std::min<uint32_t>(ap.window, ap.max_k + 1);  // wider windows hide nothing
   if (window >= (1u << 22)) return false;
@@ -221,9 +229,10 @@ bool paged_prefill(VulkanQueue& q, const PagedAttentionArgs& a, const AttnPush& 
         p,
         {ref(a.q, false), ref(c.k, false), ref(c.v, false), ref(k_scales(c), false), ref(v_scales(c), false),
          ref(a.block_tables, false), ref(a.cu_seqlens_q, false), ref(a.seq_lens, false), ref(state, true)},
-        &pc, sizeof pc, static_cast<uint32_t>(gx), static_cast<uint32_t>(gy), ap.B);
+        &pc, sizeof pc, static_cast<uint32_t>(gx), static_cast<uint32_t>(gy), static_cast<uint32_t>(gz));
   }
   ReducePush rp = reduce_push(a, ap, 0);  // paged_finalize reads no splits
+  if (skip_single) rp.flags |= 2u;        // their tokens are paged_reduce's
   const TensorArg& lse = a.lse ? *a.lse : a.out;
   const Pipeline& f = dev.pipelines().get("paged_finalize", 4, {D, static_cast<uint32_t>(a.out.dtype)});
   const uint32_t rows = u32(uint64_t{ap.T} * Hq, op, "tokens x heads");
@@ -236,14 +245,18 @@ bool paged_prefill(VulkanQueue& q, const PagedAttentionArgs& a, const AttnPush& 
   return true;
 }
 
-// Decode (max_seqlen_q == 1) through paged_decode_grouped.comp + paged_reduce.comp on devices
-// whose tuning row names grouped lanes (CPU-like: lavapipe): the dense grouped kernel's
-// scheme, a workgroup per (sequence, KV head, split) serving the whole GQA group. False where
-// the device, head dim, group size, cache layout or loop budget do not fit it (the per-row
-// kernel runs instead).
-bool paged_decode_grouped(VulkanQueue& q, const PagedAttentionArgs& a, AttnPush pc, uint32_t D) {
-  const char* op = "paged_attention";
-  VulkanDevice& dev = q.device();
+// Decode steps through paged_decode_grouped.comp + paged_reduce.comp on devices whose tuning
+// row names grouped lanes (CPU-like: lavapipe): the dense grouped kernel's scheme, a workgroup
+// per (sequence, KV head, split) serving the whole GQA group. plan_decode_grouped() is false
+// where the device, head dim, group size, cache layout or loop budget do not fit it (the
+// per-row kernel runs instead); it checks everything before anything is dispatched.
+struct GroupedPlan {
+  uint32_t G = 0, splits = 0, units = 0, per = 0, chunk = 0;
+  uint64_t unit_bytes = 0;
+};
+
+bool plan_decode_grouped(VulkanDevice& dev, const PagedAttentionArgs& a, const AttnPush& pc, uint32_t D,
+                         GroupedPlan* out) {
   const KvCacheArg& c = a.cache;
   const AttnDecodeTiling& t = dev.tuning().attn_decode;
   if (t.lanes == 0 || !dev.caps().subgroup_arithmetic || dev.caps().subgroup_size < t.lanes ||
@@ -271,7 +284,6 @@ bool paged_decode_grouped(VulkanQueue& q, const PagedAttentionArgs& a, AttnPush 
   splits = std::max<uint64_t>(1, std::min<uint64_t>({splits, max_splits, keys}));
   const uint64_t ch = (keys + splits - 1) / splits;
   if (ch > max_chunk || units * G > UINT32_MAX) return false;
-  pc.chunk = static_cast<uint32_t>(ch);
   splits = (keys + ch - 1) / ch;
   // Units per round: the grid's y (pass 1) and x (pass 2, G rows each) limits, and partials
   // of at most 64 MiB.
@@ -279,17 +291,33 @@ bool paged_decode_grouped(VulkanQueue& q, const PagedAttentionArgs& a, AttnPush 
   auto lim = [&](int d) { return std::min<uint64_t>(dev.caps().max_groups[d], 65535u); };
   const uint64_t per = std::max<uint64_t>(
       1, std::min<uint64_t>({lim(1), lim(0) / G, (uint64_t{64} << 20) / unit_bytes, units}));
-  Allocation part = q.scratch(per * unit_bytes, "paged attention partials");
-  const Pipeline& p1 =
-      dev.pipelines().get("paged_decode_grouped", 9,
-                          {D, t.lanes, G, u32(c.k.shape[1], op, "block size"), format_code(c.format),
-                           static_cast<uint32_t>(a.q.dtype), static_cast<uint32_t>(c.k.dtype)});
-  for (uint64_t u0 = 0; u0 < units; u0 += per) {
-    const uint32_t n = static_cast<uint32_t>(std::min(per, units - u0));
-    split_kv_round(q, a, p1, pc, part, static_cast<uint32_t>(splits), static_cast<uint32_t>(u0 * G), n,
-                   n * G);
-  }
+  out->G = G;
+  out->splits = static_cast<uint32_t>(splits);
+  out->units = static_cast<uint32_t>(units);
+  out->per = static_cast<uint32_t>(per);
+  out->chunk = static_cast<uint32_t>(ch);
+  out->unit_bytes = unit_bytes;
   return true;
+}
+
+// Dispatches a plan. single_only: a mixed batch's decode steps (sequences of exactly one
+// query; paged_prefill takes the others in the same call).
+void paged_decode_grouped(VulkanQueue& q, const PagedAttentionArgs& a, AttnPush pc, uint32_t D,
+                          const GroupedPlan& g, bool single_only) {
+  const char* op = "paged_attention";
+  const KvCacheArg& c = a.cache;
+  const AttnDecodeTiling& t = q.device().tuning().attn_decode;
+  pc.chunk = g.chunk;
+  if (single_only) pc.max_q = 1, pc.flags |= 2u;  // rows (b * Hq + h), as a pure decode step's
+  Allocation part = q.scratch(uint64_t{g.per} * g.unit_bytes, "paged attention partials");
+  const Pipeline& p1 =
+      q.device().pipelines().get("paged_decode_grouped", 9,
+                                 {D, t.lanes, g.G, u32(c.k.shape[1], op, "block size"), format_code(c.format),
+                                  static_cast<uint32_t>(a.q.dtype), static_cast<uint32_t>(c.k.dtype)});
+  for (uint32_t u0 = 0; u0 < g.units; u0 += g.per) {
+    const uint32_t n = std::min(g.per, g.units - u0);
+    split_kv_round(q, a, p1, pc, part, g.splits, u0 * g.G, n, n * g.G);
+  }
 }
 
 }  // namespace
@@ -324,9 +352,16 @@ void op_paged_attention(VulkanQueue& q, const PagedAttentionArgs& a) {
   const uint32_t rows = u32(uint64_t{pc.B} * pc.max_q * Hq, op, "sequences x max_seqlen_q x heads");
   if (rows == 0) return;
   // Query chunks: flash tiles whose K/V tile serves a GQA group; decode: the grouped kernel
-  // where it fits, else split-KV rows.
-  if (pc.max_q > 1 && paged_prefill(q, a, pc)) return;
-  if (pc.max_q == 1 && paged_decode_grouped(q, a, pc, D)) return;
+  // where it fits, else split-KV rows. A mixed batch on a device with the grouped kernel
+  // launches both: the prefill kernel skips the one-query sequences, which the decode kernel
+  // takes (both read cu_seqlens_q on the device; the host knows only the maxima).
+  GroupedPlan grouped;
+  const bool has_grouped = plan_decode_grouped(dev, a, pc, D, &grouped);
+  if (pc.max_q > 1 && paged_prefill(q, a, pc, has_grouped)) {
+    if (has_grouped) paged_decode_grouped(q, a, pc, D, grouped, true);
+    return;
+  }
+  if (pc.max_q == 1 && has_grouped) return paged_decode_grouped(q, a, pc, D, grouped, false);
 
   // Keys per split: a run of WG keys costs about D + 16 + (D/WG + 1) * (WG + 1) loop trips.
   const uint64_t wg = 128, trips = max_trips(dev);
