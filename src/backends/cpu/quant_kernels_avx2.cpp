@@ -27,12 +27,14 @@ struct V256 {
   }
   static F low4(I v) { return cvt(_mm256_and_si256(v, _mm256_set1_epi32(15))); }
   static F high4(I v) { return cvt(_mm256_srli_epi32(v, 4)); }
-  // As V512::fp8: E4M3FN under f32's exponent, scaled by 2^120; 0x7f/0xff are NaN.
-  static F fp8(I v) {
-    const I mag = _mm256_slli_epi32(_mm256_and_si256(v, _mm256_set1_epi32(0x7f)), 20);
-    const I sign = _mm256_slli_epi32(_mm256_and_si256(v, _mm256_set1_epi32(0x80)), 24);
-    const F f = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_or_si256(mag, sign)), _mm256_set1_ps(0x1p120f));
-    const F nan = _mm256_castsi256_ps(_mm256_cmpeq_epi32(mag, _mm256_set1_epi32(0x7f << 20)));
+  // As V512::fp8p: 8 E4M3FN bytes through f16 bit patterns and F16C; 0x7f/0xff are NaN.
+  static F fp8p(const uint8_t* p) {
+    const __m128i b = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    const __m128i t = _mm_slli_epi16(b, 7);
+    const __m128i h = _mm_add_epi16(t, _mm_and_si128(t, _mm_set1_epi16(0x4000)));
+    const F f = _mm256_mul_ps(_mm256_cvtph_ps(h), _mm256_set1_ps(256.0f));
+    const __m128i nan16 = _mm_cmpeq_epi16(_mm_and_si128(b, _mm_set1_epi16(0x7f)), _mm_set1_epi16(0x7f));
+    const F nan = _mm256_castsi256_ps(_mm256_cvtepi16_epi32(nan16));
     return _mm256_blendv_ps(f, _mm256_set1_ps(__builtin_nanf("")), nan);
   }
   static void h2f16(const uint16_t* p, float* out) {

@@ -5,7 +5,7 @@
 //
 // V provides: F (float vector), I (int32 vector), L (lanes), zero(), set1(), load(),
 // fma(), u8(p) / s8(p) (L bytes widened to int32 lanes), low4(i) / high4(i) (nibbles of
-// those lanes as floats), fp8(i) (E4M3FN lanes decoded), hsum(), store_pairs(lo, hi, out)
+// those lanes as floats), fp8p(p) (L E4M3FN bytes decoded), hsum(), store_pairs(lo, hi, out)
 // (out[2i] = lo[i], out[2i+1] = hi[i]), store(), h2f() (one f16 to f32, F16C) and h2f16(p, out)
 // (16 f16 to f32).
 #pragma once
@@ -126,8 +126,8 @@ void gemv_block(const QuantGemvArgs& a, int64_t n, int m0, int64_t n_base) {
           w0[r] = V::cvt(V::s8(rows[r] + b));
           w1[r] = V::cvt(V::s8(rows[r] + b + L));
         } else {
-          w0[r] = V::fp8(V::u8(rows[r] + b));
-          w1[r] = V::fp8(V::u8(rows[r] + b + L));
+          w0[r] = V::fp8p(rows[r] + b);
+          w1[r] = V::fp8p(rows[r] + b + L);
         }
       }
       for (int mb = 0; mb < MB; ++mb) {
@@ -218,8 +218,8 @@ void dequant_range(const QuantRows& w, int64_t n, int64_t k0, int64_t k1, float*
           V::store(out + j, V::mul(V::cvt(V::s8(row + j)), s));
           V::store(out + j + L, V::mul(V::cvt(V::s8(row + j + L)), s));
         } else {
-          V::store(out + j, V::mul(V::fp8(V::u8(row + j)), s));
-          V::store(out + j + L, V::mul(V::fp8(V::u8(row + j + L)), s));
+          V::store(out + j, V::mul(V::fp8p(row + j), s));
+          V::store(out + j + L, V::mul(V::fp8p(row + j + L), s));
         }
       }
     for (; j < j1; ++j) {
