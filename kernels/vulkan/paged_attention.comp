@@ -68,7 +68,8 @@ void main() {
   const int len = clamp(int(tlen.w[(pc.off_lens >> 2) + b]), 0, int(pc.max_k));
   const int p = len - qlen + int(i);
   const int hi = (pc.flags & 1u) != 0u ? clamp(p + 1, 0, len) : len;
-  const int lo = pc.window > 0u ? clamp(p - int(pc.window) + 1, 0, len) : 0;
+  // Keys > p - W, without forming p - W + 1 (p < 0 with more queries than keys, W up to 2^31 - 1).
+  const int lo = pc.window > 0u && p >= int(pc.window) ? min(p - int(pc.window) + 1, len) : 0;
   const uint c0 = max(uint(lo), split * pc.chunk), c1 = min(uint(hi), split * pc.chunk + pc.chunk);
   const uint hk = h / (Hq / Hkv);
   const uint eq = dt_size(DT_Q), ekv = dt_size(DT_KV);

@@ -369,6 +369,21 @@ TEST_P(Paged, HeadMajorCacheAndStridedOutput) {
   run(s, c, 5401);
 }
 
+// A window past every position is no window: also for rows before the first key (more queries
+// than keys, p < 0, non-causal) and windows near INT32_MAX, where p - W + 1 overflows 32 bits.
+TEST_P(Paged, WindowPastEveryPositionIsNoWindow) {
+  Stream s(device());
+  uint32_t seed = 5450;
+  for (const KvCacheFormat f : {KvCacheFormat::plain, KvCacheFormat::int8})
+    for (const int64_t w : {int64_t{INT32_MAX}, int64_t{INT32_MAX} - 5, int64_t{1} << 22}) {
+      PagedCase c{{7, 1, 3}, {3, 40, 20}};
+      c.format = f;
+      c.causal = false;
+      c.window = w;
+      run(s, c, seed++);
+    }
+}
+
 // Block ids past num_blocks or negative inside a sequence (skipped), lengths past the table
 // (clamped), cu_seqlens_q past T and non-monotonic (clamped), max_seqlen_q below a query count
 // (clamped): nothing outside the cache is read, uncovered output rows stay as they were.

@@ -1,12 +1,11 @@
 // OpenCL-specific negative tests: a kernel that fails to compile reports the build log;
 // the on-disk program cache writes entries and treats a corrupt one as a miss; running
 // out of device memory raises out_of_memory and the device keeps working; large tensors of a
-// CPU device sit on transparent huge pages; a sliding window near INT_MAX is no window.
+// CPU device sit on transparent huge pages.
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -18,7 +17,6 @@
 #include "backends/opencl/kernel_sources.h"
 #include "backends/opencl/program_cache.h"
 #include "porta/porta.h"
-#include "porta/serving.h"
 
 // program_cache.cpp looks kernels up in the embedded table; these tests pass their own source.
 namespace porta::opencl {
@@ -145,12 +143,6 @@ TEST(OpenClMemory, OutOfMemoryThenRecovery) {
   EXPECT_FLOAT_EQ(hc[64 * 64 - 1], 64.0f);
 }
 
-const Device* opencl_device() {
-  for (const Device& d : devices())
-    if (d.info().backend == "opencl") return &d;
-  return nullptr;
-}
-
 // The smaps entry of the mapping holding `addr`: its AnonHugePages and THPeligible values (kB
 // and 0/1), or -1 when not found.
 std::pair<long, long> thp_of(const void* addr) {
@@ -215,40 +207,6 @@ TEST(OpenClMemory, LargeBuffersOnHugePagesOnCpuDevices) {
   big.reset();  // unmapped by the buffer's destructor callback
   small.reset();
   clReleaseCommandQueue(q);
-}
-
-// A window past every position is no window, also for rows before the first key (more queries
-// than keys: p < 0) and a window of INT32_MAX (p - window + 1 overflowed 32 bits).
-TEST(OpenClPaged, WindowNearIntMaxIsNoWindow) {
-  const Device* d = opencl_device();
-  if (!d) GTEST_SKIP() << "no OpenCL device";
-  Stream s(*d);
-  const int64_t D = 64, q_len = 7, kv_len = 3;
-  std::vector<float> hq(q_len * D), hk(16 * D), hv(16 * D);
-  for (size_t i = 0; i < hq.size(); ++i) hq[i] = 0.01f * static_cast<float>(i % 29) - 0.1f;
-  for (size_t i = 0; i < hk.size(); ++i) hk[i] = 0.02f * static_cast<float>(i % 13) - 0.1f;
-  for (size_t i = 0; i < hv.size(); ++i) hv[i] = 0.03f * static_cast<float>(i % 7) + 0.5f;
-  const int32_t table[1] = {0}, cu[2] = {0, static_cast<int32_t>(q_len)},
-                lens[1] = {static_cast<int32_t>(kv_len)};
-  KvCache cache;
-  cache.k = Tensor::from_host(s, DType::f32, {1, 16, 1, D}, hk.data());
-  cache.v = Tensor::from_host(s, DType::f32, {1, 16, 1, D}, hv.data());
-  Tensor q = Tensor::from_host(s, DType::f32, {q_len, 1, D}, hq.data());
-  Tensor tab = Tensor::from_host(s, DType::i32, {1, 1}, table);
-  Tensor cu_t = Tensor::from_host(s, DType::i32, {2}, cu);
-  Tensor lens_t = Tensor::from_host(s, DType::i32, {1}, lens);
-  std::vector<float> plain(q_len * D), windowed(q_len * D, -1.0f);
-  for (int64_t window : {int64_t{0}, int64_t{INT32_MAX}}) {
-    Tensor out = Tensor::empty(*d, DType::f32, {q_len, 1, D});
-    ops::PagedAttentionOptions opt;
-    opt.causal = false;
-    opt.window = window;
-    ops::paged_attention(s, q, cache, tab, cu_t, lens_t, q_len, kv_len, out, opt);
-    out.copy_to_host(s, window == 0 ? plain.data() : windowed.data());
-    s.synchronize();
-  }
-  EXPECT_GT(plain[0], 0.4f);  // every row sees the three keys (values >= 0.5)
-  for (size_t i = 0; i < plain.size(); ++i) ASSERT_EQ(plain[i], windowed[i]) << "element " << i;
 }
 
 }  // namespace
