@@ -73,6 +73,23 @@ inline fv load_cache_w(global const uchar* base, long off, long row, int e, floa
 #define R_TILE (GH * QP)
 #define R4 ((R_TILE + 3) & ~3)
 
+// This work-item's (split, g tile, kv head, q tile, sequence): the global id is
+// ((((b * q_tiles + qt) * Hkv + hk) * g_tiles + gt) * splits + split. False past the grid.
+inline bool paged_item(int B, int q_tiles, int Hkv, int g_tiles, int splits, int* split, int* gt, int* hk, int* qt,
+                       int* b) {
+  long gid = get_global_id(0);
+  if (gid >= (long)B * q_tiles * Hkv * g_tiles * splits) return false;
+  *split = gid % splits;
+  gid /= splits;
+  *gt = gid % g_tiles;
+  gid /= g_tiles;
+  *hk = gid % Hkv;
+  gid /= Hkv;
+  *qt = gid % q_tiles;
+  *b = gid / q_tiles;
+  return true;
+}
+
 // A sequence's clamped query rows [c0, c0 + qlen) and KV length.
 inline void seq_bounds(global const uchar* cu, long cu_off, long cu_st, global const uchar* lens, long lens_off,
                        long lens_st, int b, int T, int max_q, int max_k, int* c0, int* qlen, int* len) {
@@ -141,15 +158,9 @@ kernel void paged_attention(int T, int Hq, int Hkv, int D, int B, int max_q, int
                             TENSOR_IN(vs), float k_scale, float v_scale, TENSOR_IN(tab), TENSOR_IN(cu),
                             TENSOR_IN(lens), global uchar* lse, long lse_off, long lse_s0, long lse_s1, int has_lse,
                             global float* work) {
-  long gid = get_global_id(0);  // ((((b * q_tiles + qt) * Hkv + hk) * g_tiles + gt) * splits + split
-  if (gid >= (long)B * q_tiles * Hkv * g_tiles * splits) return;
-  const int split = gid % splits;
-  gid /= splits;
-  const int gt = gid % g_tiles;
-  gid /= g_tiles;
-  const int hk = gid % Hkv;
-  gid /= Hkv;
-  const int qt = gid % q_tiles, b = gid / q_tiles, G = Hq / Hkv;
+  int split, gt, hk, qt, b;
+  if (!paged_item(B, q_tiles, Hkv, g_tiles, splits, &split, &gt, &hk, &qt, &b)) return;
+  const int G = Hq / Hkv;
   int c0, qlen, len;
   seq_bounds(cu, cu_off, cu_st.s3, lens, lens_off, lens_st.s3, b, T, max_q, max_k, &c0, &qlen, &len);
   const int i0 = qt * QP;
@@ -270,15 +281,9 @@ kernel void paged_attention_grouped(int T, int Hq, int Hkv, int D, int B, int ma
                                     TENSOR_OUT(o), TENSOR_IN(ks), TENSOR_IN(vs), float k_scale, float v_scale,
                                     TENSOR_IN(tab), TENSOR_IN(cu), TENSOR_IN(lens), global uchar* lse, long lse_off,
                                     long lse_s0, long lse_s1, int has_lse, global float* work) {
-  long gid = get_global_id(0);  // ((((b * q_tiles + qt) * Hkv + hk) * g_tiles + gt) * splits + split
-  if (gid >= (long)B * q_tiles * Hkv * g_tiles * splits) return;
-  const int split = gid % splits;
-  gid /= splits;
-  const int gt = gid % g_tiles;
-  gid /= g_tiles;
-  const int hk = gid % Hkv;
-  gid /= Hkv;
-  const int qt = gid % q_tiles, b = gid / q_tiles, G = Hq / Hkv;
+  int split, gt, hk, qt, b;
+  if (!paged_item(B, q_tiles, Hkv, g_tiles, splits, &split, &gt, &hk, &qt, &b)) return;
+  const int G = Hq / Hkv;
   int c0, qlen, len;
   seq_bounds(cu, cu_off, cu_st.s3, lens, lens_off, lens_st.s3, b, T, max_q, max_k, &c0, &qlen, &len);
   const int i0 = qt * QP;
