@@ -32,6 +32,23 @@
 #define PREFETCH_ROWS(kp, krow, vp, vrow)
 #endif
 
+// This work-item's batch entry, KV head, split, KV length (clamped to [0, Skv]) and key range
+// [begin, stop); the global id is (b * Hkv + hk) * splits + split. False past the grid.
+inline bool decode_item(int B, int Hkv, int Skv, int splits, int chunk, global const int* lens, long lens_off,
+                        long lens_st, int has_lens, int* b, int* hk, int* split, int* kv_len, int* begin,
+                        int* stop) {
+  const int gid = get_global_id(0);
+  if (gid >= B * Hkv * splits) return false;
+  const int bk = gid / splits;
+  *split = gid - bk * splits;
+  *b = bk / Hkv;
+  *hk = bk - *b * Hkv;
+  *kv_len = has_lens ? clamp(lens[lens_off / 4 + *b * lens_st], 0, Skv) : Skv;
+  *begin = min(*kv_len, *split * chunk);
+  *stop = min(*kv_len, *begin + chunk);
+  return true;
+}
+
 // The rows (r = g * Sq + s: head hk * G + g, query s of batch b) a decode work-item finished:
 // normalised into out when the KV range was not split, else its partial (m, l, D sums) for
 // attention_combine.
@@ -57,13 +74,11 @@ kernel void attention_decode(int B, int Hq, int Hkv, int Sq, int Skv, int D, int
                              int splits, int chunk, TENSOR_IN(q), TENSOR_IN(k), TENSOR_IN(v), TENSOR_OUT(o),
                              global const int* lens, long lens_off, long lens_st, int has_lens,
                              global float* work) {
-  const int gid = get_global_id(0);  // = (b * Hkv + hk) * splits + split
-  if (gid >= B * Hkv * splits) return;
-  const int bk = gid / splits, split = gid - bk * splits;
-  const int b = bk / Hkv, hk = bk - b * Hkv, G = Hq / Hkv, R = G * Sq;
-  int kv_len = Skv;
-  if (has_lens) kv_len = clamp(lens[lens_off / 4 + b * lens_st], 0, Skv);
-  const int begin = min(kv_len, split * chunk), stop = min(kv_len, begin + chunk);
+  int b, hk, split, kv_len, begin, stop;
+  if (!decode_item(B, Hkv, Skv, splits, chunk, lens, lens_off, lens_st, has_lens, &b, &hk, &split, &kv_len, &begin,
+                   &stop))
+    return;
+  const int G = Hq / Hkv, R = G * Sq;
 
   // Rows r = g * Sq + s (query head hk * G + g, position s): scaled q, accumulators, ends.
   // Arrays cover R rounded up to 4 rows (the P·V loop takes rows four at a time).
@@ -194,13 +209,11 @@ kernel void attention_decode_grouped(int B, int Hq, int Hkv, int Sq, int Skv, in
                                      int chunk, TENSOR_IN(q), TENSOR_IN(k), TENSOR_IN(v), TENSOR_OUT(o),
                                      global const int* lens, long lens_off, long lens_st, int has_lens,
                                      global float* work) {
-  const int gid = get_global_id(0);  // = (b * Hkv + hk) * splits + split
-  if (gid >= B * Hkv * splits) return;
-  const int bk = gid / splits, split = gid - bk * splits;
-  const int b = bk / Hkv, hk = bk - b * Hkv, G = Hq / Hkv, R = G * Sq;
-  int kv_len = Skv;
-  if (has_lens) kv_len = clamp(lens[lens_off / 4 + b * lens_st], 0, Skv);
-  const int begin = min(kv_len, split * chunk), stop = min(kv_len, begin + chunk);
+  int b, hk, split, kv_len, begin, stop;
+  if (!decode_item(B, Hkv, Skv, splits, chunk, lens, lens_off, lens_st, has_lens, &b, &hk, &split, &kv_len, &begin,
+                   &stop))
+    return;
+  const int G = Hq / Hkv, R = G * Sq;
 
   float qs[MAX_R * HEAD_D], acc[MAX_R * HEAD_D], m[MAX_R], l[MAX_R], ones[SPAN];
   int ends[MAX_R], first[MAX_R], lim[MAX_R];
