@@ -316,7 +316,8 @@ def quant_section(results):
                      f3(r.get("bf16w_ms")), f3(r.get("time_vs_bf16w")) + "×" if "time_vs_bf16w" in r else "—"])
     note = ("time vs bf16w = quantized time / porta's bf16-weight GEMM time on the same shape, runs interleaved "
             "(< 1: the quantized weights are faster). Bytes per weight count codes, scales and zero points; "
-            "% of copy bw is weight GB/s against porta::ops::copy's read + write rate. M = 1 rotates weights "
+            "% of copy bw is weight GB/s against porta::ops::copy's read + write rate, timed right before and after "
+            "the row. M = 1 rotates weights "
             "over copies larger than the LLC (both sides).")
     return "## Quantized weights\n\n" + table(head, rows) + "\n\n" + note
 
