@@ -169,9 +169,45 @@ TEST(TuningTable, VulkanRowOverrideByName) {
   EXPECT_EQ(gemm(tuning_for(lavapipe, 32768, 1024, "nvidia")), "16,16,8,8,16,1");
   EXPECT_EQ(tuning_for(device_key(0x10de, false, "x"), 32768, 1024, "cpu").row, "cpu");
   EXPECT_EQ(tuning_for(lavapipe, 32768, 1024, "").row, "cpu");
-  expect_error([&] { check_row_name("fast"); }, Errc::invalid_argument,
+  expect_error([&] { check_tuning_setting("fast"); }, Errc::invalid_argument,
                "PORTA_VULKAN_TUNING='fast' is not one of auto, cpu, nvidia, amd, default");
   expect_error([&] { tuning_for(lavapipe, 32768, 1024, "fast"); }, Errc::invalid_argument, "'fast'");
+}
+
+TEST(TuningTable, VulkanFieldOverridesApplyOverTheDevicesRow) {
+  using namespace porta::vk;
+  const auto lavapipe = device_key(0x10005, true, "llvmpipe");
+  const Tuning base = tuning_for(lavapipe, 32768, 1024);
+  const Tuning t = tuning_for(lavapipe, 32768, 1024, "quant.gemv_cols=2  attn_decode.min_groups=8");
+  EXPECT_EQ(t.row, "cpu + PORTA_VULKAN_TUNING 'quant.gemv_cols=2  attn_decode.min_groups=8'");
+  EXPECT_EQ(t.quant.gemv_cols, 2u);
+  EXPECT_EQ(t.attn_decode.min_groups, 8u);
+  // Fields not named keep the device's row: the text forms differ in exactly those two items.
+  TuningParams expect = base;
+  expect.quant.gemv_cols = 2;
+  expect.attn_decode.min_groups = 8;
+  EXPECT_EQ(tuning_text(t), tuning_text(expect));
+  // The text form of a row reads back as the same row (every field has a name and a range).
+  const Tuning nv = tuning_for(device_key(0x10de, false, "NVIDIA H100 PCIe"), 49152, 1024);
+  EXPECT_EQ(tuning_text(tuning_for(lavapipe, 1 << 20, 1024, tuning_text(nv))), tuning_text(nv));
+  // GPU rows' shared tiles are still fitted to the device after an override.
+  EXPECT_EQ(gemm(tuning_for(device_key(0x10de, false, "x"), 16383, 1024, "gemm.block_k=16")),
+            "16,16,4,4,16,1");
+}
+
+TEST(TuningTable, VulkanBadFieldOverridesNameTheVariableAndTheFix) {
+  using namespace porta::vk;
+  for (const char* bad : {"quant.gemv_cols=5", "quant.gemv_cols", "gemm.tile=4", "gemm.wg_x=8 gemm.wg_x=16",
+                          "small_m_max=33", "quant.gemv_split=24", "quant.gemv_unit=48", "gemm.block_k=x"}) {
+    SCOPED_TRACE(bad);
+    expect_error([&] { check_tuning_setting(bad); }, Errc::invalid_argument, "PORTA_VULKAN_TUNING");
+    expect_error([&] { tuning_for(device_key(0x10005, true, "llvmpipe"), 32768, 1024, bad); },
+                 Errc::invalid_argument, "PORTA_VULKAN_TUNING");
+  }
+  expect_error([&] { check_tuning_setting("quant.gemv_split=24"); }, Errc::invalid_argument,
+               "must be a power of two");
+  expect_error([&] { check_tuning_setting("gemm.tile=4"); }, Errc::invalid_argument, "gemm.wg_x");
+  EXPECT_NO_THROW(check_tuning_setting("quant.gemv_split=8 quant.gemv_unit=64 small_m_max=32"));
 }
 
 // --- OpenCL ---

@@ -30,7 +30,7 @@ class VulkanBackend final : public Backend {
     s.unified = opts.get("vulkan", "UNIFIED", "1") != "0";
     s.tuning = opts.get("vulkan", "TUNING", "auto");
     s.max_groups = parse_u32(opts.get("vulkan", "MAX_GROUPS", "0"), 0);
-    check_row_name(s.tuning);  // rejects an unknown row name here, once
+    check_tuning_setting(s.tuning);  // rejects an unknown row or a bad item here, once
     if (s.coopmat != "auto" && s.coopmat != "0" && s.coopmat != "1")
       throw Error(Errc::invalid_argument,
                   "vulkan: PORTA_VULKAN_COOPMAT='" + s.coopmat + "' is not one of auto, 0, 1");

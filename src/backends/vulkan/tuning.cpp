@@ -87,7 +87,7 @@ constexpr tuning::Field<TuningParams> kTuningFields[19] = {
     PORTA_TUNING_FIELD(Params, quant.gemv_unit, 8, 1024),
     PORTA_TUNING_FIELD(Params, quant.gemv_cols, 1, 4),
     PORTA_TUNING_FIELD(Params, quant.block_bytes, 1 << 20, 1ll << 31),
-    PORTA_TUNING_FIELD(Params, small_m_max, 0, 1024),
+    PORTA_TUNING_FIELD(Params, small_m_max, 0, 32),  // gemm_small_m.comp: SM rows of accumulators
     PORTA_TUNING_FIELD(Params, splitk_min_k, 1, 1 << 30),
     PORTA_TUNING_FIELD(Params, splitk_max_tiles, 0, 1 << 20),
     PORTA_TUNING_FIELD(Params, attn_decode_chunk, 1, 1 << 20),
@@ -120,21 +120,62 @@ tuning::DeviceKey device_key(uint32_t vendor_id, bool cpu_device, const std::str
   return k;
 }
 
-void check_row_name(const std::string& row) {
-  if (row.empty() || row == "auto" || tuning::find_row(kTuningTable, row)) return;
-  std::string ids;
-  for (const auto& r : kTuningTable) ids += std::string(", ") + r.id;
-  throw Error(Errc::invalid_argument, "vulkan: PORTA_VULKAN_TUNING='" + row + "' is not one of auto" + ids);
+namespace {
+
+constexpr const char* kSettingName = "vulkan: PORTA_VULKAN_TUNING";
+
+bool power_of_two(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+// What the shaders assume beyond each field's range (the table's rows all satisfy it).
+void check_params(const Params& p) {
+  auto fail = [](const std::string& item, const char* why) {
+    throw Error(Errc::invalid_argument, std::string(kSettingName) + ": " + item + " " + why);
+  };
+  if (!power_of_two(p.quant.gemv_split))
+    fail("quant.gemv_split=" + std::to_string(p.quant.gemv_split),
+         "must be a power of two (a workgroup's 64 invocations split evenly over its columns)");
+  if (!power_of_two(p.quant.gemv_unit))
+    fail("quant.gemv_unit=" + std::to_string(p.quant.gemv_unit),
+         "must be a power of two (a unit may not straddle a quantization group of 32, 64 or 128)");
 }
 
+Params params_of(const tuning::DeviceKey* key, const std::string& setting) {
+  const auto& by_device =
+      key ? tuning::select_row(kTuningTable, *key) : *tuning::find_row(kTuningTable, "default");
+  if (setting.empty() || setting == "auto") return by_device.params;
+  if (setting.find('=') == std::string::npos) {
+    const auto* r = tuning::find_row(kTuningTable, setting);
+    if (!r) {
+      std::string ids;
+      for (const auto& row : kTuningTable) ids += std::string(", ") + row.id;
+      throw Error(Errc::invalid_argument, std::string(kSettingName) + "='" + setting +
+                                              "' is not one of auto" + ids +
+                                              ", nor name=value items over the device's row");
+    }
+    return r->params;
+  }
+  Params p = tuning::from_text(setting, kTuningFields, by_device.params, kSettingName);
+  check_params(p);
+  return p;
+}
+
+}  // namespace
+
+void check_tuning_setting(const std::string& setting) { (void)params_of(nullptr, setting); }
+
+std::string tuning_text(const TuningParams& p) { return tuning::to_text(p, kTuningFields); }
+
 Tuning tuning_for(const tuning::DeviceKey& key, uint32_t max_shared, uint32_t max_invocations,
-                  const std::string& row) {
-  check_row_name(row);
-  const tuning::Row<TuningParams>& r = row.empty() || row == "auto" ? tuning::select_row(kTuningTable, key)
-                                                                    : *tuning::find_row(kTuningTable, row);
+                  const std::string& setting) {
   Tuning t;
-  static_cast<TuningParams&>(t) = r.params;
-  t.row = r.id;
+  static_cast<TuningParams&>(t) = params_of(&key, setting);
+  const auto& by_device = tuning::select_row(kTuningTable, key);
+  if (setting.empty() || setting == "auto")
+    t.row = by_device.id;
+  else if (setting.find('=') == std::string::npos)
+    t.row = setting;
+  else
+    t.row = std::string(by_device.id) + " + PORTA_VULKAN_TUNING '" + setting + "'";
   if (!t.gemm.use_shared) return t;
   // Shared tiles are (BM + BN) x BK floats; shrink the register tile if they do not fit.
   auto shared_bytes = [&] { return (t.gemm.block_m() + t.gemm.block_n()) * t.gemm.block_k * 4; };

@@ -65,13 +65,19 @@ extern const tuning::Field<TuningParams> kTuningFields[19];
 tuning::DeviceKey device_key(uint32_t vendor_id, bool cpu_device, const std::string& name);
 
 /// The table row for a device, shared-memory tiles shrunk to `max_shared` bytes and workgroups
-/// to `max_invocations`. `row` names a row by id instead ("cpu", "nvidia", "amd", "default";
-/// "auto" or empty: by device), so the GPU kernels' paths can be exercised on a software device.
-/// Throws Error(invalid_argument) for other names.
+/// to `max_invocations`. `setting` (PORTA_VULKAN_TUNING) is "auto" or empty (the row by device),
+/// a row id ("cpu", "nvidia", "amd", "default": the GPU kernels' paths can be exercised on a
+/// software device), or `field=value` items applied over the device's row (tuning a new GPU
+/// without a rebuild; names and ranges from kTuningFields). Throws Error(invalid_argument)
+/// naming PORTA_VULKAN_TUNING for anything else (check_tuning_setting).
 Tuning tuning_for(const tuning::DeviceKey& key, uint32_t max_shared, uint32_t max_invocations,
-                  const std::string& row = "auto");
+                  const std::string& setting = "auto");
 
-/// Throws Error(invalid_argument) naming PORTA_VULKAN_TUNING unless `row` is "auto", empty or a row id.
-void check_row_name(const std::string& row);
+/// Throws Error(invalid_argument) naming PORTA_VULKAN_TUNING unless `setting` is valid for
+/// tuning_for: checked once when the backend loads, before any device is opened.
+void check_tuning_setting(const std::string& setting);
+
+/// Every field of a row as `name=value` items (porta-info; the form PORTA_VULKAN_TUNING takes).
+std::string tuning_text(const TuningParams& p);
 
 }  // namespace porta::vk
