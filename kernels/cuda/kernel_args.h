@@ -205,6 +205,7 @@ struct QuantDequantDesc {
   const char* ids = nullptr;  // i32, null: rows row0 + r
   int64_t ids_st = 0;
   bool unpermute = false;
+  bool vec = false;  // 8 elements per thread, 16-byte stores (quant_plan.h: quant_dequant_vec)
 };
 
 /// c[m, n] = act(alpha * sum_j a[m, perm(j)] * w(n, j) + beta * c + bias), M <= 16.

@@ -79,9 +79,10 @@ __device__ __forceinline__ float q_chunk_value(uint32_t lo, uint32_t hi, int v) 
 }
 
 /// A chunk is 8 consecutive elements of one row, inside one group. kVec (decided once per
-/// launch by vector_dequant()): no permutation, unit column stride, 16-byte aligned output
-/// rows and code rows aligned for one 4-byte (int4) or 8-byte load per chunk; full chunks
-/// then take one code load and one or two 16-byte stores, coalesced across the warp. The
+/// launch on the host: quant_dequant_vec(), src/backends/cuda/quant_plan.h): no column
+/// scatter, unit column stride, 16-byte aligned output rows and code rows aligned for one
+/// 4-byte (int4) or 8-byte load per chunk; full chunks then take one code load and one or two
+/// 16-byte stores, coalesced across the warp. The
 /// per-element loop (any layout, the row's last partial chunk) is not unrolled: unrolled, its
 /// per-store dtype switch made ptxas spill on sm_90a. The explicit one-block minimum lets
 /// ptxas take the 36-40 registers it needs (its default capped int8's vector path at 32 and
@@ -136,15 +137,6 @@ __global__ void __launch_bounds__(kThreads, 1) quant_dequant_kernel(QuantDequant
       }
     }
   }
-}
-
-/// Whether a dequantize launch can take the vector path (see quant_dequant_kernel).
-bool vector_dequant(const QuantDequantDesc& d) {
-  const QWDesc& w = d.w;
-  const int64_t out_bytes = d.out_dt == kF32 ? 4 : 2, code_bytes = nibbles(w.format) ? 4 : 8;
-  return !d.unpermute && d.out_cs == 1 && reinterpret_cast<uintptr_t>(d.out) % 16 == 0 &&
-         (d.out_rs * out_bytes) % 16 == 0 && reinterpret_cast<uintptr_t>(w.codes) % code_bytes == 0 &&
-         w.code_rs % code_bytes == 0 && (w.group % 8 == 0 || w.group >= w.k);
 }
 
 // ------------------------------------------------------------------------ GEMV ----
@@ -347,9 +339,8 @@ int launch_quant_dequant(const QuantDequantDesc& d, void* stream) {
   if (d.rows == 0 || d.w.k == 0) return 0;
   const dim3 grid(grid_cap((d.w.k + 7) / 8, kThreads, 65535), grid_cap(d.rows, 1, 65535));
   const pcStream_t s = static_cast<pcStream_t>(stream);
-  const bool vec = vector_dequant(d);
 #define PORTA_QUANT_DEQUANT(F)                                  \
-  if (vec)                                                      \
+  if (d.vec)                                                    \
     quant_dequant_kernel<F, true><<<grid, kThreads, 0, s>>>(d); \
   else                                                          \
     quant_dequant_kernel<F, false><<<grid, kThreads, 0, s>>>(d);

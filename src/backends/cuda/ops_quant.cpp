@@ -8,6 +8,7 @@
 #include <string>
 
 #include "backends/cuda/cuda_objects.h"
+#include "backends/cuda/quant_plan.h"
 #include "kernels/cuda/launch.h"
 
 namespace porta::cuda {
@@ -97,6 +98,7 @@ void CudaQueue::dequantize(const backend::DequantizeArgs& a) {
   d.out_rs = a.out.strides[0];
   d.out_cs = a.out.strides[1];
   d.rows = a.w.n;
+  d.vec = quant_dequant_vec(d);
   check_launch(launch_quant_dequant(d, stream_), "dequantize " + shape_str(a.w));
 }
 
@@ -111,6 +113,7 @@ void CudaQueue::embedding_quant(const backend::QuantEmbeddingArgs& e) {
   d.rows = e.ids.shape[0];
   d.ids = ptr_of(e.ids);
   d.ids_st = e.ids.strides[0];
+  d.vec = quant_dequant_vec(d);
   check_launch(launch_quant_dequant(d, stream_), "embedding from " + shape_str(e.table));
 }
 
@@ -141,10 +144,7 @@ void CudaQueue::gemm_quant(const backend::QuantGemmArgs& g) {
     d.alpha = g.alpha;
     d.beta = g.beta;
     d.act = act_code(g.activation);
-    // 16-byte code loads: aligned rows, and K whole loads (32 int4 or 16 byte-sized codes).
-    const int64_t per_load = g.w.format == QuantFormat::int4 || g.w.format == QuantFormat::int4_zp ? 32 : 16;
-    d.vec = reinterpret_cast<uintptr_t>(d.w.codes) % 16 == 0 && d.w.code_rs % 16 == 0 && K % per_load == 0 &&
-            (g.w.group <= 0 || g.w.group % per_load == 0);
+    d.vec = quant_gemv_vec(d.w);  // 16-byte code loads
     check_launch(launch_quant_gemv(d, stream_), what + " (quantized GEMV)");
     return;
   }
@@ -166,6 +166,7 @@ void CudaQueue::gemm_quant(const backend::QuantGemmArgs& g) {
     q.rows = nb;
     q.row0 = n0;
     q.unpermute = true;
+    q.vec = quant_dequant_vec(q);
     check_launch(launch_quant_dequant(q, stream_), what + " (dequantized block)");
     GemmDesc d;
     // a [1, M, K], b [1, K, nb] (K-contiguous), c [1, M, nb] at column n0; rank-4 descs with dim 0 = 1.
