@@ -13,8 +13,8 @@
 // At the end the warps merge (m, l, O) through shared memory: one split writes out (and LSE);
 // several write partials (m in natural-log units) that paged_combine merges in split order.
 // Device values are clamped exactly as paged_attention.cl does: cu_seqlens_q to [0, T], query
-// counts to [0, max_q], lengths to [0, max_k]. Rows a key range misses (and K/V rows past the
-// visible range, never loaded) never reach the output, so NaN in unused slots stays out.
+// counts to [0, max_q], lengths to [0, max_k]. Rows a key range misses (and K/V rows outside the
+// CTA's visible range, never loaded) never reach the output, so NaN in unused slots stays out.
 // Status: compiled for sm_80 / sm_90a (and hip), never run on a GPU.
 #include "device_common.cuh"
 #include "paged_args.h"
@@ -81,6 +81,9 @@ __global__ void __launch_bounds__(kThreads, min_ctas(kR)) paged_attention_kernel
   __syncthreads();
 
   // Keys of this split: [begin, stop), begin a multiple of kKeys (chunk is a multiple of 64).
+  // Keys in [begin, lo_t) (the first tile aligned down) are below every row's window: their
+  // K and V rows are not loaded either (as the cpu backend, which starts at lo_t), so a NaN
+  // in such a slot cannot reach a row as 0 * NaN.
   const int begin = max(split * P.chunk, lo_t & ~(kKeys - 1));
   const int stop = min(hi_t, (split + 1) * P.chunk);
   const int n_tiles = stop > begin ? (stop - begin + kKeys - 1) / kKeys : 0;
@@ -114,7 +117,7 @@ __global__ void __launch_bounds__(kThreads, min_ctas(kR)) paged_attention_kernel
     float s[kR];
 #pragma unroll
     for (int r = 0; r < kR; ++r) s[r] = 0.0f;
-    if (key < stop) {
+    if (key < stop && key >= lo_t) {
       const char* krow = C.k.ptr + (kbase + int64_t(slot0 + key_lane) * C.k.s_slot) * es;
       float kmul = 1.0f;
       if (kKind == kPagedInt8)
@@ -159,10 +162,10 @@ __global__ void __launch_bounds__(kThreads, min_ctas(kR)) paged_attention_kernel
     }
 
     // O += p * V: step t covers keys t * kps + vk; p of key j lives in lane j (and j + 16).
-    // Rows past the split's keys are never loaded (their slots may hold NaN, and 0 * NaN is NaN).
+    // Rows outside [lo_t, stop) are never loaded (their slots may hold NaN, and 0 * NaN is NaN).
     for (int t = 0; t < (kKeys + kps - 1) / kps; ++t) {
       const int j = t * kps + vk;
-      const bool ok = vk < kps && j < kKeys && j0 + j < stop;
+      const bool ok = vk < kps && j < kKeys && j0 + j < stop && j0 + j >= lo_t;
       float vv[8];
 #pragma unroll
       for (int x = 0; x < 8; ++x) vv[x] = 0.0f;

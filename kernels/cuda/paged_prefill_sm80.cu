@@ -3,8 +3,8 @@
 // rows (positions) of one (sequence, query head), each warp 16 rows. Per key tile: K and V rows
 // are copied by cp.async (two stages, the next tile's copy overlapping this tile's math), each
 // row's address translated through the sequence's block table (a key's block is key / block_size,
-// its slot key % block_size; rows whose block id is outside [0, num_blocks), and rows past the
-// CTA's last visible key, are zero-filled and their keys masked, so NaN in unused slots stays out);
+// its slot key % block_size; rows whose block id is outside [0, num_blocks), and rows outside
+// the CTA's visible keys, are zero-filled and their keys masked, so NaN in unused slots stays out);
 // S = Q·Kᵀ with mma.sync.m16n8k16, online softmax on the accumulators (base 2), P re-packed in
 // registers as the A operand of O += P·V. Visible keys per row as porta/serving.h states (causal
 // from the row's position len - qlen + i, sliding window), LSE from (m, l) at the end.
@@ -86,7 +86,7 @@ __global__ void __launch_bounds__(kThreads, PagedFa2Tiles<kD>::kMinBlocks)
     for (int c = tid; c < kBKV * kChunks; c += kThreads) {
       const int row = c / kChunks, col = (c % kChunks) * 8, key = k0 + row;
       int bid = -1, slot = 0;
-      if (key < k_end) {
+      if (key < k_end && key >= lo_first) {  // below every row's window: zero-filled, masked
         const int blk = key / C.block_size;
         slot = key - blk * C.block_size;
         if (blk < d.max_blocks) bid = idx32(d.tables, b * d.tab_st[0] + int64_t(blk) * d.tab_st[1]);
