@@ -13,6 +13,8 @@
 #define KV_ES (DT == DT_F32 ? 4 : 2)
 #define KV_PREFETCH(base, off, row)                                                        \
   for (int pf_ = 0; pf_ < HEAD_D * KV_ES; pf_ += 64) __builtin_prefetch((base) + (off) + (row) * KV_ES + pf_)
+#define KV_PREFETCH_L2(base, off, row)                                                     \
+  for (int pf_ = 0; pf_ < HEAD_D * KV_ES; pf_ += 64) __builtin_prefetch((base) + (off) + (row) * KV_ES + pf_, 0, 2)
 #endif
 #include "decode_span.cl"
 // CPU devices: software prefetch of the rows two blocks ahead (clang's builtin, which PoCL
@@ -246,7 +248,9 @@ kernel void attention_decode_grouped(int B, int Hq, int Hkv, int Sq, int Skv, in
       vrow[jj] = vbase + j * v_st.s2;
     }
     for (int r = 0; r < R4; ++r) lim[r] = clamp(ends[r] - s0, 0, nb);
-    decode_span(qs, acc, m, l, first, lim, R4, nb, k, k_off, v, v_off, krow, vrow, ones, ones);
+    // The next span's K rows (prefetched into L2 during this span's V pass) sit SPAN rows on.
+    const long knext = s0 + SPAN < stop_all ? SPAN * k_st.s2 : 0;
+    decode_span(qs, acc, m, l, first, lim, R4, nb, k, k_off, v, v_off, krow, vrow, ones, ones, knext);
   }
 
   write_rows(R, Sq, G, b, Hq, hk, HEAD_D, splits, split, acc, m, l, o, o_off, o_st, work);

@@ -31,6 +31,18 @@
 #undef KV_PREFETCH
 #define KV_PREFETCH(base, off, row)
 #endif
+// Prefetch into L2 of the span's V rows during the K pass and of the next span's K rows
+// (knext elements past this span's rows; 0: no next span, or not contiguous) during the V
+// pass, where the includer defines KV_PREFETCH_L2 and PF_L2 is 1: each pass then finds its
+// rows in L2 instead of waiting on DRAM behind a prefetch only PFD keys ahead. (The next
+// span may be shorter: its prefetch can touch up to SPAN rows past the end, never read.)
+#ifndef PF_L2
+#define PF_L2 0
+#endif
+#if !defined(KV_PREFETCH_L2) || PF_L2 == 0
+#undef KV_PREFETCH_L2
+#define KV_PREFETCH_L2(base, off, row)
+#endif
 // P·V register block: the four rows of a row group times VCG head-dim vectors (the largest of
 // 4, 2, 1 dividing NCH that keeps 16 accumulators with 16-float vectors, 8 otherwise).
 #define VR 4
@@ -40,7 +52,7 @@
 inline void decode_span(private const float* qs, private float* acc, private float* m, private float* l,
                         private const int* first, private const int* lim, int R4, int nb, global const uchar* kb,
                         long koff, global const uchar* vb, long voff, private const long* krow,
-                        private const long* vrow, private const float* kscl, private const float* vscl) {
+                        private const long* vrow, private const float* kscl, private const float* vscl, long knext) {
   float st[MAX_R * SPAN];
   int hi4[MAX_R / 4];
   for (int r0 = 0; r0 < R4; r0 += 4) {
@@ -51,6 +63,8 @@ inline void decode_span(private const float* qs, private float* acc, private flo
       const int j1 = min(jj + 1, nb - 1), j2 = min(jj + 2, nb - 1), j3 = min(jj + 3, nb - 1);
       if (r0 == 0 && jj + PFD < nb)
         for (int i = 0; i < 4; ++i) KV_PREFETCH(kb, koff, krow[min(jj + PFD + i, nb - 1)]);
+      if (r0 == 0)
+        for (int i = 0; i < 4; ++i) KV_PREFETCH_L2(vb, voff, vrow[min(jj + i, nb - 1)]);
       fv a00 = (fv)(0.0f), a01 = (fv)(0.0f), a02 = (fv)(0.0f), a03 = (fv)(0.0f);
       fv a10 = (fv)(0.0f), a11 = (fv)(0.0f), a12 = (fv)(0.0f), a13 = (fv)(0.0f);
       fv a20 = (fv)(0.0f), a21 = (fv)(0.0f), a22 = (fv)(0.0f), a23 = (fv)(0.0f);
@@ -124,6 +138,7 @@ inline void decode_span(private const float* qs, private float* acc, private flo
           for (int c = 0; c < VCG; ++c) a[i][c] = VLOADW(c0 + c, acc + (rv + i) * HEAD_D);
         for (int jj = 0; jj < hi; ++jj) {
           if (rv == 0 && c0 == 0 && jj + PFD < nb) KV_PREFETCH(vb, voff, vrow[jj + PFD]);
+          if (rv == 0 && c0 == 0 && knext != 0) KV_PREFETCH_L2(kb, koff, krow[jj] + knext);
           fv pv[VR];
 #pragma unroll
           for (int i = 0; i < VR; ++i) pv[i] = (fv)(st[(rv + i) * SPAN + jj]);

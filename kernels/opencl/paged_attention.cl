@@ -334,7 +334,7 @@ kernel void paged_attention_grouped(int T, int Hq, int Hkv, int D, int B, int ma
       first[r] = clamp(lo_r[r] - s0, 0, nb);
       lim[r] = clamp(hi_r[r] - s0, 0, nb);
     }
-    decode_span(qs, acc, m, l, first, lim, R4, nb, k, k_off, v, v_off, krow, vrow, kscl, vscl);
+    decode_span(qs, acc, m, l, first, lim, R4, nb, k, k_off, v, v_off, krow, vrow, kscl, vscl, 0);
     s0 += nb;
   }
   paged_rows_write(HEAD_D, G, Hq, hk, gt, i0, b, c0, qlen, max_q, splits, split, acc, m, l, o, o_off, o_st, lse,

@@ -248,7 +248,8 @@ TEST(TuningTable, OpenClPoclAvx2) {
   EXPECT_EQ(t.attention.decode_grouped, 1);          // attention_decode_grouped, spans of 256 keys
   EXPECT_EQ(t.attention.decode_span, 256);
   EXPECT_EQ(t.attention.decode_prefetch, 8);
-  EXPECT_EQ(t.memory.huge_host_min, 2 << 20);  // buffers from 2 MiB on huge pages
+  EXPECT_EQ(t.attention.decode_prefetch_l2, 1);  // V / next K rows into L2 a pass ahead
+  EXPECT_EQ(t.memory.huge_host_min, 2 << 20);    // buffers from 2 MiB on huge pages
   EXPECT_EQ(tuning_for(true, 1, 4, "Intel(R) Corporation", "x").attention.decode_items, 8);
   EXPECT_STREQ(tuning_for(true, 1, 4, "Intel(R) Corporation", "x").row_id, "cpu-vec8");
 }
@@ -280,6 +281,7 @@ TEST(TuningTable, OpenClGpuClass) {
   EXPECT_EQ(attention(g), "1,64,32,1,16,4,64,128,4096");
   EXPECT_EQ(t.attention.decode_grouped, 0);  // GPU rows keep attention_decode
   EXPECT_EQ(g.attention.decode_grouped, 0);
+  EXPECT_EQ(g.attention.decode_prefetch_l2, 0);
   EXPECT_EQ(device_key("Advanced Micro Devices, Inc.", false, 1, "gfx1100").vendor, "amd");
   EXPECT_EQ(device_key("The pocl project", true, 16, "x").cls, "cpu-vec16");
 }

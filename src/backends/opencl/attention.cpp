@@ -55,7 +55,8 @@ void ClQueue::attention(const backend::AttentionArgs& a) {
     std::string opts = base_options(dev_) + dt + " -DVW=" + std::to_string(p.decode_vec);
     if (grouped)
       opts += " -DHEAD_D=" + std::to_string(D) + " -DSPAN=" + std::to_string(p.decode_span) +
-              " -DPFD=" + std::to_string(p.decode_prefetch);
+              " -DPFD=" + std::to_string(p.decode_prefetch) +
+              " -DPF_L2=" + std::to_string(p.decode_prefetch_l2);
     if (items * splits > INT_MAX)
       throw Error(Errc::unsupported, "opencl: attention decode with " + std::to_string(items) +
                                          " (batch, KV head) pairs is too large for this backend");

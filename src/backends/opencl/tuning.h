@@ -48,6 +48,9 @@ struct AttentionParams {
   int decode_grouped = 0;
   int decode_span = 256;    // grouped decode: keys per span (K pass, softmax, V pass), a multiple of 16
   int decode_prefetch = 0;  // grouped decode: software prefetch of K/V rows this many keys ahead (0: none)
+  // grouped decode, 1: a span's V rows are prefetched into L2 during its K pass and the next
+  // span's K rows during its V pass (contiguous caches; paged decode ignores it).
+  int decode_prefetch_l2 = 0;
 };
 
 // quant.cl (quantized weights). Defaults are the GPU row.
@@ -83,7 +86,7 @@ struct DeviceTuning : TuningParams {
 };
 
 extern const tuning::Row<TuningParams> kTuningTable[3];
-extern const tuning::Field<TuningParams> kTuningFields[29];
+extern const tuning::Field<TuningParams> kTuningFields[30];
 
 /// The lookup key: vendor token from CL_DEVICE_VENDOR ("nvidia", "amd", "intel", "pocl", ... or
 /// the vendor string in lower case), class "cpu-vec16" (CPU device preferring 16-float vectors:
