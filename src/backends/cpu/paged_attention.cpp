@@ -33,8 +33,9 @@ constexpr int64_t kUnitFloats = 8192;  // q (and acc) floats of a unit at most w
 constexpr int64_t kMinChunk = 256;     // keys per task at least (amortises the partial's write)
 constexpr int64_t kTasksPerThread = 8;
 constexpr int64_t kPrefetchHeads = 2;  // (step, head) pairs ahead whose rows are prefetched
-constexpr int64_t kStepKeys = 32;  // keys per online-softmax step (AVX-512): blocks of 16 go two at a time
-constexpr int kMaxSpans = 2;       // blocks per step (kStepKeys / the smallest block size)
+constexpr int64_t kStepKeys = 32;    // keys per online-softmax step (AVX-512): blocks of 16 go two at a time
+constexpr int64_t kStepKeysI8 = 64;  // int8 with VNNI (avx512::step_i8): half the per-step work per key
+constexpr int kMaxSpans = 4;         // blocks per step (kStepKeysI8 / the smallest block size)
 
 // A run of keys inside one block: block id, first slot, count, position of the first key.
 struct Span {
@@ -209,8 +210,8 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
   const int64_t ks = c.k.strides[1], vs = c.v.strides[1];  // elements between a block's rows
 
   // Byte addresses of cache rows and int8 scales, with the base pointers fetched once.
-  const int64_t step_keys = use_avx512 ? kStepKeys : bs;
-  const int max_spans = use_avx512 ? static_cast<int>(std::max<int64_t>(1, kStepKeys / bs)) : 1;
+  const int64_t step_keys = vnni ? kStepKeysI8 : use_avx512 ? kStepKeys : bs;
+  const int max_spans = use_avx512 ? static_cast<int>(std::max<int64_t>(1, step_keys / bs)) : 1;
   const char* const k_base = c.k.host<char>();
   const char* const v_base = c.v.host<char>();
   const int64_t k_blk = c.k.strides[0] * kv_es, k_slot = c.k.strides[1] * kv_es,
@@ -262,20 +263,11 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
       }
       // VNNI scores take q rounded to int16 against each row's max (a NaN or infinite q: floats).
       bool int_q = vnni;
-      for (int64_t r = 0; r < R && int_q; ++r) {
-        const float* qr = q.data() + r * D;
-        float mx = 0.0f;
-        for (int64_t d = 0; d < D; ++d) mx = std::max(mx, std::fabs(qr[d]));
-        if (!(mx <= std::numeric_limits<float>::max())) {
-          int_q = false;
-          break;
-        }
-        const float inv = mx > 0.0f ? 32767.0f / mx : 0.0f;
-        qscale[static_cast<size_t>(r)] = mx / 32767.0f;
-        for (int64_t d = 0; d < D; ++d)
-          q16[static_cast<size_t>(r * D + d)] =
-              static_cast<int16_t>(qr[d] * inv + (qr[d] < 0.0f ? -0.5f : 0.5f));
-      }
+#if defined(PORTA_CPU_X86)
+      for (int64_t r = 0; r < R && int_q; ++r)
+        int_q =
+            avx512::quantize_q16(q.data() + r * D, D, q16.data() + r * D, &qscale[static_cast<size_t>(r)]);
+#endif
       int64_t any_lo = u.hi, any_hi = u.lo;
       for (int64_t rl = 0; rl < Rh; ++rl) {
         const int64_t p = u.len - u.qlen + u.i0 + rl / group;
@@ -371,6 +363,15 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
             }
             int_v = vnni && finite;
           }
+#if defined(PORTA_CPU_X86)
+          if (int_q && int_v && Rh % 4 == 0) {  // the fused int8 step, four rows at a time
+            for (int64_t r = 0; r < Rh; r += 4)
+              avx512::step_i8(q16.data() + (hh * Rh + r) * D, qscale.data() + hh * Rh + r, D, k_rows, v_rows,
+                              cur.count, ks, vs, kscale.data(), vscale.data(), below.data() + r,
+                              visible.data() + r, mh + r, lh + r, ah + r * D);
+            continue;
+          }
+#endif
           if (use_avx512) {
 #if defined(PORTA_CPU_X86)
             if (int_q)

@@ -45,6 +45,18 @@ void scores_i8(const int16_t* q16, const float* qscale, int64_t R, int64_t D, co
 /// D % 32 == 0; at most 64 keys.
 void accumulate_i8(const float* p, const float* vscale, int64_t R, int64_t ld, const KvRows* spans,
                    int nspans, int64_t vs, int64_t D, float* acc);
+/// q16 = q rounded to int16 against max|q| (half away from zero), *scale = max|q| / 32767;
+/// false (nothing written) when q holds a NaN or an infinity. D % 16 == 0.
+bool quantize_q16(const float* q, int64_t D, int16_t* q16, float* scale);
+/// One online-softmax step of four query rows (q16: 4 rows of D, as scores_i8 takes them)
+/// over the n <= 64 int8 keys of the spans, fused: the scores of scores_i8, -inf outside
+/// [below[r], visible[r]), the max / sum / rescale of online_softmax on m, l and acc (4 rows
+/// of D), and the values of accumulate_i8 (each row's weights p * vscale rounded to int16
+/// against their max), without a round trip of scores and weights through memory between
+/// kernels. kspans and vspans name the same keys; D % 32 == 0; vscale finite.
+void step_i8(const int16_t* q16, const float* qscale, int64_t D, const KvRows* kspans, const KvRows* vspans,
+             int nspans, int64_t ks, int64_t vs, const float* kscale, const float* vscale,
+             const int64_t* below, const int64_t* visible, float* m, float* l, float* acc);
 }  // namespace avx512
 #endif
 

@@ -18,6 +18,7 @@
 #include <limits>
 
 #include "backends/cpu/paged_kernels.h"
+#include "backends/cpu/simd_avx512.h"
 
 #define PORTA_VNNI __attribute__((target("avx512vnni")))
 
@@ -37,94 +38,116 @@ int64_t flatten(const KvRows* spans, int nspans, int64_t stride, const char** ro
     const char* p = static_cast<const char*>(spans[i].p);
     for (int64_t j = 0; j < spans[i].n && n < kMaxKeys; ++j, ++n) {
       rows[n] = p + j * stride;
-      pf[n] = spans[i].pf != 0 ? rows[n] + spans[i].pf : nullptr;
+      pf[n] = rows[n] + spans[i].pf;  // pf 0: the row itself
     }
   }
   return n;
 }
 
-// Sixteen horizontal int32 sums in one vector (the transposing add tree of the float kernels,
-// attention_blocks_avx512.cpp): quarter q of the result holds the sums of v[4*rho(q) + sigma(t)]
-// in lane t, rho = sigma = {0, 2, 1, 3}.
+// acc += the int16 pair products of a and b summed per int32 lane (VPDPWSSD). Inline asm:
+// around the intrinsic's tied operand GCC copied every accumulator of a tile to another
+// register and back each iteration (32 moves and 2 spills per 16 VPDPWSSD).
+PORTA_VNNI inline void dpwssd(__m512i& acc, __m512i a, __m512i b) {
+  __asm__("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+}
+
+// A zeroed accumulator of its own: accumulators copied from one zero register were given a
+// register each and copied back and forth every iteration.
+PORTA_VNNI inline __m512i zero() {
+  __m512i z;
+  __asm__ volatile("vpxord %0, %0, %0" : "=v"(z));
+  return z;
+}
+
+// Sixteen horizontal int32 sums in one vector: lane 4k + t of the result is the sum of the
+// lanes of v[4k + t]. The in-lane levels go first (32- then 64-bit interleaves, which issue
+// beside VPDPWSSD), the two cross-quarter levels last: 6 cross-lane shuffles instead of 24.
 PORTA_VNNI inline __m512i hsum16(__m512i v0, __m512i v1, __m512i v2, __m512i v3, __m512i v4, __m512i v5,
                                  __m512i v6, __m512i v7, __m512i v8, __m512i v9, __m512i v10, __m512i v11,
                                  __m512i v12, __m512i v13, __m512i v14, __m512i v15) {
-#define PORTA_L1(a, b) _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, 0x44), _mm512_shuffle_i32x4(a, b, 0xEE))
-#define PORTA_L2(a, b) _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, 0x88), _mm512_shuffle_i32x4(a, b, 0xDD))
-#define PORTA_L3(a, b) _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b))
-#define PORTA_L4(a, b)                                                                              \
-  _mm512_add_epi32(                                                                                 \
-      _mm512_castps_si512(_mm512_shuffle_ps(_mm512_castsi512_ps(a), _mm512_castsi512_ps(b), 0x88)), \
-      _mm512_castps_si512(_mm512_shuffle_ps(_mm512_castsi512_ps(a), _mm512_castsi512_ps(b), 0xDD)))
-  const __m512i c0 = PORTA_L1(v0, v8), c1 = PORTA_L1(v1, v9), c2 = PORTA_L1(v2, v10), c3 = PORTA_L1(v3, v11);
-  const __m512i c4 = PORTA_L1(v4, v12), c5 = PORTA_L1(v5, v13), c6 = PORTA_L1(v6, v14),
-                c7 = PORTA_L1(v7, v15);
-  const __m512i d0 = PORTA_L2(c0, c4), d1 = PORTA_L2(c1, c5), d2 = PORTA_L2(c2, c6), d3 = PORTA_L2(c3, c7);
-  const __m512i e0 = PORTA_L3(d0, d2), e1 = PORTA_L3(d1, d3);
-  return PORTA_L4(e0, e1);
-#undef PORTA_L1
-#undef PORTA_L2
-#undef PORTA_L3
-#undef PORTA_L4
+  auto l1 = [](__m512i a, __m512i b) {  // lanes {a, b, a, b} of each quarter
+    return _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+  };
+  auto l2 = [](__m512i a, __m512i b) {  // lanes {a0, a1, b0, b1} of each quarter
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
+  };
+  auto l3 = [](__m512i a, __m512i b) {  // quarters {a0+a2, a1+a3, b0+b2, b1+b3}
+    return _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, 0x44), _mm512_shuffle_i32x4(a, b, 0xEE));
+  };
+  auto l4 = [](__m512i a, __m512i b) {  // quarters {a0+a1, a2+a3, b0+b1, b2+b3}
+    return _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, 0x88), _mm512_shuffle_i32x4(a, b, 0xDD));
+  };
+  const __m512i w0 = l2(l1(v0, v1), l1(v2, v3)), w1 = l2(l1(v4, v5), l1(v6, v7));
+  const __m512i w2 = l2(l1(v8, v9), l1(v10, v11)), w3 = l2(l1(v12, v13), l1(v14, v15));
+  return l4(l3(w0, w1), l3(w2, w3));
 }
 
-// Rows (<= 4) query rows x 4 keys of int32 dot products, stored as floats at out[row*ld + key]
-// for the first `keys` keys. Named accumulators (GCC keeps array tiles on the stack).
+// Rows (<= 4) query rows x 4 keys: lane 4r + t = qk[4r] * ks[t] * (q_r . k_t) (qk: each row's
+// qscale in its quarter; ks: the 4 keys' scales in each quarter). Named accumulators (GCC
+// keeps array tiles on the stack).
 template <int Rows>
-PORTA_VNNI void scores_tile(const int16_t* q, int64_t D, const char* const* k, const char* const* pf,
-                            int keys, int64_t ld, float* out) {
-  const __m512i z = _mm512_setzero_si512();
-  __m512i c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
-  __m512i c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
-  for (int x = 0; x < 4; ++x)
-    if (pf[x] != nullptr) prefetch_lines(pf[x], D);
+PORTA_VNNI inline __m512 score_tile(const int16_t* q, int64_t D, const char* const* k, const char* const* pf,
+                                    __m512 qk, __m512 ks) {
+  __m512i c00 = zero(), c01 = zero(), c02 = zero(), c03 = zero(), c10 = zero(), c11 = zero(), c12 = zero(),
+          c13 = zero(), c20 = zero(), c21 = zero(), c22 = zero(), c23 = zero(), c30 = zero(), c31 = zero(),
+          c32 = zero(), c33 = zero();
+  for (int x = 0; x < 4; ++x) prefetch_lines(pf[x], D);
+  const char *k0p = k[0], *k1p = k[1], *k2p = k[2], *k3p = k[3];
   for (int64_t d = 0; d < D; d += 32) {
-    const __m512i k0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k[0] + d)));
-    const __m512i k1 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k[1] + d)));
-    const __m512i k2 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k[2] + d)));
-    const __m512i k3 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k[3] + d)));
+    const __m512i k0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k0p + d)));
+    const __m512i k1 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k1p + d)));
+    const __m512i k2 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k2p + d)));
+    const __m512i k3 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k3p + d)));
     __m512i qv = _mm512_loadu_si512(q + d);
-    c00 = _mm512_dpwssd_epi32(c00, qv, k0), c01 = _mm512_dpwssd_epi32(c01, qv, k1);
-    c02 = _mm512_dpwssd_epi32(c02, qv, k2), c03 = _mm512_dpwssd_epi32(c03, qv, k3);
+    dpwssd(c00, qv, k0), dpwssd(c01, qv, k1), dpwssd(c02, qv, k2), dpwssd(c03, qv, k3);
     if constexpr (Rows > 1) {
       qv = _mm512_loadu_si512(q + D + d);
-      c10 = _mm512_dpwssd_epi32(c10, qv, k0), c11 = _mm512_dpwssd_epi32(c11, qv, k1);
-      c12 = _mm512_dpwssd_epi32(c12, qv, k2), c13 = _mm512_dpwssd_epi32(c13, qv, k3);
+      dpwssd(c10, qv, k0), dpwssd(c11, qv, k1), dpwssd(c12, qv, k2), dpwssd(c13, qv, k3);
     }
     if constexpr (Rows > 2) {
       qv = _mm512_loadu_si512(q + 2 * D + d);
-      c20 = _mm512_dpwssd_epi32(c20, qv, k0), c21 = _mm512_dpwssd_epi32(c21, qv, k1);
-      c22 = _mm512_dpwssd_epi32(c22, qv, k2), c23 = _mm512_dpwssd_epi32(c23, qv, k3);
+      dpwssd(c20, qv, k0), dpwssd(c21, qv, k1), dpwssd(c22, qv, k2), dpwssd(c23, qv, k3);
     }
     if constexpr (Rows > 3) {
       qv = _mm512_loadu_si512(q + 3 * D + d);
-      c30 = _mm512_dpwssd_epi32(c30, qv, k0), c31 = _mm512_dpwssd_epi32(c31, qv, k1);
-      c32 = _mm512_dpwssd_epi32(c32, qv, k2), c33 = _mm512_dpwssd_epi32(c33, qv, k3);
+      dpwssd(c30, qv, k0), dpwssd(c31, qv, k1), dpwssd(c32, qv, k2), dpwssd(c33, qv, k3);
     }
   }
-  // Keys in hsum16's sigma order; quarter q of the sums is row rho(q).
-  const __m512 t = _mm512_cvtepi32_ps(
-      hsum16(c00, c02, c01, c03, c10, c12, c11, c13, c20, c22, c21, c23, c30, c32, c31, c33));
+  // Quarter r of the sums is row r, lane t key t.
+  return _mm512_mul_ps(_mm512_mul_ps(qk, ks),
+                       _mm512_cvtepi32_ps(hsum16(c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23,
+                                                 c30, c31, c32, c33)));
+}
+
+// The tile stored at out[row*ld + key] for the first `keys` keys.
+template <int Rows>
+PORTA_VNNI void scores_tile(const int16_t* q, int64_t D, const char* const* k, const char* const* pf,
+                            int keys, __m512 qk, __m512 ks, int64_t ld, float* out) {
+  const __m512 t = score_tile<Rows>(q, D, k, pf, qk, ks);
   const __mmask8 m = static_cast<__mmask8>((1u << keys) - 1u);
-  _mm_mask_storeu_ps(out, m, _mm512_extractf32x4_ps(t, 0));
-  if constexpr (Rows > 1) _mm_mask_storeu_ps(out + ld, m, _mm512_extractf32x4_ps(t, 2));
-  if constexpr (Rows > 2) _mm_mask_storeu_ps(out + 2 * ld, m, _mm512_extractf32x4_ps(t, 1));
+  _mm_mask_storeu_ps(out, m, _mm512_castps512_ps128(t));
+  if constexpr (Rows > 1) _mm_mask_storeu_ps(out + ld, m, _mm512_extractf32x4_ps(t, 1));
+  if constexpr (Rows > 2) _mm_mask_storeu_ps(out + 2 * ld, m, _mm512_extractf32x4_ps(t, 2));
   if constexpr (Rows > 3) _mm_mask_storeu_ps(out + 3 * ld, m, _mm512_extractf32x4_ps(t, 3));
 }
 
 template <int Rows>
-PORTA_VNNI void scores_rows(const int16_t* q, int64_t D, const char* const* k, const char* const* pf,
-                            int64_t n, int64_t ld, float* s) {
+PORTA_VNNI void scores_rows(const int16_t* q, const float* qscale, int64_t D, const char* const* k,
+                            const char* const* pf, const float* kscale, int64_t n, int64_t ld, float* s) {
+  alignas(64) float qs[16] = {};
+  for (int r = 0; r < Rows; ++r)
+    for (int t = 0; t < 4; ++t) qs[4 * r + t] = qscale[r];
+  const __m512 qk = _mm512_load_ps(qs);
   for (int64_t j = 0; j < n; j += 4) {
     const int keys = static_cast<int>(std::min<int64_t>(4, n - j));
+    const __m512 ks =
+        _mm512_broadcast_f32x4(_mm_maskz_loadu_ps(static_cast<__mmask8>((1u << keys) - 1u), kscale + j));
     if (keys == 4) {
-      scores_tile<Rows>(q, D, k + j, pf + j, 4, ld, s + j);
+      scores_tile<Rows>(q, D, k + j, pf + j, 4, qk, ks, ld, s + j);
     } else {  // last keys: the final row stands in for the missing ones (not stored)
-      const char* kk[4];
-      const char* pp[4] = {nullptr, nullptr, nullptr, nullptr};
-      for (int x = 0; x < 4; ++x) kk[x] = k[j + std::min(x, keys - 1)];
-      for (int x = 0; x < keys; ++x) pp[x] = pf[j + x];
-      scores_tile<Rows>(q, D, kk, pp, keys, ld, s + j);
+      const char *kk[4], *pp[4];
+      for (int x = 0; x < 4; ++x) kk[x] = k[j + std::min(x, keys - 1)], pp[x] = pf[j + std::min(x, keys - 1)];
+      scores_tile<Rows>(q, D, kk, pp, keys, qk, ks, ld, s + j);
     }
   }
 }
@@ -187,14 +210,16 @@ PORTA_VNNI inline void store_sums(__m512i a0, __m512i b0, __m512i a1, __m512i b1
 // widened to int16 pairs, so VPDPWSSD adds both keys' products per lane: lanes hold the columns
 // {0-7, 16-23} (a) and {8-15, 24-31} (b) of each 32.
 template <int Rows, int Cols>
-PORTA_VNNI void accumulate_tile(const int16_t* w, int64_t ldw, const float* scale, const char* const* v,
-                                const char* const* pf, int64_t n_even, int64_t c0, int64_t D, float* acc) {
+__attribute__((noinline)) PORTA_VNNI void accumulate_tile(const int16_t* w, int64_t ldw, const float* scale,
+                                                          const char* const* v, const char* const* pf,
+                                                          int64_t n_even, int64_t c0, int64_t D, float* acc) {
   const __m512i z = _mm512_setzero_si512();
-  __m512i a00 = z, b00 = z, a01 = z, b01 = z, a10 = z, b10 = z, a11 = z, b11 = z;
-  __m512i a20 = z, b20 = z, a21 = z, b21 = z, a30 = z, b30 = z, a31 = z, b31 = z;
+  __m512i a00 = zero(), b00 = zero(), a01 = zero(), b01 = zero(), a10 = zero(), b10 = zero(), a11 = zero(),
+          b11 = zero(), a20 = zero(), b20 = zero(), a21 = zero(), b21 = zero(), a30 = zero(), b30 = zero(),
+          a31 = zero(), b31 = zero();
   for (int64_t j = 0; j < n_even; j += 2) {
-    if (pf[j] != nullptr) _mm_prefetch(pf[j] + c0, _MM_HINT_T1);
-    if (pf[j + 1] != nullptr) _mm_prefetch(pf[j + 1] + c0, _MM_HINT_T1);
+    _mm_prefetch(pf[j] + c0, _MM_HINT_T1);  // (no branch: GCC then kept the accumulators in place)
+    _mm_prefetch(pf[j + 1] + c0, _MM_HINT_T1);
     const char* x = v[j] + c0;
     const char* y = v[j + 1] + c0;
     const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
@@ -209,25 +234,22 @@ PORTA_VNNI void accumulate_tile(const int16_t* w, int64_t ldw, const float* scal
       vb1 = _mm512_cvtepi8_epi16(_mm256_unpackhi_epi8(x1, y1));
     }
     __m512i wr = pair(w + j);
-    a00 = _mm512_dpwssd_epi32(a00, va0, wr), b00 = _mm512_dpwssd_epi32(b00, vb0, wr);
-    if constexpr (Cols > 1) a01 = _mm512_dpwssd_epi32(a01, va1, wr), b01 = _mm512_dpwssd_epi32(b01, vb1, wr);
+    dpwssd(a00, va0, wr), dpwssd(b00, vb0, wr);
+    if constexpr (Cols > 1) dpwssd(a01, va1, wr), dpwssd(b01, vb1, wr);
     if constexpr (Rows > 1) {
       wr = pair(w + ldw + j);
-      a10 = _mm512_dpwssd_epi32(a10, va0, wr), b10 = _mm512_dpwssd_epi32(b10, vb0, wr);
-      if constexpr (Cols > 1)
-        a11 = _mm512_dpwssd_epi32(a11, va1, wr), b11 = _mm512_dpwssd_epi32(b11, vb1, wr);
+      dpwssd(a10, va0, wr), dpwssd(b10, vb0, wr);
+      if constexpr (Cols > 1) dpwssd(a11, va1, wr), dpwssd(b11, vb1, wr);
     }
     if constexpr (Rows > 2) {
       wr = pair(w + 2 * ldw + j);
-      a20 = _mm512_dpwssd_epi32(a20, va0, wr), b20 = _mm512_dpwssd_epi32(b20, vb0, wr);
-      if constexpr (Cols > 1)
-        a21 = _mm512_dpwssd_epi32(a21, va1, wr), b21 = _mm512_dpwssd_epi32(b21, vb1, wr);
+      dpwssd(a20, va0, wr), dpwssd(b20, vb0, wr);
+      if constexpr (Cols > 1) dpwssd(a21, va1, wr), dpwssd(b21, vb1, wr);
     }
     if constexpr (Rows > 3) {
       wr = pair(w + 3 * ldw + j);
-      a30 = _mm512_dpwssd_epi32(a30, va0, wr), b30 = _mm512_dpwssd_epi32(b30, vb0, wr);
-      if constexpr (Cols > 1)
-        a31 = _mm512_dpwssd_epi32(a31, va1, wr), b31 = _mm512_dpwssd_epi32(b31, vb1, wr);
+      dpwssd(a30, va0, wr), dpwssd(b30, vb0, wr);
+      if constexpr (Cols > 1) dpwssd(a31, va1, wr), dpwssd(b31, vb1, wr);
     }
   }
   if constexpr (Rows > 0) store_sums<Cols>(a00, b00, a01, b01, scale[0], acc + c0);
@@ -242,6 +264,89 @@ PORTA_VNNI void accumulate_rows(const int16_t* w, int64_t ldw, const float* scal
   int64_t c = 0;
   for (; c + 64 <= D; c += 64) accumulate_tile<Rows, 2>(w, ldw, scale, v, pf, n_even, c, D, acc);
   if (c < D) accumulate_tile<Rows, 1>(w, ldw, scale, v, pf, n_even, c, D, acc);  // D % 64 == 32
+}
+
+// Each row's value in all four lanes of its quarter: v[0] in lanes 0-3, v[1] in 4-7, ...
+PORTA_VNNI inline __m512 per_quarter(__m128 v) {
+  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+                               _mm512_castps128_ps512(v));
+}
+// Lanes 0, 4, 8, 12 (one per quarter) as four floats.
+PORTA_VNNI inline __m128 quarter_firsts(__m512 v) {
+  return _mm512_castps512_ps128(
+      _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), v));
+}
+// The max / sum of each quarter in all its lanes (in-lane shuffles only).
+PORTA_VNNI inline __m512 quarter_max(__m512 v) {
+  v = _mm512_max_ps(v, _mm512_permute_ps(v, 0xB1));
+  return _mm512_max_ps(v, _mm512_permute_ps(v, 0x4E));
+}
+PORTA_VNNI inline __m512 quarter_sum(__m512 v) {
+  v = _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
+  return _mm512_add_ps(v, _mm512_permute_ps(v, 0x4E));
+}
+
+// The 4-row step's values: acc[r] = corr[r] * acc[r] + scale[r] * sum over the key pairs of
+// the int16 weights w (tile layout: key j of row r at w[(j / 4) * 16 + 4 r + j % 4]) times the
+// V codes, Cols (1 or 2) * 32 columns from c0. Layout of the int32 sums as accumulate_tile's.
+template <int Cols>
+__attribute__((noinline)) PORTA_VNNI void step_values(const int16_t* w, const char* const* v,
+                                                      const char* const* pf, int64_t n_even, int64_t c0,
+                                                      __m512 corr, __m512 scale, int64_t D, float* acc) {
+  const __m512i z = _mm512_setzero_si512();
+  __m512i a00 = zero(), b00 = zero(), a01 = zero(), b01 = zero(), a10 = zero(), b10 = zero(), a11 = zero(),
+          b11 = zero(), a20 = zero(), b20 = zero(), a21 = zero(), b21 = zero(), a30 = zero(), b30 = zero(),
+          a31 = zero(), b31 = zero();
+  for (int64_t j = 0; j < n_even; j += 2) {
+    _mm_prefetch(pf[j] + c0, _MM_HINT_T1);
+    _mm_prefetch(pf[j + 1] + c0, _MM_HINT_T1);
+    const char* x = v[j] + c0;
+    const char* y = v[j + 1] + c0;
+    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+    const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y));
+    const __m512i va0 = _mm512_cvtepi8_epi16(_mm256_unpacklo_epi8(x0, y0));
+    const __m512i vb0 = _mm512_cvtepi8_epi16(_mm256_unpackhi_epi8(x0, y0));
+    __m512i va1 = z, vb1 = z;
+    if constexpr (Cols > 1) {
+      const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
+      const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + 32));
+      va1 = _mm512_cvtepi8_epi16(_mm256_unpacklo_epi8(x1, y1));
+      vb1 = _mm512_cvtepi8_epi16(_mm256_unpackhi_epi8(x1, y1));
+    }
+    const int16_t* wj = w + (j >> 2) * 16 + (j & 3);
+    __m512i wr = pair(wj);
+    dpwssd(a00, va0, wr), dpwssd(b00, vb0, wr);
+    if constexpr (Cols > 1) dpwssd(a01, va1, wr), dpwssd(b01, vb1, wr);
+    wr = pair(wj + 4);
+    dpwssd(a10, va0, wr), dpwssd(b10, vb0, wr);
+    if constexpr (Cols > 1) dpwssd(a11, va1, wr), dpwssd(b11, vb1, wr);
+    wr = pair(wj + 8);
+    dpwssd(a20, va0, wr), dpwssd(b20, vb0, wr);
+    if constexpr (Cols > 1) dpwssd(a21, va1, wr), dpwssd(b21, vb1, wr);
+    wr = pair(wj + 12);
+    dpwssd(a30, va0, wr), dpwssd(b30, vb0, wr);
+    if constexpr (Cols > 1) dpwssd(a31, va1, wr), dpwssd(b31, vb1, wr);
+  }
+  alignas(16) float c[4], sc[4];
+  _mm_store_ps(c, quarter_firsts(corr));
+  _mm_store_ps(sc, quarter_firsts(scale));
+  auto put = [](__m512 cr, __m512 s, __m512i x, float* o) {
+    _mm512_storeu_ps(o, _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(x), _mm512_mul_ps(cr, _mm512_loadu_ps(o))));
+  };
+  auto row = [&](int r, __m512i a0, __m512i b0, __m512i a1, __m512i b1) {
+    const __m512 cr = _mm512_set1_ps(c[r]), s = _mm512_set1_ps(sc[r]);
+    float* o = acc + r * D + c0;
+    put(cr, s, _mm512_shuffle_i32x4(a0, b0, 0x44), o);
+    put(cr, s, _mm512_shuffle_i32x4(a0, b0, 0xEE), o + 16);
+    if constexpr (Cols > 1) {
+      put(cr, s, _mm512_shuffle_i32x4(a1, b1, 0x44), o + 32);
+      put(cr, s, _mm512_shuffle_i32x4(a1, b1, 0xEE), o + 48);
+    }
+  };
+  row(0, a00, b00, a01, b01);
+  row(1, a10, b10, a11, b11);
+  row(2, a20, b20, a21, b21);
+  row(3, a30, b30, a31, b31);
 }
 
 }  // namespace
@@ -280,21 +385,12 @@ PORTA_VNNI void scores_i8(const int16_t* q16, const float* qscale, int64_t R, in
   const char* pf[kMaxKeys];
   const int64_t n = flatten(spans, nspans, ks, rows, pf);
   int64_t r = 0;
-  for (; r + 4 <= R; r += 4) scores_rows<4>(q16 + r * D, D, rows, pf, n, ld, s + r * ld);
+  for (; r + 4 <= R; r += 4) scores_rows<4>(q16 + r * D, qscale + r, D, rows, pf, kscale, n, ld, s + r * ld);
   switch (R - r) {
-    case 3: scores_rows<3>(q16 + r * D, D, rows, pf, n, ld, s + r * ld); break;
-    case 2: scores_rows<2>(q16 + r * D, D, rows, pf, n, ld, s + r * ld); break;
-    case 1: scores_rows<1>(q16 + r * D, D, rows, pf, n, ld, s + r * ld); break;
+    case 3: scores_rows<3>(q16 + r * D, qscale + r, D, rows, pf, kscale, n, ld, s + r * ld); break;
+    case 2: scores_rows<2>(q16 + r * D, qscale + r, D, rows, pf, kscale, n, ld, s + r * ld); break;
+    case 1: scores_rows<1>(q16 + r * D, qscale + r, D, rows, pf, kscale, n, ld, s + r * ld); break;
     default: break;
-  }
-  for (r = 0; r < R; ++r) {
-    const __m512 qs = _mm512_set1_ps(qscale[r]);
-    float* sr = s + r * ld;
-    for (int64_t j = 0; j < n; j += 16) {
-      const __mmask16 k = n - j >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - j)) - 1u);
-      const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, sr + j), _mm512_maskz_loadu_ps(k, kscale + j));
-      _mm512_mask_storeu_ps(sr + j, k, _mm512_mul_ps(v, qs));
-    }
   }
 }
 
@@ -305,7 +401,7 @@ PORTA_VNNI void accumulate_i8(const float* p, const float* vscale, int64_t R, in
   const int64_t n = flatten(spans, nspans, vs, rows, pf);
   if (n == 0) return;
   const int64_t n_even = (n + 1) / 2 * 2;
-  if (n_even != n) rows[n] = rows[n - 1], pf[n] = nullptr;  // weight 0
+  if (n_even != n) rows[n] = rows[n - 1], pf[n] = pf[n - 1];  // weight 0
   alignas(64) int16_t w[4 * kMaxKeys];
   float scale[4];
   for (int64_t r = 0; r < R; r += 4) {
@@ -320,6 +416,108 @@ PORTA_VNNI void accumulate_i8(const float* p, const float* vscale, int64_t R, in
       default: accumulate_rows<1>(w, n_even, scale, rows, pf, n_even, D, a); break;
     }
   }
+}
+
+PORTA_VNNI bool quantize_q16(const float* q, int64_t D, int16_t* out, float* scale) {
+  __m512 mx = _mm512_setzero_ps();
+  __mmask16 nan = 0;
+  for (int64_t d = 0; d < D; d += 16) {
+    const __m512 x = _mm512_loadu_ps(q + d);
+    mx = _mm512_max_ps(mx, _mm512_abs_ps(x));
+    nan |= _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+  }
+  const float m = _mm512_reduce_max_ps(mx);
+  if (nan != 0 || !(m <= std::numeric_limits<float>::max())) return false;
+  *scale = m / 32767.0f;
+  const __m512 inv = _mm512_set1_ps(m > 0.0f ? 32767.0f / m : 0.0f);
+  const __m512 half = _mm512_set1_ps(0.5f), sign = _mm512_set1_ps(-0.0f);
+  for (int64_t d = 0; d < D; d += 16) {  // half away from zero, as the scalar loop it replaced
+    const __m512 x = _mm512_loadu_ps(q + d);
+    const __m512 y = _mm512_add_ps(_mm512_mul_ps(x, inv), _mm512_or_ps(half, _mm512_and_ps(x, sign)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + d), _mm512_cvtepi32_epi16(_mm512_cvttps_epi32(y)));
+  }
+  return true;
+}
+
+PORTA_VNNI void step_i8(const int16_t* q16, const float* qscale, int64_t D, const KvRows* kspans,
+                        const KvRows* vspans, int nspans, int64_t ks, int64_t vs, const float* kscale,
+                        const float* vscale, const int64_t* below, const int64_t* visible, float* m, float* l,
+                        float* acc) {
+  const char* rows[kMaxKeys + 1];
+  const char* pf[kMaxKeys + 1];
+  const int64_t n = flatten(kspans, nspans, ks, rows, pf);
+  if (n == 0) return;
+  const int64_t tiles = (n + 3) / 4;
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  // Scores, tile g holding keys 4g..4g+3 of the four rows (quarter r: row r).
+  alignas(64) float st[kMaxKeys * 4];
+  const __m512 qk = per_quarter(_mm_loadu_ps(qscale));
+  for (int64_t g = 0; g < tiles; ++g) {
+    const int64_t j = 4 * g;
+    const int keys = static_cast<int>(std::min<int64_t>(4, n - j));
+    const __mmask8 km = static_cast<__mmask8>((1u << keys) - 1u);
+    const char *kk[4], *pp[4];
+    for (int x = 0; x < 4; ++x)
+      kk[x] = rows[j + std::min(x, keys - 1)], pp[x] = pf[j + std::min(x, keys - 1)];
+    _mm512_store_ps(st + 16 * g, score_tile<4>(q16, D, kk, pp, qk,
+                                               _mm512_broadcast_f32x4(_mm_maskz_loadu_ps(km, kscale + j))));
+  }
+  // Keys outside [below, visible) of a row (and past n) score -inf.
+  alignas(64) int32_t lo_q[16], hi_q[16];
+  for (int r = 0; r < 4; ++r)
+    for (int t = 0; t < 4; ++t)
+      lo_q[4 * r + t] = static_cast<int32_t>(below[r]), hi_q[4 * r + t] = static_cast<int32_t>(visible[r]);
+  const __m512i vlo = _mm512_load_si512(lo_q), vhi = _mm512_load_si512(hi_q);
+  const bool full = n % 4 == 0 && below[0] == 0 && below[1] == 0 && below[2] == 0 && below[3] == 0 &&
+                    visible[0] >= n && visible[1] >= n && visible[2] >= n && visible[3] >= n;
+  __m512 mx = ninf;
+  for (int64_t g = 0; g < tiles; ++g) {
+    __m512 t = _mm512_load_ps(st + 16 * g);
+    if (!full) {
+      const __m512i key = _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3),
+                                           _mm512_set1_epi32(static_cast<int>(4 * g)));
+      const __mmask16 ok = _mm512_cmpge_epi32_mask(key, vlo) & _mm512_cmplt_epi32_mask(key, vhi);
+      t = _mm512_mask_mov_ps(ninf, ok, t);
+      _mm512_store_ps(st + 16 * g, t);
+    }
+    mx = _mm512_max_ps(mx, t);
+  }
+  // The online-softmax update of online_softmax (attention_blocks_avx512.cpp), per quarter.
+  const __m512 m_old = per_quarter(_mm_loadu_ps(m));
+  const __m512 m_new = _mm512_max_ps(m_old, quarter_max(mx));
+  _mm_storeu_ps(m, quarter_firsts(m_new));
+  // A row that has seen no key subtracts 0, not -inf: its weights and factor become 0, not NaN.
+  const __m512 sub =
+      _mm512_mask_mov_ps(m_new, _mm512_cmp_ps_mask(m_new, ninf, _CMP_EQ_OQ), _mm512_setzero_ps());
+  const __m512 corr = simd512::exp_ps(_mm512_sub_ps(m_old, sub));
+  __m512 sum = _mm512_setzero_ps(), wmax = _mm512_setzero_ps();
+  for (int64_t g = 0; g < tiles; ++g) {
+    const int64_t j = 4 * g;
+    const __mmask8 km = static_cast<__mmask8>((1u << std::min<int64_t>(4, n - j)) - 1u);
+    const __m512 p = simd512::exp_ps(_mm512_sub_ps(_mm512_load_ps(st + 16 * g), sub));
+    sum = _mm512_add_ps(sum, p);
+    const __m512 w = _mm512_mul_ps(p, _mm512_broadcast_f32x4(_mm_maskz_loadu_ps(km, vscale + j)));
+    _mm512_store_ps(st + 16 * g, w);
+    wmax = _mm512_max_ps(wmax, _mm512_abs_ps(w));
+  }
+  _mm_storeu_ps(l, _mm_fmadd_ps(_mm_loadu_ps(l), quarter_firsts(corr), quarter_firsts(quarter_sum(sum))));
+  // Each row's weights p * v_scale rounded to int16 against their max.
+  wmax = quarter_max(wmax);
+  const __mmask16 some = _mm512_cmp_ps_mask(wmax, _mm512_setzero_ps(), _CMP_GT_OQ);
+  const __m512 inv = _mm512_maskz_div_ps(some, _mm512_set1_ps(32767.0f), wmax);
+  const __m512 scale = _mm512_maskz_mul_ps(some, wmax, _mm512_set1_ps(1.0f / 32767.0f));
+  alignas(64) int16_t w16[kMaxKeys * 4 + 16];
+  for (int64_t g = 0; g < tiles; ++g)
+    _mm256_store_si256(
+        reinterpret_cast<__m256i*>(w16 + 16 * g),
+        _mm512_cvtepi32_epi16(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_load_ps(st + 16 * g), inv))));
+  // Values.
+  const int64_t nv = flatten(vspans, nspans, vs, rows, pf);
+  const int64_t n_even = (nv + 1) / 2 * 2;
+  if (n_even != nv) rows[nv] = rows[nv - 1], pf[nv] = pf[nv - 1];  // weight 0 (masked)
+  int64_t c = 0;
+  for (; c + 64 <= D; c += 64) step_values<2>(w16, rows, pf, n_even, c, corr, scale, D, acc);
+  if (c < D) step_values<1>(w16, rows, pf, n_even, c, corr, scale, D, acc);  // D % 64 == 32
 }
 
 }  // namespace porta::cpu::avx512
