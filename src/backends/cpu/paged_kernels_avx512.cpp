@@ -443,25 +443,23 @@ PORTA_VNNI void step_i8(const int16_t* q16, const float* qscale, int64_t D, cons
                         const KvRows* vspans, int nspans, int64_t ks, int64_t vs, const float* kscale,
                         const float* vscale, const int64_t* below, const int64_t* visible, float* m, float* l,
                         float* acc) {
-  const char* rows[kMaxKeys + 1];
-  const char* pf[kMaxKeys + 1];
+  const char* rows[kMaxKeys + 4];
+  const char* pf[kMaxKeys + 4];
   const int64_t n = flatten(kspans, nspans, ks, rows, pf);
   if (n == 0) return;
   const int64_t tiles = (n + 3) / 4;
+  for (int64_t j = n; j < 4 * tiles; ++j) rows[j] = rows[n - 1], pf[j] = pf[n - 1];  // scores masked below
   const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   // Scores, tile g holding keys 4g..4g+3 of the four rows (quarter r: row r).
   alignas(64) float st[kMaxKeys * 4];
   const __m512 qk = per_quarter(_mm_loadu_ps(qscale));
-  for (int64_t g = 0; g < tiles; ++g) {
-    const int64_t j = 4 * g;
-    const int keys = static_cast<int>(std::min<int64_t>(4, n - j));
-    const __mmask8 km = static_cast<__mmask8>((1u << keys) - 1u);
-    const char *kk[4], *pp[4];
-    for (int x = 0; x < 4; ++x)
-      kk[x] = rows[j + std::min(x, keys - 1)], pp[x] = pf[j + std::min(x, keys - 1)];
-    _mm512_store_ps(st + 16 * g, score_tile<4>(q16, D, kk, pp, qk,
-                                               _mm512_broadcast_f32x4(_mm_maskz_loadu_ps(km, kscale + j))));
-  }
+  auto scales4 = [n](const float* sc, int64_t j) {  // (keys past n: 0)
+    return _mm512_broadcast_f32x4(
+        j + 4 <= n ? _mm_loadu_ps(sc + j)
+                   : _mm_maskz_loadu_ps(static_cast<__mmask8>((1u << (n - j)) - 1u), sc + j));
+  };
+  for (int64_t g = 0; g < tiles; ++g)
+    _mm512_store_ps(st + 16 * g, score_tile<4>(q16, D, rows + 4 * g, pf + 4 * g, qk, scales4(kscale, 4 * g)));
   // Keys outside [below, visible) of a row (and past n) score -inf.
   alignas(64) int32_t lo_q[16], hi_q[16];
   for (int r = 0; r < 4; ++r)
@@ -470,7 +468,7 @@ PORTA_VNNI void step_i8(const int16_t* q16, const float* qscale, int64_t D, cons
   const __m512i vlo = _mm512_load_si512(lo_q), vhi = _mm512_load_si512(hi_q);
   const bool full = n % 4 == 0 && below[0] == 0 && below[1] == 0 && below[2] == 0 && below[3] == 0 &&
                     visible[0] >= n && visible[1] >= n && visible[2] >= n && visible[3] >= n;
-  __m512 mx = ninf;
+  __m512 mx0 = ninf, mx1 = ninf;  // (two chains each here and below)
   for (int64_t g = 0; g < tiles; ++g) {
     __m512 t = _mm512_load_ps(st + 16 * g);
     if (!full) {
@@ -480,26 +478,33 @@ PORTA_VNNI void step_i8(const int16_t* q16, const float* qscale, int64_t D, cons
       t = _mm512_mask_mov_ps(ninf, ok, t);
       _mm512_store_ps(st + 16 * g, t);
     }
-    mx = _mm512_max_ps(mx, t);
+    (g & 1 ? mx1 : mx0) = _mm512_max_ps(g & 1 ? mx1 : mx0, t);
   }
   // The online-softmax update of online_softmax (attention_blocks_avx512.cpp), per quarter.
   const __m512 m_old = per_quarter(_mm_loadu_ps(m));
-  const __m512 m_new = _mm512_max_ps(m_old, quarter_max(mx));
+  const __m512 m_new = _mm512_max_ps(m_old, quarter_max(_mm512_max_ps(mx0, mx1)));
   _mm_storeu_ps(m, quarter_firsts(m_new));
   // A row that has seen no key subtracts 0, not -inf: its weights and factor become 0, not NaN.
   const __m512 sub =
       _mm512_mask_mov_ps(m_new, _mm512_cmp_ps_mask(m_new, ninf, _CMP_EQ_OQ), _mm512_setzero_ps());
   const __m512 corr = simd512::exp_ps(_mm512_sub_ps(m_old, sub));
-  __m512 sum = _mm512_setzero_ps(), wmax = _mm512_setzero_ps();
-  for (int64_t g = 0; g < tiles; ++g) {
-    const int64_t j = 4 * g;
-    const __mmask8 km = static_cast<__mmask8>((1u << std::min<int64_t>(4, n - j)) - 1u);
-    const __m512 p = simd512::exp_ps(_mm512_sub_ps(_mm512_load_ps(st + 16 * g), sub));
-    sum = _mm512_add_ps(sum, p);
-    const __m512 w = _mm512_mul_ps(p, _mm512_broadcast_f32x4(_mm_maskz_loadu_ps(km, vscale + j)));
-    _mm512_store_ps(st + 16 * g, w);
-    wmax = _mm512_max_ps(wmax, _mm512_abs_ps(w));
+  __m512 sum0 = _mm512_setzero_ps(), sum1 = sum0, wmax0 = sum0, wmax1 = sum0;
+  for (int64_t g = 0; g < tiles; g += 2) {
+    const __m512 p0 = simd512::exp_ps(_mm512_sub_ps(_mm512_load_ps(st + 16 * g), sub));
+    const __m512 w0 = _mm512_mul_ps(p0, scales4(vscale, 4 * g));
+    _mm512_store_ps(st + 16 * g, w0);
+    sum0 = _mm512_add_ps(sum0, p0);
+    wmax0 = _mm512_max_ps(wmax0, _mm512_abs_ps(w0));
+    if (g + 1 < tiles) {
+      const __m512 p1 = simd512::exp_ps(_mm512_sub_ps(_mm512_load_ps(st + 16 * g + 16), sub));
+      const __m512 w1 = _mm512_mul_ps(p1, scales4(vscale, 4 * g + 4));
+      _mm512_store_ps(st + 16 * g + 16, w1);
+      sum1 = _mm512_add_ps(sum1, p1);
+      wmax1 = _mm512_max_ps(wmax1, _mm512_abs_ps(w1));
+    }
   }
+  const __m512 sum = _mm512_add_ps(sum0, sum1);
+  __m512 wmax = _mm512_max_ps(wmax0, wmax1);
   _mm_storeu_ps(l, _mm_fmadd_ps(_mm_loadu_ps(l), quarter_firsts(corr), quarter_firsts(quarter_sum(sum))));
   // Each row's weights p * v_scale rounded to int16 against their max.
   wmax = quarter_max(wmax);
