@@ -76,6 +76,26 @@ inline float16 hsum16x4(float16 a00, float16 a01, float16 a02, float16 a03, floa
 #define HSUM_TREE 0
 #endif
 
+// e^x for x <= 0 (the softmax's s - max): Cody-Waite reduction by ln 2 and the Cephes expf
+// polynomial (~1 ulp), 2^n folded into the exponent bits; x below -87.3 (and -inf) gives 0, NaN
+// stays NaN. About a third of the instructions of the library exp, which also handles
+// overflow and denormal results that cannot occur here.
+inline float16 exp_nonpos16(float16 x) {
+  // n = round(x / ln 2) by the 1.5 * 2^23 shifter (exact for |x / ln 2| < 2^22; x is clamped first).
+  const float16 t = fma(max(x, (float16)(-88.0f)), (float16)(1.44269504088896341f), (float16)(12582912.0f));
+  const float16 n = t - 12582912.0f;
+  float16 r = fma(n, (float16)(-0.693359375f), x);
+  r = fma(n, (float16)(2.12194440e-4f), r);
+  float16 p = fma((float16)(1.9875691500e-4f), r, (float16)(1.3981999507e-3f));
+  p = fma(p, r, (float16)(8.3334519073e-3f));
+  p = fma(p, r, (float16)(4.1665795894e-2f));
+  p = fma(p, r, (float16)(1.6666665459e-1f));
+  p = fma(p, r, (float16)(5.0000001201e-1f));
+  p = fma(p, r * r, r) + 1.0f;
+  const float16 e = as_float16(as_int16(p) + ((as_int16(t) - 0x4B400000) << 23));
+  return select(select(e, (float16)(0.0f), x < -87.0f), x, isnan(x));
+}
+
 inline float hmax16(float16 x) {
   const float8 a = fmax(x.lo, x.hi);
   const float4 b4 = fmax(a.lo, a.hi);

@@ -12,6 +12,7 @@
 //  2. the softmax of each row over the span (its maximum first, so each row rescales its
 //     accumulators once per span), p in place of the scores;
 //  3. acc = corr * acc + P·V, 16-key blocks, four rows at a time, each V vector serving four rows.
+// The softmax's exponentials are exp_nonpos16 (decode_common.cl): its argument is never positive.
 // The includer defines KV_LOADW(base, off, row, e, scl): elements [e, e + VW) of the cache
 // row starting at element `row`, as fv, times scl where the format has per-row scales.
 #if defined(HEAD_D) && defined(KV_LOADW)
@@ -46,6 +47,7 @@
 // P·V register block: the four rows of a row group times VCG head-dim vectors (the largest of
 // 4, 2, 1 dividing NCH that keeps 16 accumulators with 16-float vectors, 8 otherwise).
 #define VR 4
+#define VBLK 16  // keys per P·V block
 #define V_ACCS (VW == 16 ? 16 : 8)
 #define VCG (NCH % (V_ACCS / VR) == 0 ? V_ACCS / VR : NCH % 2 == 0 ? 2 : 1)
 
@@ -106,16 +108,17 @@ inline void decode_span(private const float* qs, private float* acc, private flo
       for (int b = 0; b < hb; ++b) vstore16((float16)(0.0f), b, sr);
       continue;
     }
-    float mx = -INFINITY;
+    float16 mxv = (float16)(-INFINITY);
     for (int b = fr / BKD; b * BKD < lr; ++b) {
       const int16 j = lane + b * BKD;
-      mx = fmax(mx, hmax16(select(vload16(b, sr), (float16)(-INFINITY), (j >= lr) | (j < fr))));
+      mxv = fmax(mxv, select(vload16(b, sr), (float16)(-INFINITY), (j >= lr) | (j < fr)));
     }
+    const float mx = hmax16(mxv);
     const float m_new = fmax(m[r], mx), corr = exp(m[r] - m_new);
     float16 sum = (float16)(0.0f);
     for (int b = 0; b < hb; ++b) {
       const int16 j = lane + b * BKD;
-      const float16 p = select(exp(vload16(b, sr) - m_new), (float16)(0.0f), (j >= lr) | (j < fr));
+      const float16 p = select(exp_nonpos16(vload16(b, sr) - m_new), (float16)(0.0f), (j >= lr) | (j < fr));
       sum += p;
       vstore16(p, b, sr);
     }
@@ -125,34 +128,38 @@ inline void decode_span(private const float* qs, private float* acc, private flo
       for (int c = 0; c < NCH; ++c) VSTOREW(VLOADW(c, acc + r * HEAD_D) * corr, c, acc + r * HEAD_D);
   }
   // P·V: VR rows x VCG head-dim vectors of accumulators stay in registers while the pass walks
-  // the span's V rows in order, each row read whole (one stream through memory; a second row
-  // group re-reads the span from L2).
+  // the span's V rows in order, VBLK keys at a time: each block's rows are read for every
+  // head-dim group before the next block (the later groups from L1; over the whole span they
+  // came from L2: B = 1 KV 4096 f16 ~10 % less time per call on PoCL, EPYC).
   for (int r0 = 0; r0 < R4; r0 += 4) {
     const int hi = hi4[r0 / 4];
     for (int rv = r0; rv < r0 + 4; rv += VR) {
-      for (int c0 = 0; c0 < NCH; c0 += VCG) {
-        fv a[VR][VCG];
+      for (int jb = 0; jb < hi; jb += VBLK) {
+        const int je = min(hi, jb + VBLK);
+        for (int c0 = 0; c0 < NCH; c0 += VCG) {
+          fv a[VR][VCG];
 #pragma unroll
-        for (int i = 0; i < VR; ++i)
+          for (int i = 0; i < VR; ++i)
 #pragma unroll
-          for (int c = 0; c < VCG; ++c) a[i][c] = VLOADW(c0 + c, acc + (rv + i) * HEAD_D);
-        for (int jj = 0; jj < hi; ++jj) {
-          if (rv == 0 && c0 == 0 && jj + PFD < nb) KV_PREFETCH(vb, voff, vrow[jj + PFD]);
-          if (rv == 0 && c0 == 0 && knext != 0) KV_PREFETCH_L2(kb, koff, krow[jj] + knext);
-          fv pv[VR];
+            for (int c = 0; c < VCG; ++c) a[i][c] = VLOADW(c0 + c, acc + (rv + i) * HEAD_D);
+          for (int jj = jb; jj < je; ++jj) {
+            if (rv == 0 && c0 == 0 && jj + PFD < nb) KV_PREFETCH(vb, voff, vrow[jj + PFD]);
+            if (rv == 0 && c0 == 0 && knext != 0) KV_PREFETCH_L2(kb, koff, krow[jj] + knext);
+            fv pv[VR];
 #pragma unroll
-          for (int i = 0; i < VR; ++i) pv[i] = (fv)(st[(rv + i) * SPAN + jj]);
+            for (int i = 0; i < VR; ++i) pv[i] = (fv)(st[(rv + i) * SPAN + jj]);
 #pragma unroll
-          for (int c = 0; c < VCG; ++c) {
-            const fv vv = KV_LOADW(vb, voff, vrow[jj], (c0 + c) * VW, vscl[jj]);
+            for (int c = 0; c < VCG; ++c) {
+              const fv vv = KV_LOADW(vb, voff, vrow[jj], (c0 + c) * VW, vscl[jj]);
 #pragma unroll
-            for (int i = 0; i < VR; ++i) a[i][c] = FMA(pv[i], vv, a[i][c]);
+              for (int i = 0; i < VR; ++i) a[i][c] = FMA(pv[i], vv, a[i][c]);
+            }
           }
+#pragma unroll
+          for (int i = 0; i < VR; ++i)
+#pragma unroll
+            for (int c = 0; c < VCG; ++c) VSTOREW(a[i][c], c0 + c, acc + (rv + i) * HEAD_D);
         }
-#pragma unroll
-        for (int i = 0; i < VR; ++i)
-#pragma unroll
-          for (int c = 0; c < VCG; ++c) VSTOREW(a[i][c], c0 + c, acc + (rv + i) * HEAD_D);
       }
     }
   }
