@@ -326,6 +326,16 @@ TEST_P(Paged, DecodeStepsEveryFormatGroupAndWindow) {
   if (supports(DType::i8)) run(s, bad, seed++);
   bad.format = KvCacheFormat::plain;
   run(s, bad, seed++);
+  // Quantised caches at the benchmark's GQA shape (Hq 32 over 8 KV heads, D 128): on the cpu
+  // the fused int8 VNNI step over 64-key steps and the 8-head scale transposes.
+  if (supports(DType::i8))
+    for (KvCacheFormat f : {KvCacheFormat::int8, KvCacheFormat::fp8_e4m3fn}) {
+      PagedCase c{{1, 1, 1}, {7, 129, 300}};
+      c.format = f, c.Hq = 32, c.Hkv = 8, c.D = 128, c.lse = true;
+      run(s, c, seed++);
+      c.window = 50;
+      run(s, c, seed++);
+    }
 }
 
 // Quantised caches at every head dim and block size, odd key counts and windows: on the cpu

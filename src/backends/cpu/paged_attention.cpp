@@ -233,7 +233,11 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
     const auto n_max = static_cast<size_t>(step_keys);
     std::vector<float> q(R_max * static_cast<size_t>(D)), acc(R_max * static_cast<size_t>(D)),
         s(Rh_max * n_max), m(R_max), l(R_max), row(static_cast<size_t>(D));
-    std::vector<float> kb, vb, kscale(n_max), vscale(n_max), qscale(vnni ? R_max : 0);
+    // int8 scales of a step, [head of the unit][key], read once per step for every head.
+    const auto nh_max = static_cast<size_t>(Hkv);
+    std::vector<float> kb, vb, kscale(row_scales ? nh_max * n_max : 0),
+        vscale(row_scales ? nh_max * n_max : 0), qscale(vnni ? R_max : 0);
+    std::vector<char> vfinite(nh_max);
     std::vector<int16_t> q16(vnni ? R_max * static_cast<size_t>(D) : 0);
     if (!in_place) {
       kb.resize(n_max * static_cast<size_t>(D));
@@ -347,28 +351,51 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
                 __builtin_prefetch(
                     &vs_base[t.id * c.v_scales.strides[0] + (t.slot + j) * c.v_scales.strides[1]]);
               }
-          if (row_scales) {
-            bool finite = true;
-            for (int i = 0, off = 0; i < cur.count; off += static_cast<int>(cur.sp[i].n), ++i) {
-              const Span& sp = cur.sp[i];
+          if (row_scales && hh == 0) {  // this step's scales of every head: each line read once
+            std::fill_n(vfinite.begin(), nh, char{1});
+            const int64_t k0 = c.k_scales.strides[0], k1 = c.k_scales.strides[1], k2 = c.k_scales.strides[2];
+            const int64_t v0 = c.v_scales.strides[0], v1 = c.v_scales.strides[1], v2 = c.v_scales.strides[2];
 #if defined(PORTA_CPU_X86)
-              avx512::gather_scales(&ks_base[sp.id * c.k_scales.strides[0] + sp.slot * c.k_scales.strides[1] +
-                                             hk * c.k_scales.strides[2]],
-                                    c.k_scales.strides[1], sp.n, kscale.data() + off);
-              finite &= avx512::gather_scales(
-                  &vs_base[sp.id * c.v_scales.strides[0] + sp.slot * c.v_scales.strides[1] +
-                           hk * c.v_scales.strides[2]],
-                  c.v_scales.strides[1], sp.n, vscale.data() + off);
+            if (use_avx512 && nh == 8 && k2 == 1 && v2 == 1) {  // 8 contiguous heads: 8x8 transposes
+              const float* kp[kStepKeysI8];
+              const float* vp[kStepKeysI8];
+              int64_t cnt = 0;
+              for (int i = 0; i < cur.count; ++i)
+                for (int64_t j = 0; j < cur.sp[i].n && cnt < kStepKeysI8; ++j, ++cnt) {
+                  const Span& sp = cur.sp[i];
+                  kp[cnt] = ks_base + sp.id * k0 + (sp.slot + j) * k1 + u.hk0;
+                  vp[cnt] = vs_base + sp.id * v0 + (sp.slot + j) * v1 + u.hk0;
+                }
+              avx512::scales_by_head8(kp, cnt, kscale.data(), static_cast<int64_t>(n_max));
+              const unsigned ok =
+                  avx512::scales_by_head8(vp, cnt, vscale.data(), static_cast<int64_t>(n_max));
+              for (int64_t h = 0; h < 8; ++h)
+                vfinite[static_cast<size_t>(h)] = static_cast<char>(ok >> h & 1);
+            } else
 #endif
-            }
-            int_v = vnni && finite;
+              for (int i = 0, off = 0; i < cur.count; off += static_cast<int>(cur.sp[i].n), ++i) {
+                const Span& sp = cur.sp[i];
+                for (int64_t j = 0; j < sp.n; ++j) {
+                  const float* kp = ks_base + sp.id * k0 + (sp.slot + j) * k1 + u.hk0 * k2;
+                  const float* vp = vs_base + sp.id * v0 + (sp.slot + j) * v1 + u.hk0 * v2;
+                  for (int64_t h = 0; h < nh; ++h) {
+                    const float x = vp[h * v2];
+                    kscale[static_cast<size_t>(h) * n_max + static_cast<size_t>(off + j)] = kp[h * k2];
+                    vscale[static_cast<size_t>(h) * n_max + static_cast<size_t>(off + j)] = x;
+                    vfinite[static_cast<size_t>(h)] &= std::fabs(x) <= std::numeric_limits<float>::max();
+                  }
+                }
+              }
           }
+          const float* const ksc = row_scales ? kscale.data() + static_cast<size_t>(hh) * n_max : nullptr;
+          float* const vsc = row_scales ? vscale.data() + static_cast<size_t>(hh) * n_max : nullptr;
+          if (row_scales) int_v = vnni && vfinite[static_cast<size_t>(hh)];
 #if defined(PORTA_CPU_X86)
           if (int_q && int_v && Rh % 4 == 0) {  // the fused int8 step, four rows at a time
             for (int64_t r = 0; r < Rh; r += 4)
               avx512::step_i8(q16.data() + (hh * Rh + r) * D, qscale.data() + hh * Rh + r, D, k_rows, v_rows,
-                              cur.count, ks, vs, kscale.data(), vscale.data(), below.data() + r,
-                              visible.data() + r, mh + r, lh + r, ah + r * D);
+                              cur.count, ks, vs, ksc, vsc, below.data() + r, visible.data() + r, mh + r,
+                              lh + r, ah + r * D);
             continue;
           }
 #endif
@@ -376,14 +403,13 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
 #if defined(PORTA_CPU_X86)
             if (int_q)
               avx512::scores_i8(q16.data() + hh * Rh * D, qscale.data() + hh * Rh, Rh, D, k_rows, cur.count,
-                                ks, kscale.data(), n, s.data());
+                                ks, ksc, n, s.data());
             else
               avx512::scores_paged(elem, qh, Rh, D, k_rows, cur.count, ks, n, s.data());
 #endif
             if (row_scales && !int_q)
               for (int64_t r = 0; r < Rh; ++r)
-                for (int64_t j = 0; j < n; ++j)
-                  s[static_cast<size_t>(r * n + j)] *= kscale[static_cast<size_t>(j)];
+                for (int64_t j = 0; j < n; ++j) s[static_cast<size_t>(r * n + j)] *= ksc[j];
           } else if (direct) {
             direct->scores(c.k.dtype, qh, Rh, D, k_rows[0].p, ks, n, s.data());
           } else {
@@ -403,12 +429,11 @@ void paged_attention(ThreadPool& pool, const PagedAttentionArgs& a) {
           if (use_avx512) {
 #if defined(PORTA_CPU_X86)
             if (int_v) {
-              avx512::accumulate_i8(s.data(), vscale.data(), Rh, n, v_rows, cur.count, vs, D, ah);
+              avx512::accumulate_i8(s.data(), vsc, Rh, n, v_rows, cur.count, vs, D, ah);
             } else {
               if (row_scales)
                 for (int64_t r = 0; r < Rh; ++r)
-                  for (int64_t j = 0; j < n; ++j)
-                    s[static_cast<size_t>(r * n + j)] *= vscale[static_cast<size_t>(j)];
+                  for (int64_t j = 0; j < n; ++j) s[static_cast<size_t>(r * n + j)] *= vsc[j];
               avx512::accumulate_paged(elem, s.data(), Rh, n, v_rows, cur.count, vs, D, ah);
             }
 #endif

@@ -45,6 +45,9 @@ void scores_i8(const int16_t* q16, const float* qscale, int64_t R, int64_t D, co
 /// D % 32 == 0; at most 64 keys.
 void accumulate_i8(const float* p, const float* vscale, int64_t R, int64_t ld, const KvRows* spans,
                    int nspans, int64_t vs, int64_t D, float* acc);
+/// The int8 scales of 8 contiguous kv heads for n <= 64 keys, by head: out[h * ld + j] =
+/// key[j][h]. Returns a bit per head set when its n scales are all finite.
+unsigned scales_by_head8(const float* const* key, int64_t n, float* out, int64_t ld);
 /// q16 = q rounded to int16 against max|q| (half away from zero), *scale = max|q| / 32767;
 /// false (nothing written) when q holds a NaN or an infinity. D % 16 == 0.
 bool quantize_q16(const float* q, int64_t D, int16_t* q16, float* scale);
