@@ -197,3 +197,17 @@ inline P emu_cast(Q q) {
   }
   return reinterpret_cast<P>(q);
 }
+
+namespace emu {
+/// A launch configuration: `k<<<grid, block, smem, stream>>>(args)` becomes
+/// `::emu::run(::emu::Cfg(grid, block, smem, stream), k, args)` (run.sh), so the real launchers run.
+struct Cfg {
+  Cfg(dim3 g, dim3 b, size_t s = 0, const void* = nullptr) : grid(g), block(b), smem(s) {}
+  dim3 grid, block;
+  size_t smem;
+};
+template <class F, class... A>
+void run(const Cfg& c, F f, const A&... a) {
+  launch(c.grid, c.block, c.smem, [&] { f(a...); });
+}
+}  // namespace emu
