@@ -117,8 +117,13 @@ inline void decode_span(private const float* qs, private float* acc, private flo
     const float m_new = fmax(m[r], mx), corr = exp(m[r] - m_new);
     float16 sum = (float16)(0.0f);
     for (int b = 0; b < hb; ++b) {
-      const int16 j = lane + b * BKD;
-      const float16 p = select(exp_nonpos16(vload16(b, sr) - m_new), (float16)(0.0f), (j >= lr) | (j < fr));
+      float16 p;
+      if (b * BKD >= fr && (b + 1) * BKD <= lr) {  // the row sees the whole block: no mask
+        p = exp_nonpos16(vload16(b, sr) - m_new);
+      } else {
+        const int16 j = lane + b * BKD;
+        p = select(exp_nonpos16(vload16(b, sr) - m_new), (float16)(0.0f), (j >= lr) | (j < fr));
+      }
       sum += p;
       vstore16(p, b, sr);
     }
