@@ -3,11 +3,13 @@
 // head at decode); each unit's visible key range is cut into block-aligned chunks that run as
 // separate tasks, and the thread finishing a unit's last chunk folds the partials into the
 // output (and the LSE). A task walks its keys in online-softmax steps (32 keys with AVX-512:
-// two 16-slot blocks) and, per step, its heads one after another, so a block's rows of all
-// heads are read together. The dense decode's vectorised kernels run on the rows in place:
-// with AVX-512 for every cache format (fp8 codes widened in registers; int8 codes through
-// integer dot products with VNNI, paged_kernels_avx512.cpp, else widened with the scales
-// applied to scores and weights), with AVX2 for float caches; otherwise on an f32 copy. Rows
+// two 16-slot blocks; 64 for int8 with VNNI) and, per step, its heads one after another, so a
+// block's rows of all heads are read together. The dense decode's vectorised kernels run on
+// the rows in place: with AVX-512 for every cache format (fp8 codes widened in registers;
+// int8 codes with VNNI through one fused step per 4 query rows, avx512::step_i8 in
+// paged_kernels_avx512.cpp: integer scores, softmax, int16 weights and integer values, the
+// step's scales of all heads transposed once; else widened with the scales applied to scores
+// and weights), with AVX2 for float caches; otherwise on an f32 copy. Rows
 // two (step, head) pairs ahead are prefetched while one is computed: blocks are scattered,
 // so neither the hardware streamer nor the dense kernels' stride prefetch can find them.
 #include <algorithm>

@@ -30,9 +30,6 @@ void scores_paged(KvElem e, const float* q, int64_t R, int64_t D, const KvRows* 
 void accumulate_paged(KvElem e, const float* p, int64_t R, int64_t ld, const KvRows* spans, int nspans,
                       int64_t vs, int64_t D, float* acc);
 
-/// out[j] = p[j * stride] for j < n (the int8 scales of one head in a block); returns whether
-/// all are finite. paged_kernels_avx512.cpp.
-bool gather_scales(const float* p, int64_t stride, int64_t n, float* out);
 /// True when the host has AVX-512 VNNI, for the int8 kernels below (paged_kernels_avx512.cpp).
 bool has_vnni();
 /// int8 keys: s[r*ld + j] = qscale[r] * kscale[j] * (q16_r . k_j), the dot products summed
