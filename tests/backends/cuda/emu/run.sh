@@ -9,6 +9,7 @@
 #   attention  attention_decode.cu (cp.async rings), attention_sm80_mma.cu, attention_simt.cu
 #              and the combine pass, as attention_plan.cpp cuts them
 #   gemm       gemv.cu, gemm_sm80_mma.cu, gemm_simt.cu and gemm_reduce through their launchers
+#   rows       norm.cu, softmax.cu (dense and strided), argmax.cu (chunked), as rows_plan.cpp plans
 # Usage: tests/backends/cuda/emu/run.sh [suite ...]   (default: all). Needs g++ with C++20 and
 # the CUDA headers (CUDA_HOME, default /usr/local/cuda; cudart for linking only). SAN=0 drops
 # ASan/UBSan (default on); EMU_BUILD is the scratch directory (default /tmp/porta-cuda-emu).
@@ -21,7 +22,7 @@ out="${EMU_BUILD:-/tmp/porta-cuda-emu}"
 san=""
 [[ "${SAN:-1}" == 1 ]] && san="-fsanitize=address,undefined -fno-sanitize-recover=all"
 suites=("$@")
-((${#suites[@]})) || suites=(paged quant cache attention gemm)
+((${#suites[@]})) || suites=(paged quant cache attention gemm rows)
 
 # The kernels as g++ takes them: <<<...>>> launches dropped (emu::launch launches), extern
 # __shared__ arrays on the emulator's dynamic shared memory, the cudaFuncSetAttribute call a
@@ -46,12 +47,12 @@ cc() { nice -n 10 g++ "${flags[@]}" "$@"; }
 # real launchers), and host sources.
 declare -A launchers=([paged]="launch_paged launch_prefill" [quant]="launch_quant" [cache]="launch_cache"
   [attention]="launch_attn_decode launch_attn_sm80 launch_attn_simt"
-  [gemm]="k:gemv.cu k:gemm_sm80_mma.cu k:gemm_simt.cu")
+  [gemm]="k:gemv.cu k:gemm_sm80_mma.cu k:gemm_simt.cu" [rows]="k:norm.cu k:softmax.cu k:argmax.cu")
 declare -A hosts=([paged]="backends/cuda/paged_plan.cpp" [quant]="backends/cuda/quant_plan.cpp" [cache]=""
-  [attention]="backends/cuda/attention_plan.cpp" [gemm]="")
+  [attention]="backends/cuda/attention_plan.cpp" [gemm]="" [rows]="backends/cuda/rows_plan.cpp")
 status=0
 for s in "${suites[@]}"; do
-  [[ -n "${launchers[$s]+x}" ]] || { echo "unknown suite $s (paged, quant, cache, attention, gemm)"; exit 2; }
+  [[ -n "${launchers[$s]+x}" ]] || { echo "unknown suite $s (paged, quant, cache, attention, gemm, rows)"; exit 2; }
   objs=()
   for l in ${launchers[$s]}; do
     if [[ "$l" == k:* ]]; then
@@ -71,7 +72,7 @@ for s in "${suites[@]}"; do
   cc "$out/test_$s.o" "${objs[@]}" -o "$out/emu_$s" "-L$cuda/lib64" -lcudart
   echo "==== $s (every case that is not ok, then the verdict)"
   rc=0
-  "$out/emu_$s" >"$out/$s.log" 2>&1 || rc=$?
+  nice -n 10 "$out/emu_$s" >"$out/$s.log" 2>&1 || rc=$?
   grep -v ': ok' "$out/$s.log" || true
   ((rc == 0)) || status=1
 done
