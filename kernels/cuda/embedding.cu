@@ -1,5 +1,7 @@
-// embedding: out[n, :] = table[clamp(ids[n], 0, V-1), :]. Same dtypes copy raw bits; others
-// convert through f32. embedding_rows (rows_plan.h: aligned unit-stride rows) moves 16-byte
+// embedding: out[n, :] = table[ids[n], :]; an id outside [0, V) gives a zero row (porta/ops.h's
+// reference, the cpu and vulkan backends; ids live on the device and are never trusted, and a
+// clamp read row V - 1 = -1 of an empty table). Same dtypes copy raw bits; others convert
+// through f32. embedding_rows (rows_plan.h: aligned unit-stride rows) moves 16-byte
 // vectors, several output rows per block; embedding_kernel (any strides) one block per row.
 #include "device_common.cuh"
 #include "launch.h"
@@ -10,23 +12,24 @@ namespace {
 __global__ void embedding_kernel(EmbeddingDesc d) {
   const int64_t V = d.table.shape[2], D = d.table.shape[3], N = d.ids.shape[3];
   for (int64_t n = blockIdx.x; n < N; n += gridDim.x) {
-    int64_t id = reinterpret_cast<const int32_t*>(d.ids.ptr)[n * d.ids.strides[3]];
-    id = id < 0 ? 0 : id >= V ? V - 1 : id;
-    const int64_t to = id * d.table.strides[2], oo = n * d.out.strides[2];
+    const int64_t id = reinterpret_cast<const int32_t*>(d.ids.ptr)[n * d.ids.strides[3]];
+    const bool zero = id < 0 || id >= V;  // outside the table: a zero row
+    const int64_t to = zero ? 0 : id * d.table.strides[2], oo = n * d.out.strides[2];
     const int64_t st = d.table.strides[3], so = d.out.strides[3];
     for (int64_t i = threadIdx.x; i < D; i += blockDim.x) {
       if (d.table.dtype == d.out.dtype) {
         if (d.out.dtype == kI8)
           reinterpret_cast<int8_t*>(d.out.ptr)[oo + i * so] =
-              reinterpret_cast<const int8_t*>(d.table.ptr)[to + i * st];
+              zero ? int8_t(0) : reinterpret_cast<const int8_t*>(d.table.ptr)[to + i * st];
         else if (d.out.dtype == kF16 || d.out.dtype == kBF16)
           reinterpret_cast<uint16_t*>(d.out.ptr)[oo + i * so] =
-              reinterpret_cast<const uint16_t*>(d.table.ptr)[to + i * st];
+              zero ? uint16_t(0) : reinterpret_cast<const uint16_t*>(d.table.ptr)[to + i * st];
         else
           reinterpret_cast<uint32_t*>(d.out.ptr)[oo + i * so] =
-              reinterpret_cast<const uint32_t*>(d.table.ptr)[to + i * st];
+              zero ? 0u : reinterpret_cast<const uint32_t*>(d.table.ptr)[to + i * st];
       } else {
-        store_f(d.out.ptr, d.out.dtype, oo + i * so, load_f(d.table.ptr, d.table.dtype, to + i * st));
+        store_f(d.out.ptr, d.out.dtype, oo + i * so,
+                zero ? 0.0f : load_f(d.table.ptr, d.table.dtype, to + i * st));
       }
     }
   }
@@ -54,9 +57,10 @@ __global__ void __launch_bounds__(256) embedding_rows(EmbeddingDesc d, VecRowsLa
   const int64_t vcols = p.cols * es / 16;
   for (int64_t n = int64_t(blockIdx.y) * p.block_y + threadIdx.y; n < p.rows;
        n += int64_t(gridDim.y) * p.block_y) {
-    int64_t id = reinterpret_cast<const int32_t*>(d.ids.ptr)[n * d.ids.strides[3]];
-    id = id < 0 ? 0 : id >= V ? V - 1 : id;
-    const uint4* src = reinterpret_cast<const uint4*>(d.table.ptr + id * d.table.strides[2] * es);
+    const int64_t id = reinterpret_cast<const int32_t*>(d.ids.ptr)[n * d.ids.strides[3]];
+    const bool zero = id < 0 || id >= V;  // outside the table: a zero row
+    const uint4* src =
+        reinterpret_cast<const uint4*>(d.table.ptr + (zero ? 0 : id) * d.table.strides[2] * es);
     uint4* dst = reinterpret_cast<uint4*>(d.out.ptr + n * d.out.strides[2] * es);
     // Four vectors per thread loaded before any store (rows_plan.cpp vec_rows_shape).
     const int64_t stride = int64_t(gridDim.x) * p.block_x;
@@ -64,7 +68,7 @@ __global__ void __launch_bounds__(256) embedding_rows(EmbeddingDesc d, VecRowsLa
       uint4 v[4];
 #pragma unroll
       for (int u = 0; u < 4; ++u)
-        if (q0 + u * stride < vcols) v[u] = src[q0 + u * stride];
+        if (q0 + u * stride < vcols) v[u] = zero ? make_uint4(0, 0, 0, 0) : src[q0 + u * stride];
 #pragma unroll
       for (int u = 0; u < 4; ++u)
         if (q0 + u * stride < vcols) dst[q0 + u * stride] = v[u];
