@@ -9,7 +9,8 @@
 #   attention  attention_decode.cu (cp.async rings), attention_sm80_mma.cu, attention_simt.cu
 #              and the combine pass, as attention_plan.cpp cuts them
 #   gemm       gemv.cu, gemm_sm80_mma.cu, gemm_simt.cu and gemm_reduce through their launchers
-#   rows       norm.cu, softmax.cu (dense and strided), argmax.cu (chunked), as rows_plan.cpp plans
+#   rows       norm.cu, softmax.cu (dense and strided), argmax.cu (chunked), embedding.cu, as
+#              rows_plan.cpp plans them
 # Usage: tests/backends/cuda/emu/run.sh [suite ...]   (default: all). Needs g++ with C++20 and
 # the CUDA headers (CUDA_HOME, default /usr/local/cuda; cudart for linking only). SAN=0 drops
 # ASan/UBSan (default on); EMU_BUILD is the scratch directory (default /tmp/porta-cuda-emu).
@@ -47,7 +48,7 @@ cc() { nice -n 10 g++ "${flags[@]}" "$@"; }
 # real launchers), and host sources.
 declare -A launchers=([paged]="launch_paged launch_prefill" [quant]="launch_quant" [cache]="launch_cache"
   [attention]="launch_attn_decode launch_attn_sm80 launch_attn_simt"
-  [gemm]="k:gemv.cu k:gemm_sm80_mma.cu k:gemm_simt.cu" [rows]="k:norm.cu k:softmax.cu k:argmax.cu")
+  [gemm]="k:gemv.cu k:gemm_sm80_mma.cu k:gemm_simt.cu" [rows]="k:norm.cu k:softmax.cu k:argmax.cu k:embedding.cu")
 declare -A hosts=([paged]="backends/cuda/paged_plan.cpp" [quant]="backends/cuda/quant_plan.cpp" [cache]=""
   [attention]="backends/cuda/attention_plan.cpp" [gemm]="" [rows]="backends/cuda/rows_plan.cpp")
 status=0

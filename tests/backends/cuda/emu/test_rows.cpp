@@ -1,7 +1,7 @@
 // Row kernels on the host emulator through their real launchers and rows_plan.cpp's plans:
 // rms_norm / layer_norm and softmax (dense 16-byte paths, one group or one block per row, and
-// the strided kernels), argmax (chunked long rows, NaN first, first index on ties), against
-// float64.
+// the strided kernels), argmax (chunked long rows, NaN first, first index on ties), embedding
+// (16-byte rows and the strided/converting kernel, ids outside the table), against float64.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -190,7 +190,43 @@ static void argmax(int dt, int rows, int C, int sms) {
   fails += bad != 0;
 }
 
+static void embedding(int tdt, int odt, int V, int D, int N, bool pad) {
+  std::mt19937 rng(V + D + N);
+  std::uniform_real_distribution<double> U(-1, 1);
+  const int64_t ts = D + (pad ? 8 : 0), os = D + (pad ? 3 : 0);
+  std::vector<unsigned char> t(size_t(std::max(V, 1)) * ts * es_of(tdt)),
+      o(size_t(N) * os * es_of(odt), 0x5a);
+  for (size_t i = 0; i < size_t(V) * ts; ++i) store(tdt, t, i, U(rng));
+  std::vector<int32_t> ids(N);
+  for (int n = 0; n < N; ++n) ids[n] = n % 4 == 1 ? -1 - n : n % 4 == 2 ? V + n : int(rng() % std::max(V, 1));
+  EmbeddingDesc d;
+  d.table = rows_desc(t.data(), tdt, V, D, ts), d.out = rows_desc(o.data(), odt, N, D, os);
+  d.ids.ptr = reinterpret_cast<char*>(ids.data()), d.ids.dtype = kI32, d.ids.shape[3] = N,
+  d.ids.strides[3] = 1;
+  VecRowsLaunch p;
+  const bool planned = plan_embedding_rows(d, &p);
+  int bad = (planned ? launch_embedding_rows(d, p, nullptr) : launch_embedding(d, nullptr)) != 0;
+  for (int n = 0; n < N; ++n)
+    for (int i = 0; i < D; ++i) {
+      const bool in = ids[n] >= 0 && ids[n] < V;
+      std::vector<unsigned char> w(4);
+      store(odt, w, 0, in ? load(tdt, t, size_t(ids[n]) * ts + i) : 0.0);
+      const double want = load(odt, w, 0), got = load(odt, o, size_t(n) * os + i);
+      if (got != want && bad++ < 3)
+        std::printf("  [%d (id %d), %d] got %g want %g\n", n, ids[n], i, got, want);
+    }
+  std::printf("embedding table %d out %d V %d D %d N %d %s: %s\n", tdt, odt, V, D, N,
+              planned ? "rows" : "strided", bad ? "FAIL" : "ok");
+  fails += bad != 0;
+}
+
 int main() {
+  for (int dt : {0, 1, 2}) {
+    embedding(dt, dt, 40, 64, 13, false);  // 16-byte rows
+    embedding(dt, dt, 40, 24, 9, true);    // padded rows: strided kernel
+  }
+  embedding(1, 0, 30, 40, 7, false);  // converting
+  embedding(2, 2, 0, 16, 5, false);   // an empty table: every row zeros
   for (int dt : {0, 1, 2})
     for (int D : {64, 1000, 4096, 8192}) {
       norm(dt, 11, D, false, true);
