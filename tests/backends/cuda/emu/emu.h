@@ -176,6 +176,15 @@ inline uint32_t __float_as_uint(float f) {
   std::memcpy(&u, &f, 4);
   return u;
 }
+using std::isinf;
+using std::isnan;
+inline float __int2float_rn(int x) { return float(x); }  // the host rounds to nearest even
+inline float __double2float_rz(double v) {               // toward zero
+  float f = float(v);
+  if (std::fabs(double(f)) > std::fabs(v)) f = std::nextafter(f, 0.0f);
+  return f;
+}
+inline void sincosf(float x, float* s, float* c) { *s = std::sin(x), *c = std::cos(x); }
 inline float __int_as_float(int32_t u) {
   float f;
   std::memcpy(&f, &u, 4);

@@ -11,6 +11,7 @@
 #   gemm       gemv.cu, gemm_sm80_mma.cu, gemm_simt.cu and gemm_reduce through their launchers
 #   rows       norm.cu, softmax.cu (dense and strided), argmax.cu (chunked), embedding.cu, as
 #              rows_plan.cpp plans them
+#   ew         elementwise.cu, cast_copy.cu, fill.cu, rope.cu (row vectors, dense and strided)
 # Usage: tests/backends/cuda/emu/run.sh [suite ...]   (default: all). Needs g++ with C++20 and
 # the CUDA headers (CUDA_HOME, default /usr/local/cuda; cudart for linking only). SAN=0 drops
 # ASan/UBSan (default on); EMU_BUILD is the scratch directory (default /tmp/porta-cuda-emu).
@@ -23,7 +24,7 @@ out="${EMU_BUILD:-/tmp/porta-cuda-emu}"
 san=""
 [[ "${SAN:-1}" == 1 ]] && san="-fsanitize=address,undefined -fno-sanitize-recover=all"
 suites=("$@")
-((${#suites[@]})) || suites=(paged quant cache attention gemm rows)
+((${#suites[@]})) || suites=(paged quant cache attention gemm rows ew)
 
 # The kernels as g++ takes them: <<<...>>> launches dropped (emu::launch launches), extern
 # __shared__ arrays on the emulator's dynamic shared memory, the cudaFuncSetAttribute call a
@@ -48,12 +49,14 @@ cc() { nice -n 10 g++ "${flags[@]}" "$@"; }
 # real launchers), and host sources.
 declare -A launchers=([paged]="launch_paged launch_prefill" [quant]="launch_quant" [cache]="launch_cache"
   [attention]="launch_attn_decode launch_attn_sm80 launch_attn_simt"
-  [gemm]="k:gemv.cu k:gemm_sm80_mma.cu k:gemm_simt.cu" [rows]="k:norm.cu k:softmax.cu k:argmax.cu k:embedding.cu")
+  [gemm]="k:gemv.cu k:gemm_sm80_mma.cu k:gemm_simt.cu" [rows]="k:norm.cu k:softmax.cu k:argmax.cu k:embedding.cu"
+  [ew]="k:elementwise.cu k:cast_copy.cu k:fill.cu k:rope.cu")
 declare -A hosts=([paged]="backends/cuda/paged_plan.cpp" [quant]="backends/cuda/quant_plan.cpp" [cache]=""
-  [attention]="backends/cuda/attention_plan.cpp" [gemm]="" [rows]="backends/cuda/rows_plan.cpp")
+  [attention]="backends/cuda/attention_plan.cpp" [gemm]="" [rows]="backends/cuda/rows_plan.cpp"
+  [ew]="backends/cuda/rows_plan.cpp")
 status=0
 for s in "${suites[@]}"; do
-  [[ -n "${launchers[$s]+x}" ]] || { echo "unknown suite $s (paged, quant, cache, attention, gemm, rows)"; exit 2; }
+  [[ -n "${launchers[$s]+x}" ]] || { echo "unknown suite $s (paged, quant, cache, attention, gemm, rows, ew)"; exit 2; }
   objs=()
   for l in ${launchers[$s]}; do
     if [[ "$l" == k:* ]]; then
