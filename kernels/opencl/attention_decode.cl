@@ -248,8 +248,19 @@ kernel void attention_decode_grouped(int B, int Hq, int Hkv, int Sq, int Skv, in
       vrow[jj] = vbase + j * v_st.s2;
     }
     for (int r = 0; r < R4; ++r) lim[r] = clamp(ends[r] - s0, 0, nb);
-    // The next span's K rows (prefetched into L2 during this span's V pass) sit SPAN rows on.
-    const long knext = s0 + SPAN < stop_all ? SPAN * k_st.s2 : 0;
+    // The next span's K rows are prefetched into L2 during this span's V pass: SPAN rows on,
+    // or after the last span the first span of work-item gid + 1 (on PoCL the same thread
+    // runs it next: its chunk of work-groups is consecutive). knext 0: none.
+    long knext = SPAN * k_st.s2;
+    if (s0 + SPAN >= stop_all) {
+      const int g1 = get_global_id(0) + 1;
+      knext = 0;
+      if (g1 < B * Hkv * splits) {
+        const int bk1 = g1 / splits, sp1 = g1 - bk1 * splits, b1 = bk1 / Hkv, hk1 = bk1 - b1 * Hkv;
+        const int len1 = has_lens ? clamp(lens[lens_off / 4 + b1 * lens_st], 0, Skv) : Skv;
+        knext = b1 * k_st.s0 + hk1 * k_st.s1 + min(len1, sp1 * chunk) * k_st.s2 - (kbase + s0 * k_st.s2);
+      }
+    }
     decode_span(qs, acc, m, l, first, lim, R4, nb, k, k_off, v, v_off, krow, vrow, ones, ones, knext);
   }
 

@@ -33,7 +33,7 @@
 #define KV_PREFETCH(base, off, row)
 #endif
 // Prefetch into L2 of the span's V rows during the K pass and of the next span's K rows
-// (knext elements past this span's rows; 0: no next span, or not contiguous) during the V
+// (knext elements past this span's rows; 0: none, or not contiguous) during the V
 // pass, where the includer defines KV_PREFETCH_L2 and PF_L2 is 1: each pass then finds its
 // rows in L2 instead of waiting on DRAM behind a prefetch only PFD keys ahead. (The next
 // span may be shorter: its prefetch can touch up to SPAN rows past the end, never read.)
