@@ -263,6 +263,24 @@ TEST_P(Quant, GemvSmallGroupsOddShapes) {
   if (ran == 0) GTEST_SKIP() << "no quantized gemm case runs on " << device().description();
 }
 
+// M = 1 rows long enough that per-row scale buffers refill (more than 16 groups or 128-element
+// spans: the cpu AVX2 digits kernel refills 16 at a time), a tail past the last 64-element
+// block (per channel, odd K), and every activation dtype (its f16 / bf16 split keeps fewer digits).
+TEST_P(Quant, GemvLongRowsEveryActivationDtype) {
+  Stream s(device());
+  uint32_t seed = 3500;
+  int ran = 0;
+  for (const QuantFormat f : {QuantFormat::int4, QuantFormat::int4_zp, QuantFormat::int8})
+    for (const int g : {128, QuantScheme::kPerChannel})
+      for (const DType t : {DType::f32, DType::f16, DType::bf16}) {
+        if (!runs("gemm", f, t)) continue;
+        const int64_t K = g == 128 ? 17 * 128 : 2201;
+        run_gemm(s, QGemmCase{QuantScheme{f, g, DType::f16}, 1, 13, K, t}, seed++);
+        ++ran;
+      }
+  if (ran == 0) GTEST_SKIP() << "no quantized gemm case runs on " << device().description();
+}
+
 TEST_P(Quant, GemmLlmShapesAndEpilogues) {
   Stream s(device());
   uint32_t seed = 2000;

@@ -320,11 +320,38 @@ void gemm_gemv(ThreadPool& pool, const QuantGemmArgs& g) {
     for (int64_t m = 0; m < M && use_bf16; ++m)
       use_bf16 = kern.split_bf16(nat.data() + m * K, K, xb.data() + m * ldxb);
   }
+  // AVX2 int4 kernel at M = 1: the activation row split once into int8 digits (quant_kernels.h);
+  // xsum then sums the values the digits encode, as the kernel's products do.
+  std::vector<int8_t> xd;
+  std::vector<float> xr, unit, uslot;
+  const int digits = g.a.dtype == DType::f32 ? 3 : 2;
+  bool use_digits = !use_bf16 && kern.gemv_digits && nibbles && M == 1 &&
+                    (G == 1 || w.group % kDigitSpan == 0 || w.group == 32 || w.group == 64);
+  if (use_digits) {
+    const int64_t spans = (K + kDigitSpan - 1) / kDigitSpan;
+    xd.resize(static_cast<size_t>(spans * digits * kDigitSpan));
+    xr.resize(static_cast<size_t>(K));
+    unit.resize(static_cast<size_t>(spans));
+    use_digits = kern.split_digits(nat.data(), K, digits, xr.data(), xd.data(), unit.data());
+  }
+  if (use_digits) {
+    // One unit per slot of min(group, span) elements, zero-padded to whole 16-slot refills.
+    const int64_t P = G > 1 && w.group < kDigitSpan ? w.group : kDigitSpan, slots = (K + P - 1) / P;
+    uslot.assign(static_cast<size_t>((slots + 15) / 16 * 16), 0.0f);
+    for (int64_t i = 0; i < slots; ++i)
+      uslot[static_cast<size_t>(i)] = unit[static_cast<size_t>(i * P / kDigitSpan)];
+    for (int64_t gi = 0; gi < G; ++gi) {
+      float s = 0.0f;
+      for (int64_t j = gi * w.group, j1 = std::min(K, j + w.group); j < j1; ++j)
+        s += xr[static_cast<size_t>(j)];
+      xsum[static_cast<size_t>(gi)] = s;
+    }
+  }
   // f32 kernels: int4 blocks reordered (even elements, then odd) or premixed where every value
   // is 0 or within [2^-100, 2^120] in magnitude (x_o / 16 stays normal and x_e − x_o / 16 finite);
   // the rest as is.
   bool premixed = false;
-  if (!use_bf16) {
+  if (!use_bf16 && !use_digits) {
     const int64_t B = nibbles ? kern.int4_block : 1, full = nibbles ? K / B * B : 0;
     premixed = nibbles && kern.int4_premix && std::all_of(nat.begin(), nat.end(), [](float v) {
                  return v == 0.0f || (std::fabs(v) >= 0x1p-100f && std::fabs(v) <= 0x1p120f);
@@ -356,15 +383,18 @@ void gemm_gemv(ThreadPool& pool, const QuantGemmArgs& g) {
       const int64_t n0 = t * kChunk, n1 = std::min(N, n0 + kChunk), cols = n1 - n0;
       const QuantGemvArgs ga{&w,
                              static_cast<int>(M),
-                             x.data(),
+                             use_digits ? xr.data() : x.data(),
                              ldx,
                              nibbles ? xsum.data() : nullptr,
                              y,
                              kChunk,
                              use_bf16 ? xb.data() : nullptr,
                              ldxb,
-                             premixed};
-      (use_bf16 ? kern.gemv_bf16 : kern.gemv)(ga, n0, n1);
+                             premixed,
+                             use_digits ? xd.data() : nullptr,
+                             use_digits ? uslot.data() : nullptr,
+                             digits};
+      (use_bf16 ? kern.gemv_bf16 : use_digits ? kern.gemv_digits : kern.gemv)(ga, n0, n1);
       for (int64_t m = 0; m < M; ++m) {
         float* ym = y + m * kChunk;
         char* dst = row_addr(g.c, m) + n0 * g.c.strides[1] * static_cast<int64_t>(dtype_size(g.c.dtype));

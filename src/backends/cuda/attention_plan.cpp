@@ -106,11 +106,11 @@ AttnPlan plan_attention(const AttnShape& s, const AttnDeviceFacts& dev, AttnForc
     p.splits = 1;
     p.split_keys = s.Skv;
     if (sm90_ok && force != AttnForce::sm80) {
-      const AttnSm90Tiles t = attn_sm90_tiles(s.D);
+      const AttnSm90Tiles tiles = attn_sm90_tiles(s.D);
       p.path = AttnPath::sm90;
       p.note = "FA3-style prefill (wgmma, producer/consumer warpgroups)";
-      p.rows_per_block = t.rows;
-      p.key_tile = t.key_tile;
+      p.rows_per_block = tiles.rows;
+      p.key_tile = tiles.key_tile;
       return p;
     }
     p.path = AttnPath::sm80;
