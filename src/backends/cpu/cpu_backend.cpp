@@ -234,7 +234,8 @@ class CpuBackend final : public Backend {
     const std::string isa = opts.get ? opts.get("cpu", "GEMM_ISA", "auto") : "auto";
     if (!set_gemm_isa_ceiling(isa))
       throw Error(Errc::invalid_argument,
-                  "PORTA_CPU_GEMM_ISA='" + isa + "' is not one of auto, avx512bf16, avx512, avx2, generic");
+                  "PORTA_CPU_GEMM_ISA='" + isa +
+                      "' is not one of auto, avx512bf16, avx512vnni, avx512, avx2, generic");
     if (isa != "auto") log(LogLevel::info, "cpu: GEMM kernels capped at " + isa + " by PORTA_CPU_GEMM_ISA");
     // Logical devices share nothing but the host: each has its own pool so they can run concurrently.
     for (int i = 0; i < std::max(1, opts.cpu_devices); ++i)

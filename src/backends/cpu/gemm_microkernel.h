@@ -67,13 +67,17 @@ void gemm_pack_b_cols_generic(int nr, DType t, const void* src, int64_t ld, int6
 /// use. Thread-safe.
 const GemmMicrokernel& gemm_microkernel();
 
-/// Caps the set gemm_microkernel() may choose: "auto"/"avx512bf16", "avx512", "avx2" or
-/// "generic" (PORTA_CPU_GEMM_ISA, so one host can test every set). False for other names.
-/// "avx512" keeps the AVX-512 GEMM but not the AVX512-BF16 quantized GEMV (quant_kernels.h).
-/// Only effective before the first gemm_microkernel() call.
+/// Caps the set gemm_microkernel() may choose: "auto", "avx512bf16", "avx512vnni", "avx512",
+/// "avx2" or "generic" (PORTA_CPU_GEMM_ISA, so one host can test every set). False for other
+/// names. The three AVX-512 names keep the AVX-512 GEMM and pick the quantized int4 GEMV at
+/// M = 1 (quant_kernels.h): AVX512-BF16 only, AVX512-VNNI digits only, or neither ("avx512");
+/// "auto" lets quant_kernels() choose by vendor. Only effective before the first
+/// gemm_microkernel() call.
 bool set_gemm_isa_ceiling(const std::string& isa);
-/// Whether the ceiling admits AVX512-BF16 kernels ("auto" / "avx512bf16").
+/// Whether the ceiling admits the AVX512-BF16 quantized GEMV ("auto" / "avx512bf16").
 bool gemm_isa_bf16_allowed();
+/// Whether the ceiling admits the AVX512-VNNI quantized GEMV ("auto" / "avx512vnni").
+bool gemm_isa_vnni_allowed();
 
 /// Scalar activation shared by the kernel sets' tails: gelu is the tanh form, silu x/(1+e^-x).
 float gemm_activate(ops::Activation act, float v);

@@ -97,7 +97,9 @@ const GemmMicrokernel& gemm_microkernel_generic() {
 
 namespace {
 // The best set this CPU runs, capped by the PORTA_CPU_GEMM_ISA ceiling (set once by the backend).
-std::atomic<int> g_isa_ceiling{3};  // 0 generic, 1 avx2, 2 avx512, 3 avx512 + AVX512-BF16 quant GEMV
+// 0 generic, 1 avx2, 2 avx512, then the quantized GEMV's AVX-512 extensions: 3 VNNI only,
+// 4 BF16 only, 5 auto (either, by vendor: quant_kernels()).
+std::atomic<int> g_isa_ceiling{5};
 
 const GemmMicrokernel* choose(int ceiling) {
 #if defined(PORTA_CPU_X86)
@@ -113,17 +115,20 @@ const GemmMicrokernel* choose(int ceiling) {
 }  // namespace
 
 bool set_gemm_isa_ceiling(const std::string& isa) {
-  const int c = isa == "generic"                       ? 0
-                : isa == "avx2"                        ? 1
-                : isa == "avx512"                      ? 2
-                : isa == "avx512bf16" || isa == "auto" ? 3
-                                                       : -1;
+  const int c = isa == "generic"      ? 0
+                : isa == "avx2"       ? 1
+                : isa == "avx512"     ? 2
+                : isa == "avx512vnni" ? 3
+                : isa == "avx512bf16" ? 4
+                : isa == "auto"       ? 5
+                                      : -1;
   if (c < 0) return false;
   g_isa_ceiling.store(c);
   return true;
 }
 
-bool gemm_isa_bf16_allowed() { return g_isa_ceiling.load() >= 3; }
+bool gemm_isa_bf16_allowed() { return g_isa_ceiling.load() >= 4; }
+bool gemm_isa_vnni_allowed() { return g_isa_ceiling.load() == 3 || g_isa_ceiling.load() == 5; }
 
 const GemmMicrokernel& gemm_microkernel() {
   // Chosen on first use, after the backend applied PORTA_CPU_GEMM_ISA.

@@ -332,7 +332,8 @@ void gemm_gemv(ThreadPool& pool, const QuantGemmArgs& g) {
     xd.resize(static_cast<size_t>(spans * digits * kDigitSpan));
     xr.resize(static_cast<size_t>(K));
     unit.resize(static_cast<size_t>(spans));
-    use_digits = kern.split_digits(nat.data(), K, digits, xr.data(), xd.data(), unit.data());
+    use_digits =
+        kern.split_digits(nat.data(), K, digits, kern.digit_block, xr.data(), xd.data(), unit.data());
   }
   if (use_digits) {
     // One unit per slot of min(group, span) elements, zero-padded to whole 16-slot refills.

@@ -58,27 +58,33 @@ inline void digits8(__m256 X, __m256i out[D]) {
   }
 }
 
-template <int D>
+/// Span digits in blocks of B elements (64: a 32-byte code load, 128: a 64-byte one): per
+/// digit, the block's B / 2 even elements, then its odd ones.
+template <int D, int B>
 void split_span(const float* src, int8_t* out, __m256 inv) {
-  for (int64_t b = 0; b < kSpan; b += kBlock) {
-    __m256i ev[4][D], od[4][D];
-    for (int q = 0; q < 4; ++q) {
+  constexpr int Q = B / 16;  // 16-float steps per block
+  const int mode = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  for (int64_t b = 0; b < kSpan; b += B) {
+    __m256i ev[Q][D], od[Q][D];
+    for (int q = 0; q < Q; ++q) {
       __m256 e, o;
       deinterleave(src + b + 16 * q, e, o);
-      const int mode = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
       digits8<D>(_mm256_round_ps(_mm256_mul_ps(e, inv), mode), ev[q]);
       digits8<D>(_mm256_round_ps(_mm256_mul_ps(o, inv), mode), od[q]);
     }
     for (int i = 0; i < D; ++i) {
       int8_t* dst = out + i * kSpan + b;
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), pack32(ev[0][i], ev[1][i], ev[2][i], ev[3][i]));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 32),
-                          pack32(od[0][i], od[1][i], od[2][i], od[3][i]));
+      for (int q = 0; q < Q; q += 4) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 8 * q),
+                            pack32(ev[q][i], ev[q + 1][i], ev[q + 2][i], ev[q + 3][i]));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + B / 2 + 8 * q),
+                            pack32(od[q][i], od[q + 1][i], od[q + 2][i], od[q + 3][i]));
+      }
     }
   }
 }
 
-template <int D>
+template <int D, int B>
 bool split(const float* x, int64_t K, float* xr, int8_t* xd, float* unit) {
   constexpr int top = 7 * D - 1;  // |X| <= 2^top
   const __m256 sign = _mm256_set1_ps(-0.0f), lim = _mm256_set1_ps(0x1p120f);
@@ -114,7 +120,7 @@ bool split(const float* x, int64_t K, float* xr, int8_t* xd, float* unit) {
     const float u = std::ldexp(1.0f, e - top);
     unit[c] = u;
     const __m256 inv = _mm256_set1_ps(std::ldexp(1.0f, top - e)), uv = _mm256_set1_ps(u);
-    split_span<D>(src, out, inv);
+    split_span<D, B>(src, out, inv);
     const int mode = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
     int64_t j = 0;
     for (; j + 8 <= len; j += 8)  // x̃ = u·X: X has <= 21 bits, so exact in f32
@@ -242,8 +248,11 @@ void gemv_d(const QuantGemvArgs& a, int64_t n0, int64_t n1) {
 
 }  // namespace
 
-bool quant_split_digits_avx2(const float* x, int64_t K, int digits, float* xr, int8_t* xd, float* unit) {
-  return digits == 3 ? split<3>(x, K, xr, xd, unit) : split<2>(x, K, xr, xd, unit);
+bool quant_split_digits_avx2(const float* x, int64_t K, int digits, int block, float* xr, int8_t* xd,
+                             float* unit) {
+  if (block == 128)
+    return digits == 3 ? split<3, 128>(x, K, xr, xd, unit) : split<2, 128>(x, K, xr, xd, unit);
+  return digits == 3 ? split<3, kBlock>(x, K, xr, xd, unit) : split<2, kBlock>(x, K, xr, xd, unit);
 }
 
 void quant_gemv_digits_avx2(const QuantGemvArgs& a, int64_t n0, int64_t n1) {

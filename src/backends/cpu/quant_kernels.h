@@ -95,18 +95,21 @@ struct QuantKernels {
   void (*gemv_bf16)(const QuantGemvArgs& a, int64_t n0, int64_t n1);
   /// gemv reads premixed int4 blocks (QuantGemvArgs::premixed) when the driver passes them.
   bool int4_premix = false;
-  /// Optional (AVX2, where no bf16 dot product exists): int4 / int4_zp GEMV at M = 1 with
-  /// vpmaddubsw, 32 code x int8 products per instruction. split_digits writes x̃ = u·X, X =
-  /// round(x / u) with |X| <= 2^(7·digits − 1) for a power of two u per span of kDigitSpan
-  /// elements, into xr (natural order) and X's balanced base-128 digits (each in [−64, 64],
-  /// X = Σ d_i·128^i) into xd: span c's digit i at xd + (c·digits + i)·kDigitSpan, each block of
-  /// 64 elements as its 32 even elements, then its 32 odd ones (the order of a 32-byte code
-  /// load's low and high nibbles). digits = 3 keeps 20 bits below the span's largest value
-  /// (f32 activations), 2 keeps 13 (f16 / bf16). False when a value is not finite, beyond
-  /// 2^120, or a nonzero span's largest value is below 2^-100 (the driver then takes gemv).
-  /// gemv_digits: groups of 32, 64, multiples of 128, or one per row.
-  bool (*split_digits)(const float* x, int64_t K, int digits, float* xr, int8_t* xd, float* unit) = nullptr;
+  /// Optional: int4 / int4_zp GEMV at M = 1 on integer activation digits (AVX2 vpmaddubsw,
+  /// 32 code x digit products per instruction; AVX512-VNNI vpdpbusd, 64 with the add).
+  /// split_digits writes x̃ = u·X, X = round(x / u) with |X| <= 2^(7·digits − 1) for a power
+  /// of two u per span of kDigitSpan elements, into xr (natural order) and X's balanced
+  /// base-128 digits (each in [−64, 64], X = Σ d_i·128^i) into xd: span c's digit i at
+  /// xd + (c·digits + i)·kDigitSpan, each block of digit_block elements (the elements of one
+  /// code load) as its even elements, then its odd ones (the load's low and high nibbles).
+  /// digits = 3 keeps 20 bits below the span's largest value (f32 activations), 2 keeps 13
+  /// (f16 / bf16). False when a value is not finite, beyond 2^120, or a nonzero span's largest
+  /// value is below 2^-100 (the driver then takes gemv). gemv_digits: groups of 32, 64,
+  /// multiples of 128, or one per row.
+  bool (*split_digits)(const float* x, int64_t K, int digits, int block, float* xr, int8_t* xd,
+                       float* unit) = nullptr;
   void (*gemv_digits)(const QuantGemvArgs& a, int64_t n0, int64_t n1) = nullptr;
+  int digit_block = 64;
 };
 
 const QuantKernels& quant_kernels_generic();  // quant_kernels_generic.cpp
@@ -114,7 +117,9 @@ const QuantKernels& quant_kernels_generic();  // quant_kernels_generic.cpp
 const QuantKernels& quant_kernels_avx2();        // quant_kernels_avx2.cpp
 const QuantKernels& quant_kernels_avx512();      // quant_kernels_avx512.cpp
 const QuantKernels& quant_kernels_avx512bf16();  // quant_kernels_avx512bf16.cpp
-bool quant_split_digits_avx2(const float* x, int64_t K, int digits, float* xr, int8_t* xd, float* unit);
+const QuantKernels& quant_kernels_avx512vnni();  // quant_gemv_digits_avx512vnni.cpp
+bool quant_split_digits_avx2(const float* x, int64_t K, int digits, int block, float* xr, int8_t* xd,
+                             float* unit);
 void quant_gemv_digits_avx2(const QuantGemvArgs& a, int64_t n0, int64_t n1);  // quant_gemv_digits_avx2.cpp
 #endif
 /// The set matching gemm_microkernel()'s ISA.

@@ -99,9 +99,15 @@ const QuantKernels& quant_kernels() {
   static const QuantKernels* chosen = [] {
     const std::string isa = gemm_microkernel().isa;
 #if defined(PORTA_CPU_X86)
-    if (isa == "avx512")
-      return gemm_isa_bf16_allowed() && cpu_has_avx512bf16() ? &quant_kernels_avx512bf16()
-                                                             : &quant_kernels_avx512();
+    if (isa == "avx512") {
+      // int4 at M = 1: AVX512-BF16 (vpermw table + vdpbf16ps) met the decode bars on Zen 4;
+      // on Intel (Sapphire Rapids) it ran 0.41-0.46x the bf16-weight GEMV and the VNNI digits
+      // kernel faster (docs/quantized-weights.md), so auto prefers VNNI there.
+      const bool bf16 = gemm_isa_bf16_allowed() && cpu_has_avx512bf16();
+      const bool vnni = gemm_isa_vnni_allowed() && cpu_has_avx512vnni();
+      if (vnni && (!bf16 || cpu_is_intel())) return &quant_kernels_avx512vnni();
+      return bf16 ? &quant_kernels_avx512bf16() : &quant_kernels_avx512();
+    }
     if (isa == "avx2") return &quant_kernels_avx2();
 #endif
     (void)isa;
