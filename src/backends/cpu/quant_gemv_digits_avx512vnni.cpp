@@ -19,30 +19,13 @@
 
 #include <algorithm>
 
+#include "backends/cpu/quant_avx512_scales.h"
 #include "backends/cpu/quant_kernels.h"
 
 namespace porta::cpu {
 namespace {
 
 constexpr int64_t kWindow = 128;  // elements per 64 bytes of codes (and per span)
-
-inline float scale_of(const QuantRows& w, int64_t n, int64_t g) {
-  if (w.scale_dtype == DType::f16)
-    return _cvtsh_ss(reinterpret_cast<const uint16_t*>(w.scales)[n * w.scale_rs + g * w.scale_cs]);
-  return w.scale(n, g);
-}
-
-/// s[n, g] for groups [g0, g0 + 16) (0 past the last group).
-inline __m512 scales16(const QuantRows& w, int64_t n, int64_t g0, int64_t G) {
-  const int64_t cnt = std::min<int64_t>(16, G - g0);
-  if (w.scale_dtype == DType::f16 && w.scale_cs == 1 && cnt > 0) {
-    const auto* p = reinterpret_cast<const uint16_t*>(w.scales) + n * w.scale_rs + g0;
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(static_cast<__mmask16>((1u << cnt) - 1), p));
-  }
-  alignas(64) float buf[16] = {};
-  for (int64_t j = 0; j < cnt; ++j) buf[j] = scale_of(w, n, g0 + j);
-  return _mm512_load_ps(buf);
-}
 
 /// Σ_g s·z·Σx̃ over row n's groups (z = 8 for int4, z[n, g] for int4_zp).
 inline float zero_correction(const QuantRows& w, int64_t n, const float* xsum, int64_t G) {

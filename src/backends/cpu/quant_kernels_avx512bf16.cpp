@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "backends/cpu/quant_avx512_scales.h"
 #include "backends/cpu/quant_kernels.h"
 
 namespace porta::cpu {
@@ -68,27 +69,6 @@ bool split_bf16(const float* x, int64_t K, uint16_t* out) {
     }
   }
   return true;
-}
-
-inline float scale_of(const QuantRows& w, int64_t n, int64_t g) {
-  if (w.scale_dtype == DType::f16)
-    return _cvtsh_ss(reinterpret_cast<const uint16_t*>(w.scales)[n * w.scale_rs + g * w.scale_cs]);
-  return w.scale(n, g);
-}
-
-/// The scales of row n's groups [g0, g0 + 16) as f32 lanes; lanes past the last group are 0
-/// (they multiply the zero sums of a last, partial chunk: never garbage times zero).
-inline __m512 scales16(const QuantRows& w, int64_t n, int64_t g0, int64_t G) {
-  const int64_t cnt = std::min<int64_t>(16, G - g0);
-  if (w.scale_dtype == DType::f16 && w.scale_cs == 1) {
-    const auto* p = reinterpret_cast<const uint16_t*>(w.scales) + n * w.scale_rs + g0;
-    const __m256i h = cnt == 16 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))
-                                : _mm256_maskz_loadu_epi16(static_cast<__mmask16>((1u << cnt) - 1), p);
-    return _mm512_cvtph_ps(h);
-  }
-  alignas(64) float buf[16] = {};
-  for (int64_t j = 0; j < cnt; ++j) buf[j] = scale_of(w, n, g0 + j);
-  return _mm512_load_ps(buf);
 }
 
 /// int4_zp: Σ_g s·(8 − z)·Σx over row n's groups, for MB activation rows (xsum rows at
