@@ -6,7 +6,9 @@
 // registers and multiplied with the activations; products of one scale group are summed
 // in a vector accumulator that is scaled by s[n, g] once per group. Zero points never
 // enter the inner loop: (q - z)·s·x summed over a group is s·(Σ q·x − z·Σ x), with Σ x per
-// group computed once per call (int4's symmetric zero is z = 8).
+// group computed once per call (int4's symmetric zero is z = 8). int4 at M = 1 has faster
+// integer or bf16 routes where the ISA offers one: gemv_bf16 (AVX512-BF16), gemv_digits
+// (AVX2 vpmaddubsw, AVX512-VNNI vpdpbusd on activations split into int8 digits).
 #pragma once
 
 #include <cstdint>
