@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "backends/cpu/quant_kernels_simd.h"
 #include "backends/cpu/quant_v256_avx2.h"
@@ -188,10 +189,10 @@ void block(const QuantGemvArgs& a, int64_t n, int64_t n_base) {
       __builtin_prefetch(p, 0, 2);
       __builtin_prefetch(p + W / 2 - 1, 0, 2);
     }
+    // One block of codes per row into the 16-bit sums; the window's first block starts them
+    // (no add to zero), and a window is at most two blocks, so the loop unrolls.
     __m256i acc[R][D];
-    for (int r = 0; r < R; ++r)
-      for (int i = 0; i < D; ++i) acc[r][i] = _mm256_setzero_si256();
-    for (int64_t b = 0; b < len; b += kBlock) {
+    const auto step = [&](int64_t b, auto first) {
       for (int r = 0; r < R; ++r) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + (j0 + b) / 2));
         const __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
@@ -199,11 +200,17 @@ void block(const QuantGemvArgs& a, int64_t n, int64_t n_base) {
           const int8_t* d = xd + i * kSpan + b;
           const __m256i de = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d));
           const __m256i dodd = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d + 32));
-          acc[r][i] = _mm256_add_epi16(acc[r][i], _mm256_maddubs_epi16(lo, de));
-          acc[r][i] = _mm256_add_epi16(acc[r][i], _mm256_maddubs_epi16(hi, dodd));
+          const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, de), _mm256_maddubs_epi16(hi, dodd));
+          if constexpr (decltype(first)::value) {
+            acc[r][i] = p;
+          } else {
+            acc[r][i] = _mm256_add_epi16(acc[r][i], p);
+          }
         }
       }
-    }
+    };
+    step(0, std::true_type{});
+    if (len > kBlock) step(kBlock, std::false_type{});
     for (int r = 0; r < R; ++r) {
       __m256i s32 = _mm256_madd_epi16(acc[r][0], _mm256_set1_epi16(1));
       if constexpr (D > 1) s32 = _mm256_add_epi32(s32, _mm256_madd_epi16(acc[r][1], _mm256_set1_epi16(128)));
