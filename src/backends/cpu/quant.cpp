@@ -303,12 +303,6 @@ void gemm_gemv(ThreadPool& pool, const QuantGemmArgs& g) {
       for (int64_t j = 0; j < K; ++j)
         xn[j] = load_f32(g.a.dtype, src, (g.w.perm ? perm_at(g.w, j) : j) * g.a.strides[1]);
     }
-    if (nibbles)
-      for (int64_t gi = 0; gi < G; ++gi) {
-        float s = 0.0f;
-        for (int64_t j = gi * w.group, j1 = std::min(K, j + w.group); j < j1; ++j) s += xn[j];
-        xsum[static_cast<size_t>(m * G + gi)] = s;
-      }
   }
   // AVX512-BF16 int4 kernel: activations split once into bf16 hi + lo (quant_kernels.h).
   std::vector<uint16_t> xb;
@@ -320,8 +314,7 @@ void gemm_gemv(ThreadPool& pool, const QuantGemmArgs& g) {
     for (int64_t m = 0; m < M && use_bf16; ++m)
       use_bf16 = kern.split_bf16(nat.data() + m * K, K, xb.data() + m * ldxb);
   }
-  // AVX2 int4 kernel at M = 1: the activation row split once into int8 digits (quant_kernels.h);
-  // xsum then sums the values the digits encode, as the kernel's products do.
+  // int4 digits kernels at M = 1: the activation row split once into int8 digits (quant_kernels.h).
   std::vector<int8_t> xd;
   std::vector<float> xr, unit, uslot;
   const int digits = g.a.dtype == DType::f32 ? 3 : 2;
@@ -341,13 +334,18 @@ void gemm_gemv(ThreadPool& pool, const QuantGemmArgs& g) {
     uslot.assign(static_cast<size_t>((slots + 15) / 16 * 16), 0.0f);
     for (int64_t i = 0; i < slots; ++i)
       uslot[static_cast<size_t>(i)] = unit[static_cast<size_t>(i * P / kDigitSpan)];
-    for (int64_t gi = 0; gi < G; ++gi) {
-      float s = 0.0f;
-      for (int64_t j = gi * w.group, j1 = std::min(K, j + w.group); j < j1; ++j)
-        s += xr[static_cast<size_t>(j)];
-      xsum[static_cast<size_t>(gi)] = s;
-    }
   }
+  // Per-group activation sums for the zero points, over the values the kernel multiplies: the
+  // digits' x̃ on the digits path, else the natural-order rows.
+  if (nibbles)
+    for (int64_t m = 0; m < M; ++m) {
+      const float* xs = use_digits ? xr.data() : nat.data() + m * K;
+      for (int64_t gi = 0; gi < G; ++gi) {
+        float s = 0.0f;
+        for (int64_t j = gi * w.group, j1 = std::min(K, j + w.group); j < j1; ++j) s += xs[j];
+        xsum[static_cast<size_t>(m * G + gi)] = s;
+      }
+    }
   // f32 kernels: int4 blocks reordered (even elements, then odd) or premixed where every value
   // is 0 or within [2^-100, 2^120] in magnitude (x_o / 16 stays normal and x_e − x_o / 16 finite);
   // the rest as is.
