@@ -136,8 +136,10 @@ bool split(const float* x, int64_t K, float* xr, int8_t* xd, float* unit) {
 inline float scale_of(const QuantRows& w, int64_t n, int64_t g) { return scale_at<V256>(w, n, g); }
 
 /// out[i] = s·u of row n's slots [i0, i0 + 16) (slots: QuantGemvArgs::unit): F16C and two
-/// multiplies where a slot is a group (groups <= 128) or the row has one scale.
-inline void slot_factors(const QuantGemvArgs& a, int64_t n, int64_t i0, float* out) {
+/// multiplies where a slot is a group (groups <= 128) or the row has one scale. zsum (where
+/// a slot is a group): += Σ s·Σx over these groups, from the scales just converted, for the
+/// zero point's share of symmetric int4 (8 · zsum) without a second pass over the scales.
+inline void slot_factors(const QuantGemvArgs& a, int64_t n, int64_t i0, float* out, __m256* zsum) {
   const QuantRows& w = *a.w;
   const int64_t G = w.groups();
   if (G == 1) {
@@ -145,7 +147,17 @@ inline void slot_factors(const QuantGemvArgs& a, int64_t n, int64_t i0, float* o
     for (int i = 0; i < 16; i += 8)
       _mm256_store_ps(out + i, _mm256_mul_ps(s, _mm256_loadu_ps(a.unit + i0 + i)));
   } else if (w.group <= kSpan) {
-    scales16<V256>(w, n, i0, G, out);
+    scales16<V256>(w, n, i0, G, out);  // 0 past the last group
+    if (zsum) {
+      alignas(32) float xs[16] = {};
+      const float* x = a.xsum + i0;
+      if (i0 + 16 > G) {  // the last, partial refill: xsum has G entries
+        std::copy(a.xsum + i0, a.xsum + G, xs);
+        x = xs;
+      }
+      for (int i = 0; i < 16; i += 8)
+        *zsum = _mm256_fmadd_ps(_mm256_load_ps(out + i), _mm256_loadu_ps(x + i), *zsum);
+    }
     for (int i = 0; i < 16; i += 8)
       _mm256_store_ps(out + i, _mm256_mul_ps(_mm256_load_ps(out + i), _mm256_loadu_ps(a.unit + i0 + i)));
   } else {  // groups of 256, 384, ...: a slot is a span
@@ -177,10 +189,17 @@ void block(const QuantGemvArgs& a, int64_t n, int64_t n_base) {
   __m256 tot[R];
   for (int r = 0; r < R; ++r) tot[r] = _mm256_setzero_ps();
   alignas(32) float sbuf[R][16];
+  // Symmetric int4 with a slot per group: the zero correction rides on the slot refills.
+  const bool fold = w.format == QuantFormat::int4 && G > 1 && group == P;
+  __m256 zsum[R];
+  for (int r = 0; r < R; ++r) zsum[r] = _mm256_setzero_ps();
+  int64_t zdone = 0;  // groups [0, zdone) are in zsum
   for (int64_t j0 = 0; j0 < full; j0 += W) {
     const int64_t c = j0 / kSpan, len = std::min(W, full - j0), slot = j0 / P;
-    if ((slot & 15) == 0)
-      for (int r = 0; r < R; ++r) slot_factors(a, n + r, slot, sbuf[r]);
+    if ((slot & 15) == 0) {
+      for (int r = 0; r < R; ++r) slot_factors(a, n + r, slot, sbuf[r], fold ? &zsum[r] : nullptr);
+      zdone = std::min(G, slot + 16);
+    }
     const int8_t* xd = a.xd + c * D * kSpan + (j0 - c * kSpan);
     // The next R rows' codes of this window into L2 (prefetcht1), as the bf16 kernel: the
     // hardware streamer alone does not keep a core fed on interleaved row streams.
@@ -239,7 +258,13 @@ void block(const QuantGemvArgs& a, int64_t n, int64_t n_base) {
       j = j1;
     }
     float zc = 0.0f;
-    zero_correction<V256, 1>(w, n + r, a.xsum, G, &zc);
+    if (fold) {
+      zc = V256::hsum(zsum[r]);
+      for (int64_t g = zdone; g < G; ++g) zc += scale_of(w, n + r, g) * a.xsum[g];  // tail groups
+      zc *= 8.0f;
+    } else {
+      zero_correction<V256, 1>(w, n + r, a.xsum, G, &zc);
+    }
     a.y[n + r - n_base] = V256::hsum(tot[r]) + rest - zc;
   }
 }
