@@ -98,7 +98,8 @@ struct QuantKernels {
   /// gemv reads premixed int4 blocks (QuantGemvArgs::premixed) when the driver passes them.
   bool int4_premix = false;
   /// Optional: int4 / int4_zp GEMV at M = 1 on integer activation digits (AVX2 vpmaddubsw,
-  /// 32 code x digit products per instruction; AVX512-VNNI vpdpbusd, 64 with the add).
+  /// 32 code x digit products per instruction; AVX-512BW vpmaddubsw, 64; AVX512-VNNI
+  /// vpdpbusd, 64 with the add).
   /// split_digits writes x̃ = u·X, X = round(x / u) with |X| <= 2^(7·digits − 1) for a power
   /// of two u per span of kDigitSpan elements, into xr (natural order) and X's balanced
   /// base-128 digits (each in [−64, 64], X = Σ d_i·128^i) into xd: span c's digit i at
@@ -123,6 +124,8 @@ const QuantKernels& quant_kernels_avx512vnni();  // quant_gemv_digits_avx512vnni
 bool quant_split_digits_avx2(const float* x, int64_t K, int digits, int block, float* xr, int8_t* xd,
                              float* unit);
 void quant_gemv_digits_avx2(const QuantGemvArgs& a, int64_t n0, int64_t n1);  // quant_gemv_digits_avx2.cpp
+void quant_gemv_digits_avx512(const QuantGemvArgs& a, int64_t n0,
+                              int64_t n1);  // quant_gemv_digits_avx512.cpp
 #endif
 /// The set matching gemm_microkernel()'s ISA.
 const QuantKernels& quant_kernels();

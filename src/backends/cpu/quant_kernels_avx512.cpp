@@ -64,8 +64,14 @@ struct V512 {
 }  // namespace
 
 const QuantKernels& quant_kernels_avx512() {
-  static const QuantKernels k{"avx512", 2 * V512::L, &gemv<V512>, &dequant_row<V512>, &dequant_range<V512>,
-                              nullptr,  nullptr,     true};
+  static const QuantKernels k = [] {
+    QuantKernels s{"avx512", 2 * V512::L, &gemv<V512>, &dequant_row<V512>, &dequant_range<V512>,
+                   nullptr,  nullptr,     true};
+    s.split_digits = &quant_split_digits_avx2;  // AVX2 code: every AVX-512 host runs it
+    s.gemv_digits = &quant_gemv_digits_avx512;
+    s.digit_block = 128;  // one 64-byte code load
+    return s;
+  }();
   return k;
 }
 
