@@ -16,6 +16,12 @@
 // -mavx512vnni for the VNNI form); TU-local (anonymous namespace).
 #pragma once
 
+// GCC 12's AVX-512 headers (_mm512_undefined_*), for the rest of the including file:
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 #include <immintrin.h>
 
 #include <algorithm>

@@ -1,10 +1,6 @@
 // AVX-512 VNNI int4 GEMV at M = 1 on int8 activation digits (quant_gemv_digits_avx512.h,
 // vpdpbusd form). Compiled with -mavx512vnni; chosen only where CPUID reports it.
 #if defined(PORTA_CPU_X86)
-#if defined(__GNUC__) && !defined(__clang__)  // GCC 12's AVX-512 headers (_mm512_undefined_*)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
 #include "backends/cpu/quant_gemv_digits_avx512.h"
 
 namespace porta::cpu {
