@@ -179,12 +179,7 @@ void block(const QuantGemvArgs& a, int64_t n, int64_t n_base) {
   constexpr int64_t W = GS ? kBlock : kSpan, P = GS ? GS : kSpan;  // window, slot
   const uint8_t* rows[R];
   for (int r = 0; r < R; ++r) rows[r] = w.codes + (n + r) * w.code_rs;
-  // The next rows' scales: decode rotates the weight past the caches, scales included.
-  if (w.scale_cs == 1)
-    for (int r = 0; r < R; ++r)
-      for (int64_t g = 0; g < G; g += 32)
-        __builtin_prefetch(
-            w.scales + ((n + R + r) * w.scale_rs + g) * 2 * (w.scale_dtype == DType::f32 ? 2 : 1), 0, 3);
+  w.prefetch_scales(n + R, R);  // the next rows' scales
   const __m256i low4 = _mm256_set1_epi8(15);
   __m256 tot[R];
   for (int r = 0; r < R; ++r) tot[r] = _mm256_setzero_ps();

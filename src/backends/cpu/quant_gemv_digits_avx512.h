@@ -80,11 +80,7 @@ void block(const QuantGemvArgs& a, int64_t n, int64_t n_base) {
   const int64_t K = w.k, G = w.groups(), row_bytes = (K + 1) / 2;
   const uint8_t* rows[R];
   for (int r = 0; r < R; ++r) rows[r] = w.codes + (n + r) * w.code_rs;
-  if (w.scale_cs == 1)  // the next rows' scales (decode rotates them past the caches too)
-    for (int r = 0; r < R; ++r)
-      for (int64_t g = 0; g < G; g += 32)
-        __builtin_prefetch(
-            w.scales + ((n + R + r) * w.scale_rs + g) * 2 * (w.scale_dtype == DType::f32 ? 2 : 1), 0, 3);
+  w.prefetch_scales(n + R, R);  // the next rows' scales
   const __m512i low4 = _mm512_set1_epi8(15);
   // Lane l's slot within a window: l / 4 (P = 32), l / 8 (P = 64), 0.
   const __m512i lane_slot = _mm512_srli_epi32(

@@ -124,12 +124,7 @@ void block(const QuantGemvArgs& a, int64_t n, int m0, int64_t n_base) {
   for (int r = 0; r < R; ++r) rows[r] = w.codes + (n + r) * w.code_rs;
   const uint16_t* xs[MB];
   for (int mb = 0; mb < MB; ++mb) xs[mb] = a.xb + (m0 + mb) * a.ldxb;
-  // The next rows' scales: decode rotates the weight past the caches, scales included.
-  if (w.scale_cs == 1)
-    for (int r = 0; r < R; ++r)
-      for (int64_t g = 0; g < G; g += 32)
-        __builtin_prefetch(
-            w.scales + ((n + R + r) * w.scale_rs + g) * 2 * (w.scale_dtype == DType::f32 ? 2 : 1), 0, 3);
+  w.prefetch_scales(n + R, R);  // the next rows' scales
   __m512 tot[R][MB];
   for (int r = 0; r < R; ++r)
     for (int mb = 0; mb < MB; ++mb) tot[r][mb] = _mm512_setzero_ps();
