@@ -271,12 +271,14 @@ TEST_P(Quant, GemvLongRowsEveryActivationDtype) {
   uint32_t seed = 3500;
   int ran = 0;
   for (const QuantFormat f : {QuantFormat::int4, QuantFormat::int4_zp, QuantFormat::int8})
-    for (const int g : {128, 32, QuantScheme::kPerChannel})
+    for (const int g : {128, 32, 64, QuantScheme::kPerChannel})
       for (const DType t : {DType::f32, DType::f16, DType::bf16}) {
         if (!runs("gemm", f, t)) continue;
         // Groups of 32: 33 of them leave a 32-element tail past the last whole 64-element
         // block, in a group the 16-slot scale refills of the cpu digits kernels never reach.
-        const int64_t K = g == 128 ? 17 * 128 : g == 32 ? 33 * 32 : 2201;
+        // Groups of 64: 21 of them end in a 64-element window past the last whole span of
+        // 128, inside a refill the cpu AVX2 digits kernel's assembly loop started.
+        const int64_t K = g == 128 ? 17 * 128 : g == 32 ? 33 * 32 : g == 64 ? 21 * 64 : 2201;
         run_gemm(s, QGemmCase{QuantScheme{f, g, DType::f16}, 1, 13, K, t}, seed++);
         ++ran;
       }

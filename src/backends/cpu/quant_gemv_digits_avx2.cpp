@@ -18,6 +18,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "backends/cpu/quant_digit_windows_avx2.h"
 #include "backends/cpu/quant_kernels_simd.h"
 #include "backends/cpu/quant_v256_avx2.h"
 
@@ -188,8 +189,24 @@ void block(const QuantGemvArgs& a, int64_t n, int64_t n_base) {
   const bool fold = w.format == QuantFormat::int4 && G > 1 && group == P;
   __m256 zsum[R];
   for (int r = 0; r < R; ++r) zsum[r] = _mm256_setzero_ps();
-  int64_t zdone = 0;  // groups [0, zdone) are in zsum
-  for (int64_t j0 = 0; j0 < full; j0 += W) {
+  int64_t zdone = 0;    // groups [0, zdone) are in zsum
+  int64_t j_first = 0;  // the first element the intrinsics loop below runs
+  if constexpr (R == 2) {
+    // Whole spans in assembly (quant_digit_windows_avx2.h), 16 slots per refill.
+    const int64_t spans_end = full / kSpan * kSpan;
+    alignas(32) float sums[2][8] = {};
+    for (int64_t c0 = 0; c0 < spans_end; c0 += 16 * P) {
+      const int64_t slot = c0 / P;
+      for (int r = 0; r < R; ++r) slot_factors(a, n + r, slot, sbuf[r], fold ? &zsum[r] : nullptr);
+      zdone = std::min(G, slot + 16);
+      const int64_t spans = (std::min(spans_end, c0 + 16 * P) - c0) / kSpan;
+      digit_windows<D, GS>({rows[0] + c0 / 2, rows[1] + c0 / 2, a.xd + c0 * D, sbuf[0], sbuf[1], spans,
+                            R * w.code_rs, sums[0], sums[1]});
+    }
+    for (int r = 0; r < R; ++r) tot[r] = _mm256_load_ps(sums[r]);
+    j_first = spans_end;
+  }
+  for (int64_t j0 = j_first; j0 < full; j0 += W) {
     const int64_t c = j0 / kSpan, len = std::min(W, full - j0), slot = j0 / P;
     if ((slot & 15) == 0) {
       for (int r = 0; r < R; ++r) slot_factors(a, n + r, slot, sbuf[r], fold ? &zsum[r] : nullptr);
@@ -264,13 +281,13 @@ void block(const QuantGemvArgs& a, int64_t n, int64_t n_base) {
   }
 }
 
-// Registers: 2·R unpacked nibble vectors, R·D 16-bit accumulators, the two digit vectors and
-// the mask; R totals spill once per window. R = 3 for both digit counts: 2 took 10 % more
-// time with 3 digits and the same with 2 (L2-resident, one thread, Zen 4); 4 runs out of the
-// 16 registers.
+// Two rows a block: their whole spans run in assembly with every value in the 16 registers
+// (2·2 nibble vectors, 2·D 16-bit accumulators, the digit vector, two products, two sums and
+// the mask; quant_digit_windows_avx2.h has the measurements); a last odd row, a last
+// 64-element window and the scalar tail take the intrinsics loop of block().
 template <int D, int GS>
 void rows(const QuantGemvArgs& a, int64_t n0, int64_t n1) {
-  constexpr int R = 3;
+  constexpr int R = 2;
   int64_t n = n0;
   for (; n + R <= n1; n += R) block<R, D, GS>(a, n, n0);
   for (; n < n1; ++n) block<1, D, GS>(a, n, n0);
