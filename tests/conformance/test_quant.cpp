@@ -277,8 +277,9 @@ TEST_P(Quant, GemvLongRowsEveryActivationDtype) {
         // Groups of 32: 33 of them leave a 32-element tail past the last whole 64-element
         // block, in a group the 16-slot scale refills of the cpu digits kernels never reach.
         // Groups of 64: 21 of them end in a 64-element window past the last whole span of
-        // 128, inside a refill the cpu AVX2 digits kernel's assembly loop started.
-        const int64_t K = g == 128 ? 17 * 128 : g == 32 ? 33 * 32 : g == 64 ? 21 * 64 : 2201;
+        // 128, inside a refill the cpu AVX2 digits kernel's assembly loop started; one scale
+        // per row: the same window (in a span of its own), then a 25-element scalar tail.
+        const int64_t K = g == 128 ? 17 * 128 : g == 32 ? 33 * 32 : g == 64 ? 21 * 64 : 17 * 128 + 64 + 25;
         run_gemm(s, QGemmCase{QuantScheme{f, g, DType::f16}, 1, 13, K, t}, seed++);
         ++ran;
       }

@@ -29,7 +29,8 @@ struct DigitWindows {
   const uint8_t* p0;  // row 0's codes at the first span (row 1's at p1)
   const uint8_t* p1;
   const int8_t* xd;  // the first span's digits
-  const float* f0;   // s·u of row 0's slot at the first span (row 1's at f1)
+  const float* f0;   // row 0's factors at the first span (row 1's at f1): s·u per slot, or for
+                     // groups of 32 a vector per 64-element block (4 x s·u of each group)
   const float* f1;
   int64_t spans;  // >= 1
   int64_t ahead;  // bytes past p0 / p1 to prefetch into L2 per span (the next rows)
@@ -98,12 +99,10 @@ alignas(32) inline constexpr int16_t kConst[4][16] = {
 #define PQ_SCALE1(a, f, off, t)                   \
   "vbroadcastss " #off "(%[" #f "]), %%ymm11\n\t" \
   "vfmadd231ps %%ymm11, %%" #a ", %%" #t "\n\t"
-// Groups of 32: lanes 0-3 hold elements 0-31 of the block, 4-7 elements 32-63.
-#define PQ_SCALE2(a, f, off, off4, t)                    \
-  "vbroadcastss " #off "(%[" #f "]), %%xmm11\n\t"        \
-  "vbroadcastss " #off4 "(%[" #f "]), %%xmm12\n\t"       \
-  "vinsertf128 $1, %%xmm12, %%ymm11, %%ymm11\n\t"        \
-  "vfmadd231ps %%ymm11, %%" #a ", %%" #t "\n\t"
+// Groups of 32: t += a · (the block's factor vector at off bytes into f: lanes 0-3 hold
+// elements 0-31 of the block, 4-7 elements 32-63).
+#define PQ_SCALE2(a, f, off, t)                                  \
+  "vfmadd231ps " #off "(%[" #f "]), %%" #a ", %%" #t "\n\t"
 
 // Loop head and tail shared by every form: sums in, a span per iteration, sums out.
 #define PQ_HEAD                       \
@@ -211,13 +210,13 @@ inline void digit_windows<3, 32>(const DigitWindows& w) {
   PQ_RUN(PQ_HEAD
          PQ_UNPACK(0)
          PQ_FIRST(0, 32, ymm0, ymm3) PQ_FIRST(128, 160, ymm1, ymm4) PQ_FIRST(256, 288, ymm2, ymm5)
-         PQ_WIDEN3(ymm0, ymm1, ymm2) PQ_SCALE2(ymm0, f0, 0, 4, ymm14)
-         PQ_WIDEN3(ymm3, ymm4, ymm5) PQ_SCALE2(ymm3, f1, 0, 4, ymm13)
+         PQ_WIDEN3(ymm0, ymm1, ymm2) PQ_SCALE2(ymm0, f0, 0, ymm14)
+         PQ_WIDEN3(ymm3, ymm4, ymm5) PQ_SCALE2(ymm3, f1, 0, ymm13)
          PQ_UNPACK(32)
          PQ_FIRST(64, 96, ymm0, ymm3) PQ_FIRST(192, 224, ymm1, ymm4) PQ_FIRST(320, 352, ymm2, ymm5)
-         PQ_WIDEN3(ymm0, ymm1, ymm2) PQ_SCALE2(ymm0, f0, 8, 12, ymm14)
-         PQ_WIDEN3(ymm3, ymm4, ymm5) PQ_SCALE2(ymm3, f1, 8, 12, ymm13)
-         PQ_TAIL(384, 16));
+         PQ_WIDEN3(ymm0, ymm1, ymm2) PQ_SCALE2(ymm0, f0, 32, ymm14)
+         PQ_WIDEN3(ymm3, ymm4, ymm5) PQ_SCALE2(ymm3, f1, 32, ymm13)
+         PQ_TAIL(384, 64));
 }
 
 template <>
@@ -226,13 +225,13 @@ inline void digit_windows<2, 32>(const DigitWindows& w) {
   PQ_RUN(PQ_HEAD
          PQ_UNPACK(0)
          PQ_FIRST(0, 32, ymm0, ymm3) PQ_FIRST(128, 160, ymm1, ymm4)
-         PQ_WIDEN2(ymm0, ymm1) PQ_SCALE2(ymm0, f0, 0, 4, ymm14)
-         PQ_WIDEN2(ymm3, ymm4) PQ_SCALE2(ymm3, f1, 0, 4, ymm13)
+         PQ_WIDEN2(ymm0, ymm1) PQ_SCALE2(ymm0, f0, 0, ymm14)
+         PQ_WIDEN2(ymm3, ymm4) PQ_SCALE2(ymm3, f1, 0, ymm13)
          PQ_UNPACK(32)
          PQ_FIRST(64, 96, ymm0, ymm3) PQ_FIRST(192, 224, ymm1, ymm4)
-         PQ_WIDEN2(ymm0, ymm1) PQ_SCALE2(ymm0, f0, 8, 12, ymm14)
-         PQ_WIDEN2(ymm3, ymm4) PQ_SCALE2(ymm3, f1, 8, 12, ymm13)
-         PQ_TAIL(256, 16));
+         PQ_WIDEN2(ymm0, ymm1) PQ_SCALE2(ymm0, f0, 32, ymm14)
+         PQ_WIDEN2(ymm3, ymm4) PQ_SCALE2(ymm3, f1, 32, ymm13)
+         PQ_TAIL(256, 64));
 }
 // clang-format on
 

@@ -169,6 +169,52 @@ inline void slot_factors(const QuantGemvArgs& a, int64_t n, int64_t i0, float* o
   }
 }
 
+/// The assembly loop's factors for row n's slots [s0, s0 + count) (whole slots of whole spans,
+/// so s0 + count <= G where a slot is a group): s·u per slot into out, or for groups of 32
+/// (GS = 32) per 64-element block the vector {4 x slot 2b, 4 x slot 2b + 1} the block's lanes
+/// take (quant_digit_windows_avx2.h); zsum as slot_factors. f16 scales in rows (GPTQ, AWQ,
+/// GGUF) and one scale per row take vector steps of 8 slots, the rest slot_factors' 16.
+template <int GS>
+void factors_run(const QuantGemvArgs& a, int64_t n, int64_t s0, int64_t count, float* out, __m256* zsum) {
+  const QuantRows& w = *a.w;
+  const int64_t G = w.groups();
+  const auto put = [&](int64_t i, __m256 f) {  // slots [i, i + 8) of the run
+    if constexpr (GS == 32) {
+      for (int b = 0; b < 4; ++b)  // block b of the 8 slots: lanes 0-3 slot 2b, 4-7 slot 2b + 1
+        _mm256_store_ps(out + 4 * i + 8 * b,
+                        _mm256_permutevar8x32_ps(f, _mm256_setr_epi32(2 * b, 2 * b, 2 * b, 2 * b, 2 * b + 1,
+                                                                      2 * b + 1, 2 * b + 1, 2 * b + 1)));
+    } else {
+      _mm256_store_ps(out + i, f);
+    }
+  };
+  int64_t i = 0;
+  if (G == 1) {
+    const __m256 sv = _mm256_set1_ps(scale_of(w, n, 0));
+    for (; i < count; i += 8) put(i, _mm256_mul_ps(sv, _mm256_loadu_ps(a.unit + s0 + i)));  // unit: 16-padded
+    return;
+  }
+  if (w.scale_dtype == DType::f16 && w.scale_cs == 1 && w.group == (GS ? GS : kSpan)) {
+    const uint16_t* sp = reinterpret_cast<const uint16_t*>(w.scales) + n * w.scale_rs + s0;
+    __m256 z = _mm256_setzero_ps();  // in a register: through *zsum each step waited on a store
+    for (; i + 8 <= count; i += 8) {
+      const __m256 sv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sp + i)));
+      if (zsum) z = _mm256_fmadd_ps(sv, _mm256_loadu_ps(a.xsum + s0 + i), z);
+      put(i, _mm256_mul_ps(sv, _mm256_loadu_ps(a.unit + s0 + i)));
+    }
+    if (zsum) *zsum = _mm256_add_ps(*zsum, z);
+  }
+  alignas(32) float tmp[16];
+  float zrest = 0.0f;           // folded here slot by slot: slot_factors would fold past the run's end
+  for (; i < count; i += 16) {  // the rest (and every other layout): 16 slots a step
+    slot_factors(a, n, s0 + i, tmp, nullptr);
+    for (int h = 0; h < 16 && i + h < count; h += 8) put(i + h, _mm256_load_ps(tmp + h));
+    if (zsum)
+      for (int64_t h = i; h < std::min(count, i + 16); ++h) zrest += scale_of(w, n, s0 + h) * a.xsum[s0 + h];
+  }
+  if (zsum) *zsum = _mm256_add_ps(*zsum, _mm256_setr_ps(zrest, 0, 0, 0, 0, 0, 0, 0));
+}
+
 /// Rows [n, n + R) of the GEMV. GS: 32 or 64 (windows of 64 elements: one group, or two
 /// groups in the 128-bit halves of the lanes), 0 (groups of multiples of 128 or one per row:
 /// windows of 128). Per window and row the scale is a broadcast from a buffer of s·u refilled
@@ -192,23 +238,28 @@ void block(const QuantGemvArgs& a, int64_t n, int64_t n_base) {
   int64_t zdone = 0;    // groups [0, zdone) are in zsum
   int64_t j_first = 0;  // the first element the intrinsics loop below runs
   if constexpr (R == 2) {
-    // Whole spans in assembly (quant_digit_windows_avx2.h), 16 slots per refill.
+    // Whole spans in assembly (quant_digit_windows_avx2.h), the factors of up to 64 slots
+    // computed ahead of each run: 16-slot refills between runs cost 0.7 cycles per row and
+    // 128 weights at groups of 128 and several at groups of 32 (call, branches, a division).
+    constexpr int64_t kRunSlots = 64;
     const int64_t spans_end = full / kSpan * kSpan;
     alignas(32) float sums[2][8] = {};
-    for (int64_t c0 = 0; c0 < spans_end; c0 += 16 * P) {
-      const int64_t slot = c0 / P;
-      for (int r = 0; r < R; ++r) slot_factors(a, n + r, slot, sbuf[r], fold ? &zsum[r] : nullptr);
-      zdone = std::min(G, slot + 16);
-      const int64_t spans = (std::min(spans_end, c0 + 16 * P) - c0) / kSpan;
-      digit_windows<D, GS>({rows[0] + c0 / 2, rows[1] + c0 / 2, a.xd + c0 * D, sbuf[0], sbuf[1], spans,
-                            R * w.code_rs, sums[0], sums[1]});
+    alignas(32) float fac[2][kRunSlots * (GS == 32 ? 4 : 1)];
+    for (int64_t c0 = 0; c0 < spans_end; c0 += kRunSlots * P) {
+      const int64_t c1 = std::min(spans_end, c0 + kRunSlots * P), slot = c0 / P, count = (c1 - c0) / P;
+      for (int r = 0; r < R; ++r) factors_run<GS>(a, n + r, slot, count, fac[r], fold ? &zsum[r] : nullptr);
+      digit_windows<D, GS>({rows[0] + c0 / 2, rows[1] + c0 / 2, a.xd + c0 * D, fac[0], fac[1],
+                            (c1 - c0) / kSpan, R * w.code_rs, sums[0], sums[1]});
     }
     for (int r = 0; r < R; ++r) tot[r] = _mm256_load_ps(sums[r]);
     j_first = spans_end;
+    if (fold) zdone = spans_end / P;
   }
+  int64_t base = 0;  // sbuf holds slots [base, base + 16)
   for (int64_t j0 = j_first; j0 < full; j0 += W) {
     const int64_t c = j0 / kSpan, len = std::min(W, full - j0), slot = j0 / P;
-    if ((slot & 15) == 0) {
+    if (j0 == j_first || slot - base >= 16) {
+      base = slot;  // slots fold in order: base == zdone here wherever fold holds
       for (int r = 0; r < R; ++r) slot_factors(a, n + r, slot, sbuf[r], fold ? &zsum[r] : nullptr);
       zdone = std::min(G, slot + 16);
     }
@@ -255,7 +306,7 @@ void block(const QuantGemvArgs& a, int64_t n, int64_t n_base) {
       if constexpr (D > 1) s32 = _mm256_add_epi32(s32, _mm256_madd_epi16(acc[r][1], _mm256_set1_epi16(128)));
       if constexpr (D > 2)
         s32 = _mm256_add_epi32(s32, _mm256_madd_epi16(acc[r][2], _mm256_set1_epi16(16384)));
-      const float* f = sbuf[r] + (slot & 15);
+      const float* f = sbuf[r] + (slot - base);
       const __m256 sv = GS == 32 ? _mm256_set_m128(_mm_broadcast_ss(f + 1), _mm_broadcast_ss(f))
                                  : _mm256_broadcast_ss(f);  // GS 32: lanes 0-3 elements 0-31, 4-7 32-63
       tot[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), sv, tot[r]);
