@@ -35,32 +35,34 @@ void check_cache(OpCall& call, const KvCache& c, bool written) {
   call.rank_in(c.k, "cache.k", 4, 4);
   call.same_shape(c.k, "cache.k", c.v, "cache.v");
   call.same_dtype(c.k, "cache.k", c.v, "cache.v");
-  const std::string cs = cache_str(c);
+  // Descriptions are built only on failure (every call validates; decode calls are short).
+  const auto cs = [&] { return cache_str(c); };
   const int64_t bs = c.k.dim(1);
   if (bs != 16 && bs != 32 && bs != 64)
-    call.fail(Errc::unsupported, cs + ": block size " + std::to_string(bs) +
+    call.fail(Errc::unsupported, cs() + ": block size " + std::to_string(bs) +
                                      " (dim 1 of [num_blocks, block_size, Hkv, D]) is not supported; "
                                      "use 16, 32 or 64");
   if (c.k.stride(3) != 1 || c.v.stride(3) != 1)
-    call.fail(Errc::invalid_argument, cs + ": the head dim (dim 3) must have unit stride; other dims may be "
-                                           "strided (a head-major cache is a transpose(1, 2) view)");
+    call.fail(Errc::invalid_argument, cs() +
+                                          ": the head dim (dim 3) must have unit stride; other dims may be "
+                                          "strided (a head-major cache is a transpose(1, 2) view)");
   if (c.format == KvCacheFormat::plain) {
     call.floating(c.k, "cache.k");
   } else {
     if (c.k.dtype() != DType::i8)
       call.fail(Errc::dtype_mismatch,
-                cs + ": an " + kv_cache_format_name(c.format) + " cache holds its codes in i8 tensors");
+                cs() + ": an " + kv_cache_format_name(c.format) + " cache holds its codes in i8 tensors");
   }
   if (c.format == KvCacheFormat::int8) {
     const Shape want{c.k.dim(0), bs, c.k.dim(2)};
     for (auto [t, n] : {std::pair<const Tensor*, const char*>{&c.k_scales, "cache.k_scales"},
                         {&c.v_scales, "cache.v_scales"}}) {
       if (!t->defined())
-        call.fail(Errc::invalid_argument, cs + ": an int8 cache needs " + n + ", f32" + want.str());
+        call.fail(Errc::invalid_argument, cs() + ": an int8 cache needs " + n + ", f32" + want.str());
       call.tensor(*t, n);
       call.dtype_is(*t, n, DType::f32);
       if (t->shape() != want)
-        call.fail(Errc::shape_mismatch, cs + ": " + detail::describe(n, *t) + " must be f32" + want.str() +
+        call.fail(Errc::shape_mismatch, cs() + ": " + detail::describe(n, *t) + " must be f32" + want.str() +
                                             " (one scale per block slot and kv head)");
       if (written) call.writable(*t, n);
     }
@@ -74,7 +76,7 @@ void check_cache(OpCall& call, const KvCache& c, bool written) {
     call.finite(c.k_scale, "cache.k_scale");
     call.finite(c.v_scale, "cache.v_scale");
     if (!(c.k_scale > 0) || !(c.v_scale > 0))
-      call.fail(Errc::invalid_argument, cs + ": fp8 scales must be > 0, got k_scale " +
+      call.fail(Errc::invalid_argument, cs() + ": fp8 scales must be > 0, got k_scale " +
                                             std::to_string(c.k_scale) + ", v_scale " +
                                             std::to_string(c.v_scale));
   }
@@ -128,16 +130,17 @@ void kv_cache_write(Stream& s, const Tensor& k, const Tensor& v, const Tensor& s
   call.same_dtype(k, "k", v, "v");
   call.same_shape(k, "k", v, "v");
   const int64_t T = k.dim(0), Hkv = cache.k.dim(2), D = cache.k.dim(3);
-  const std::string shapes =
-      "k " + k.str() + ", v " + v.str() + ", slots " + slots.str() + ", " + cache_str(cache);
+  const auto shapes = [&] {
+    return "k " + k.str() + ", v " + v.str() + ", slots " + slots.str() + ", " + cache_str(cache);
+  };
   if (k.dim(1) != Hkv || k.dim(2) != D)
-    call.fail(Errc::shape_mismatch, shapes + ": k and v must be [T, Hkv=" + std::to_string(Hkv) +
+    call.fail(Errc::shape_mismatch, shapes() + ": k and v must be [T, Hkv=" + std::to_string(Hkv) +
                                         ", D=" + std::to_string(D) + "], the cache's heads and head dim");
   call.tensor(slots, "slots");
   index_dtype(call, slots, "slots");
   if (slots.rank() != 1 || slots.dim(0) != T)
     call.fail(Errc::shape_mismatch,
-              shapes + ": slots must be [T=" + std::to_string(T) +
+              shapes() + ": slots must be [T=" + std::to_string(T) +
                   "], one cache slot (block * block_size + offset, -1: skip) per token");
   no_overlap_cache(call, cache, slots, "slots");
   call.supported(k.dtype(), cache.k.dtype());
@@ -181,19 +184,19 @@ void paged_attention(Stream& s, const Tensor& q, const KvCache& cache, const Ten
   call.no_overlap(out, "out", q, "q", false);
   const int64_t T = q.dim(0), Hq = q.dim(1), D = q.dim(2);
   const int64_t nb = cache.k.dim(0), bs = cache.k.dim(1), Hkv = cache.k.dim(2);
-  const std::string shapes = "q " + q.str() + ", " + cache_str(cache);
+  const auto shapes = [&] { return "q " + q.str() + ", " + cache_str(cache); };
   if (cache.k.dim(3) != D)
-    call.fail(Errc::shape_mismatch, shapes + ": the cache's head dim (" + std::to_string(cache.k.dim(3)) +
+    call.fail(Errc::shape_mismatch, shapes() + ": the cache's head dim (" + std::to_string(cache.k.dim(3)) +
                                         ") must equal q's (" + std::to_string(D) + ")");
   if (Hkv == 0 || Hq % Hkv != 0)
-    call.fail(Errc::shape_mismatch, shapes + ": query heads (" + std::to_string(Hq) +
+    call.fail(Errc::shape_mismatch, shapes() + ": query heads (" + std::to_string(Hq) +
                                         ") must be a multiple of the cache's key/value heads (" +
                                         std::to_string(Hkv) + ")");
   if (!head_dim_ok(D))
-    call.fail(Errc::unsupported, shapes + ": head dim " + std::to_string(D) +
+    call.fail(Errc::unsupported, shapes() + ": head dim " + std::to_string(D) +
                                      " is not supported; supported head dims are 64, 80, 96, 128, 256");
   if (cache.format == KvCacheFormat::plain && cache.k.dtype() != q.dtype())
-    call.fail(Errc::dtype_mismatch, shapes + ": q and a plain cache must have the same dtype");
+    call.fail(Errc::dtype_mismatch, shapes() + ": q and a plain cache must have the same dtype");
   for (auto [t, n] : {std::pair<const Tensor*, const char*>{&block_tables, "block_tables"},
                       {&cu_seqlens_q, "cu_seqlens_q"},
                       {&seq_lens, "seq_lens"}}) {
@@ -201,17 +204,19 @@ void paged_attention(Stream& s, const Tensor& q, const KvCache& cache, const Ten
     call.dtype_is(*t, n, DType::i32);
     call.no_overlap(out, "out", *t, n, false);
   }
-  const std::string tables = "seq_lens " + seq_lens.str() + ", cu_seqlens_q " + cu_seqlens_q.str() +
-                             ", block_tables " + block_tables.str();
+  const auto tables = [&] {
+    return "seq_lens " + seq_lens.str() + ", cu_seqlens_q " + cu_seqlens_q.str() + ", block_tables " +
+           block_tables.str();
+  };
   if (seq_lens.rank() != 1)
-    call.fail(Errc::shape_mismatch, tables + ": seq_lens must be i32[B], one KV length per sequence");
+    call.fail(Errc::shape_mismatch, tables() + ": seq_lens must be i32[B], one KV length per sequence");
   const int64_t B = seq_lens.dim(0);
   if (cu_seqlens_q.rank() != 1 || cu_seqlens_q.dim(0) != B + 1)
-    call.fail(Errc::shape_mismatch, tables + ": cu_seqlens_q must be i32[B + 1 = " + std::to_string(B + 1) +
+    call.fail(Errc::shape_mismatch, tables() + ": cu_seqlens_q must be i32[B + 1 = " + std::to_string(B + 1) +
                                         "]: sequence b's queries are rows [cu[b], cu[b+1]) of q");
   if (block_tables.rank() != 2 || block_tables.dim(0) != B)
     call.fail(Errc::shape_mismatch,
-              tables + ": block_tables must be i32[B = " + std::to_string(B) + ", max_blocks]");
+              tables() + ": block_tables must be i32[B = " + std::to_string(B) + ", max_blocks]");
   if (max_seqlen_q < 0 || max_seqlen_k < 0)
     call.fail(Errc::invalid_argument, "max_seqlen_q (" + std::to_string(max_seqlen_q) +
                                           ") and max_seqlen_k (" + std::to_string(max_seqlen_k) +
@@ -228,7 +233,7 @@ void paged_attention(Stream& s, const Tensor& q, const KvCache& cache, const Ten
     call.dtype_is(*opt.lse, "lse", DType::f32);
     if (opt.lse->rank() != 2 || opt.lse->dim(0) != T || opt.lse->dim(1) != Hq)
       call.fail(Errc::shape_mismatch, "lse " + opt.lse->str() + " must be f32[T = " + std::to_string(T) +
-                                          ", Hq = " + std::to_string(Hq) + "] for " + shapes);
+                                          ", Hq = " + std::to_string(Hq) + "] for " + shapes());
     call.writable(*opt.lse, "lse");
     call.no_overlap(*opt.lse, "lse", out, "out", false);
     call.no_overlap(*opt.lse, "lse", q, "q", false);

@@ -151,13 +151,14 @@ void gemm(Stream& s, const Tensor& a, const QuantWeight& w, Tensor& c, const Qua
   call.finite(opt.beta, "beta");
   check_weight(call, w, "W", backend::Op::gemm_quant, a.dtype());
   check_weight(call, w, "W", backend::Op::gemm_quant, c.dtype());
-  const std::string shapes = "A " + a.str() + " x W " + w.str() + "ᵀ -> C " + c.str();
+  // Built only on failure: formatting the three descriptions took 4 % of a 2 x 4096 GEMV.
+  const auto shapes = [&] { return "A " + a.str() + " x W " + w.str() + "ᵀ -> C " + c.str(); };
   if (a.dim(-1) != w.k())
-    call.fail(Errc::shape_mismatch, shapes + ": A's last dim must be K = " + std::to_string(w.k()) +
+    call.fail(Errc::shape_mismatch, shapes() + ": A's last dim must be K = " + std::to_string(w.k()) +
                                         " (the weight is [N, K], used as A·Wᵀ)");
   Shape want = a.shape();
   want[a.rank() - 1] = w.n();
-  if (c.shape() != want) call.fail(Errc::shape_mismatch, shapes + ": C must be " + want.str());
+  if (c.shape() != want) call.fail(Errc::shape_mismatch, shapes() + ": C must be " + want.str());
   call.writable(c, "C");
   call.no_overlap(c, "C", a, "A", false);
   no_overlap_weight(call, c, "C", w);
@@ -166,7 +167,7 @@ void gemm(Stream& s, const Tensor& a, const QuantWeight& w, Tensor& c, const Qua
     call.floating(*opt.bias, "bias");
     if (opt.bias->rank() != 1 || opt.bias->dim(0) != w.n())
       call.fail(Errc::shape_mismatch,
-                "bias " + opt.bias->str() + " must be [" + std::to_string(w.n()) + "] for " + shapes);
+                "bias " + opt.bias->str() + " must be [" + std::to_string(w.n()) + "] for " + shapes());
     call.no_overlap(c, "C", *opt.bias, "bias", false);
   }
   std::vector<std::pair<Tensor, Tensor>> copy_back;
