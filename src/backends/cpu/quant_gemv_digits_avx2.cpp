@@ -196,17 +196,20 @@ void factors_run(const QuantGemvArgs& a, int64_t n, int64_t s0, int64_t count, f
   }
   if (w.scale_dtype == DType::f16 && w.scale_cs == 1 && w.group == (GS ? GS : kSpan)) {
     const uint16_t* sp = reinterpret_cast<const uint16_t*>(w.scales) + n * w.scale_rs + s0;
-    __m256 z = _mm256_setzero_ps();  // in a register: through *zsum each step waited on a store
-    for (; i + 8 <= count; i += 8) {
-      const __m256 sv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sp + i)));
-      if (zsum) z = _mm256_fmadd_ps(sv, _mm256_loadu_ps(a.xsum + s0 + i), z);
-      put(i, _mm256_mul_ps(sv, _mm256_loadu_ps(a.unit + s0 + i)));
-    }
+    __m256 z = _mm256_setzero_ps();   // in a register: through *zsum each step waited on a store
+    for (; i + 16 <= count; i += 16)  // 16 a step: the rest starts slot_factors on a 16-slot boundary
+      for (int h = 0; h < 16; h += 8) {
+        const __m256 sv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sp + i + h)));
+        if (zsum) z = _mm256_fmadd_ps(sv, _mm256_loadu_ps(a.xsum + s0 + i + h), z);
+        put(i + h, _mm256_mul_ps(sv, _mm256_loadu_ps(a.unit + s0 + i + h)));
+      }
     if (zsum) *zsum = _mm256_add_ps(*zsum, z);
   }
   alignas(32) float tmp[16];
-  float zrest = 0.0f;           // folded here slot by slot: slot_factors would fold past the run's end
-  for (; i < count; i += 16) {  // the rest (and every other layout): 16 slots a step
+  float zrest = 0.0f;  // folded here slot by slot: slot_factors would fold past the run's end
+  // The rest (and every other layout), 16 slots a step from a multiple of 16 (runs start at
+  // multiples of 64), where slot_factors' reads of the 16-padded units stay inside.
+  for (; i < count; i += 16) {
     slot_factors(a, n, s0 + i, tmp, nullptr);
     for (int h = 0; h < 16 && i + h < count; h += 8) put(i + h, _mm256_load_ps(tmp + h));
     if (zsum)
@@ -259,9 +262,13 @@ void block(const QuantGemvArgs& a, int64_t n, int64_t n_base) {
   for (int64_t j0 = j_first; j0 < full; j0 += W) {
     const int64_t c = j0 / kSpan, len = std::min(W, full - j0), slot = j0 / P;
     if (j0 == j_first || slot - base >= 16) {
-      base = slot;  // slots fold in order: base == zdone here wherever fold holds
-      for (int r = 0; r < R; ++r) slot_factors(a, n + r, slot, sbuf[r], fold ? &zsum[r] : nullptr);
-      zdone = std::min(G, slot + 16);
+      // Refills start on 16-slot boundaries (the units are padded to whole refills); one that
+      // starts before zdone (a last window after the assembly runs) folds nothing, and the
+      // groups from zdone on fold in the tail loop below.
+      base = slot / 16 * 16;
+      const bool fold_here = fold && base == zdone;
+      for (int r = 0; r < R; ++r) slot_factors(a, n + r, base, sbuf[r], fold_here ? &zsum[r] : nullptr);
+      if (fold_here) zdone = std::min(G, base + 16);
     }
     const int8_t* xd = a.xd + c * D * kSpan + (j0 - c * kSpan);
     // The next R rows' codes of this window into L2 (prefetcht1), as the bf16 kernel: the
