@@ -440,12 +440,18 @@ TEST_P(Quant, TensorParallelViews) {
       for (int64_t j = 0; j < k; ++j) ap[m * k + j] = a[m * K + v.k0 + j];
     for (int64_t j = 0; j < k; ++j)
       for (int64_t c = 0; c < n; ++c) bp[j * n + c] = full_b[(v.k0 + j) * N + v.n0 + c];
-    Tensor A = upload(s, ap, DType::f32);
-    GuardedOutput C(s, {M, n}, DType::f32);
-    ops::gemm(s, A, part, C.tensor());
-    EXPECT_TRUE(close(C.result(s),
-                      ref::gemm(ap, bp, HostTensor({M, n}), {M, n}, 1, 0, nullptr, ops::Activation::none),
-                      OpClass::matmul, DType::f32));
+    for (const int64_t rows : {M, int64_t{1}}) {  // M = 1: the decode kernels (cpu: digits) on views
+      HostTensor am({rows, k});
+      for (int64_t j = 0; j < rows * k; ++j) am[j] = ap[j];
+      Tensor A = upload(s, am, DType::f32);
+      GuardedOutput C(s, {rows, n}, DType::f32);
+      ops::gemm(s, A, part, C.tensor());
+      EXPECT_TRUE(
+          close(C.result(s),
+                ref::gemm(am, bp, HostTensor({rows, n}), {rows, n}, 1, 0, nullptr, ops::Activation::none),
+                OpClass::matmul, DType::f32))
+          << rows << " activation rows";
+    }
     GuardedOutput D(s, {n, k}, DType::f32);
     ops::dequantize(s, part, D.tensor());
     HostTensor want({n, k});
