@@ -173,7 +173,7 @@ inline void slot_factors(const QuantGemvArgs& a, int64_t n, int64_t i0, float* o
 /// so s0 + count <= G where a slot is a group): s·u per slot into out, or for groups of 32
 /// (GS = 32) per 64-element block the vector {4 x slot 2b, 4 x slot 2b + 1} the block's lanes
 /// take (quant_digit_windows_avx2.h); zsum as slot_factors. f16 scales in rows (GPTQ, AWQ,
-/// GGUF) and one scale per row take vector steps of 8 slots, the rest slot_factors' 16.
+/// GGUF) and one scale per row take vector steps of 8 slots, other layouts slot_factors' 16.
 template <int GS>
 void factors_run(const QuantGemvArgs& a, int64_t n, int64_t s0, int64_t count, float* out, __m256* zsum) {
   const QuantRows& w = *a.w;
@@ -196,19 +196,30 @@ void factors_run(const QuantGemvArgs& a, int64_t n, int64_t s0, int64_t count, f
   }
   if (w.scale_dtype == DType::f16 && w.scale_cs == 1 && w.group == (GS ? GS : kSpan)) {
     const uint16_t* sp = reinterpret_cast<const uint16_t*>(w.scales) + n * w.scale_rs + s0;
-    __m256 z = _mm256_setzero_ps();   // in a register: through *zsum each step waited on a store
-    for (; i + 16 <= count; i += 16)  // 16 a step: the rest starts slot_factors on a 16-slot boundary
-      for (int h = 0; h < 16; h += 8) {
-        const __m256 sv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sp + i + h)));
-        if (zsum) z = _mm256_fmadd_ps(sv, _mm256_loadu_ps(a.xsum + s0 + i + h), z);
-        put(i + h, _mm256_mul_ps(sv, _mm256_loadu_ps(a.unit + s0 + i + h)));
+    __m256 z = _mm256_setzero_ps();  // in a register: through *zsum each step waited on a store
+    for (; i + 8 <= count; i += 8) {
+      const __m256 sv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sp + i)));
+      if (zsum) z = _mm256_fmadd_ps(sv, _mm256_loadu_ps(a.xsum + s0 + i), z);
+      put(i, _mm256_mul_ps(sv, _mm256_loadu_ps(a.unit + s0 + i)));
+    }
+    if (i < count) {  // fewer than 8 slots left (scalar: the scales end at G)
+      alignas(32) float t[8] = {};
+      float zr = 0.0f;
+      for (int64_t h = 0; h < count - i; ++h) {
+        const float sc = scale_of(w, n, s0 + i + h);
+        t[h] = sc * a.unit[s0 + i + h];
+        zr += sc * a.xsum[s0 + i + h];
       }
+      put(i, _mm256_load_ps(t));
+      z = _mm256_add_ps(z, _mm256_setr_ps(zr, 0, 0, 0, 0, 0, 0, 0));
+    }
     if (zsum) *zsum = _mm256_add_ps(*zsum, z);
+    return;
   }
+  // Every other layout: slot_factors 16 slots a step from a multiple of 16 (runs start at
+  // multiples of 64), where its reads of the 16-padded units stay inside.
   alignas(32) float tmp[16];
   float zrest = 0.0f;  // folded here slot by slot: slot_factors would fold past the run's end
-  // The rest (and every other layout), 16 slots a step from a multiple of 16 (runs start at
-  // multiples of 64), where slot_factors' reads of the 16-padded units stay inside.
   for (; i < count; i += 16) {
     slot_factors(a, n, s0 + i, tmp, nullptr);
     for (int h = 0; h < 16 && i + h < count; h += 8) put(i + h, _mm256_load_ps(tmp + h));
