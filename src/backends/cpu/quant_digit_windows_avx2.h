@@ -172,66 +172,49 @@ inline void digit_windows<2, 0>(const DigitWindows& w) {
          PQ_TAIL(256, 4));
 }
 
-// Groups of 64: a slot per block.
+// Groups of 64 and 32: an epilogue per 64-element block. S: the scale step (PQ_SCALE1 for a
+// slot per block, PQ_SCALE2 for two), o0 / o1: the blocks' factor offsets in bytes.
+#define PQ_BLOCKWISE3(S, o0, o1)                                                              \
+  PQ_UNPACK(0)                                                                                \
+  PQ_FIRST(0, 32, ymm0, ymm3) PQ_FIRST(128, 160, ymm1, ymm4) PQ_FIRST(256, 288, ymm2, ymm5)   \
+  PQ_WIDEN3(ymm0, ymm1, ymm2) S(ymm0, f0, o0, ymm14)                                          \
+  PQ_WIDEN3(ymm3, ymm4, ymm5) S(ymm3, f1, o0, ymm13)                                          \
+  PQ_UNPACK(32)                                                                               \
+  PQ_FIRST(64, 96, ymm0, ymm3) PQ_FIRST(192, 224, ymm1, ymm4) PQ_FIRST(320, 352, ymm2, ymm5)  \
+  PQ_WIDEN3(ymm0, ymm1, ymm2) S(ymm0, f0, o1, ymm14)                                          \
+  PQ_WIDEN3(ymm3, ymm4, ymm5) S(ymm3, f1, o1, ymm13)
+#define PQ_BLOCKWISE2(S, o0, o1)                                                              \
+  PQ_UNPACK(0)                                                                                \
+  PQ_FIRST(0, 32, ymm0, ymm3) PQ_FIRST(128, 160, ymm1, ymm4)                                  \
+  PQ_WIDEN2(ymm0, ymm1) S(ymm0, f0, o0, ymm14)                                                \
+  PQ_WIDEN2(ymm3, ymm4) S(ymm3, f1, o0, ymm13)                                                \
+  PQ_UNPACK(32)                                                                               \
+  PQ_FIRST(64, 96, ymm0, ymm3) PQ_FIRST(192, 224, ymm1, ymm4)                                 \
+  PQ_WIDEN2(ymm0, ymm1) S(ymm0, f0, o1, ymm14)                                                \
+  PQ_WIDEN2(ymm3, ymm4) S(ymm3, f1, o1, ymm13)
+
 template <>
 inline void digit_windows<3, 64>(const DigitWindows& w) {
   using namespace digit_windows_detail;
-  PQ_RUN(PQ_HEAD
-         PQ_UNPACK(0)
-         PQ_FIRST(0, 32, ymm0, ymm3) PQ_FIRST(128, 160, ymm1, ymm4) PQ_FIRST(256, 288, ymm2, ymm5)
-         PQ_WIDEN3(ymm0, ymm1, ymm2) PQ_SCALE1(ymm0, f0, 0, ymm14)
-         PQ_WIDEN3(ymm3, ymm4, ymm5) PQ_SCALE1(ymm3, f1, 0, ymm13)
-         PQ_UNPACK(32)
-         PQ_FIRST(64, 96, ymm0, ymm3) PQ_FIRST(192, 224, ymm1, ymm4) PQ_FIRST(320, 352, ymm2, ymm5)
-         PQ_WIDEN3(ymm0, ymm1, ymm2) PQ_SCALE1(ymm0, f0, 4, ymm14)
-         PQ_WIDEN3(ymm3, ymm4, ymm5) PQ_SCALE1(ymm3, f1, 4, ymm13)
-         PQ_TAIL(384, 8));
+  PQ_RUN(PQ_HEAD PQ_BLOCKWISE3(PQ_SCALE1, 0, 4) PQ_TAIL(384, 8));
 }
 
 template <>
 inline void digit_windows<2, 64>(const DigitWindows& w) {
   using namespace digit_windows_detail;
-  PQ_RUN(PQ_HEAD
-         PQ_UNPACK(0)
-         PQ_FIRST(0, 32, ymm0, ymm3) PQ_FIRST(128, 160, ymm1, ymm4)
-         PQ_WIDEN2(ymm0, ymm1) PQ_SCALE1(ymm0, f0, 0, ymm14)
-         PQ_WIDEN2(ymm3, ymm4) PQ_SCALE1(ymm3, f1, 0, ymm13)
-         PQ_UNPACK(32)
-         PQ_FIRST(64, 96, ymm0, ymm3) PQ_FIRST(192, 224, ymm1, ymm4)
-         PQ_WIDEN2(ymm0, ymm1) PQ_SCALE1(ymm0, f0, 4, ymm14)
-         PQ_WIDEN2(ymm3, ymm4) PQ_SCALE1(ymm3, f1, 4, ymm13)
-         PQ_TAIL(256, 8));
+  PQ_RUN(PQ_HEAD PQ_BLOCKWISE2(PQ_SCALE1, 0, 4) PQ_TAIL(256, 8));
 }
 
-// Groups of 32: two slots per block, one per 128-bit half.
 template <>
 inline void digit_windows<3, 32>(const DigitWindows& w) {
   using namespace digit_windows_detail;
-  PQ_RUN(PQ_HEAD
-         PQ_UNPACK(0)
-         PQ_FIRST(0, 32, ymm0, ymm3) PQ_FIRST(128, 160, ymm1, ymm4) PQ_FIRST(256, 288, ymm2, ymm5)
-         PQ_WIDEN3(ymm0, ymm1, ymm2) PQ_SCALE2(ymm0, f0, 0, ymm14)
-         PQ_WIDEN3(ymm3, ymm4, ymm5) PQ_SCALE2(ymm3, f1, 0, ymm13)
-         PQ_UNPACK(32)
-         PQ_FIRST(64, 96, ymm0, ymm3) PQ_FIRST(192, 224, ymm1, ymm4) PQ_FIRST(320, 352, ymm2, ymm5)
-         PQ_WIDEN3(ymm0, ymm1, ymm2) PQ_SCALE2(ymm0, f0, 32, ymm14)
-         PQ_WIDEN3(ymm3, ymm4, ymm5) PQ_SCALE2(ymm3, f1, 32, ymm13)
-         PQ_TAIL(384, 64));
+  PQ_RUN(PQ_HEAD PQ_BLOCKWISE3(PQ_SCALE2, 0, 32) PQ_TAIL(384, 64));
 }
 
 template <>
 inline void digit_windows<2, 32>(const DigitWindows& w) {
   using namespace digit_windows_detail;
-  PQ_RUN(PQ_HEAD
-         PQ_UNPACK(0)
-         PQ_FIRST(0, 32, ymm0, ymm3) PQ_FIRST(128, 160, ymm1, ymm4)
-         PQ_WIDEN2(ymm0, ymm1) PQ_SCALE2(ymm0, f0, 0, ymm14)
-         PQ_WIDEN2(ymm3, ymm4) PQ_SCALE2(ymm3, f1, 0, ymm13)
-         PQ_UNPACK(32)
-         PQ_FIRST(64, 96, ymm0, ymm3) PQ_FIRST(192, 224, ymm1, ymm4)
-         PQ_WIDEN2(ymm0, ymm1) PQ_SCALE2(ymm0, f0, 32, ymm14)
-         PQ_WIDEN2(ymm3, ymm4) PQ_SCALE2(ymm3, f1, 32, ymm13)
-         PQ_TAIL(256, 64));
+  PQ_RUN(PQ_HEAD PQ_BLOCKWISE2(PQ_SCALE2, 0, 32) PQ_TAIL(256, 64));
 }
 // clang-format on
 
@@ -245,6 +228,8 @@ inline void digit_windows<2, 32>(const DigitWindows& w) {
 #undef PQ_HEAD
 #undef PQ_TAIL
 #undef PQ_RUN
+#undef PQ_BLOCKWISE3
+#undef PQ_BLOCKWISE2
 
 }  // namespace porta::cpu
 #endif
