@@ -123,6 +123,8 @@ alignas(32) inline constexpr int16_t kConst[4][16] = {
   "vmovups %%ymm14, (%[t0])\n\t"      \
   "vmovups %%ymm13, (%[t1])\n\t"
 
+// The template must be a bare string literal, so `body` cannot be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define PQ_RUN(body)                                                                               \
   const uint8_t* p0 = w.p0;                                                                        \
   const uint8_t* p1 = w.p1;                                                                        \
@@ -136,6 +138,7 @@ alignas(32) inline constexpr int16_t kConst[4][16] = {
                    : [k] "r"(kConst), [ahead] "r"(w.ahead), [t0] "r"(w.tot0), [t1] "r"(w.tot1)     \
                    : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", \
                      "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory")
+// NOLINTEND(bugprone-macro-parentheses)
 
 // clang-format on
 }  // namespace digit_windows_detail
