@@ -24,7 +24,7 @@
 
 namespace porta::cpu {
 
-/// One run of whole 128-element spans over two rows (one slot refill's worth).
+/// One run of whole 128-element spans over two rows (the slots of one factors_run, up to 64).
 struct DigitWindows {
   const uint8_t* p0;  // row 0's codes at the first span (row 1's at p1)
   const uint8_t* p1;
