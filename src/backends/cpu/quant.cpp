@@ -386,7 +386,10 @@ void gemm_gemv(ThreadPool& pool, const QuantGemmArgs& g) {
   }
   const bool epilogue = g.bias || g.activation != ops::Activation::none;
   constexpr int64_t kChunk = 64;  // weight rows per task: 64 x K codes, the outputs in L1
-  pool.parallel_for((N + kChunk - 1) / kChunk, 1, [&](int64_t t0, int64_t t1) {
+  // Tasks handed out as threads finish them: decode GEMVs are compute-bound near the memory
+  // rate on small hosts, and with a static split a core slowed by another process held the
+  // whole call back (a row's result does not depend on the thread that computes it).
+  pool.parallel_for_each((N + kChunk - 1) / kChunk, [&](int64_t t0, int64_t t1) {
     float y[kQuantGemvMaxM * kChunk];
     float old[kChunk];
     for (int64_t t = t0; t < t1; ++t) {

@@ -1,6 +1,7 @@
 #include "backends/cpu/thread_pool.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -120,6 +121,16 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
     const int64_t begin = n * tid / nt;
     const int64_t end = n * (tid + 1) / nt;
     if (begin < end) fn(begin, end);
+  });
+}
+
+void ThreadPool::parallel_for_each(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  std::atomic<int64_t> next{0};
+  run(static_cast<int>(std::min<int64_t>(size(), n)), [&](int, int) {
+    for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < n;
+         i = next.fetch_add(1, std::memory_order_relaxed))
+      fn(i, i + 1);
   });
 }
 

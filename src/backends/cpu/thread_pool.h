@@ -36,6 +36,12 @@ class ThreadPool {
   /// fn(begin, end) for each.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
+  /// Calls fn(i, i + 1) for every i in [0, n), the pool's threads taking the next item as
+  /// they finish one: for items that are independent and alike (whose results do not depend
+  /// on which thread runs them), where a core slowed by another process or a slower core
+  /// would hold a static split's whole call back.
+  void parallel_for_each(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
+
  private:
   void worker_loop(int tid);
 
